@@ -1,0 +1,30 @@
+"""ecr-pull-through-cache: stack config -> typed settings -> one PullThroughCache -> stack outputs.
+
+This is the only module that reads `pulumi.Config`. The whole config is validated against the
+account and region the stack deploys to before any resource is declared.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import CONFIG_KEYS, StackContext, parse_settings, registry_args
+from components.registry import PullThroughCache
+
+config = pulumi.Config()
+raw = {key: config.get(key) if key == "environment" else config.get_object(key) for key in CONFIG_KEYS}
+partition = aws.get_partition()
+context = StackContext(
+    account_id=aws.get_caller_identity().account_id,
+    region=aws.get_region().region,
+    partition=partition.partition,
+    dns_suffix=partition.dns_suffix,
+)
+settings = parse_settings(
+    raw, context,
+    credentials_are_secret=pulumi.runtime.is_config_secret(config.full_key("credentials")),
+)
+
+cache = PullThroughCache(settings.environment, registry_args(settings))
+
+pulumi.export("registry_url", cache.registry_url)
+pulumi.export("upstreams", cache.upstreams)

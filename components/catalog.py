@@ -1,0 +1,237 @@
+"""The nine upstream registries Amazon ECR pull through cache supports, as data.
+
+Facts only (DESIGN.md section 3): the upstream URL, the default ECR prefix, how ECR
+authenticates to the upstream, and which token scopes count as least privilege.
+Everything here is plain Python so that the config parser, the components, the CLI and
+the tests share one source of truth.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class UpstreamRegistry(str, Enum):
+    """The upstream registry kinds, spelled as the ECR API's `upstreamRegistry` enum."""
+
+    ECR_PUBLIC = "ecr-public"
+    """Amazon ECR Public (public.ecr.aws), no credentials."""
+    K8S = "k8s"
+    """The Kubernetes registry (registry.k8s.io), no credentials."""
+    QUAY = "quay"
+    """Quay (quay.io), no credentials: ECR refuses credentials for Quay."""
+    DOCKER_HUB = "docker-hub"
+    """Docker Hub (registry-1.docker.io), with a read-only personal access token."""
+    GITHUB_CONTAINER_REGISTRY = "github-container-registry"
+    """GitHub Container Registry (ghcr.io), with a classic PAT scoped to read:packages."""
+    AZURE_CONTAINER_REGISTRY = "azure-container-registry"
+    """An Azure Container Registry (<registry>.azurecr.io), with a read-only repository-scoped token."""
+    GITLAB_CONTAINER_REGISTRY = "gitlab-container-registry"
+    """GitLab.com's registry (registry.gitlab.com), with a token scoped to read_registry only."""
+    CHAINGUARD = "chainguard"
+    """Chainguard (cgr.dev), with a pull token."""
+    ECR = "ecr"
+    """Another private Amazon ECR registry, reached through an IAM role."""
+
+
+class Auth(str, Enum):
+    """How ECR authenticates to an upstream."""
+
+    NONE = "none"
+    SECRET = "secret"
+    ROLE = "role"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One upstream kind and the facts the project relies on."""
+
+    kind: str
+    title: str
+    auth: Auth
+    default_prefix: str | None
+    url: str | None
+    """The fixed upstream URL, or None where it is derived from `registry` (Azure, ECR)."""
+    allowed_scopes: frozenset[str]
+    """Token scopes that count as least privilege; every declared scope must be in this set."""
+    image_hosts: tuple[str, ...]
+    """Hosts that image references use for this upstream (besides the URL itself)."""
+    token_help: str
+    """How to create a least-privilege token, quoted in error messages."""
+
+    @property
+    def needs_secret(self) -> bool:
+        return self.auth is Auth.SECRET
+
+    @property
+    def needs_registry(self) -> bool:
+        return self.url is None
+
+
+KINDS: dict[str, Kind] = {
+    k.kind: k
+    for k in (
+        Kind(
+            kind="ecr-public",
+            title="Amazon ECR Public",
+            auth=Auth.NONE,
+            default_prefix="ecr-public",
+            url="public.ecr.aws",
+            allowed_scopes=frozenset(),
+            image_hosts=("public.ecr.aws",),
+            token_help="ECR Public needs no credentials.",
+        ),
+        Kind(
+            kind="k8s",
+            title="Kubernetes",
+            auth=Auth.NONE,
+            default_prefix="kubernetes",
+            url="registry.k8s.io",
+            allowed_scopes=frozenset(),
+            image_hosts=("registry.k8s.io",),
+            token_help="registry.k8s.io needs no credentials.",
+        ),
+        Kind(
+            kind="quay",
+            title="Quay",
+            auth=Auth.NONE,
+            default_prefix="quay",
+            url="quay.io",
+            allowed_scopes=frozenset(),
+            image_hosts=("quay.io",),
+            token_help="ECR refuses credentials for Quay; remove them.",
+        ),
+        Kind(
+            kind="docker-hub",
+            title="Docker Hub",
+            auth=Auth.SECRET,
+            default_prefix="docker-hub",
+            url="registry-1.docker.io",
+            allowed_scopes=frozenset({"repo:public_read", "repo:read"}),
+            image_hosts=("docker.io", "index.docker.io", "registry-1.docker.io"),
+            token_help="create a Docker Hub personal access token with access "
+            "'Public Repo Read-only' (repo:public_read) or 'Read-only' (repo:read)",
+        ),
+        Kind(
+            kind="github-container-registry",
+            title="GitHub Container Registry",
+            auth=Auth.SECRET,
+            default_prefix="github",
+            url="ghcr.io",
+            allowed_scopes=frozenset({"read:packages"}),
+            image_hosts=("ghcr.io",),
+            token_help="create a classic GitHub personal access token with only the read:packages scope "
+            "(GHCR does not accept fine-grained tokens)",
+        ),
+        Kind(
+            kind="azure-container-registry",
+            title="Azure Container Registry",
+            auth=Auth.SECRET,
+            default_prefix="azure",
+            url=None,
+            allowed_scopes=frozenset({"content/read", "metadata/read"}),
+            image_hosts=(),
+            token_help="create an ACR token with a scope map granting only content/read and metadata/read; "
+            "the username is the token name",
+        ),
+        Kind(
+            kind="gitlab-container-registry",
+            title="GitLab Container Registry",
+            auth=Auth.SECRET,
+            default_prefix="gitlab",
+            url="registry.gitlab.com",
+            allowed_scopes=frozenset({"read_registry"}),
+            image_hosts=("registry.gitlab.com",),
+            token_help="create a group access token with the Guest role and only the read_registry scope",
+        ),
+        Kind(
+            kind="chainguard",
+            title="Chainguard",
+            auth=Auth.SECRET,
+            default_prefix="chainguard",
+            url="cgr.dev",
+            allowed_scopes=frozenset({"registry.pull"}),
+            image_hosts=("cgr.dev",),
+            token_help="create a Chainguard pull token (chainctl auth configure-docker --pull-token); "
+            "its role grants registry.pull",
+        ),
+        Kind(
+            kind="ecr",
+            title="Amazon ECR (private)",
+            auth=Auth.ROLE,
+            default_prefix=None,
+            url=None,
+            allowed_scopes=frozenset(),
+            image_hosts=(),
+            token_help="ECR upstreams authenticate with an IAM role, not a token.",
+        ),
+    )
+}
+
+KIND_NAMES: tuple[str, ...] = tuple(KINDS)
+
+AZURE_REGISTRY_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")
+AZURE_HOST = re.compile(r"^(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io$")
+ECR_HOST = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.(?P<suffix>amazonaws\.com(\.cn)?|"
+    r"c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
+)
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def get_kind(kind: str | UpstreamRegistry) -> Kind:
+    """The catalog entry for `kind`; raises KeyError for an unknown kind."""
+    return KINDS[kind.value if isinstance(kind, UpstreamRegistry) else kind]
+
+
+def azure_host(registry: str) -> str:
+    """`acmeprod` or `acmeprod.azurecr.io` -> `acmeprod.azurecr.io` (lower case, as Azure serves it)."""
+    match = AZURE_HOST.match(registry)
+    name = match.group("name") if match else registry
+    if not AZURE_REGISTRY_NAME.match(name):
+        raise ValueError(
+            f"'{registry}' is not an Azure Container Registry name: use 5-50 letters and digits, "
+            "for example 'acmeprod' or 'acmeprod.azurecr.io'"
+        )
+    return f"{name.lower()}.azurecr.io"
+
+
+def ecr_host(account_id: str, region: str, dns_suffix: str = "amazonaws.com") -> str:
+    """The private registry host of `account_id` in `region`."""
+    host = f"{account_id}.dkr.ecr.{region}.{dns_suffix}"
+    if not ECR_HOST.match(host):
+        raise ValueError(f"'{account_id}' in '{region}' does not make an ECR registry host ({host})")
+    return host
+
+
+def parse_ecr_registry(registry: str, default_region: str, dns_suffix: str = "amazonaws.com") -> str:
+    """An ECR upstream given as a full host or as a 12-digit account id (same region as the stack)."""
+    if ACCOUNT_ID.match(registry):
+        return ecr_host(registry, default_region, dns_suffix)
+    if ECR_HOST.match(registry):
+        return registry
+    raise ValueError(
+        f"'{registry}' is not an ECR registry: use '<account>.dkr.ecr.<region>.amazonaws.com' "
+        "or a 12-digit account id (same region as the stack)"
+    )
+
+
+def upstream_url(kind: str | UpstreamRegistry, registry: str | None = None, region: str = "",
+                 dns_suffix: str = "amazonaws.com") -> str:
+    """The `upstreamRegistryUrl` for a kind; Azure and ECR derive it from `registry`."""
+    entry = get_kind(kind)
+    if entry.url is not None:
+        return entry.url
+    if not registry:
+        raise ValueError(f"kind '{entry.kind}' needs 'registry' to build its upstream URL")
+    if entry.kind == "azure-container-registry":
+        return azure_host(registry)
+    return parse_ecr_registry(registry, region, dns_suffix)
+
+
+def scopes_beyond_least_privilege(kind: str | UpstreamRegistry, scopes: list[str] | tuple[str, ...]) -> list[str]:
+    """Declared scopes that are not in the kind's least-privilege set, in the order given."""
+    allowed = get_kind(kind).allowed_scopes
+    return [s for s in scopes if s not in allowed]

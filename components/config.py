@@ -1,0 +1,760 @@
+"""Parse and validate a whole stack config into typed settings, before any resource exists.
+
+`parse_settings` takes the plain config values (the caller reads `pulumi.Config`; this module
+never does) and either returns `Settings` or raises `ConfigError` listing every fault at once.
+Each fault names where it is (the upstream's index and kind), the field, and the fix.
+
+The per-upstream checks (`upstream_faults`) are shared with the components, so a program that
+uses `UpstreamCache` directly, or through the plugin, gets the same refusals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+from pulumi.errors import RunError
+
+from . import catalog, lifecycle, naming
+
+CONFIG_KEYS = (
+    "environment", "tags", "upstreams", "credentials", "template", "kms", "scanning", "consumers",
+    "secret_recovery_window_days", "random_prefix_suffix",
+)
+"""Every config key of the project namespace (DESIGN.md section 5 and the project's own)."""
+
+MAX_RULES = 50
+"""Pull through cache rules per registry per region (not adjustable)."""
+
+UPSTREAM_KEYS = (
+    "kind", "prefix", "random_suffix", "username", "token_scopes", "existing_secret",
+    "registry", "upstream_prefix", "template",
+)
+TEMPLATE_KEYS = (
+    "image_tag_mutability", "image_tag_mutability_exclusion_filters", "untagged_expiry_days",
+    "max_image_count", "lifecycle_policy", "encryption", "tag_repositories", "applied_for",
+)
+TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
+ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
+APPLIED_FOR = ("PULL_THROUGH_CACHE", "REPLICATION", "CREATE_ON_PUSH")
+SCAN_FREQUENCIES = {"BASIC": ("SCAN_ON_PUSH",), "ENHANCED": ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")}
+RESERVED_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes")
+EXCLUSION_FILTER = re.compile(r"^[0-9a-zA-Z._*-]{1,128}$")
+MAX_EXCLUSION_FILTERS = 5
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-z0-9-]+$")
+FINE_GRAINED_GITHUB_TOKEN = "github_pat_"
+
+
+# --------------------------------------------------------------------------------------------
+# Faults
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fault:
+    """One problem in the stack config."""
+
+    where: str
+    """The upstream (`upstreams[2] (gitlab-container-registry)`) or the top-level key."""
+    field: str
+    """The field inside `where`, empty when the fault is about `where` itself."""
+    message: str
+    """What is wrong and how to fix it, as a sentence."""
+
+    def __str__(self) -> str:
+        location = f"{self.where} {self.field}".strip() if self.field else self.where
+        return f"{location}: {self.message}"
+
+
+class ConfigError(RunError):
+    """The stack config is invalid; `faults` lists every problem found.
+
+    A `pulumi.RunError`, so the Pulumi CLI reports the message without a Python traceback.
+    """
+
+    def __init__(self, faults: list[Fault]):
+        self.faults = faults
+        plural = "problem" if len(faults) == 1 else "problems"
+        lines = "\n".join(f"  - {f}" for f in faults)
+        super().__init__(f"The stack config has {len(faults)} {plural}; nothing was created.\n{lines}")
+
+
+class SecretValue:
+    """A token read from config; never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretValue('[secret]')"
+
+    __str__ = __repr__
+
+
+def upstream_label(index: int, kind: Any) -> str:
+    return f"upstreams[{index}] ({kind})" if isinstance(kind, str) and kind else f"upstreams[{index}]"
+
+
+# --------------------------------------------------------------------------------------------
+# Typed settings
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """Settings of the repository creation template (and so of every cached repository) for one prefix."""
+
+    image_tag_mutability: str = "MUTABLE"
+    image_tag_mutability_exclusion_filters: tuple[str, ...] = ()
+    lifecycle_policy: str = field(default_factory=lifecycle.default_lifecycle_policy)
+    encryption: str = "AES256"
+    tag_repositories: bool = True
+    applied_for: tuple[str, ...] = ("PULL_THROUGH_CACHE",)
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    index: int
+    kind: str
+    prefix: str
+    """The configured prefix; with `random_suffix` the deployed prefix is `<prefix>-<4 hex>`."""
+    random_suffix: bool
+    upstream_url: str
+    template: TemplateSettings
+    username: str | None = None
+    token: SecretValue | None = None
+    token_scopes: tuple[str, ...] = ()
+    existing_secret: str | None = None
+    registry: str | None = None
+    upstream_prefix: str | None = None
+
+    @property
+    def label(self) -> str:
+        return upstream_label(self.index, self.kind)
+
+
+@dataclass(frozen=True)
+class KmsSettings:
+    create_key: bool = False
+    key_arn: str | None = None
+    deletion_window_days: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return self.create_key or self.key_arn is not None
+
+
+@dataclass(frozen=True)
+class ScanningSettings:
+    scan_type: str = "BASIC"
+    frequency: str = "SCAN_ON_PUSH"
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    account_ids: tuple[str, ...] = ()
+    organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    upstreams: tuple[UpstreamSettings, ...]
+    tags: dict[str, str] = field(default_factory=dict)
+    kms: KmsSettings = field(default_factory=KmsSettings)
+    scanning: ScanningSettings | None = None
+    consumers: ConsumerSettings | None = None
+    secret_recovery_window_days: int = 30
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """Where the stack deploys; known before any resource exists (from the provider's invokes)."""
+
+    account_id: str
+    region: str
+    partition: str = "aws"
+    dns_suffix: str = "amazonaws.com"
+
+
+# --------------------------------------------------------------------------------------------
+# Small typed readers: each returns the value or None and records a fault.
+# --------------------------------------------------------------------------------------------
+
+class _Collector:
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+
+    def add(self, where: str, field_: str, message: str) -> None:
+        self.faults.append(Fault(where, field_, message))
+
+    def string(self, where: str, field_: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            self.add(where, field_, f"must be a non-empty string, not {_show(value)}")
+            return None
+        return value
+
+    def boolean(self, where: str, field_: str, value: Any, default: bool) -> bool:
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        self.add(where, field_, f"must be true or false, not {_show(value)}")
+        return default
+
+    def integer(self, where: str, field_: str, value: Any, default: int, low: int, high: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.add(where, field_, f"must be a whole number from {low} to {high}, not {_show(value)}")
+            return default
+        return value
+
+    def choice(self, where: str, field_: str, value: Any, choices: Iterable[str], default: str) -> str:
+        if value is None:
+            return default
+        choices = tuple(choices)
+        if value not in choices:
+            self.add(where, field_, f"{_show(value)} is not one of {', '.join(choices)}")
+            return default
+        return value
+
+    def string_list(self, where: str, field_: str, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.add(where, field_, f"must be a list of non-empty strings, not {_show(value)}")
+            return None
+        return value
+
+    def mapping(self, where: str, field_: str, value: Any, known: Iterable[str] | None = None) -> dict | None:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.add(where, field_, f"must be a mapping, not {_show(value)}")
+            return None
+        if known is not None:
+            known = tuple(known)
+            for key in value:
+                if key not in known:
+                    self.add(where, f"{field_}.{key}" if field_ else str(key),
+                             f"is not a known key; use one of {', '.join(known)}")
+        return dict(value)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Template settings
+# --------------------------------------------------------------------------------------------
+
+def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enabled: bool,
+                     field_prefix: str = "template.") -> TemplateSettings:
+    f = field_prefix
+    mutability = c.choice(where, f"{f}image_tag_mutability", raw.get("image_tag_mutability"), TAG_MUTABILITY,
+                          "MUTABLE")
+    filters = c.string_list(where, f"{f}image_tag_mutability_exclusion_filters",
+                            raw.get("image_tag_mutability_exclusion_filters")) or []
+    with_exclusion = mutability.endswith("_WITH_EXCLUSION")
+    if filters and not with_exclusion:
+        c.add(where, f"{f}image_tag_mutability_exclusion_filters",
+              f"only applies with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, not {mutability}; "
+              "remove the filters or change image_tag_mutability")
+    if with_exclusion and not filters:
+        c.add(where, f"{f}image_tag_mutability_exclusion_filters",
+              f"is required with {mutability}: list 1 to {MAX_EXCLUSION_FILTERS} tag filters such as 'latest'")
+    if len(filters) > MAX_EXCLUSION_FILTERS:
+        c.add(where, f"{f}image_tag_mutability_exclusion_filters",
+              f"has {len(filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}")
+    for flt in filters:
+        if not EXCLUSION_FILTER.match(flt) or flt.count("*") > 2:
+            c.add(where, f"{f}image_tag_mutability_exclusion_filters",
+                  f"'{flt}' must be 1-128 letters, digits or '._-*' with at most two '*' wildcards")
+
+    days = c.integer(where, f"{f}untagged_expiry_days", raw.get("untagged_expiry_days"),
+                     lifecycle.DEFAULT_UNTAGGED_EXPIRY_DAYS, 1, 3650)
+    count = c.integer(where, f"{f}max_image_count", raw.get("max_image_count"),
+                      lifecycle.DEFAULT_MAX_IMAGE_COUNT, 1, 10000)
+    policy = lifecycle.default_lifecycle_policy(days, count)
+    custom = raw.get("lifecycle_policy")
+    if custom is not None:
+        if raw.get("untagged_expiry_days") is not None or raw.get("max_image_count") is not None:
+            c.add(where, f"{f}lifecycle_policy",
+                  "replaces the generated policy; drop untagged_expiry_days and max_image_count, or drop it")
+        if isinstance(custom, Mapping):
+            custom = lifecycle.canonical_json(custom)
+        if not isinstance(custom, str):
+            c.add(where, f"{f}lifecycle_policy", f"must be a JSON document (text or mapping), not {_show(custom)}")
+        else:
+            problems = lifecycle.lifecycle_policy_faults(custom)
+            for problem in problems:
+                c.add(where, f"{f}lifecycle_policy", problem)
+            if not problems:
+                policy = custom
+
+    encryption = c.choice(where, f"{f}encryption", raw.get("encryption"), ENCRYPTION_TYPES,
+                          "KMS" if kms_enabled else "AES256")
+    tag_repositories = c.boolean(where, f"{f}tag_repositories", raw.get("tag_repositories"), True)
+    applied_for = c.string_list(where, f"{f}applied_for", raw.get("applied_for")) or ["PULL_THROUGH_CACHE"]
+    for item in applied_for:
+        if item not in APPLIED_FOR:
+            c.add(where, f"{f}applied_for", f"'{item}' is not one of {', '.join(APPLIED_FOR)}")
+    if "PULL_THROUGH_CACHE" not in applied_for:
+        c.add(where, f"{f}applied_for", "must include PULL_THROUGH_CACHE, or cached repositories get no template")
+    return TemplateSettings(
+        image_tag_mutability=mutability,
+        image_tag_mutability_exclusion_filters=tuple(filters),
+        lifecycle_policy=policy,
+        encryption=encryption,
+        tag_repositories=tag_repositories,
+        applied_for=tuple(dict.fromkeys(applied_for)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# One upstream
+# --------------------------------------------------------------------------------------------
+
+def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: bool, token: Any = None,
+                    context: StackContext | None = None, random_suffix_default: bool = False,
+                    ) -> tuple[list[Fault], dict[str, Any]]:
+    """Check one upstream entry (config keys of DESIGN.md section 5, without the template).
+
+    `where_prefix` names the entry in messages (`upstreams[2]`); the kind is appended. Returns
+    the faults and the normalized values (`kind`, `prefix`, `upstream_url`, ...). The account and
+    region checks need `context`; without one (a component given Outputs), they are skipped and
+    an ECR registry must be given as a full host.
+    """
+    c = _Collector()
+    kind = entry.get("kind")
+    if isinstance(kind, Enum):
+        kind = kind.value
+    where = f"{where_prefix} ({kind})" if isinstance(kind, str) and kind else where_prefix
+    c.mapping(where, "", entry, UPSTREAM_KEYS)
+    values: dict[str, Any] = {}
+
+    if kind is None:
+        c.add(where, "kind", f"is required: one of {', '.join(catalog.KIND_NAMES)}")
+        return c.faults, values
+    if kind not in catalog.KINDS:
+        c.add(where, "kind", f"{_show(kind)} is not a supported upstream; use one of {', '.join(catalog.KIND_NAMES)}")
+        return c.faults, values
+    spec = catalog.KINDS[kind]
+    values["kind"] = kind
+
+    # prefix
+    random_suffix = c.boolean(where, "random_suffix", entry.get("random_suffix"), random_suffix_default)
+    prefix = c.string(where, "prefix", entry.get("prefix"))
+    if prefix is None and entry.get("prefix") is None:
+        if spec.default_prefix is None:
+            c.add(where, "prefix", "is required for kind 'ecr' (there is no default); for example 'upstream-ecr'")
+        prefix = spec.default_prefix
+    if prefix is not None:
+        prefix = naming.normalize_prefix(prefix)
+        if random_suffix and prefix == naming.ROOT:
+            c.add(where, "random_suffix", "cannot be used with the ROOT prefix")
+        reserve = naming.RANDOM_SUFFIX_LENGTH + 1 if random_suffix and prefix != naming.ROOT else 0
+        for problem in naming.prefix_faults(prefix, allow_root=kind == "ecr", reserve=reserve):
+            c.add(where, "prefix", problem)
+    values["prefix"] = prefix
+    values["random_suffix"] = random_suffix
+
+    # registry and upstream URL
+    registry = c.string(where, "registry", entry.get("registry"))
+    if spec.needs_registry:
+        if registry is None and entry.get("registry") is None:
+            example = "acmeprod (for acmeprod.azurecr.io)" if kind == "azure-container-registry" else \
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com or a 12-digit account id"
+            c.add(where, "registry", f"is required for kind '{kind}': for example {example}")
+        elif registry is not None:
+            if kind == "ecr" and context is None and catalog.ACCOUNT_ID.match(registry):
+                c.add(where, "registry", f"'{registry}' is an account id; give the full registry host "
+                                         f"'{registry}.dkr.ecr.<region>.amazonaws.com'")
+            else:
+                try:
+                    values["upstream_url"] = catalog.upstream_url(
+                        kind, registry, context.region if context else "",
+                        context.dns_suffix if context else "amazonaws.com")
+                except ValueError as exc:
+                    c.add(where, "registry", str(exc))
+    else:
+        if entry.get("registry") is not None:
+            c.add(where, "registry", f"only applies to kinds azure-container-registry and ecr; "
+                                     f"'{kind}' always uses {spec.url}; remove it")
+        values["upstream_url"] = spec.url
+    values["registry"] = registry
+
+    # upstream_prefix (ECR only)
+    upstream_prefix = c.string(where, "upstream_prefix", entry.get("upstream_prefix"))
+    if kind == "ecr":
+        upstream_prefix = naming.normalize_prefix(upstream_prefix) if upstream_prefix else naming.ROOT
+        for problem in naming.prefix_faults(upstream_prefix, allow_root=True):
+            c.add(where, "upstream_prefix", problem)
+        values["upstream_prefix"] = upstream_prefix
+    elif entry.get("upstream_prefix") is not None:
+        c.add(where, "upstream_prefix", f"only applies to kind 'ecr', not '{kind}'; remove it")
+
+    # credentials
+    existing = c.string(where, "existing_secret", entry.get("existing_secret"))
+    username = c.string(where, "username", entry.get("username"))
+    scopes = c.string_list(where, "token_scopes", entry.get("token_scopes"))
+    credentials_key = f"credentials.{prefix}" if prefix else "credentials"
+    if spec.needs_secret:
+        if existing is not None:
+            for problem in _existing_secret_faults(existing, context):
+                c.add(where, "existing_secret", problem)
+            if has_token:
+                c.add(where, credentials_key,
+                      "is set but this upstream uses existing_secret; remove the token from config so it "
+                      "lives in one place")
+            if username is not None:
+                c.add(where, "username", "is set but this upstream uses existing_secret, which holds the "
+                                         "username; remove it")
+        else:
+            if username is None and entry.get("username") is None:
+                c.add(where, "username", f"is required for {spec.title} (the account or token name "
+                                         "that owns the access token)")
+            if not has_token:
+                c.add(where, credentials_key,
+                      f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` "
+                      f"({spec.token_help})")
+            elif isinstance(token, str) and kind == "github-container-registry" and token.startswith(
+                    FINE_GRAINED_GITHUB_TOKEN):
+                c.add(where, credentials_key, "is a fine-grained GitHub token, which GHCR does not accept; "
+                                              f"{spec.token_help}")
+            if scopes is None and entry.get("token_scopes") is None:
+                c.add(where, "token_scopes",
+                      f"is required: declare the token's scopes so policies can check least privilege "
+                      f"(allowed: {', '.join(sorted(spec.allowed_scopes))})")
+        if scopes is not None:
+            if not scopes:
+                c.add(where, "token_scopes", f"must not be empty; allowed: {', '.join(sorted(spec.allowed_scopes))}")
+            for scope in catalog.scopes_beyond_least_privilege(kind, scopes):
+                c.add(where, "token_scopes", f"'{scope}' is beyond least privilege for {spec.title}: "
+                                             f"{spec.token_help}")
+    else:
+        reason = "ECR refuses credentials for Quay" if kind == "quay" else \
+            "it authenticates with an IAM role" if kind == "ecr" else "it needs no credentials"
+        for key, present in (("username", entry.get("username") is not None),
+                             ("token_scopes", entry.get("token_scopes") is not None),
+                             ("existing_secret", entry.get("existing_secret") is not None),
+                             (credentials_key, has_token)):
+            if present:
+                c.add(where, key, f"is not allowed for kind '{kind}' because {reason}; remove it")
+    values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing)
+    return c.faults, values
+
+
+def _existing_secret_faults(existing: str, context: StackContext | None) -> list[str]:
+    arn = naming.parse_arn(existing)
+    if existing.startswith("arn:"):
+        if arn is None or arn.service != "secretsmanager" or not arn.resource.startswith("secret:"):
+            return [f"'{existing}' is not a Secrets Manager secret ARN"]
+        faults = []
+        if not naming.is_credential_arn(existing):
+            faults.append(f"'{existing}' is not a secret under '{naming.SECRET_NAME_PREFIX}'; ECR only reads "
+                          f"secrets whose name starts with '{naming.SECRET_NAME_PREFIX}'")
+        if context is not None:
+            if arn.region != context.region:
+                faults.append(f"is in region {arn.region} but the stack deploys to {context.region}; ECR only "
+                              "reads a secret in the rule's own region: copy it there")
+            if arn.account != context.account_id:
+                faults.append(f"is in account {arn.account} but the stack deploys to {context.account_id}; ECR only "
+                              "reads a secret in the rule's own account: copy it there")
+        return faults
+    if not existing.startswith(naming.SECRET_NAME_PREFIX):
+        return [f"'{existing}' must start with '{naming.SECRET_NAME_PREFIX}' (ECR only reads those secrets); "
+                "rename the secret"]
+    if not naming.SECRET_NAME_CHARS.match(existing):
+        return [f"'{existing}' may only use letters, digits and /_+=.@-"]
+    return []
+
+
+# --------------------------------------------------------------------------------------------
+# The whole stack
+# --------------------------------------------------------------------------------------------
+
+def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, credentials_are_secret: bool = True,
+                   ) -> Settings:
+    """Validate the stack config (keys without the project namespace) into `Settings`.
+
+    Raises `ConfigError` with every fault found. `credentials_are_secret` tells whether the
+    `credentials` key was stored with `--secret`; a plain token is refused. `context` is where
+    the stack deploys; without it (inside a component) account and region checks are skipped.
+    """
+    c = _Collector()
+    for problem in naming.environment_faults(raw.get("environment")):
+        c.add("environment", "", problem)
+    environment = raw.get("environment") if isinstance(raw.get("environment"), str) else ""
+
+    tags = _tags(c, raw.get("tags"))
+    kms = _kms(c, raw.get("kms"), context)
+    scanning = _scanning(c, raw.get("scanning"))
+    consumers = _consumers(c, raw.get("consumers"))
+    recovery = c.integer("secret_recovery_window_days", "", raw.get("secret_recovery_window_days"), 30, 7, 30)
+    random_default = c.boolean("random_prefix_suffix", "", raw.get("random_prefix_suffix"), False)
+
+    credentials = c.mapping("credentials", "", raw.get("credentials")) or {}
+    if credentials and not credentials_are_secret:
+        c.add("credentials", "", "holds tokens in plain text; set each with "
+                                 "`pulumi config set --secret --path 'credentials.<prefix>' <token>`")
+    for key, value in credentials.items():
+        if value is None or value == "" or (not isinstance(value, str) and not _is_output(value)):
+            c.add("credentials", str(key), "must be a non-empty token string")
+
+    template_raw = c.mapping("template", "", raw.get("template"), TEMPLATE_KEYS) or {}
+    default_faults, default_template = template_settings(template_raw, "template", kms.enabled, field_prefix="")
+    c.faults.extend(default_faults)
+    reported = {(f.field, f.message) for f in default_faults}
+
+    upstreams_raw = raw.get("upstreams")
+    upstreams: list[UpstreamSettings] = []
+    if upstreams_raw is None or upstreams_raw == []:
+        c.add("upstreams", "", "is required: list at least one upstream registry, for example "
+                               "[{kind: ecr-public}]")
+        upstreams_raw = []
+    elif not isinstance(upstreams_raw, list):
+        c.add("upstreams", "", f"must be a list of upstream registries, not {_show(upstreams_raw)}")
+        upstreams_raw = []
+    if len(upstreams_raw) > MAX_RULES:
+        c.add("upstreams", "", f"has {len(upstreams_raw)} entries; ECR allows {MAX_RULES} pull through cache rules "
+                               "per registry and region (not adjustable): split them across regions or accounts")
+
+    seen_prefixes: dict[str, int] = {}
+    seen_slugs: dict[str, int] = {}
+    for index, entry in enumerate(upstreams_raw):
+        if not isinstance(entry, Mapping):
+            c.add(upstream_label(index, None), "", f"must be a mapping with at least 'kind', not {_show(entry)}")
+            continue
+        key = credentials_key(entry)
+        token = credentials.get(key) if key else None
+        faults, values = upstream_faults(
+            entry, f"upstreams[{index}]", has_token=token is not None, token=token, context=context,
+            random_suffix_default=random_default,
+        )
+        c.faults.extend(faults)
+        if "kind" not in values:
+            continue
+        where = upstream_label(index, values["kind"])
+        prefix = values.get("prefix")
+        if prefix:
+            _check_unique(c, where, index, prefix, seen_prefixes, seen_slugs)
+
+        override = c.mapping(where, "template", entry.get("template"), TEMPLATE_KEYS)
+        template = default_template
+        if override:
+            override_faults, template = template_settings({**template_raw, **override}, where, kms.enabled)
+            c.faults.extend(f for f in override_faults if (f.field.removeprefix("template."), f.message) not in reported)
+        if "upstream_url" not in values or prefix is None:
+            continue
+        upstreams.append(UpstreamSettings(
+            index=index,
+            kind=values["kind"],
+            prefix=prefix,
+            random_suffix=values["random_suffix"],
+            upstream_url=values["upstream_url"],
+            template=template,
+            username=values.get("username"),
+            token=SecretValue(token) if token is not None and not values.get("existing_secret") else None,
+            token_scopes=values.get("token_scopes", ()),
+            existing_secret=values.get("existing_secret"),
+            registry=values.get("registry"),
+            upstream_prefix=values.get("upstream_prefix"),
+        ))
+
+    for key in credentials:
+        if key not in seen_prefixes:
+            known = ", ".join(sorted(seen_prefixes)) or "none"
+            c.add("credentials", str(key), f"matches no upstream prefix ({known}); key each token by its "
+                                           "upstream's prefix")
+
+    if c.faults:
+        raise ConfigError(c.faults)
+    return Settings(
+        environment=environment,
+        upstreams=tuple(upstreams),
+        tags=tags,
+        kms=kms,
+        scanning=scanning,
+        consumers=consumers,
+        secret_recovery_window_days=recovery,
+    )
+
+
+def credentials_key(entry: Mapping[str, Any]) -> str | None:
+    """The `credentials` key of an upstream entry: its prefix (without any random suffix)."""
+    prefix = entry.get("prefix")
+    if prefix is None:
+        kind = entry.get("kind")
+        kind = kind.value if isinstance(kind, Enum) else kind
+        spec = catalog.KINDS.get(kind) if isinstance(kind, str) else None
+        prefix = spec.default_prefix if spec else None
+    return naming.normalize_prefix(prefix) if isinstance(prefix, str) and prefix else None
+
+
+def template_settings(raw: Mapping[str, Any], where: str, kms_enabled: bool, field_prefix: str = "template.",
+                      ) -> tuple[list[Fault], TemplateSettings]:
+    """Validate template settings (config keys of `TEMPLATE_KEYS`) into `TemplateSettings`."""
+    c = _Collector()
+    settings = _template_faults(c, where, raw, kms_enabled, field_prefix)
+    return c.faults, settings
+
+
+def _is_output(value: Any) -> bool:
+    return type(value).__name__ == "Output"
+
+
+def _check_unique(c: _Collector, where: str, index: int, prefix: str, seen_prefixes: dict[str, int],
+                  seen_slugs: dict[str, int]) -> None:
+    for other, other_index in seen_prefixes.items():
+        if other == prefix:
+            c.add(where, "prefix", f"'{prefix}' is already used by upstreams[{other_index}]; each upstream needs "
+                                   "its own prefix")
+            return
+        if naming.prefixes_overlap(other, prefix):
+            c.add(where, "prefix", f"'{prefix}' overlaps '{other}' of upstreams[{other_index}]; one prefix may not "
+                                   "contain another")
+            return
+    slug = naming.slug(prefix)
+    if slug in seen_slugs:
+        c.add(where, "prefix", f"'{prefix}' gives the same resource names as upstreams[{seen_slugs[slug]}] "
+                               f"('{slug}'); choose a prefix that differs in more than '/' versus '-'")
+    seen_prefixes[prefix] = index
+    seen_slugs[slug] = index
+
+
+def _tags(c: _Collector, raw: Any) -> dict[str, str]:
+    tags = c.mapping("tags", "", raw) or {}
+    result = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            c.add("tags", str(key), "tag keys must be 1-128 characters")
+        elif key.lower().startswith("aws:"):
+            c.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
+        elif key in RESERVED_TAGS:
+            c.add("tags", key, f"is set by the project ({', '.join(RESERVED_TAGS)}); remove it")
+        elif not isinstance(value, (str, int, float, bool)) or len(str(value)) > 256:
+            c.add("tags", key, "tag values must be text of at most 256 characters")
+        else:
+            result[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return result
+
+
+def _kms(c: _Collector, raw: Any, context: StackContext | None) -> KmsSettings:
+    kms = c.mapping("kms", "", raw, ("create_key", "key_arn", "deletion_window_days")) or {}
+    create = c.boolean("kms", "create_key", kms.get("create_key"), False)
+    key_arn = c.string("kms", "key_arn", kms.get("key_arn"))
+    window = c.integer("kms", "deletion_window_days", kms.get("deletion_window_days"), 30, 7, 30)
+    if create and key_arn:
+        c.add("kms", "key_arn", "and create_key are both set; use one key: create it, or name an existing one")
+    if key_arn:
+        arn = naming.parse_arn(key_arn)
+        if not KMS_KEY_ARN.match(key_arn) or arn is None:
+            c.add("kms", "key_arn", f"'{key_arn}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        elif context is not None and arn.region != context.region:
+            c.add("kms", "key_arn", f"is in region {arn.region} but the stack deploys to {context.region}; "
+                                    "secrets and repositories need a key in their own region")
+    return KmsSettings(create_key=create, key_arn=key_arn, deletion_window_days=window)
+
+
+def _scanning(c: _Collector, raw: Any) -> ScanningSettings | None:
+    scanning = c.mapping("scanning", "", raw, ("scan_type", "frequency"))
+    if scanning is None:
+        return None
+    scan_type = c.choice("scanning", "scan_type", scanning.get("scan_type"), SCAN_FREQUENCIES, "BASIC")
+    frequency = c.choice("scanning", "frequency", scanning.get("frequency"), SCAN_FREQUENCIES[scan_type],
+                         "SCAN_ON_PUSH")
+    return ScanningSettings(scan_type=scan_type, frequency=frequency)
+
+
+def _consumers(c: _Collector, raw: Any) -> ConsumerSettings | None:
+    consumers = c.mapping("consumers", "", raw, ("account_ids", "organization_id"))
+    if consumers is None:
+        return None
+    accounts = c.string_list("consumers", "account_ids", consumers.get("account_ids")) or []
+    for account in accounts:
+        if not catalog.ACCOUNT_ID.match(account):
+            c.add("consumers", "account_ids", f"'{account}' is not a 12-digit AWS account id")
+    org = c.string("consumers", "organization_id", consumers.get("organization_id"))
+    if org is not None and not ORGANIZATION_ID.match(org):
+        c.add("consumers", "organization_id", f"'{org}' is not an AWS Organizations id (o-xxxxxxxxxx)")
+    if not accounts and org is None:
+        c.add("consumers", "", "needs account_ids, organization_id, or both; remove the key to keep the cache "
+                               "private to this account")
+    return ConsumerSettings(account_ids=tuple(dict.fromkeys(accounts)), organization_id=org)
+
+
+# --------------------------------------------------------------------------------------------
+# Settings -> component arguments
+# --------------------------------------------------------------------------------------------
+
+def template_args(template: TemplateSettings) -> dict[str, Any]:
+    """`TemplateArgs` of validated template settings (the lifecycle policy as final text)."""
+    return {
+        "image_tag_mutability": template.image_tag_mutability,
+        "image_tag_mutability_exclusion_filters": list(template.image_tag_mutability_exclusion_filters),
+        "lifecycle_policy": template.lifecycle_policy,
+        "encryption": template.encryption,
+        "tag_repositories": template.tag_repositories,
+        "applied_for": list(template.applied_for),
+    }
+
+
+def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
+    """`UpstreamArgs` of one validated upstream; the token goes in as given and the component keeps it secret."""
+    args: dict[str, Any] = {
+        "kind": upstream.kind,
+        "prefix": upstream.prefix,
+        "random_suffix": upstream.random_suffix,
+        "template": template_args(upstream.template),
+    }
+    if upstream.kind == "ecr":
+        args["registry"] = upstream.upstream_url  # the full host, resolved against the stack's region
+        args["upstream_prefix"] = upstream.upstream_prefix
+    elif upstream.registry is not None:
+        args["registry"] = upstream.registry
+    optional = {
+        "username": upstream.username,
+        "access_token": upstream.token.reveal() if upstream.token is not None else None,
+        "token_scopes": list(upstream.token_scopes) if upstream.token_scopes else None,
+        "existing_secret": upstream.existing_secret,
+    }
+    args.update({k: v for k, v in optional.items() if v is not None})
+    return args
+
+
+def registry_args(settings: Settings) -> dict[str, Any]:
+    """`PullThroughCacheArgs` of validated settings: what `__main__.py` hands the component."""
+    args: dict[str, Any] = {
+        "environment": settings.environment,
+        "upstreams": [upstream_args(u) for u in settings.upstreams],
+        "tags": dict(settings.tags),
+        "secret_recovery_window_days": settings.secret_recovery_window_days,
+    }
+    if settings.kms.enabled:
+        kms: dict[str, Any] = {"deletion_window_days": settings.kms.deletion_window_days}
+        kms.update({"key_arn": settings.kms.key_arn} if settings.kms.key_arn else {"create_key": True})
+        args["kms"] = kms
+    if settings.scanning is not None:
+        args["scanning"] = {"scan_type": settings.scanning.scan_type, "frequency": settings.scanning.frequency}
+    if settings.consumers is not None:
+        consumers: dict[str, Any] = {"account_ids": list(settings.consumers.account_ids)}
+        if settings.consumers.organization_id:
+            consumers["organization_id"] = settings.consumers.organization_id
+        args["consumers"] = consumers
+    return args

@@ -1,0 +1,138 @@
+"""Prefix, environment, secret-name and ARN rules as pure functions.
+
+The patterns are copied from botocore's ECR model (`PullThroughCacheRuleRepositoryPrefix`,
+`CredentialArn`) as the model spells them; `tests/test_naming.py` checks them against the
+installed model so that a drift in AWS's rules fails the build.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+PREFIX_PATTERN = (
+    r"^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$"
+)
+PREFIX_MIN_LENGTH = 2
+PREFIX_MAX_LENGTH = 30
+ROOT = "ROOT"
+
+CREDENTIAL_ARN_PATTERN = (
+    r"^arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+$"
+)
+CREDENTIAL_ARN_MIN_LENGTH = 50
+CREDENTIAL_ARN_MAX_LENGTH = 612
+SECRET_NAME_PREFIX = "ecr-pullthroughcache/"
+SECRET_NAME_CHARS = re.compile(r"^[a-zA-Z0-9/_+=.@-]{1,512}$")
+
+ENVIRONMENT_PATTERN = r"^[a-z0-9-]+$"
+ENVIRONMENT_MAX_LENGTH = 16
+"""Keeps every auto-named IAM role (`<env>-<prefix>-template-<7 chars>`) within IAM's 64 characters."""
+
+RANDOM_SUFFIX_BYTES = 2
+RANDOM_SUFFIX_LENGTH = 2 * RANDOM_SUFFIX_BYTES
+"""`gitlab` becomes `gitlab-ef1b`, like the console's generated prefixes."""
+
+_PREFIX = re.compile(PREFIX_PATTERN)
+_CREDENTIAL_ARN = re.compile(CREDENTIAL_ARN_PATTERN)
+_ENVIRONMENT = re.compile(ENVIRONMENT_PATTERN)
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z0-9-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
+    r"(?P<account>\d{12}|):(?P<resource>.+)$"
+)
+
+
+def prefix_faults(prefix: str, *, allow_root: bool = False, reserve: int = 0) -> list[str]:
+    """What is wrong with an ECR repository prefix, as sentences; empty when it is valid.
+
+    `reserve` characters are kept free for a suffix added later (the random prefix suffix).
+    """
+    if not isinstance(prefix, str) or not prefix:
+        return ["must be a non-empty string such as 'docker-hub'"]
+    faults = []
+    limit = PREFIX_MAX_LENGTH - reserve
+    if prefix == ROOT:
+        if not allow_root:
+            faults.append("ROOT is only allowed for kind 'ecr' upstreams; use a named prefix such as 'docker-hub'")
+        return faults
+    if not PREFIX_MIN_LENGTH <= len(prefix) <= limit:
+        room = f"{limit} (the random suffix takes {reserve})" if reserve else str(limit)
+        faults.append(f"'{prefix}' is {len(prefix)} characters; ECR allows {PREFIX_MIN_LENGTH} to {room}")
+    if not _PREFIX.match(prefix):
+        faults.append(
+            f"'{prefix}' does not match ECR's prefix pattern: use lower-case letters and digits, "
+            "separated by '.', '_', '__', '-' or '/', for example 'docker-hub' or 'mirrors/quay'"
+        )
+    return faults
+
+
+def normalize_prefix(prefix: str) -> str:
+    """ECR treats `x` and `x/` alike; keep the form without the trailing slash."""
+    return prefix[:-1] if prefix.endswith("/") and prefix != "/" else prefix
+
+
+def prefixes_overlap(a: str, b: str) -> bool:
+    """True when one prefix is the other or a path under it (`team` and `team/hub`)."""
+    if ROOT in (a, b):
+        return a == b
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def slug(prefix: str) -> str:
+    """A prefix as a resource-name fragment: `mirrors/quay` -> `mirrors-quay`, `ROOT` -> `root`."""
+    return "root" if prefix == ROOT else prefix.replace("/", "-")
+
+
+def suffixed_prefix(prefix: str, suffix: str) -> str:
+    return f"{prefix}-{suffix}"
+
+
+def environment_faults(environment: object) -> list[str]:
+    if not isinstance(environment, str) or not environment:
+        return ["is required: set it with `pulumi config set environment dev`"]
+    faults = []
+    if not _ENVIRONMENT.match(environment):
+        faults.append(f"'{environment}' must use only lower-case letters, digits and '-' (for example 'dev')")
+    if len(environment) > ENVIRONMENT_MAX_LENGTH:
+        faults.append(
+            f"'{environment}' is {len(environment)} characters; keep it to {ENVIRONMENT_MAX_LENGTH} so that "
+            "generated IAM role names fit in 64 characters"
+        )
+    return faults
+
+
+def secret_name_prefix(environment: str, prefix: str) -> str:
+    """Name prefix of the secret for one upstream; AWS appends a unique suffix.
+
+    The environment keeps stacks of one account apart, and the unique suffix lets a secret be
+    re-created while its predecessor waits out Secrets Manager's recovery window.
+    """
+    return f"{SECRET_NAME_PREFIX}{environment}/{slug(prefix)}-"
+
+
+def is_credential_arn(arn: str) -> bool:
+    return (
+        CREDENTIAL_ARN_MIN_LENGTH <= len(arn) <= CREDENTIAL_ARN_MAX_LENGTH
+        and _CREDENTIAL_ARN.match(arn) is not None
+    )
+
+
+class Arn(NamedTuple):
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+
+def parse_arn(value: str) -> Arn | None:
+    match = _ARN.match(value) if isinstance(value, str) else None
+    return Arn(**match.groupdict()) if match else None
+
+
+def secret_name_of(existing: str) -> str:
+    """The secret name in a name-or-ARN reference (an ARN's name keeps AWS's random suffix)."""
+    arn = parse_arn(existing)
+    if arn and arn.service == "secretsmanager" and arn.resource.startswith("secret:"):
+        return arn.resource[len("secret:"):]
+    return existing

@@ -1,0 +1,301 @@
+"""UpstreamCache: one upstream registry cached in this account's ECR.
+
+Children, all named `<name>-...` and parented to the component:
+
+    <name>-prefix-suffix    random.RandomId                        only with random_suffix
+    <name>-secret           aws.secretsmanager.Secret              kinds that authenticate with a secret
+    <name>-credentials      aws.secretsmanager.SecretVersion       (unless existing_secret is given)
+    <name>-upstream         aws.iam.Role + aws.iam.RolePolicy      kind ecr: the role ECR pulls through
+    <name>-template         aws.iam.Role + aws.iam.RolePolicy      when the template tags or KMS-encrypts
+    <name>-template         aws.ecr.RepositoryCreationTemplate
+    <name>-rule             aws.ecr.PullThroughCacheRule           created last, once the rest exists
+
+The arguments are validated before the component registers anything.
+"""
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from . import catalog, config, iam, naming
+from .args import TemplateOutput, UpstreamCacheArgs
+from .context import AwsContext, aws_context
+
+TYPE = "ecr-pull-through-cache:index:UpstreamCache"
+TEMPLATE_ONLY_KEYS = ("kms_key_arn", "repository_policy")
+"""Template arguments the component takes that the stack config does not (they come from elsewhere)."""
+
+
+def plain(value: Any) -> Any:
+    """Enums (as the plugin passes them) to their values, recursively."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The validated, plain part of the arguments."""
+
+    kind: catalog.Kind
+    environment: str
+    prefix: str
+    random_suffix: bool
+    upstream_url: str
+    upstream_prefix: Optional[str]
+    username: Any
+    token: Any
+    token_scopes: tuple[str, ...]
+    existing_secret: Optional[str]
+    template: config.TemplateSettings
+    template_extra: dict[str, Any]
+    recovery_window: int
+
+
+def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
+    """Validate the arguments; raise `ConfigError` with every fault before anything is created."""
+    upstream = plain(dict(args.get("upstream") or {}))
+    token = upstream.pop("access_token", None)
+    template_raw = dict(upstream.pop("template", None) or {})
+    template_extra = {k: template_raw.pop(k) for k in TEMPLATE_ONLY_KEYS if template_raw.get(k) is not None}
+    entry = {k: v for k, v in upstream.items() if v is not None}
+    where = f"UpstreamCache '{name}'"
+
+    faults, values = config.upstream_faults(entry, where, has_token=token is not None, token=token)
+    for problem in naming.environment_faults(args.get("environment")):
+        faults.append(config.Fault(where, "environment", problem))
+    recovery = args.get("secret_recovery_window_days", 30)
+    if isinstance(recovery, bool) or not isinstance(recovery, int) or not 7 <= recovery <= 30:
+        faults.append(config.Fault(where, "secret_recovery_window_days", "must be a whole number from 7 to 30"))
+    template_faults, template = config.template_settings(
+        template_raw, where, kms_enabled="kms_key_arn" in template_extra)
+    faults.extend(template_faults)
+    if faults:
+        raise config.ConfigError(faults)
+    return _Plan(
+        kind=catalog.KINDS[values["kind"]],
+        environment=args["environment"],
+        prefix=values["prefix"],
+        random_suffix=values["random_suffix"],
+        upstream_url=values["upstream_url"],
+        upstream_prefix=values.get("upstream_prefix"),
+        username=values.get("username"),
+        token=token,
+        token_scopes=values.get("token_scopes", ()),
+        existing_secret=values.get("existing_secret"),
+        template=template,
+        template_extra=template_extra,
+        recovery_window=recovery,
+    )
+
+
+class UpstreamCache(pulumi.ComponentResource):
+    """One upstream registry cached in ECR: its credentials secret (or an existing one), its pull
+    through cache rule, and the repository creation template that shapes every cached repository."""
+
+    kind: pulumi.Output[str]
+    """The upstream kind (the ECR API's upstreamRegistry value)."""
+    prefix: pulumi.Output[str]
+    """The ECR repository prefix of the cache, including any random suffix."""
+    upstream_url: pulumi.Output[str]
+    """The upstream registry URL."""
+    cache_uri: pulumi.Output[str]
+    """`<registry_url>/<prefix>`: where images of this upstream are pulled from."""
+    credential_arn: pulumi.Output[Optional[str]]
+    """ARN of the credentials secret, for upstreams that authenticate with one."""
+    custom_role_arn: pulumi.Output[Optional[str]]
+    """ARN of the IAM role an ECR upstream is reached through."""
+    upstream_prefix: pulumi.Output[Optional[str]]
+    """ECR upstreams: the upstream repository prefix mirrored."""
+    template: pulumi.Output[TemplateOutput]
+    """The creation-template settings every cached repository of this prefix starts with."""
+
+    def __init__(self, name: str, args: UpstreamCacheArgs, opts: Optional[pulumi.ResourceOptions] = None,
+                 *, context: Optional[AwsContext] = None):
+        """`context` shares one account/region lookup among sibling components; omitted, the component looks it up."""
+        plan = _plan(name, args)
+        super().__init__(TYPE, name, {
+            "kind": plan.kind.kind,
+            "prefix": plan.prefix,
+            "upstreamUrl": plan.upstream_url,
+            "environment": plan.environment,
+        }, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = context or aws_context(self)
+
+        prefix = self._prefix(name, plan, child)
+        tags = pulumi.Output.all(pulumi.Output.from_input(args.get("tags") or {}), prefix).apply(
+            lambda v: {**v[0], "environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": v[1]})
+
+        credential_arn, rule_needs = self._credentials(name, plan, args, tags, child)
+        custom_role_arn = None
+        if plan.kind.kind == "ecr":
+            custom_role_arn, role_policy = self._upstream_role(name, plan, prefix, tags, ctx, child)
+            rule_needs.append(role_policy)
+        template, template_output = self._template(name, plan, prefix, tags, ctx, args, child)
+
+        # Last: a pull must never find the rule before its template and credentials exist.
+        aws.ecr.PullThroughCacheRule(
+            f"{name}-rule",
+            ecr_repository_prefix=prefix,
+            upstream_registry_url=plan.upstream_url,
+            credential_arn=credential_arn,
+            custom_role_arn=custom_role_arn,
+            upstream_repository_prefix=plan.upstream_prefix if plan.kind.kind == "ecr" else None,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[template, *rule_needs]),
+        )
+
+        self.kind = pulumi.Output.from_input(plan.kind.kind)
+        self.prefix = prefix
+        self.upstream_url = pulumi.Output.from_input(plan.upstream_url)
+        self.cache_uri = ctx.registry_url if plan.prefix == naming.ROOT else \
+            pulumi.Output.concat(ctx.registry_url, "/", prefix)
+        self.credential_arn = pulumi.Output.from_input(credential_arn)
+        self.custom_role_arn = pulumi.Output.from_input(custom_role_arn)
+        self.upstream_prefix = pulumi.Output.from_input(plan.upstream_prefix)
+        self.template = template_output
+        self.register_outputs({
+            "kind": self.kind,
+            "prefix": self.prefix,
+            "upstreamUrl": self.upstream_url,
+            "cacheUri": self.cache_uri,
+            "credentialArn": self.credential_arn,
+            "customRoleArn": self.custom_role_arn,
+            "upstreamPrefix": self.upstream_prefix,
+            "template": self.template,
+        })
+
+    def _prefix(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        if not plan.random_suffix:
+            return pulumi.Output.from_input(plan.prefix)
+        suffix = random.RandomId(f"{name}-prefix-suffix", byte_length=naming.RANDOM_SUFFIX_BYTES,
+                                 keepers={"prefix": plan.prefix}, opts=child)
+        return pulumi.Output.concat(plan.prefix, "-", suffix.hex)
+
+    def _credentials(self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: pulumi.Output,
+                     child: pulumi.ResourceOptions) -> tuple[Any, list[pulumi.Resource]]:
+        """The secret ARN the rule reads (or None), and the resources the rule must wait for."""
+        if not plan.kind.needs_secret:
+            return None, []
+        if plan.existing_secret:
+            if plan.existing_secret.startswith("arn:"):
+                return plan.existing_secret, []
+            found = aws.secretsmanager.get_secret_output(
+                name=plan.existing_secret, opts=pulumi.InvokeOutputOptions(parent=self))
+            return found.arn, []
+        secret = aws.secretsmanager.Secret(
+            f"{name}-secret",
+            name_prefix=naming.secret_name_prefix(plan.environment, plan.prefix),
+            description=f"{plan.kind.title} credentials of the ECR pull through cache '{plan.prefix}' "
+                        f"({plan.environment}); JSON with username and accessToken",
+            kms_key_id=args.get("secret_kms_key_arn"),
+            recovery_window_in_days=plan.recovery_window,
+            tags=tags.apply(lambda t: {**t, "ptc:token-scopes": " ".join(plan.token_scopes)}),
+            opts=child,
+        )
+        value = pulumi.Output.secret(pulumi.Output.json_dumps(
+            {"username": plan.username, "accessToken": pulumi.Output.secret(plan.token)}))
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-credentials", secret_id=secret.id, secret_string=value, opts=child)
+        return secret.arn, [version]
+
+    def _upstream_role(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: pulumi.Output,
+                       ctx: AwsContext, child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Resource]:
+        upstream = catalog.ECR_HOST.match(plan.upstream_url)
+        assert upstream is not None  # validated in _plan
+        role = aws.iam.Role(
+            f"{name}-upstream",
+            description=f"ECR pull through cache '{plan.prefix}' ({plan.environment}) pulls from {plan.upstream_url}",
+            assume_role_policy=ctx.account_id.apply(lambda a: json.dumps(iam.upstream_role_trust(a))),
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-upstream",
+            role=role.id,
+            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
+                lambda v: json.dumps(iam.upstream_role_policy(
+                    v[0], v[1], v[2], v[3], upstream.group("account"), upstream.group("region"),
+                    plan.upstream_prefix or naming.ROOT))),
+            opts=child,
+        )
+        return role.arn, policy
+
+    def _template(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: pulumi.Output,
+                  ctx: AwsContext, args: UpstreamCacheArgs, child: pulumi.ResourceOptions,
+                  ) -> tuple[pulumi.Resource, pulumi.Output]:
+        settings = plan.template
+        kms_key_arn = plan.template_extra.get("kms_key_arn")
+        repository_policy = plan.template_extra.get("repository_policy")
+        uses_kms = settings.encryption in ("KMS", "KMS_DSSE")
+        resource_tags = tags if settings.tag_repositories else None
+        needs = []
+        role_arn = None
+        if settings.tag_repositories or uses_kms:
+            role = aws.iam.Role(
+                f"{name}-template",
+                description=f"ECR creates cached repositories of '{plan.prefix}' ({plan.environment}) with "
+                            "their tags and encryption",
+                assume_role_policy=json.dumps(iam.template_role_trust()),
+                tags=tags,
+                opts=child,
+            )
+            needs.append(aws.iam.RolePolicy(
+                f"{name}-template",
+                role=role.id,
+                policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix,
+                                         pulumi.Output.from_input(kms_key_arn)).apply(
+                    lambda v: json.dumps(iam.template_role_policy(v[0], v[1], v[2], v[3], v[4], uses_kms))),
+                opts=child,
+            ))
+            role_arn = role.arn
+        template = aws.ecr.RepositoryCreationTemplate(
+            f"{name}-template",
+            prefix=prefix,
+            description=f"Cached repositories of {plan.kind.title} ({plan.environment})",
+            applied_fors=list(settings.applied_for),
+            image_tag_mutability=settings.image_tag_mutability,
+            image_tag_mutability_exclusion_filters=[
+                aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(filter=f, filter_type="WILDCARD")
+                for f in settings.image_tag_mutability_exclusion_filters
+            ] or None,
+            lifecycle_policy=settings.lifecycle_policy,
+            encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                encryption_type=settings.encryption, kms_key=kms_key_arn if uses_kms else None)],
+            resource_tags=resource_tags,
+            custom_role_arn=role_arn,
+            repository_policy=repository_policy,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
+        )
+        output = pulumi.Output.all(
+            pulumi.Output.from_input(resource_tags or {}),
+            pulumi.Output.from_input(kms_key_arn if uses_kms else None),
+            pulumi.Output.from_input(repository_policy),
+        ).apply(lambda v: template_output(settings, v[0], v[1], v[2], bool(args.get("scan_on_push", False))))
+        return template, output
+
+
+def template_output(settings: config.TemplateSettings, resource_tags: dict, kms_key_arn: Optional[str],
+                    repository_policy: Optional[str], scan_on_push: bool) -> dict[str, Any]:
+    """The `template` record of the outputs contract (DESIGN.md section 6)."""
+    return {
+        "image_tag_mutability": settings.image_tag_mutability,
+        "image_tag_mutability_exclusion_filters": list(settings.image_tag_mutability_exclusion_filters),
+        "lifecycle_policy": settings.lifecycle_policy,
+        "encryption_type": settings.encryption,
+        "kms_key_arn": kms_key_arn,
+        "resource_tags": dict(resource_tags),
+        "applied_for": list(settings.applied_for),
+        "scan_on_push": scan_on_push,
+        "repository_policy": repository_policy,
+    }
+

@@ -1,0 +1,274 @@
+"""Run a Pulumi Python program under the SDK's mock engine and record what it registers.
+
+`run_program` runs `__main__.py` in-process with `pulumi.runtime.set_mocks`, a fake account,
+and the stack's config. Every resource registration is kept as the engine receives it (the raw
+`RegisterResourceRequest`: camelCase properties, secrets and unknowns marked), which is what
+the policy analyzers are fed. The fake cloud answers like `pulumi preview` (computed
+properties unknown) or like `pulumi up` (computed properties filled in deterministically).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from .stack_config import StackConfig
+
+FAKE_ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+DNS_SUFFIX = "amazonaws.com"
+SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire format is the contract here
+SIG_KEY = rpc._special_sig_key  # noqa: SLF001
+UNKNOWN = rpc.UNKNOWN
+
+
+@dataclass
+class Registration:
+    """One `RegisterResource` call, as the engine saw it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    request: Any
+    """The raw `RegisterResourceRequest` (properties as a protobuf Struct)."""
+    id: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The raw inputs as JSON values: secrets stay wrapped in their signature object, unknowns are sentinels."""
+        return json_format.MessageToDict(self.request.object)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Inputs with secrets unwrapped; see `secret_paths` for which were secret."""
+        return unwrap_secrets(self.properties)
+
+    @property
+    def secret_paths(self) -> list[str]:
+        return secret_paths(self.properties)
+
+    @property
+    def dependencies(self) -> list[str]:
+        return list(self.request.dependencies)
+
+    @property
+    def property_dependencies(self) -> dict[str, list[str]]:
+        return {k: list(v.urns) for k, v in self.request.propertyDependencies.items()}
+
+
+@dataclass
+class RunResult:
+    project: str
+    stack: str
+    preview: bool
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    """Stack outputs in wire form (secrets wrapped, unknowns as sentinels)."""
+    logs: list[tuple[str, str]]
+    error: BaseException | None = None
+
+    def by_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def get(self, type_token: str, name: str) -> Registration:
+        for r in self.resources:
+            if r.type == type_token and r.name == name:
+                return r
+        raise KeyError(f"no {type_token} named {name}; have {[r.name for r in self.by_type(type_token)]}")
+
+    @property
+    def plain_outputs(self) -> dict[str, Any]:
+        return unwrap_secrets(self.outputs)
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return unwrap_secrets(value.get("value"))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def secret_paths(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return [path or "."]
+        return [p for k, v in value.items() for p in secret_paths(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in secret_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def _digest(*parts: str, length: int = 8) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
+
+
+class FakeCloud(pulumi.runtime.Mocks):
+    """Answers the engine's questions for one fake account and region.
+
+    In preview mode a resource's state is its inputs and its ID is unknown, as in `pulumi
+    preview`; in up mode the provider-computed properties the project reads are filled in.
+    """
+
+    def __init__(self, region: str, preview: bool, account_id: str = FAKE_ACCOUNT_ID):
+        self.region = region
+        self.preview = preview
+        self.account_id = account_id
+
+    def call(self, args: mocks.MockCallArgs) -> dict:
+        token, a = args.token, args.args
+        acct, region = self.account_id, self.region
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": acct, "arn": f"arn:{PARTITION}:iam::{acct}:user/preview", "userId": "AIDAPREVIEW",
+                    "id": acct}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "dnsSuffix": DNS_SUFFIX, "reverseDnsPrefix": "com.amazonaws",
+                    "id": PARTITION}
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": region, "name": region, "id": region, "description": region,
+                    "endpoint": f"ec2.{region}.{DNS_SUFFIX}"}
+        if token == "aws:secretsmanager/getSecret:getSecret":
+            name = a.get("name") or a.get("arn", "").split(":secret:", 1)[-1]
+            arn = a.get("arn") or f"arn:{PARTITION}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
+            return {"arn": arn, "name": name, "id": arn, "tags": {}}
+        raise NotImplementedError(f"the fake cloud has no answer for invoke {token}")
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        state = dict(args.inputs)
+        if not args.custom:
+            return "", state
+        if self.preview:
+            return "", state
+        computed = self._computed(args.typ, args.name, state)
+        state.update(computed)
+        return computed.get("id") or f"{args.name}-{_digest(args.typ, args.name)}", state
+
+    def _computed(self, typ: str, name: str, inputs: dict) -> dict[str, Any]:
+        acct, region, p = self.account_id, self.region, PARTITION
+        unique = _digest(typ, name, length=26)
+        if typ == "aws:secretsmanager/secret:Secret":
+            secret_name = inputs.get("name") or f"{inputs.get('namePrefix', name + '-')}{unique}"
+            arn = f"arn:{p}:secretsmanager:{region}:{acct}:secret:{secret_name}-{_digest(name, length=6)}"
+            return {"name": secret_name, "arn": arn, "id": arn}
+        if typ == "aws:iam/role:Role":
+            role_name = inputs.get("name") or f"{name}-{_digest(name, length=7)}"
+            return {"name": role_name, "arn": f"arn:{p}:iam::{acct}:role/{role_name}", "id": role_name,
+                    "uniqueId": f"AROA{_digest(name, length=17).upper()}"}
+        if typ == "aws:iam/policy:Policy":
+            policy_name = inputs.get("name") or f"{name}-{_digest(name, length=7)}"
+            return {"name": policy_name, "arn": f"arn:{p}:iam::{acct}:policy/{policy_name}",
+                    "id": f"arn:{p}:iam::{acct}:policy/{policy_name}"}
+        if typ == "aws:kms/key:Key":
+            key_id = f"{_digest(name, 'a')}-{_digest(name, 'b', length=4)}-{_digest(name, 'c', length=4)}-" \
+                     f"{_digest(name, 'd', length=4)}-{_digest(name, 'e', length=12)}"
+            return {"keyId": key_id, "arn": f"arn:{p}:kms:{region}:{acct}:key/{key_id}", "id": key_id}
+        if typ == "aws:kms/alias:Alias":
+            alias = inputs.get("name") or f"{inputs.get('namePrefix', 'alias/' + name + '-')}{unique}"
+            return {"name": alias, "arn": f"arn:{p}:kms:{region}:{acct}:{alias}", "id": alias}
+        if typ.startswith("aws:ecr/"):
+            return {"registryId": acct}
+        if typ == "random:index/randomId:RandomId":
+            hex_ = _digest(name, length=2 * int(inputs.get("byteLength", 4)))
+            return {"hex": hex_, "dec": str(int(hex_, 16)), "id": hex_}
+        return {}
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, keeping every registration request."""
+
+    def __init__(self, fake: FakeCloud):
+        super().__init__(fake)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            urn = response.urn
+            self.registrations.append(Registration(
+                urn=urn, type=request.type, name=request.name, custom=request.custom, parent=request.parent,
+                request=request, id=response.id, state=dict(self.resources[urn].state),
+            ))
+        return response
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
+
+
+def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
+                account_id: str = FAKE_ACCOUNT_ID, program: Callable[[], Any] | None = None) -> RunResult:
+    """Run `program_dir/__main__.py` (or `program`) under the mock engine with `config`.
+
+    Never raises for the program's own errors: they are returned in `RunResult.error`.
+    """
+    program_dir = Path(program_dir).resolve()
+    fake = FakeCloud(config.region, preview, account_id)
+    monitor = RecordingMonitor(fake)
+    logger = logging.getLogger(f"ptc.mock_engine.{config.stack}")
+    logger.propagate = False
+    capture = _LogCapture()
+    logger.handlers = [capture]
+
+    settings.set_root_resource(None)  # type: ignore[arg-type] - a fresh stack per run
+    pulumi.runtime.set_mocks(fake, project=config.project, stack=config.stack, preview=preview,
+                             logger=logger, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config.values), list(config.secret_keys))
+    settings.SETTINGS.outputs.clear()
+
+    main = program or (lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
+    error: BaseException | None = None
+    added_path = str(program_dir) not in sys.path
+    if added_path:
+        sys.path.insert(0, str(program_dir))
+    cwd = os.getcwd()
+    os.chdir(program_dir)
+    try:
+        _sync_await(run_pulumi_func(main))
+    except BaseException as exc:  # noqa: BLE001 - the caller reports the program's failure
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        error = exc
+    finally:
+        os.chdir(cwd)
+        if added_path:
+            sys.path.remove(str(program_dir))
+
+    outputs: dict[str, Any] = {}
+    root = settings.get_root_resource()
+    if error is None and root is not None:
+        outputs = _sync_await(_wire_outputs(getattr(root, "outputs", {})))
+    return RunResult(project=config.project, stack=config.stack, preview=preview,
+                     resources=list(monitor.registrations), outputs=outputs, logs=capture.records, error=error)
+
+
+async def _wire_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Stack outputs serialized as the engine stores them (secrets wrapped, unknowns kept)."""
+    result = {}
+    for name, value in outputs.items():
+        serialized = await rpc.serialize_property(value, [], None, keep_output_values=False)
+        struct = struct_pb2.Struct()
+        struct["v"] = serialized
+        result[name] = json_format.MessageToDict(struct)["v"]
+    return result
