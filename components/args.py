@@ -17,7 +17,7 @@ import pulumi
 try:  # Python 3.11+
     from typing import NotRequired, Required
 except ImportError:  # pragma: no cover
-    from typing_extensions import NotRequired, Required  # type: ignore
+    from typing import NotRequired, Required  # type: ignore
 
 from .catalog import UpstreamRegistry
 

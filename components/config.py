@@ -11,9 +11,10 @@ uses `UpstreamCache` directly, or through the plugin, gets the same refusals.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from pulumi.errors import RunError
 
@@ -559,7 +560,8 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
         template = default_template
         if override:
             override_faults, template = template_settings({**template_raw, **override}, where, kms.enabled)
-            c.faults.extend(f for f in override_faults if (f.field.removeprefix("template."), f.message) not in reported)
+            c.faults.extend(f for f in override_faults
+                            if (f.field.removeprefix("template."), f.message) not in reported)
         if "upstream_url" not in values or prefix is None:
             continue
         upstreams.append(UpstreamSettings(

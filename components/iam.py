@@ -8,7 +8,8 @@ these functions in `Output.apply`; the tests call them directly.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .naming import ROOT
 

@@ -265,7 +265,8 @@ class UpstreamCache(pulumi.ComponentResource):
             applied_fors=list(settings.applied_for),
             image_tag_mutability=settings.image_tag_mutability,
             image_tag_mutability_exclusion_filters=[
-                aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(filter=f, filter_type="WILDCARD")
+                aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(
+                    filter=f, filter_type="WILDCARD")
                 for f in settings.image_tag_mutability_exclusion_filters
             ] or None,
             lifecycle_policy=settings.lifecycle_policy,

@@ -1,0 +1,1 @@
+"""ptc: the operator CLI of ecr-pull-through-cache (`python -m ptc preview | image | verify | reconcile`)."""

@@ -14,9 +14,10 @@ import logging
 import os
 import runpy
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
@@ -146,7 +147,8 @@ class FakeCloud(pulumi.runtime.Mocks):
                     "endpoint": f"ec2.{region}.{DNS_SUFFIX}"}
         if token == "aws:secretsmanager/getSecret:getSecret":
             name = a.get("name") or a.get("arn", "").split(":secret:", 1)[-1]
-            arn = a.get("arn") or f"arn:{PARTITION}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
+            arn = a.get("arn") or \
+                f"arn:{PARTITION}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
             return {"arn": arn, "name": name, "id": arn, "tags": {}}
         raise NotImplementedError(f"the fake cloud has no answer for invoke {token}")
 

@@ -87,21 +87,30 @@ def load_stack_config(project_dir: Path, *, stack: str | None = None, config_fil
     if not isinstance(raw, dict):
         raise StackConfigError(f"{config_file}: 'config' must be a mapping")
 
+    return make_stack_config(name, stack, raw, project.get("config"), path=config_file)
+
+
+def make_stack_config(project: str, stack: str, config: dict[str, Any], declared: dict[str, Any] | None = None,
+                      path: Path | None = None) -> StackConfig:
+    """A `StackConfig` from a stack file's `config:` mapping (keys with or without the project namespace).
+
+    `declared` is the project file's `config:` block, whose defaults apply to keys the stack omits.
+    """
     values: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, declared in (project.get("config") or {}).items():
-        full = key if ":" in key else f"{name}:{key}"
-        if isinstance(declared, dict) and "default" in declared:
-            values[full] = _runtime_string(declared["default"])
-        elif not isinstance(declared, dict):
-            values[full] = _runtime_string(declared)
-    for key, value in raw.items():
-        full = key if ":" in key else f"{name}:{key}"
+    for key, declaration in (declared or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[full] = _runtime_string(declaration["default"])
+        elif not isinstance(declaration, dict):
+            values[full] = _runtime_string(declaration)
+    for key, value in config.items():
+        full = key if ":" in key else f"{project}:{key}"
         plain, secret = _reveal_ciphertext(value)
         values[full] = _runtime_string(plain)
         if secret:
             secret_keys.append(full)
-    return StackConfig(project=name, stack=stack, values=values, secret_keys=sorted(secret_keys), path=config_file)
+    return StackConfig(project=project, stack=stack, values=values, secret_keys=sorted(secret_keys), path=path)
 
 
 def _reveal_ciphertext(value: Any) -> tuple[Any, bool]:

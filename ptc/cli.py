@@ -1,0 +1,44 @@
+"""`python -m ptc`: the operator CLI (DESIGN.md section 8)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ptc", description="Operate ECR pull through caches built by this project.")
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    preview = verbs.add_parser("preview", help="offline preview and policy gate: no cloud account, no Pulumi CLI")
+    source = preview.add_mutually_exclusive_group()
+    source.add_argument("--stack", help="preview Pulumi.<stack>.yaml (default: dev)")
+    source.add_argument("--config", metavar="FILE", help="preview the stack config in FILE")
+    preview.add_argument("--json", action="store_true", help="print {resources, outputs, violations} as JSON")
+    preview.add_argument("--policy-config", metavar="FILE",
+                         help="policy configuration, as for `pulumi preview --policy-pack-config`")
+    preview.add_argument("--project-dir", default=str(PROJECT_DIR), help=argparse.SUPPRESS)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # CI logs and pipes: no colour (rich's default) and room for the tree
+        console = Console(highlight=False, width=max(console.width, 140))
+    if args.verb == "preview":
+        from . import preview
+
+        if not args.stack and not args.config:
+            args.stack = "dev"
+        return preview.run(args, console)
+    raise AssertionError(args.verb)  # argparse rejects unknown verbs
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""PullThroughCache and the whole program: outputs contract, KMS, scanning, the repo's stacks."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.config import ConfigError
+from components.registry import PullThroughCache
+from ptc.mock_engine import run_program
+from tests.conftest import BASE_CONFIG, ROOT, TOKENS, config_with, run_component, run_stack, stack_config, stack_file
+
+SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+KEY = "aws:kms/key:Key"
+SECRET = "aws:secretsmanager/secret:Secret"
+TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+COMPONENT = "ecr-pull-through-cache:index:PullThroughCache"
+UPSTREAM = "ecr-pull-through-cache:index:UpstreamCache"
+
+
+def test_outputs_contract_of_the_program():
+    result = run_stack(BASE_CONFIG)
+    assert result.error is None, result.error
+    outputs = result.plain_outputs
+    assert outputs["registry_url"] == "123456789012.dkr.ecr.us-east-2.amazonaws.com"
+    assert set(outputs["upstreams"]) == {"ecr-public", "docker-hub"}
+    hub = outputs["upstreams"]["docker-hub"]
+    assert hub["kind"] == "docker-hub" and hub["upstream_url"] == "registry-1.docker.io"
+    assert hub["cache_uri"] == "123456789012.dkr.ecr.us-east-2.amazonaws.com/docker-hub"
+    assert hub["credential_arn"].startswith(
+        "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/")
+    assert hub["upstream_prefix"] is None
+    template = hub["template"]
+    assert template["image_tag_mutability"] == "MUTABLE"
+    assert json.loads(template["lifecycle_policy"])["rules"][0]["selection"]["tagStatus"] == "untagged"
+    assert template["resource_tags"]["environment"] == "test"
+    assert outputs["upstreams"]["ecr-public"]["credential_arn"] is None
+    assert TOKENS["docker-hub"] not in json.dumps(result.outputs)
+
+
+def test_children_named_from_the_environment_and_parented():
+    result = run_stack(BASE_CONFIG)
+    registry = result.by_type(COMPONENT)[0]
+    assert registry.name == "test"
+    upstreams = result.by_type(UPSTREAM)
+    assert sorted(u.name for u in upstreams) == ["test-docker-hub", "test-ecr-public"]
+    assert all(u.parent == registry.urn for u in upstreams)
+
+
+def test_kms_key_is_created_and_used_for_secrets_and_templates():
+    result = run_stack(config_with(kms={"create_key": True}))
+    key = result.get(KEY, "test-kms")
+    policy = json.loads(key.inputs["policy"])
+    decrypt = [s for s in policy["Statement"] if s["Sid"] == "PullThroughCacheReadsSecrets"][0]
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "secretsmanager.us-east-2.amazonaws.com"
+    assert decrypt["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(
+        ":role/aws-service-role/pullthroughcache.ecr.amazonaws.com/AWSServiceRoleForECRPullThroughCache")
+    assert key.inputs["enableKeyRotation"] is True
+    assert result.by_type(SECRET)[0].inputs["kmsKeyId"] == key.state["arn"]
+    for template in result.by_type(TEMPLATE):
+        assert template.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key.state["arn"]}]
+    assert result.plain_outputs["upstreams"]["docker-hub"]["template"]["encryption_type"] == "KMS"
+
+
+def test_an_existing_kms_key_is_used_without_creating_one():
+    arn = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    result = run_stack(config_with(kms={"key_arn": arn}))
+    assert result.by_type(KEY) == []
+    assert result.by_type(SECRET)[0].inputs["kmsKeyId"] == arn
+
+
+def test_scanning_covers_exactly_the_cached_prefixes():
+    config = config_with(scanning={"scan_type": "ENHANCED", "frequency": "CONTINUOUS_SCAN"})
+    config["upstreams"].append({"kind": "gitlab-container-registry", "random_suffix": True, "username": "bot",
+                                "token_scopes": ["read_registry"]})
+    config["credentials"]["gitlab"] = {"secure": TOKENS["gitlab"]}
+    result = run_stack(config)
+    scanning = result.by_type(SCANNING)[0].inputs
+    assert scanning["scanType"] == "ENHANCED"
+    rule = scanning["rules"][0]
+    assert rule["scanFrequency"] == "CONTINUOUS_SCAN"
+    filters = sorted(f["filter"] for f in rule["repositoryFilters"])
+    gitlab = [p for p in result.plain_outputs["upstreams"] if p.startswith("gitlab-")][0]
+    assert filters == sorted(["ecr-public/*", "docker-hub/*", f"{gitlab}/*"])
+    assert all(u["template"]["scan_on_push"] for u in result.plain_outputs["upstreams"].values())
+
+
+def test_no_scanning_configuration_unless_asked():
+    assert run_stack(BASE_CONFIG).by_type(SCANNING) == []
+
+
+def test_component_arguments_get_the_same_validation_as_the_config():
+    def build():
+        PullThroughCache("bad", {
+            "environment": "test",
+            "upstreams": [{"kind": "quay"}, {"kind": "quay"},
+                          {"kind": "docker-hub", "username": "x", "access_token": "t", "token_scopes": ["admin"]}],
+            "template": {"kms_key_arn": "arn:aws:kms:us-east-2:123456789012:key/x"},
+        })
+    result = run_component(build)
+    assert isinstance(result.error, ConfigError)
+    text = str(result.error)
+    assert "template kms_key_arn: is set by the registry" in text
+    assert "upstreams[1] (quay) prefix: 'quay' is already used by upstreams[0]" in text
+    assert "upstreams[2] (docker-hub) token_scopes: 'admin' is beyond least privilege" in text
+    assert result.resources == []
+
+
+def test_component_takes_tokens_inside_upstreams_and_tags_as_outputs():
+    def build():
+        cache = PullThroughCache("plug", {
+            "environment": "test",
+            "tags": pulumi.Output.from_input({"team": "platform"}),
+            "upstreams": [{"kind": "docker-hub", "username": "bot", "access_token": pulumi.Output.secret("tok-123"),
+                           "token_scopes": ["repo:read"]}],
+        })
+        pulumi.export("upstreams", cache.upstreams)
+    result = run_component(build)
+    assert result.error is None, result.error
+    assert result.by_type(SECRET)[0].inputs["tags"]["team"] == "platform"
+    assert "tok-123" not in json.dumps(result.outputs)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("preview", [True, False])
+def test_the_repository_stacks_run_clean(stack, preview):
+    result = run_program(ROOT, stack_config(stack_file(stack), stack), preview=preview)
+    assert result.error is None, result.error
+    assert not [level for level, _ in result.logs if level in ("error", "warning")], result.logs
+    tokens = [v["secure"] for v in stack_file(stack)["ecr-pull-through-cache:credentials"].values()]
+    for reg in result.resources:
+        for key, value in reg.properties.items():
+            if key not in reg.secret_paths:
+                assert not any(t in json.dumps(value) for t in tokens), (reg.type, reg.name, key)
+
+
+def test_dev_stack_covers_several_kinds_and_an_existing_secret(dev_up):
+    upstreams = dev_up.plain_outputs["upstreams"]
+    kinds = {u["kind"] for u in upstreams.values()}
+    assert {"ecr-public", "k8s", "quay", "docker-hub", "github-container-registry", "gitlab-container-registry",
+            "chainguard"} <= kinds
+    chainguard = upstreams["chainguard"]
+    assert "ecr-pullthroughcache/shared/chainguard" in chainguard["credential_arn"]
+    assert not [s for s in dev_up.by_type(SECRET) if "chainguard" in s.name]
+
+
+def test_prod_stack_is_production_shaped(prod_up):
+    assert prod_up.by_type(KEY)
+    for upstream in prod_up.plain_outputs["upstreams"].values():
+        assert upstream["template"]["image_tag_mutability"] == "IMMUTABLE"
+        assert upstream["template"]["encryption_type"] == "KMS"
+    for secret in prod_up.by_type(SECRET):
+        assert secret.inputs["kmsKeyId"] == prod_up.by_type(KEY)[0].state["arn"]
