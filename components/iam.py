@@ -67,29 +67,31 @@ def template_role_trust() -> Document:
     }
 
 
-def template_role_policy(partition: str, region: str, account: str, prefix: str,
-                         kms_key_arn: str | None, uses_kms: bool) -> Document:
-    """What ECR needs to create a tagged and/or KMS-encrypted repository under one prefix."""
-    statements: list[dict[str, Any]] = [
-        {
+def template_role_policy(partition: str, region: str, account: str, prefix: str) -> Document:
+    """What ECR needs to create (and tag) a repository under one prefix for a creation template."""
+    return {
+        "Version": VERSION,
+        "Statement": [{
             "Sid": "CreateCachedRepositories",
             "Effect": "Allow",
             "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
             "Resource": repository_arn(partition, region, account, prefix),
-        }
-    ]
-    if uses_kms:
-        statement: dict[str, Any] = {
-            "Sid": "EncryptCachedRepositories",
-            "Effect": "Allow",
-            "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
-            "Resource": kms_key_arn or "*",
-        }
-        if not kms_key_arn:
-            # The AWS managed key for ECR: only through ECR in this region.
-            statement["Condition"] = {"StringEquals": {"kms:ViaService": f"ecr.{region}.amazonaws.com"}}
-        statements.append(statement)
-    return {"Version": VERSION, "Statement": statements}
+        }],
+    }
+
+
+def template_kms_policy(region: str, kms_key_arn: str | None, dns_suffix: str = "amazonaws.com") -> Document:
+    """What ECR needs to encrypt the repositories it creates: the given key, or ECR's AWS managed key."""
+    statement: dict[str, Any] = {
+        "Sid": "EncryptCachedRepositories",
+        "Effect": "Allow",
+        "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
+        "Resource": kms_key_arn or "*",
+    }
+    if not kms_key_arn:
+        # The AWS managed key for ECR, reachable only through ECR in this region.
+        statement["Condition"] = {"StringEquals": {"kms:ViaService": f"ecr.{region}.{dns_suffix}"}}
+    return {"Version": VERSION, "Statement": [statement]}
 
 
 def upstream_role_trust(account: str) -> Document:

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from . import config, iam, naming
 from .args import PullThroughCacheArgs, UpstreamOutput
 from .context import aws_context
-from .upstream_cache import TEMPLATE_ONLY_KEYS, UpstreamCache, plain
+from .upstream_cache import TEMPLATE_ONLY_KEYS, UpstreamCache, merge_tags, plain
 
 TYPE = "ecr-pull-through-cache:index:PullThroughCache"
 
@@ -80,7 +80,7 @@ class PullThroughCache(pulumi.ComponentResource):
         }, opts)
         child = pulumi.ResourceOptions(parent=self)
         ctx = aws_context(self)
-        tags = pulumi.Output.from_input(tags or {}).apply(lambda t: {**t, "environment": settings.environment})
+        tags = merge_tags(tags, {"environment": settings.environment})
 
         kms_key_arn = self._kms_key(name, settings, tags, ctx, child)
         caches = [
@@ -119,7 +119,7 @@ class PullThroughCache(pulumi.ComponentResource):
             args["template"]["kms_key_arn"] = kms_key_arn
         return args
 
-    def _kms_key(self, name: str, settings: config.Settings, tags: pulumi.Output, ctx: Any,
+    def _kms_key(self, name: str, settings: config.Settings, tags: Any, ctx: Any,
                  child: pulumi.ResourceOptions) -> Any:
         if settings.kms.key_arn:
             return settings.kms.key_arn

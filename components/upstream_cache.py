@@ -133,8 +133,8 @@ class UpstreamCache(pulumi.ComponentResource):
         ctx = context or aws_context(self)
 
         prefix = self._prefix(name, plan, child)
-        tags = pulumi.Output.all(pulumi.Output.from_input(args.get("tags") or {}), prefix).apply(
-            lambda v: {**v[0], "environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": v[1]})
+        tags = merge_tags(args.get("tags"), {
+            "environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": prefix})
 
         credential_arn, rule_needs = self._credentials(name, plan, args, tags, child)
         custom_role_arn = None
@@ -181,7 +181,7 @@ class UpstreamCache(pulumi.ComponentResource):
                                  keepers={"prefix": plan.prefix}, opts=child)
         return pulumi.Output.concat(plan.prefix, "-", suffix.hex)
 
-    def _credentials(self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: pulumi.Output,
+    def _credentials(self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: Any,
                      child: pulumi.ResourceOptions) -> tuple[Any, list[pulumi.Resource]]:
         """The secret ARN the rule reads (or None), and the resources the rule must wait for."""
         if not plan.kind.needs_secret:
@@ -199,7 +199,7 @@ class UpstreamCache(pulumi.ComponentResource):
                         f"({plan.environment}); JSON with username and accessToken",
             kms_key_id=args.get("secret_kms_key_arn"),
             recovery_window_in_days=plan.recovery_window,
-            tags=tags.apply(lambda t: {**t, "ptc:token-scopes": " ".join(plan.token_scopes)}),
+            tags=merge_tags(tags, {"ptc:token-scopes": " ".join(plan.token_scopes)}),
             opts=child,
         )
         value = pulumi.Output.secret(pulumi.Output.json_dumps(
@@ -208,7 +208,7 @@ class UpstreamCache(pulumi.ComponentResource):
             f"{name}-credentials", secret_id=secret.id, secret_string=value, opts=child)
         return secret.arn, [version]
 
-    def _upstream_role(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: pulumi.Output,
+    def _upstream_role(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: Any,
                        ctx: AwsContext, child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Resource]:
         upstream = catalog.ECR_HOST.match(plan.upstream_url)
         assert upstream is not None  # validated in _plan
@@ -230,7 +230,7 @@ class UpstreamCache(pulumi.ComponentResource):
         )
         return role.arn, policy
 
-    def _template(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: pulumi.Output,
+    def _template(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: Any,
                   ctx: AwsContext, args: UpstreamCacheArgs, child: pulumi.ResourceOptions,
                   ) -> tuple[pulumi.Resource, pulumi.Output]:
         settings = plan.template
@@ -252,11 +252,18 @@ class UpstreamCache(pulumi.ComponentResource):
             needs.append(aws.iam.RolePolicy(
                 f"{name}-template",
                 role=role.id,
-                policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix,
-                                         pulumi.Output.from_input(kms_key_arn)).apply(
-                    lambda v: json.dumps(iam.template_role_policy(v[0], v[1], v[2], v[3], v[4], uses_kms))),
+                policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
+                    lambda v: json.dumps(iam.template_role_policy(v[0], v[1], v[2], v[3]))),
                 opts=child,
             ))
+            if uses_kms:  # apart, so the repository statement can be checked before the key exists
+                needs.append(aws.iam.RolePolicy(
+                    f"{name}-template-kms",
+                    role=role.id,
+                    policy=pulumi.Output.all(ctx.region, pulumi.Output.from_input(kms_key_arn), ctx.dns_suffix).apply(
+                        lambda v: json.dumps(iam.template_kms_policy(v[0], v[1], v[2]))),
+                    opts=child,
+                ))
             role_arn = role.arn
         template = aws.ecr.RepositoryCreationTemplate(
             f"{name}-template",
@@ -283,6 +290,13 @@ class UpstreamCache(pulumi.ComponentResource):
             pulumi.Output.from_input(repository_policy),
         ).apply(lambda v: template_output(settings, v[0], v[1], v[2], bool(args.get("scan_on_push", False))))
         return template, output
+
+
+def merge_tags(given: Any, extra: dict[str, Any]) -> Any:
+    """Tags as a map of per-key inputs, so one value known only after apply leaves the others known."""
+    if isinstance(given, pulumi.Output):
+        return pulumi.Output.all(given, pulumi.Output.from_input(extra)).apply(lambda v: {**v[0], **v[1]})
+    return {**(given or {}), **extra}
 
 
 def template_output(settings: config.TemplateSettings, resource_tags: dict, kms_key_arn: Optional[str],

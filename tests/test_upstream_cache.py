@@ -180,9 +180,9 @@ def test_template_role_exists_exactly_when_tags_or_kms_need_it():
     role = result.get(ROLE, "t-template")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ecr.amazonaws.com"}
     assert result.by_type(TEMPLATE)[0].inputs["customRoleArn"] == role.state["arn"]
-    policy = json.loads(result.get(ROLE_POLICY, "t-template").inputs["policy"])
-    kms = [s for s in policy["Statement"] if s["Sid"] == "EncryptCachedRepositories"][0]
-    assert kms["Condition"] == {"StringEquals": {"kms:ViaService": "ecr.us-east-2.amazonaws.com"}}
+    kms = json.loads(result.get(ROLE_POLICY, "t-template-kms").inputs["policy"])["Statement"]
+    assert kms[0]["Condition"] == {"StringEquals": {"kms:ViaService": "ecr.us-east-2.amazonaws.com"}}
+    assert result.get(ROLE_POLICY, "t-template-kms").urn in result.by_type(TEMPLATE)[0].dependencies
 
     tags_only = UPSTREAMS["quay"]
     result = cache(tags_only)
@@ -190,6 +190,7 @@ def test_template_role_exists_exactly_when_tags_or_kms_need_it():
     assert template["resourceTags"]["ptc:prefix"] == "quay"
     policy = json.loads(result.get(ROLE_POLICY, "t-template").inputs["policy"])
     assert [s["Sid"] for s in policy["Statement"]] == ["CreateCachedRepositories"]
+    assert not [p for p in result.by_type(ROLE_POLICY) if p.name == "t-template-kms"]
     assert policy["Statement"][0]["Resource"] == "arn:aws:ecr:us-east-2:123456789012:repository/quay/*"
 
 
@@ -200,8 +201,8 @@ def test_customer_managed_key_for_the_secret_and_the_template():
     assert result.by_type(SECRET)[0].inputs["kmsKeyId"] == key
     template = result.by_type(TEMPLATE)[0].inputs
     assert template["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
-    policy = json.loads(result.get(ROLE_POLICY, "t-template").inputs["policy"])
-    assert [s["Resource"] for s in policy["Statement"] if s["Sid"] == "EncryptCachedRepositories"] == [key]
+    policy = json.loads(result.get(ROLE_POLICY, "t-template-kms").inputs["policy"])
+    assert [s["Resource"] for s in policy["Statement"]] == [key]
     assert result.plain_outputs["cache"]["template"]["kms_key_arn"] == key
 
 

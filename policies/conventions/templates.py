@@ -1,0 +1,98 @@
+"""Every cache prefix has a creation template with a lifecycle policy; templates that need a role have one."""
+
+from pulumi_policy import (
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+from resources import RULE, TEMPLATE, Unknowns, as_list, get, has, label, policy_lifecycle_rules
+
+
+def _prefix(resource, key: str) -> str | None:
+    try:
+        value = resource.props[key]
+    except UnknownValueError:
+        return None
+    return value.rstrip("/") if isinstance(value, str) else value
+
+
+def _dependencies(resource, key: str) -> frozenset[str]:
+    return frozenset(d.urn for d in resource.property_dependencies.get(key, []))
+
+
+def covering_template(rule, templates):
+    """The template of a rule's prefix: same prefix, else ROOT; for a prefix known only after apply, the
+    template whose prefix comes from the same resources."""
+    prefix = _prefix(rule, "ecrRepositoryPrefix")
+    if prefix is None:
+        deps = _dependencies(rule, "ecrRepositoryPrefix")
+        same = [t for t in templates if _prefix(t, "prefix") is None and deps and _dependencies(t, "prefix") == deps]
+        if same:
+            return same[0]
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, ["ecrRepositoryPrefix"])
+    exact = [t for t in templates if _prefix(t, "prefix") == prefix]
+    root = [t for t in templates if _prefix(t, "prefix") == "ROOT"]
+    return (exact or root or [None])[0]
+
+
+def validate_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
+    require_lifecycle = args.get_config().get("requireLifecyclePolicy", True)
+    templates = [r for r in args.resources if r.resource_type == TEMPLATE]
+    unknowns = Unknowns()
+    for rule in (r for r in args.resources if r.resource_type == RULE):
+        what = label(rule.resource_type, rule.name)
+        with unknowns.guard(what):
+            template = covering_template(rule, templates)
+            prefix = _prefix(rule, "ecrRepositoryPrefix") or "(known after apply)"
+            if template is None:
+                report(f"The pull through cache rule {what} (prefix '{prefix}') has no repository creation template; "
+                       "cached repositories would get no lifecycle policy: add a template for the prefix.", rule.urn)
+                continue
+            shown = label(template.resource_type, template.name)
+            if "PULL_THROUGH_CACHE" not in as_list(get(template.props, "appliedFors")):
+                report(f"The repository creation template {shown} covers the rule {what} but does not apply to "
+                       "PULL_THROUGH_CACHE; add it to appliedFors.", template.urn)
+            if require_lifecycle and not policy_lifecycle_rules(get(template.props, "lifecyclePolicy")):
+                report(f"The repository creation template {shown} of the rule {what} has no lifecycle policy; cached "
+                       "images would pile up: expire untagged images and cap the image count.", template.urn)
+    unknowns.finish()
+
+
+def validate_role(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != TEMPLATE:
+        return
+    what = label(args.resource_type, args.name)
+    unknowns = Unknowns()
+    with unknowns.guard(what):
+        needs = []
+        if get(args.props, "resourceTags"):
+            needs.append("resource tags")
+        configs = as_list(get(args.props, "encryptionConfigurations"))
+        if configs and get(configs[0], "encryptionType") in ("KMS", "KMS_DSSE"):
+            needs.append("KMS encryption")
+        if needs and not has(args.props, "customRoleArn"):
+            report(f"The repository creation template {what} sets {' and '.join(needs)} but has no customRoleArn; "
+                   "ECR needs a role trusted by ecr.amazonaws.com to create such repositories.")
+    unknowns.finish()
+
+
+COVERAGE_POLICY = StackValidationPolicy(
+    name="template-coverage",
+    description="Every pull through cache prefix has a repository creation template applied to PULL_THROUGH_CACHE "
+                "with a lifecycle policy.",
+    validate=validate_coverage,
+    config_schema=PolicyConfigSchema(properties={
+        "requireLifecyclePolicy": {"type": "boolean", "description": "Require a lifecycle policy. Default: true."},
+    }),
+)
+
+ROLE_POLICY = ResourceValidationPolicy(
+    name="template-custom-role",
+    description="A repository creation template that tags repositories or encrypts them with KMS has a custom role.",
+    validate=validate_role,
+)

@@ -1,0 +1,80 @@
+"""Cache permissions are scoped to their prefixes: no `ecr:*`, no create/import on `*`."""
+
+from fnmatch import fnmatchcase
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
+from support import Unknowns, as_list, get, label, policy_document
+
+POLICY_PROPERTIES = {
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+    "aws:ecr/registryPolicy:RegistryPolicy": "policy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+    TEMPLATE: "repositoryPolicy",
+}
+REPOSITORY_SCOPED = {"aws:ecr/repositoryPolicy:RepositoryPolicy", TEMPLATE}
+"""Resource-based policies of one repository: statements have no Resource of their own."""
+
+
+def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
+    if args.resource_type == "aws:iam/role:Role":
+        return [(f"inline policy '{get(p, 'name')}'", get(p, "policy"))
+                for p in as_list(get(args.props, "inlinePolicies"))]
+    key = POLICY_PROPERTIES.get(args.resource_type)
+    return [(key, get(args.props, key))] if key else []
+
+
+def statement_faults(statement, repository_scoped: bool) -> list[str]:
+    if get(statement, "Effect") != "Allow":
+        return []
+    faults = []
+    if get(statement, "NotAction") is not None:
+        faults.append("allows everything but a list of actions (NotAction); list the actions it grants instead")
+    actions = [a for a in as_list(get(statement, "Action")) if isinstance(a, str)]
+    if any(a.lower() in ("*", "ecr:*") for a in actions):
+        faults.append(f"grants {', '.join(a for a in actions if a.lower() in ('*', 'ecr:*'))}; grant the ECR "
+                      "actions it needs by name")
+    granted = [c for c in CACHE_ACTIONS if any(fnmatchcase(c.lower(), a.lower()) for a in actions)]
+    if granted and get(statement, "NotResource") is not None:
+        faults.append(f"grants {', '.join(granted)} on everything but a list (NotResource); scope it to "
+                      "repository/<prefix>/*")
+    resources = as_list(get(statement, "Resource"))
+    if granted and not (repository_scoped and not resources):
+        loose = [r for r in resources if not (isinstance(r, str) and CACHE_REPOSITORY_ARN.match(r))]
+        if loose or not resources:
+            faults.append(f"grants {', '.join(granted)} on {', '.join(map(str, loose)) or 'no resource'}; scope it "
+                          "to arn:<partition>:ecr:<region>:<account>:repository/<prefix>/* for each cache prefix")
+    return faults
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    what = label(args.resource_type, args.name)
+    unknowns = Unknowns()
+    with unknowns.guard(what):
+        for where, text in documents(args):
+            if text is None:
+                continue
+            with unknowns.guard(what):
+                document = policy_document(text)
+                if document is None:
+                    report(f"The {where} of {what} is not a JSON policy document, so its cache permissions cannot "
+                           "be checked.")
+                    continue
+                for index, statement in enumerate(as_list(get(document, "Statement"))):
+                    sid = get(statement, "Sid")
+                    name = f"statement '{sid}'" if sid else f"statement {index}"
+                    for fault in statement_faults(statement, args.resource_type in REPOSITORY_SCOPED):
+                        report(f"The {where} of {what}: {name} {fault}.")
+    unknowns.finish()
+
+
+POLICY = ResourceValidationPolicy(
+    name="cache-permissions-scoped",
+    description="IAM, registry and repository policies never grant ecr:*, and grant ecr:CreateRepository or "
+                "ecr:BatchImportUpstreamImage only on repository/<prefix>/*.",
+    validate=validate,
+)

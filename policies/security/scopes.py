@@ -1,0 +1,71 @@
+"""Least-privilege upstream tokens: every declared scope is in the kind's allowed set."""
+
+from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from facts import ALLOWED_SCOPES, SECRET, SECRET_PREFIX, TAG_SCOPES, TAG_UPSTREAM, TOKEN_HELP
+from support import Unknowns, get, label
+
+
+def is_credentials_secret(props, unknowns: Unknowns, what: str) -> bool:
+    """A secret ECR reads upstream credentials from: named under ecr-pullthroughcache/, or tagged ptc:upstream."""
+    tagged = False
+    with unknowns.guard(what):
+        tagged = get(get(props, "tags") or {}, TAG_UPSTREAM) is not None
+    if tagged:
+        return True
+    for key in ("name", "namePrefix"):
+        with unknowns.guard(what):
+            value = get(props, key)
+            if isinstance(value, str) and value.startswith(SECRET_PREFIX):
+                return True
+    return False
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != SECRET:
+        return
+    what = label(args.resource_type, args.name)
+    unknowns = Unknowns()
+    if not is_credentials_secret(args.props, unknowns, what):
+        unknowns.finish()
+        return
+    allowed = {**ALLOWED_SCOPES, **(args.get_config().get("allowedScopes") or {})}
+    with unknowns.guard(what):
+        tags = get(args.props, "tags") or {}
+        kind = get(tags, TAG_UPSTREAM)
+        if kind is None:
+            report(f"The secret {what} holds upstream registry credentials but has no '{TAG_UPSTREAM}' tag; "
+                   f"tag it with the upstream kind and declare the token's scopes in '{TAG_SCOPES}' so that least "
+                   "privilege can be checked.")
+        elif kind not in allowed:
+            report(f"The secret {what} is tagged {TAG_UPSTREAM}={kind}, which is not an upstream that authenticates "
+                   f"with a token ({', '.join(sorted(allowed))}); fix the tag or remove the credentials.")
+        else:
+            declared = get(tags, TAG_SCOPES)
+            scopes = declared.split() if isinstance(declared, str) else []
+            if not scopes:
+                report(f"The secret {what} holds {kind} credentials but declares no token scopes; set the tag "
+                       f"'{TAG_SCOPES}' to the token's scopes, space-separated (allowed: "
+                       f"{' '.join(allowed[kind])}).")
+            excess = [s for s in scopes if s not in allowed[kind]]
+            if excess:
+                report(f"The secret {what} holds a {kind} token with scopes beyond least privilege: "
+                       f"{', '.join(excess)}. Allowed: {', '.join(allowed[kind])}; "
+                       f"{TOKEN_HELP.get(kind, 'issue a read-only token')}.")
+    unknowns.finish()
+
+
+POLICY = ResourceValidationPolicy(
+    name="token-scopes-least-privilege",
+    description="Upstream credentials secrets declare their token scopes (tag ptc:token-scopes) and every scope is "
+                "in the upstream's least-privilege set.",
+    validate=validate,
+    config_schema=PolicyConfigSchema(properties={
+        "allowedScopes": {
+            "type": "object",
+            "description": "Allowed token scopes per upstream kind, replacing the defaults for the kinds given "
+                           "(for example {\"docker-hub\": [\"repo:public_read\"]}).",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    }),
+)

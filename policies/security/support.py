@@ -1,0 +1,77 @@
+"""Reading raw resource properties safely: unknown values during preview are never passed over silently."""
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+
+def has(props: Mapping[str, Any], key: str) -> bool:
+    """Whether a property is set at all (known or not), without reading its value."""
+    return key in list(props)
+
+
+def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """The value of a property; raises `UnknownValueError` when it is unknown during preview."""
+    return props[key] if has(props, key) else default
+
+
+def label(resource_type: str, name: str) -> str:
+    """`aws:ecr/pullThroughCacheRule:PullThroughCacheRule`, `dev-hub` -> `aws:ecr:PullThroughCacheRule 'dev-hub'`."""
+    parts = resource_type.split(":")
+    if len(parts) == 3:
+        return f"{parts[0]}:{parts[1].split('/')[0]}:{parts[2]} '{name}'"
+    return f"{resource_type} '{name}'"
+
+
+class DeferredChecks(UnknownValueError):
+    """Checks that wait for values known only after apply; the SDK reports it as an advisory note."""
+
+    def __init__(self, skipped: list[str]):
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = f"{len(skipped)} check(s) need values known only after apply: {'; '.join(skipped)}"
+
+
+class Unknowns:
+    """Checks what is known and defers the rest, so one unknown value does not hide other findings.
+
+    Wrap each independent check in `with unknowns.guard(what):` and call `finish()` last: if any
+    check met an unknown value, `finish` raises `DeferredChecks`, which the SDK turns into "can't
+    run policy ... during preview" next to the violations already reported.
+    """
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except DeferredChecks as exc:
+            self.skipped.append(exc.message)
+        except UnknownValueError as exc:
+            self.skipped.append(f"{what} .{'.'.join(exc.props)}")
+
+    def finish(self) -> None:
+        if self.skipped:
+            raise DeferredChecks(self.skipped)
+
+
+def policy_document(value: Any) -> dict | None:
+    """A policy given as JSON text or as an object; None when it cannot be read."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return list(value)
+    return [value]

@@ -1,0 +1,73 @@
+"""Rules cache only known upstream registries, and the registry matches the kind it is declared as."""
+
+from fnmatch import fnmatchcase
+
+from pulumi_policy import (
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from facts import DEFAULT_ALLOWED_HOSTS, RULE, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
+from support import Unknowns, get, label
+
+
+def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != RULE:
+        return
+    allowed = args.get_config().get("allowedHosts") or DEFAULT_ALLOWED_HOSTS
+    url = get(args.props, "upstreamRegistryUrl")
+    if not isinstance(url, str) or not any(fnmatchcase(url.lower(), pattern.lower()) for pattern in allowed):
+        report(f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which is not an "
+               f"allowed upstream ({', '.join(allowed)}); use a supported registry or add the host to the policy's "
+               "allowedHosts.")
+    elif kind_of_url(url) is None:
+        report(f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which ECR pull "
+               "through cache does not support as an upstream.")
+
+
+def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
+    unknowns = Unknowns()
+    for rule in (r for r in args.resources if r.resource_type == RULE):
+        what = label(rule.resource_type, rule.name)
+        with unknowns.guard(what):
+            url = get(rule.props, "upstreamRegistryUrl")
+            actual = kind_of_url(url) if isinstance(url, str) else None
+            if actual is None:
+                continue
+            if rule.parent is not None and rule.parent.resource_type == UPSTREAM_COMPONENT:
+                declared = get(rule.parent.props, "kind")
+                if declared and declared != actual:
+                    report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
+                           f"UpstreamCache '{rule.parent.name}' is declared as kind {declared}.", rule.urn)
+            for secret in (d for d in rule.property_dependencies.get("credentialArn", [])
+                           if d.resource_type == SECRET):
+                declared = get(get(secret.props, "tags") or {}, TAG_UPSTREAM)
+                if declared and declared != actual:
+                    report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
+                           f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={declared}.", rule.urn)
+    unknowns.finish()
+
+
+ALLOWLIST_POLICY = ResourceValidationPolicy(
+    name="upstream-allowlist",
+    description="A pull through cache rule caches a known upstream registry (Azure and ECR registries by pattern).",
+    validate=validate_allowlist,
+    config_schema=PolicyConfigSchema(properties={
+        "allowedHosts": {
+            "type": "array", "items": {"type": "string"},
+            "description": "Upstream hosts rules may cache; shell-style patterns such as '*.azurecr.io' or "
+                           "'acmeprod.azurecr.io'. Default: every upstream ECR supports.",
+        },
+    }),
+)
+
+KIND_POLICY = StackValidationPolicy(
+    name="upstream-matches-kind",
+    description="A pull through cache rule's registry matches the kind its UpstreamCache or its credentials "
+                "secret (tag ptc:upstream) declares.",
+    validate=validate_kind,
+)

@@ -1,0 +1,326 @@
+"""Run CrossGuard policy packs the way the Pulumi CLI does: one process per pack, over the Analyzer protocol.
+
+The CLI starts a Python pack as `python -m pulumi.policy <engine address> <pack dir>` with the
+stack's config in `PULUMI_CONFIG` (plus `PULUMI_PROJECT`, `PULUMI_STACK`, `PULUMI_DRY_RUN`), reads
+the port the pack prints, and calls `GetAnalyzerInfo`, `Configure`, `Analyze` for every resource
+and `AnalyzeStack` once. This module does the same, with an in-process `Engine` service that
+receives the packs' log messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
+
+from .mock_engine import Registration
+from .stack_config import StackConfig
+
+LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
+          analyzer_pb2.REMEDIATE: "remediate", analyzer_pb2.DISABLED: "disabled"}
+LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
+MAX_MESSAGE = 400 * 1024 * 1024
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
+START_TIMEOUT = float(os.environ.get("PTC_PACK_START_TIMEOUT", "60"))
+
+
+class PolicyPackError(Exception):
+    """A pack could not start or answer; the message says which and why."""
+
+
+class PolicyConfigError(Exception):
+    """The policy configuration names an unknown policy or breaks a policy's config schema."""
+
+
+class _EngineService(engine_pb2_grpc.EngineServicer):
+    def __init__(self) -> None:
+        self.logs: list[tuple[int, str]] = []
+
+    def Log(self, request, context):  # noqa: N802 - gRPC method name
+        self.logs.append((request.severity, request.message))
+        return empty_pb2.Empty()
+
+    def GetRootResource(self, request, context):  # noqa: N802
+        from pulumi.runtime.proto import engine_pb2
+        return engine_pb2.GetRootResourceResponse()
+
+    def SetRootResource(self, request, context):  # noqa: N802
+        from pulumi.runtime.proto import engine_pb2
+        return engine_pb2.SetRootResourceResponse()
+
+
+class EngineServer:
+    """The `Engine` gRPC service a pack is pointed at (it only logs through it)."""
+
+    def __init__(self) -> None:
+        self.service = _EngineService()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=CHANNEL_OPTIONS)
+        engine_pb2_grpc.add_EngineServicer_to_server(self.service, self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop(0)
+
+
+@dataclass
+class PackInfo:
+    name: str
+    version: str
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Policy name -> {level, description, type, config_schema}."""
+
+
+def pack_environment(config: StackConfig, dry_run: bool) -> dict[str, str]:
+    """What the CLI puts in a pack's environment."""
+    return {
+        **os.environ,
+        "PULUMI_CONFIG": json.dumps(config.values),
+        "PULUMI_CONFIG_SECRET_KEYS": json.dumps(config.secret_keys),
+        "PULUMI_PROJECT": config.project,
+        "PULUMI_STACK": config.stack,
+        "PULUMI_DRY_RUN": "true" if dry_run else "false",
+        "PULUMI_ORGANIZATION": "organization",
+    }
+
+
+class PackProcess:
+    """One running policy pack and its Analyzer stub."""
+
+    def __init__(self, pack_dir: Path, config: StackConfig, *, dry_run: bool, engine_address: str,
+                 python: str = sys.executable):
+        self.pack_dir = Path(pack_dir).resolve()
+        self.config = config
+        self.dry_run = dry_run
+        self.process = subprocess.Popen(
+            [python, "-u", "-m", "pulumi.policy", engine_address, str(self.pack_dir)],
+            cwd=self.pack_dir, env=pack_environment(config, dry_run),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stderr: list[str] = []
+        threading.Thread(target=_pump, args=(self.process.stdout, self._lines.put, lambda: self._lines.put(None)),
+                         daemon=True).start()
+        threading.Thread(target=_pump, args=(self.process.stderr, self._stderr.append), daemon=True).start()
+        self.channel: grpc.Channel | None = None
+        self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self.info: PackInfo | None = None
+
+    def connect(self, timeout: float = START_TIMEOUT) -> PackInfo:
+        """Wait for the port line, then ask the pack who it is."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            raise PolicyPackError(f"policy pack {self.pack_dir.name} printed no port within {timeout:.0f}s") from None
+        if line is None or not line.strip().isdigit():
+            self.process.wait(timeout=10)
+            stderr = "".join(self._stderr).strip()
+            raise PolicyPackError(f"policy pack {self.pack_dir.name} did not start: {stderr or line!r}")
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{line.strip()}", options=CHANNEL_OPTIONS)
+        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        info = self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        self.info = PackInfo(name=info.name, version=info.version, policies={
+            p.name: {
+                "level": LEVELS[p.enforcementLevel],
+                "description": p.description,
+                "type": "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+                "config_schema": json_format.MessageToDict(p.configSchema),
+            } for p in info.policies
+        })
+        return self.info
+
+    def configure(self, policy_config: dict[str, dict[str, Any]]) -> None:
+        """`Configure` with per-policy levels and properties (already validated)."""
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, entry in policy_config.items():
+            properties = struct_pb2.Struct()
+            properties.update(entry.get("properties") or {})
+            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
+                enforcementLevel=LEVEL_VALUES[entry["level"]], properties=properties))
+        self.stub.Configure(request)
+
+    def configure_stack(self) -> None:
+        self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack=self.config.stack, project=self.config.project, organization="organization",
+            dry_run=self.dry_run, config=dict(self.config.values), config_secret_keys=self.config.secret_keys))
+
+    def analyze(self, resource: Registration) -> list[dict[str, Any]]:
+        response = self.stub.Analyze(analyze_request(resource))
+        return self._diagnostics(response)
+
+    def analyze_stack(self, resources: Iterable[Registration], *, outputs: bool) -> list[dict[str, Any]]:
+        request = analyzer_pb2.AnalyzeStackRequest(resources=[stack_resource(r, outputs) for r in resources])
+        return self._diagnostics(self.stub.AnalyzeStack(request))
+
+    def _diagnostics(self, response) -> list[dict[str, Any]]:
+        return [{
+            "pack": d.policyPackName,
+            "policy": d.policyName,
+            "level": LEVELS[d.enforcementLevel],
+            "urn": d.urn or None,
+            "message": d.message.removeprefix(d.description).strip() or d.description,
+            "description": d.description,
+        } for d in response.diagnostics]
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _pump(stream, sink, at_end=None) -> None:
+    """Drain a pipe so the pack never blocks on a full buffer."""
+    for line in stream:
+        sink(line)
+    if at_end is not None:
+        at_end()
+
+
+def _options(request) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=request.protect, ignoreChanges=list(request.ignoreChanges),
+        deleteBeforeReplace=request.deleteBeforeReplace,
+        deleteBeforeReplaceDefined=request.deleteBeforeReplaceDefined,
+        additionalSecretOutputs=list(request.additionalSecretOutputs), parent=request.parent,
+    )
+
+
+def analyze_request(resource: Registration) -> analyzer_pb2.AnalyzeRequest:
+    """What the engine sends before a resource is created: its inputs."""
+    return analyzer_pb2.AnalyzeRequest(type=resource.type, properties=resource.request.object, urn=resource.urn,
+                                       name=resource.name, options=_options(resource.request))
+
+
+def stack_resource(resource: Registration, outputs: bool) -> analyzer_pb2.AnalyzerResource:
+    """What the engine sends to `AnalyzeStack`: the state (outputs after an update, the plan in a preview)."""
+    properties = resource.request.object
+    if outputs:
+        properties = struct_pb2.Struct()
+        properties.update(json.loads(json.dumps(resource.state, default=str)))
+    message = analyzer_pb2.AnalyzerResource(
+        type=resource.type, properties=properties, urn=resource.urn, name=resource.name,
+        options=_options(resource.request), parent=resource.parent, dependencies=resource.dependencies,
+    )
+    for key, urns in resource.property_dependencies.items():
+        message.propertyDependencies[key].CopyFrom(analyzer_pb2.AnalyzerPropertyDependencies(urns=urns))
+    return message
+
+
+def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per pack, the `Configure` entries of a `--policy-pack-config` style document.
+
+    Keys are policy names (or `all`); values are an enforcement level or an object with
+    `enforcementLevel` and the policy's config properties, validated against its schema.
+    """
+    import jsonschema
+
+    known = {name: pack for pack in packs for name in pack.policies}
+    unknown = [k for k in document if k != "all" and k not in known]
+    if unknown:
+        raise PolicyConfigError(f"policy config names unknown policies: {', '.join(unknown)} "
+                                f"(known: {', '.join(sorted(known))})")
+    everything = document.get("all")
+    if everything is not None and everything not in LEVEL_VALUES:
+        raise PolicyConfigError(f"policy config 'all' must be one of {', '.join(LEVEL_VALUES)}, not {everything!r}")
+    result: dict[str, dict[str, dict[str, Any]]] = {pack.name: {} for pack in packs}
+    for pack in packs:
+        for name, policy in pack.policies.items():
+            entry = document.get(name)
+            if entry is None and everything is None:
+                continue
+            level, properties = everything or policy["level"], {}
+            if isinstance(entry, str):
+                level = entry
+            elif isinstance(entry, dict):
+                properties = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+                level = entry.get("enforcementLevel", level)
+            elif entry is not None:
+                raise PolicyConfigError(f"policy config '{name}' must be a level or an object, not {entry!r}")
+            if level not in LEVEL_VALUES:
+                raise PolicyConfigError(f"policy config '{name}': enforcementLevel must be one of "
+                                        f"{', '.join(LEVEL_VALUES)}, not {level!r}")
+            schema = {"type": "object", "additionalProperties": False, **policy["config_schema"]}
+            try:
+                jsonschema.validate(properties, schema)
+            except jsonschema.ValidationError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+                raise PolicyConfigError(f"policy config '{name}' at {where}: {exc.message}") from None
+            result[pack.name][name] = {"level": level, "properties": properties}
+    return result
+
+
+def pack_dirs(project_dir: Path) -> list[Path]:
+    """Every policy pack of the project: folders of `policies/` with a PulumiPolicy.yaml."""
+    return sorted(p.parent for p in (project_dir / "policies").glob("*/PulumiPolicy.yaml"))
+
+
+@dataclass
+class PolicyRun:
+    packs: list[PackInfo]
+    violations: list[dict[str, Any]]
+
+
+class PolicyPacks:
+    """Several packs started together (in parallel) for one stack; use as a context manager."""
+
+    def __init__(self, dirs: list[Path], config: StackConfig, *, dry_run: bool, python: str = sys.executable):
+        self.engine = EngineServer()
+        self.processes = [PackProcess(d, config, dry_run=dry_run, engine_address=self.engine.address, python=python)
+                          for d in dirs]
+        self.infos: list[PackInfo] = []
+
+    def __enter__(self) -> PolicyPacks:
+        try:
+            self.infos = [p.connect() for p in self.processes]
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.close()
+        self.engine.stop()
+
+    def run(self, resources: list[Registration], *, policy_config: dict[str, Any] | None = None,
+            outputs: bool = False) -> PolicyRun:
+        """Configure every pack, then `Analyze` each resource and `AnalyzeStack` the lot."""
+        configs = resolve_policy_config(policy_config or {}, self.infos)
+        violations: list[dict[str, Any]] = []
+
+        def one_pack(process: PackProcess) -> list[dict[str, Any]]:
+            process.configure(configs.get(process.info.name, {}))
+            process.configure_stack()
+            found = [d for resource in resources for d in process.analyze(resource)]
+            return found + process.analyze_stack(resources, outputs=outputs)
+
+        with futures.ThreadPoolExecutor(max_workers=max(1, len(self.processes))) as pool:
+            for found in pool.map(one_pack, self.processes):
+                violations.extend(found)
+        return PolicyRun(packs=self.infos, violations=violations)
