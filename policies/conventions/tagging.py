@@ -27,16 +27,18 @@ def validate_required_tags(args: ResourceValidationArgs, report: ReportViolation
         if args.resource_type == TEMPLATE:
             required = config.get("requiredRepositoryTags")
             required = DEFAULT_REQUIRED_TAGS if required is None else required
-            key, subject = "resourceTags", "cached repositories"
+            tags = get(args.props, "resourceTags") or {}
+            missing = [t for t in required if not get(tags, t)]
+            if missing:
+                report(f"The {what} must tag the repositories it creates with {', '.join(missing)}; add them to its "
+                       "resourceTags (this project sets them from the stack's tags and environment).")
         else:
             required = config.get("requiredTags") or DEFAULT_REQUIRED_TAGS
-            key, subject = "tags", "it"
-        tags = get(args.props, key) or {}
-        missing = [t for t in required if not get(tags, t)]
-        if missing:
-            report(f"The {what} must tag {subject} with {', '.join(missing)}; add "
-                   f"{'the template resourceTags' if key == 'resourceTags' else 'the tags'} (this project sets "
-                   "them from the stack's `tags` and `environment`).")
+            tags = get(args.props, "tags") or {}
+            missing = [t for t in required if not get(tags, t)]
+            if missing:
+                report(f"The {what} needs the tag(s) {', '.join(missing)}; add them (this project sets them from the "
+                       "stack's tags and environment).")
     unknowns.finish()
 
 

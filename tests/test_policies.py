@@ -1,0 +1,369 @@
+"""The policy packs over the Analyzer protocol, started as the Pulumi CLI starts them.
+
+One happy path (the baseline stack draws nothing) and one mutation per case, in the awsguard
+style; then configuration through `Configure`, unknown values during preview, and every resource
+the repository's dev and prod stacks produce.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import iam
+from ptc.analyzer import PolicyConfigError, PolicyPacks, pack_dirs
+from ptc.mock_engine import run_program
+from ptc.stack_config import make_stack_config
+from tests.conftest import ROOT, stack_config, stack_file
+from tests.policy_support import (
+    ACCOUNT,
+    POLICY,
+    REGION,
+    REGISTRY_POLICY,
+    ROLE,
+    RULE,
+    SECRET,
+    TEMPLATE,
+    UNKNOWN,
+    Spec,
+    baseline,
+    build,
+    secret_arn,
+    spec,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def packs():
+    config = make_stack_config("ecr-pull-through-cache", "dev", {"aws:region": REGION, "environment": "dev"})
+    with PolicyPacks(pack_dirs(ROOT), config, dry_run=True) as running:
+        yield running
+
+
+def analyze(packs: PolicyPacks, specs: list[Spec], *, outputs: bool = False,
+            config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    return packs.run(build(specs), policy_config=config, outputs=outputs).violations
+
+
+def mutated(change: Callable[[list[Spec]], Any]) -> list[Spec]:
+    specs = baseline()
+    change(specs)
+    return specs
+
+
+TYPES_BY_NAME = {"dev-docker-hub-template": TEMPLATE}
+"""Names shared by several resources (role, role policy, template): the one the cases mean."""
+
+
+def props(specs: list[Spec], name: str) -> dict[str, Any]:
+    return spec(specs, name, TYPES_BY_NAME.get(name)).props
+
+
+def set_tag(name: str, key: str, value: str | None, field: str = "tags"):
+    def change(specs):
+        tags = props(specs, name)[field]
+        tags.pop(key) if value is None else tags.__setitem__(key, value)
+    return change
+
+
+def set_policy(name: str, statement: dict[str, Any], resource_type: str = POLICY, key: str = "policy"):
+    def change(specs):
+        specs.append(Spec(resource_type, name, {key: json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                                                "tags": {"environment": "dev"}}))
+    return change
+
+
+def add_rule(name: str, url: str, **extra: Any):
+    def change(specs):
+        specs.append(Spec(RULE, name, {"ecrRepositoryPrefix": name.removeprefix("dev-"), "upstreamRegistryUrl": url,
+                                       **extra}))
+        specs.append(Spec(TEMPLATE, f"{name}-template", {**props(specs, HUB_TEMPLATE),
+                                                         "prefix": name.removeprefix("dev-")}))
+    return change
+
+
+def all_of(*changes):
+    def change(specs):
+        for c in changes:
+            c(specs)
+    return change
+
+
+HUB_SECRET, HUB_RULE, HUB_TEMPLATE = "dev-docker-hub-secret", "dev-docker-hub-rule", "dev-docker-hub-template"
+OTHER_REGION_ARN = secret_arn("ecr-pullthroughcache/dev/hub", region="eu-west-1")
+OTHER_ACCOUNT_ARN = secret_arn("ecr-pullthroughcache/dev/hub", account="999999999999")
+
+# (case, change, outputs mode, policy config, policy, resource named in the message, message fragment)
+CASES = [
+    # --- security: least-privilege tokens
+    ("scope beyond read-only", set_tag(HUB_SECRET, "ptc:token-scopes", "repo:public_read repo:write"), False, None,
+     "token-scopes-least-privilege", HUB_SECRET, "scopes beyond least privilege: repo:write"),
+    ("gitlab api scope", all_of(set_tag(HUB_SECRET, "ptc:upstream", "gitlab-container-registry"),
+                                set_tag(HUB_SECRET, "ptc:token-scopes", "read_registry api")), False, None,
+     "token-scopes-least-privilege", HUB_SECRET, "Guest role and only read_registry"),
+    ("no scopes declared", set_tag(HUB_SECRET, "ptc:token-scopes", None), False, None,
+     "token-scopes-least-privilege", HUB_SECRET, "declares no token scopes"),
+    ("credentials without a kind", set_tag(HUB_SECRET, "ptc:upstream", None), False, None,
+     "token-scopes-least-privilege", HUB_SECRET, "has no 'ptc:upstream' tag"),
+    ("narrower scopes by config", lambda s: None, False,
+     {"token-scopes-least-privilege": {"allowedScopes": {"docker-hub": ["repo:read"]}}},
+     "token-scopes-least-privilege", HUB_SECRET, "Allowed: repo:read"),
+    # --- security: rules and their secrets
+    ("token upstream without a secret", lambda s: props(s, HUB_RULE).pop("credentialArn"), False, None,
+     "rule-credentials", HUB_RULE, "needs credentials, but has no credentialArn"),
+    ("credentials for quay", add_rule("dev-quay", "quay.io", credentialArn=secret_arn("ecr-pullthroughcache/q")),
+     False, None, "rule-credentials", "dev-quay", "ECR refuses credentials for Quay"),
+    ("ecr upstream without a role", add_rule("dev-golden", f"210987654321.dkr.ecr.{REGION}.amazonaws.com"),
+     False, None, "rule-credentials", "dev-golden", "has no customRoleArn"),
+    ("secret outside the prefix", lambda s: props(s, HUB_RULE).update(
+        credentialArn=secret_arn("dockerhub/creds")), False, None,
+     "rule-secret-location", HUB_RULE, "not a secret under 'ecr-pullthroughcache/'"),
+    ("secret in another region", lambda s: props(s, HUB_RULE).update(credentialArn=OTHER_REGION_ARN), False, None,
+     "rule-secret-location", HUB_RULE, "deploys to us-east-2 but its secret"),
+    ("secret in another account", lambda s: spec(s, HUB_RULE).outputs.update(credentialArn=OTHER_ACCOUNT_ARN), True,
+     None, "rule-secret-location", HUB_RULE, "reads credentials from account 999999999999"),
+    ("secret in another account, known in preview", lambda s: props(s, HUB_RULE).update(
+        credentialArn=OTHER_ACCOUNT_ARN), False, {"rule-secret-location": {"accountIds": [ACCOUNT]}},
+     "rule-secret-location", HUB_RULE, "reads credentials from account 999999999999"),
+    ("unknown ARN from a badly named secret", lambda s: props(s, HUB_SECRET).update(namePrefix="dockerhub/"), False,
+     {"token-scopes-least-privilege": "disabled"}, "rule-secret-location", HUB_RULE, "named 'dockerhub/'"),
+    # --- security: upstreams
+    ("unknown upstream", add_rule("dev-harbor", "harbor.example.com"), False, None,
+     "upstream-allowlist", "dev-harbor", "not an allowed upstream"),
+    ("upstream outside the configured allowlist", add_rule("dev-quay", "quay.io"), False,
+     {"upstream-allowlist": {"allowedHosts": ["registry-1.docker.io", "*.azurecr.io"]}},
+     "upstream-allowlist", "dev-quay", "'quay.io', which is not an allowed upstream"),
+    ("component kind disagrees", lambda s: props(s, "dev-docker-hub").update(kind="quay"), False, None,
+     "upstream-matches-kind", HUB_RULE, "declared as kind quay"),
+    ("secret kind disagrees", all_of(set_tag(HUB_SECRET, "ptc:upstream", "github-container-registry"),
+                                     set_tag(HUB_SECRET, "ptc:token-scopes", "read:packages")), False, None,
+     "upstream-matches-kind", HUB_RULE, "tagged ptc:upstream=github-container-registry"),
+    # --- security: permissions
+    ("create anywhere", set_policy("dev-wide", {"Effect": "Allow", "Action": ["ecr:CreateRepository"],
+                                                "Resource": "*"}), False, None,
+     "cache-permissions-scoped", "dev-wide", "grants ecr:CreateRepository on *"),
+    ("import on every repository", set_policy("dev-wide", {
+        "Effect": "Allow", "Action": "ecr:BatchImportUpstreamImage",
+        "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*"}), False, None,
+     "cache-permissions-scoped", "dev-wide", "repository/*"),
+    ("ecr:*", set_policy("dev-admin", {"Effect": "Allow", "Action": "ecr:*",
+                                       "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*"}),
+     False, None, "cache-permissions-scoped", "dev-admin", "grants ecr:*"),
+    ("wildcard action covering import", set_policy("dev-batch", {"Effect": "Allow", "Action": "ecr:Batch*",
+                                                                 "Resource": "*"}), False, None,
+     "cache-permissions-scoped", "dev-batch", "grants ecr:BatchImportUpstreamImage on *"),
+    ("registry policy with NotResource", set_policy("dev-registry", {
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:CreateRepository", "NotResource": "x"},
+        REGISTRY_POLICY), False, None, "cache-permissions-scoped", "dev-registry", "NotResource"),
+    ("role inline policy", lambda s: s.append(Spec(ROLE, "dev-ci", {
+        "assumeRolePolicy": "{}", "inlinePolicies": [{"name": "push", "policy": json.dumps(
+            {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})}]})), False, None,
+     "cache-permissions-scoped", "dev-ci", "inline policy 'push'"),
+    ("template repository policy", lambda s: props(s, HUB_TEMPLATE).update(repositoryPolicy=json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]})), False, None,
+     "cache-permissions-scoped", HUB_TEMPLATE, "grants ecr:*"),
+    # --- security: KMS in production
+    ("AES256 in production", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), False,
+     {"environment-in-names": "disabled"}, "kms-in-production", HUB_TEMPLATE, "with AES256 in the prod environment"),
+    ("secret without KMS in production", set_tag(HUB_SECRET, "environment", "prod"), False,
+     {"environment-in-names": "disabled"}, "kms-in-production", HUB_SECRET, "under the AWS managed key"),
+    ("KMS required in staging by config", lambda s: None, False, {"kms-in-production": {"environments": ["dev"]}},
+     "kms-in-production", HUB_SECRET, "in the dev environment"),
+    # --- conventions: prefixes
+    ("prefix pattern", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="Docker_Hub"),
+                                  props(s, HUB_TEMPLATE).update(prefix="Docker_Hub")), False, None,
+     "prefix-naming", HUB_RULE, "'Docker_Hub', which ECR rejects"),
+    ("prefix too long", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="a" * 31),
+                                   props(s, HUB_TEMPLATE).update(prefix="a" * 31)), False, None,
+     "prefix-naming", HUB_RULE, "2-30 lower-case"),
+    ("ROOT for a non-ECR upstream", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="ROOT"),
+                                               props(s, HUB_TEMPLATE).update(prefix="ROOT")), False, None,
+     "prefix-naming", HUB_RULE, "only ECR upstreams may use"),
+    ("organisation prefix pattern", lambda s: None, False, {"prefix-naming": {"prefixPattern": "^mirror/.+$"}},
+     "prefix-naming", HUB_RULE, "organisation's prefix pattern '^mirror/.+$'"),
+    # --- conventions: tags and names
+    ("missing environment tag", lambda s: spec(s, "dev-docker-hub-template", ROLE).props["tags"].pop("environment"),
+     False, {"environment-in-names": "disabled"}, "required-tags", "dev-docker-hub-template",
+     "needs the tag(s) environment"),
+    ("required tags by config", lambda s: None, False, {"required-tags": {"requiredTags": ["cost-center"]}},
+     "required-tags", "dev-consumer", "needs the tag(s) cost-center"),
+    ("untagged cached repositories", lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"), False, None,
+     "required-tags", HUB_TEMPLATE, "must tag the repositories it creates with environment"),
+    ("secret name without the environment", lambda s: props(s, HUB_SECRET).update(
+        namePrefix="ecr-pullthroughcache/docker-hub-"), False, None,
+     "environment-in-names", HUB_SECRET, "without its environment 'dev'"),
+    ("resource name without the environment", lambda s: s.append(Spec(SECRET, "hub-secret", {
+        "name": "ecr-pullthroughcache/dev/hub", "tags": {"environment": "dev", "ptc:upstream": "docker-hub",
+                                                         "ptc:token-scopes": "repo:read"}})), False, None,
+     "environment-in-names", "hub-secret", "name it 'dev-...'"),
+    ("environment outside the allowed set", lambda s: None, False,
+     {"environment-in-names": {"environments": ["staging", "prod"]}}, "environment-in-names", HUB_SECRET,
+     "'dev', which is not one of staging, prod"),
+    # --- conventions: templates
+    ("rule without a template", lambda s: s.remove(spec(s, HUB_TEMPLATE, TEMPLATE)), False, None,
+     "template-coverage", HUB_RULE, "has no repository creation template"),
+    ("template not for pull through cache", lambda s: props(s, HUB_TEMPLATE).update(appliedFors=["REPLICATION"]),
+     False, None, "template-coverage", HUB_TEMPLATE, "does not apply to PULL_THROUGH_CACHE"),
+    ("template without a lifecycle policy", lambda s: props(s, HUB_TEMPLATE).pop("lifecyclePolicy"), False, None,
+     "template-coverage", HUB_TEMPLATE, "has no lifecycle policy"),
+    ("tags without a custom role", lambda s: props(s, HUB_TEMPLATE).pop("customRoleArn"), False, None,
+     "template-custom-role", HUB_TEMPLATE, "sets resource tags but has no customRoleArn"),
+    ("KMS without a custom role", lambda s: (props(s, HUB_TEMPLATE).pop("customRoleArn"),
+                                             props(s, HUB_TEMPLATE).pop("resourceTags"),
+                                             props(s, HUB_TEMPLATE).update(
+                                                 encryptionConfigurations=[{"encryptionType": "KMS"}])), False,
+     {"required-tags": {"requiredRepositoryTags": []}}, "template-custom-role", HUB_TEMPLATE,
+     "sets KMS encryption but has no customRoleArn"),
+]
+
+
+def test_the_baseline_draws_no_violation(packs):
+    assert analyze(packs, baseline()) == []
+    assert analyze(packs, baseline(), outputs=True) == []
+
+
+@pytest.mark.parametrize("case, change, outputs, config, policy, resource, message", CASES,
+                         ids=[c[0] for c in CASES])
+def test_each_mutation_is_caught_by_its_policy(packs, case, change, outputs, config, policy, resource, message):
+    violations = analyze(packs, mutated(change), outputs=outputs, config=config)
+    hits = [v for v in violations if v["policy"] == policy and message in v["message"]]
+    assert hits, json.dumps(violations, indent=1)
+    named = [v for v in hits if f"'{resource}'" in v["message"]]
+    assert named, [v["message"] for v in hits]
+    expected = "advisory" if policy == "environment-in-names" else "mandatory"
+    assert named[0]["level"] == expected
+
+
+def test_messages_are_sentences_that_name_the_fix(packs):
+    violations = analyze(packs, mutated(lambda s: props(s, HUB_RULE).pop("credentialArn")))
+    message = violations[0]["message"]
+    assert message.startswith("The pull through cache rule aws:ecr:PullThroughCacheRule 'dev-docker-hub-rule'")
+    assert message.endswith(".") and "reference it" in message
+
+
+def test_enforcement_levels_and_config_through_configure(packs):
+    bad = mutated(set_tag(HUB_SECRET, "ptc:token-scopes", "repo:write"))
+    assert {v["level"] for v in analyze(packs, bad)} == {"mandatory"}
+    advisory = analyze(packs, bad, config={"token-scopes-least-privilege": "advisory"})
+    assert [v["level"] for v in advisory] == ["advisory"]
+    assert analyze(packs, bad, config={"token-scopes-least-privilege": {"enforcementLevel": "disabled"}}) == []
+    assert analyze(packs, bad, config={"all": "disabled"}) == []
+    everything_advisory = analyze(packs, bad, config={"all": "advisory"})
+    assert everything_advisory and {v["level"] for v in everything_advisory} == {"advisory"}
+    # Each run configures afresh: the defaults are back.
+    assert {v["level"] for v in analyze(packs, bad)} == {"mandatory"}
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"no-such-policy": "advisory"}, "unknown policies: no-such-policy"),
+    ({"all": "loud"}, "'all' must be one of"),
+    ({"upstream-allowlist": {"allowedHosts": "quay.io"}}, "'upstream-allowlist' at allowedHosts"),
+    ({"prefix-naming": {"prefixPatern": "x"}}, "Additional properties are not allowed"),
+    ({"required-tags": {"enforcementLevel": "sometimes"}}, "enforcementLevel must be one of"),
+])
+def test_bad_policy_config_is_refused_with_the_field_named(packs, config, message):
+    with pytest.raises(PolicyConfigError, match=message):
+        analyze(packs, baseline(), config=config)
+
+
+def test_analyzer_info_describes_every_policy(packs):
+    infos = {info.name: info for info in packs.infos}
+    assert set(infos) == {"ecr-ptc-security", "ecr-ptc-conventions"}
+    assert set(infos["ecr-ptc-security"].policies) == {
+        "token-scopes-least-privilege", "rule-credentials", "rule-secret-location", "upstream-allowlist",
+        "upstream-matches-kind", "cache-permissions-scoped", "kms-in-production"}
+    assert set(infos["ecr-ptc-conventions"].policies) == {
+        "prefix-naming", "required-tags", "environment-in-names", "template-coverage", "template-custom-role"}
+    for info in infos.values():
+        for name, policy in info.policies.items():
+            assert policy["description"].endswith("."), name
+    assert infos["ecr-ptc-security"].policies["rule-secret-location"]["type"] == "stack"
+    assert "allowedHosts" in infos["ecr-ptc-security"].policies["upstream-allowlist"]["config_schema"]["properties"]
+
+
+def test_unknown_values_are_never_passed_over_silently(packs):
+    specs = mutated(lambda s: (props(s, "dev-consumer").update(policy=UNKNOWN),
+                               props(s, HUB_RULE).update(upstreamRegistryUrl=UNKNOWN)))
+    violations = analyze(packs, specs)
+    notes = {v["policy"]: v for v in violations if "during preview" in v["message"]}
+    assert {"cache-permissions-scoped", "upstream-allowlist"} <= set(notes)
+    assert "aws:iam:Policy 'dev-consumer' .policy" in notes["cache-permissions-scoped"]["message"]
+    assert all(v["level"] == "advisory" for v in notes.values())
+
+
+def test_one_unknown_does_not_hide_other_findings(packs):
+    def change(specs):
+        props(specs, "dev-consumer").update(policy=UNKNOWN)
+        set_policy("dev-wide", {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*"})(specs)
+    violations = analyze(packs, mutated(change))
+    assert any(v["policy"] == "cache-permissions-scoped" and v["level"] == "mandatory" for v in violations)
+
+
+def test_prefixes_known_only_after_apply_are_matched_through_their_source(packs):
+    def random_prefix(specs):
+        specs.append(Spec("random:index/randomId:RandomId", "dev-docker-hub-prefix-suffix", {"byteLength": 2},
+                          parent="dev-docker-hub"))
+        for name, key in ((HUB_RULE, "ecrRepositoryPrefix"), (HUB_TEMPLATE, "prefix")):
+            props(specs, name)[key] = UNKNOWN
+            spec(specs, name, TYPES_BY_NAME.get(name)).property_dependencies[key] = ["dev-docker-hub-prefix-suffix"]
+    covered = analyze(packs, mutated(random_prefix))
+    assert not [v for v in covered if v["policy"] == "template-coverage"], covered
+
+    def unrelated(specs):
+        random_prefix(specs)
+        spec(specs, HUB_TEMPLATE, TEMPLATE).property_dependencies["prefix"] = ["dev-consumer"]
+    violations = [v for v in analyze(packs, mutated(unrelated)) if v["policy"] == "template-coverage"]
+    assert violations and violations[0]["level"] == "advisory" and "during preview" in violations[0]["message"]
+
+
+def test_component_written_resources_of_other_stacks_are_also_checked(packs):
+    """A rule written by hand, outside any component, is held to the same rules."""
+    specs = [Spec(RULE, "hand-written", {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "registry-1.docker.io"})]
+    policies = {v["policy"] for v in analyze(packs, specs)}
+    assert {"rule-credentials", "template-coverage"} <= policies
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_repository_stacks_draw_no_mandatory_violation(stack):
+    config = stack_config(stack_file(stack), stack)
+    for preview in (True, False):
+        result = run_program(ROOT, config, preview=preview)
+        assert result.error is None
+        with PolicyPacks(pack_dirs(ROOT), config, dry_run=preview) as running:
+            violations = running.run(result.resources, outputs=not preview).violations
+        assert not [v for v in violations if v["level"] == "mandatory"], violations
+        if not preview:
+            assert violations == [], violations  # everything is known after apply: no notes either
+        else:
+            assert all("during preview" in v["message"] for v in violations), violations
+
+
+def test_pack_directories():
+    assert [p.name for p in pack_dirs(ROOT)] == ["conventions", "security"]
+    for pack in pack_dirs(ROOT):
+        assert (pack / "requirements.txt").read_text().count("pulumi-policy==") == 1
+        assert "version:" in (pack / "PulumiPolicy.yaml").read_text()
+        for module in pack.glob("*.py"):
+            if module.name != "__main__.py":
+                assert "PolicyPack(" not in module.read_text(), module
+            imports = [line for line in module.read_text().splitlines() if line.startswith(("import ", "from "))]
+            assert not [line for line in imports if "components" in line or " ptc" in line], module
+
+
+def test_the_consumer_policy_document_passes(packs):
+    document = iam.consumer_policy("aws", REGION, ACCOUNT, ["docker-hub", "team/quay"])
+    specs = [Spec(POLICY, "dev-consumer", {"policy": json.dumps(document), "tags": {"environment": "dev"}})]
+    assert analyze(packs, specs) == []
+
+
+def test_the_packs_run_from_any_directory(tmp_path: Path):
+    """Packs resolve their own modules: the CLI may start them from elsewhere."""
+    config = make_stack_config("p", "s", {"aws:region": REGION})
+    with PolicyPacks(pack_dirs(ROOT), config, dry_run=True) as running:
+        assert len(running.infos) == 2
