@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install preview test lint bench clean
+.PHONY: install packs preview test lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $@
 
 install: $(STAMP)
+
+packs:  ## each policy pack's own virtualenv, as `pulumi preview --policy-pack` expects (runtime options: venv)
+	@for pack in policies/*/; do \
+		test -x $$pack/venv/bin/python || $(PYTHON) -m venv $$pack/venv; \
+		$$pack/venv/bin/python -m pip install --quiet --disable-pip-version-check -r $$pack/requirements.txt; \
+	done
 
 preview: $(STAMP)  ## the dev stack through the mock engine and every policy pack
 	$(BIN)/python -m ptc preview --stack dev
@@ -27,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) policies/*/venv .pytest_cache .hypothesis

@@ -87,6 +87,13 @@ class PackInfo:
     """Policy name -> {level, description, type, config_schema}."""
 
 
+def pack_python(pack_dir: Path) -> str:
+    """The pack's own virtualenv (`runtime.options.virtualenv: venv`, made by `make packs`) when it exists,
+    as the CLI would use it; otherwise this interpreter, which has the same pinned pulumi-policy."""
+    own = pack_dir / "venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
 def pack_environment(config: StackConfig, dry_run: bool) -> dict[str, str]:
     """What the CLI puts in a pack's environment."""
     return {
@@ -104,8 +111,9 @@ class PackProcess:
     """One running policy pack and its Analyzer stub."""
 
     def __init__(self, pack_dir: Path, config: StackConfig, *, dry_run: bool, engine_address: str,
-                 python: str = sys.executable):
+                 python: str | None = None):
         self.pack_dir = Path(pack_dir).resolve()
+        python = python or pack_python(self.pack_dir)
         self.config = config
         self.dry_run = dry_run
         self.process = subprocess.Popen(
@@ -163,8 +171,11 @@ class PackProcess:
             dry_run=self.dry_run, config=dict(self.config.values), config_secret_keys=self.config.secret_keys))
 
     def analyze(self, resource: Registration) -> list[dict[str, Any]]:
-        response = self.stub.Analyze(analyze_request(resource))
-        return self._diagnostics(response)
+        """Diagnostics of one resource; like the engine, attribute them to the resource analyzed."""
+        diagnostics = self._diagnostics(self.stub.Analyze(analyze_request(resource)))
+        for d in diagnostics:
+            d["urn"] = d["urn"] or resource.urn
+        return diagnostics
 
     def analyze_stack(self, resources: Iterable[Registration], *, outputs: bool) -> list[dict[str, Any]]:
         request = analyzer_pb2.AnalyzeStackRequest(resources=[stack_resource(r, outputs) for r in resources])
@@ -286,7 +297,7 @@ class PolicyRun:
 class PolicyPacks:
     """Several packs started together (in parallel) for one stack; use as a context manager."""
 
-    def __init__(self, dirs: list[Path], config: StackConfig, *, dry_run: bool, python: str = sys.executable):
+    def __init__(self, dirs: list[Path], config: StackConfig, *, dry_run: bool, python: str | None = None):
         self.engine = EngineServer()
         self.processes = [PackProcess(d, config, dry_run=dry_run, engine_address=self.engine.address, python=python)
                           for d in dirs]

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from . import render
-from .mock_engine import Registration, RunResult, run_program
+from .analyzer import PolicyConfigError, PolicyPackError, PolicyPacks, pack_dirs
+from .mock_engine import Registration, run_program
 from .stack_config import StackConfig, StackConfigError, load_stack_config
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_INVALID = 0, 1, 2
@@ -64,25 +66,46 @@ def describe_failure(error: BaseException) -> str:
     return f"The program failed: {type(error).__name__}: {message} (set PTC_DEBUG=1 for the traceback)"
 
 
-def preview(project_dir: Path, config: StackConfig) -> PreviewReport:
-    """Run the program (as `pulumi preview` would) and return what it would create."""
-    result: RunResult = run_program(project_dir, config, preview=True)
-    report = PreviewReport(project=config.project, stack=config.stack, resources=result.resources,
-                           outputs=result.outputs)
-    if result.error is not None:
-        report.error = describe_failure(result.error)
+def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any] | None = None,
+            *, policies: bool = True) -> PreviewReport:
+    """Run the program as `pulumi preview` would, then every policy pack over what it would create.
+
+    The packs start first, so their start-up overlaps the program's run; one process per pack.
+    """
+    packs = PolicyPacks(pack_dirs(project_dir), config, dry_run=True) if policies else None
+    try:
+        result = run_program(project_dir, config, preview=True)
+        report = PreviewReport(project=config.project, stack=config.stack, resources=result.resources,
+                               outputs=result.outputs)
+        if result.error is not None:
+            report.error = describe_failure(result.error)
+        elif packs is not None:
+            with packs:
+                report.violations = packs.run(result.resources, policy_config=policy_config).violations
+    except (PolicyPackError, PolicyConfigError) as exc:
+        report = PreviewReport(project=config.project, stack=config.stack, error=str(exc))
+    finally:
+        if packs is not None:
+            packs.close()
     return report
 
 
-def load_config(project_dir: Path, stack: str | None, config_file: Path | None) -> StackConfig:
-    return load_stack_config(project_dir, stack=stack, config_file=config_file)
+def load_policy_config(path: Path) -> dict[str, Any]:
+    """A `pulumi preview --policy-pack-config` file (JSON, or YAML)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyConfigError(f"cannot read the policy config {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise PolicyConfigError(f"the policy config {path} must be an object keyed by policy name (or 'all')")
+    return document
 
 
 def print_report(report: PreviewReport, console: Console) -> None:
     console.print(f"Previewing stack [bold]{report.stack}[/bold] of project {report.project} "
                   "(mock engine: no cloud account, no Pulumi CLI)")
     if report.error is not None:
-        console.print(f"[bold red]error:[/bold red] {report.error}", highlight=False)
+        console.print(f"[bold red]error:[/bold red] {report.error}", highlight=False, soft_wrap=True)
         return
     console.print(render.resource_tree(f"{report.project}-{report.stack}", report.resources))
     render.print_outputs(console, report.outputs)
@@ -97,11 +120,13 @@ def print_report(report: PreviewReport, console: Console) -> None:
 def run(args: Any, console: Console) -> int:
     project_dir = Path(args.project_dir).resolve()
     try:
-        config = load_config(project_dir, args.stack, Path(args.config) if args.config else None)
-    except StackConfigError as exc:
+        config_file = Path(args.config) if args.config else None
+        config = load_stack_config(project_dir, stack=args.stack, config_file=config_file)
+        policy_config = load_policy_config(Path(args.policy_config)) if args.policy_config else None
+    except (StackConfigError, PolicyConfigError) as exc:
         report = PreviewReport(project="?", stack=args.stack or str(args.config), error=str(exc))
     else:
-        report = preview(project_dir, config)
+        report = preview(project_dir, config, policy_config)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=False))
     else:

@@ -87,4 +87,4 @@ def print_violations(console: Console, violations: list[dict[str, Any]]) -> None
             if v.get("urn"):
                 head.append(f"  ({v['urn'].rsplit('::', 1)[-1]})", style="dim")
             console.print(head)
-            console.print(Text("      " + v["message"].replace("\n", "\n      ")))
+            console.print(Text("      " + v["message"].replace("\n", "\n      ")), soft_wrap=True)

@@ -1,0 +1,148 @@
+"""`python -m ptc preview`, run as users run it: exit codes, human output, JSON shape."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ptc.stack_config import stack_names
+from tests.conftest import ROOT, stack_file
+
+pytestmark = pytest.mark.e2e
+
+
+def ptc(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ptc", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def write_config(tmp_path: Path, config: dict, name: str = "Pulumi.ci.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+@pytest.mark.parametrize("stack", stack_names(ROOT))
+def test_every_stack_in_the_repository_previews_clean(stack):
+    result = ptc("preview", "--stack", stack)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Previewing stack {stack}" in result.stdout
+    assert "0 mandatory" in result.stdout and "policies passed" in result.stdout
+
+
+def test_human_output_shows_the_tree_outputs_and_summary_without_colour():
+    result = ptc("preview", "--stack", "dev")
+    out = result.stdout
+    assert "+ pulumi:pulumi:Stack  ecr-pull-through-cache-dev" in out
+    assert "+ ecr-pull-through-cache:index:UpstreamCache  dev-docker-hub   docker-hub <- registry-1.docker.io" in out
+    assert "+ aws:ecr:PullThroughCacheRule  dev-docker-hub-rule" in out
+    assert "registry_url: 123456789012.dkr.ecr.us-east-2.amazonaws.com" in out
+    assert out.strip().splitlines()[-1].startswith("Resources: 44 to create; policy: 0 mandatory")
+    assert "\x1b[" not in out  # no colour when not a terminal
+    assert result.stderr == ""
+
+
+def test_json_output_shape():
+    result = ptc("preview", "--stack", "dev", "--json")
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert set(document) >= {"resources", "outputs", "violations"}
+    types = {r["type"] for r in document["resources"]}
+    assert "aws:ecr/pullThroughCacheRule:PullThroughCacheRule" in types
+    rule = next(r for r in document["resources"] if r["name"] == "dev-docker-hub-rule")
+    assert rule["properties"]["upstreamRegistryUrl"] == "registry-1.docker.io"
+    assert rule["parent"].endswith("UpstreamCache::dev-docker-hub")
+    version = next(r for r in document["resources"] if r["name"] == "dev-docker-hub-credentials")
+    assert version["properties"]["secretString"] == "[secret]"
+    assert document["outputs"]["registry_url"] == "123456789012.dkr.ecr.us-east-2.amazonaws.com"
+    for violation in document["violations"]:
+        assert set(violation) >= {"pack", "policy", "level", "urn", "message"}
+
+
+def test_no_token_reaches_the_output():
+    tokens = [v["secure"] for v in stack_file("dev")["ecr-pull-through-cache:credentials"].values()]
+    for args in (("--stack", "dev"), ("--stack", "dev", "--json")):
+        out = ptc("preview", *args).stdout
+        assert not [t for t in tokens if t in out]
+
+
+def test_a_policy_violation_exits_1(tmp_path):
+    """A valid config that production policy refuses: prod without a KMS key."""
+    config = dict(stack_file("dev"), **{"ecr-pull-through-cache:environment": "prod"})
+    result = ptc("preview", "--config", str(write_config(tmp_path, config)))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "[mandatory] ecr-ptc-security › kms-in-production" in result.stdout
+    assert "blocked by policy" in result.stdout
+    document = json.loads(ptc("preview", "--config", str(write_config(tmp_path, config)), "--json").stdout)
+    mandatory = [v for v in document["violations"] if v["level"] == "mandatory"]
+    assert mandatory and all(v["policy"] == "kms-in-production" for v in mandatory)
+    assert all(v["urn"].startswith("urn:pulumi:ci::ecr-pull-through-cache::") for v in mandatory)
+
+
+def test_policy_config_is_applied_like_policy_pack_config(tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"prefix-naming": {"prefixPattern": "^mirror-.+$"}}))
+    result = ptc("preview", "--stack", "dev", "--policy-config", str(policy))
+    assert result.returncode == 1
+    assert "does not follow the organisation's prefix pattern '^mirror-.+$'" in result.stdout
+    policy.write_text(json.dumps({"prefix-naming": {"prefixPattern": "^mirror-.+$", "enforcementLevel": "advisory"}}))
+    assert ptc("preview", "--stack", "dev", "--policy-config", str(policy)).returncode == 0
+
+
+@pytest.mark.parametrize("policy, message", [
+    ({"no-such-policy": "mandatory"}, "unknown policies: no-such-policy"),
+    ({"required-tags": {"requiredTags": "team"}}, "policy config 'required-tags' at requiredTags"),
+])
+def test_an_invalid_policy_config_exits_2(tmp_path, policy, message):
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy))
+    result = ptc("preview", "--stack", "dev", "--policy-config", str(path))
+    assert result.returncode == 2
+    assert message in result.stdout
+
+
+def test_a_broken_config_exits_2_naming_every_field(tmp_path):
+    config = stack_file("dev")
+    config["ecr-pull-through-cache:upstreams"][3].pop("username")
+    config["ecr-pull-through-cache:upstreams"].append({"kind": "quay", "prefix": "quay-b", "token_scopes": ["read"]})
+    result = ptc("preview", "--config", str(write_config(tmp_path, config)))
+    assert result.returncode == 2, result.stdout
+    assert "The stack config has 2 problems; nothing was created." in result.stdout
+    assert "upstreams[3] (docker-hub) username: is required" in result.stdout
+    assert "upstreams[7] (quay) token_scopes: is not allowed" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    document = json.loads(ptc("preview", "--config", str(write_config(tmp_path, config)), "--json").stdout)
+    assert "upstreams[3] (docker-hub) username" in document["error"] and document["resources"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--stack", "nope"), "stack 'nope' has no Pulumi.nope.yaml (stacks here: dev, prod)"),
+    (("--config", "/nonexistent/Pulumi.x.yaml"), "cannot read /nonexistent/Pulumi.x.yaml"),
+])
+def test_a_missing_stack_exits_2(args, message):
+    result = ptc("preview", *args)
+    assert result.returncode == 2
+    assert message in result.stdout
+
+
+def test_a_program_error_exits_2_without_a_traceback(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (project / "__main__.py").write_text("raise ValueError('the registry is on fire')\n")
+    (project / "policies").mkdir()
+    result = ptc("preview", "--stack", "dev", "--project-dir", str(project))
+    assert result.returncode == 2
+    assert "The program failed: ValueError: the registry is on fire" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_make_preview_is_the_dev_stack():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(BIN)/python -m ptc preview --stack dev" in makefile
