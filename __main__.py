@@ -28,3 +28,6 @@ cache = PullThroughCache(settings.environment, registry_args(settings))
 
 pulumi.export("registry_url", cache.registry_url)
 pulumi.export("upstreams", cache.upstreams)
+pulumi.export("consumer_policy_arn", cache.consumer_policy_arn)
+pulumi.export("consumer_policy_document", cache.consumer_policy_document)
+pulumi.export("image_hosts", cache.image_hosts)

@@ -367,10 +367,8 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
         prefix = spec.default_prefix
     if prefix is not None:
         prefix = naming.normalize_prefix(prefix)
-        if random_suffix and prefix == naming.ROOT:
-            c.add(where, "random_suffix", "cannot be used with the ROOT prefix")
-        reserve = naming.RANDOM_SUFFIX_LENGTH + 1 if random_suffix and prefix != naming.ROOT else 0
-        for problem in naming.prefix_faults(prefix, allow_root=kind == "ecr", reserve=reserve):
+        reserve = naming.RANDOM_SUFFIX_LENGTH + 1 if random_suffix else 0
+        for problem in naming.prefix_faults(prefix, reserve=reserve):
             c.add(where, "prefix", problem)
     values["prefix"] = prefix
     values["random_suffix"] = random_suffix

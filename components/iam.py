@@ -174,43 +174,35 @@ def kms_key_policy(partition: str, region: str, account: str, dns_suffix: str = 
     }
 
 
-def _principal_condition(account_ids: Iterable[str], organization_id: str | None) -> tuple[dict, dict | None]:
-    """Principal and condition for org-wide access: listed accounts, or every account of an organization."""
+def _grants(partition: str, sid: str, actions: list[str], account_ids: Iterable[str],
+            organization_id: str | None, resources: list[str] | None = None) -> list[dict[str, Any]]:
+    """One statement for the listed accounts and one for every account of the organization."""
+    statements = []
     accounts = sorted(set(account_ids))
+    if accounts:
+        roots = [f"arn:{partition}:iam::{a}:root" for a in accounts]
+        statements.append({"Sid": f"{sid}Accounts", "Effect": "Allow",
+                           "Principal": {"AWS": roots[0] if len(roots) == 1 else roots}, "Action": actions})
     if organization_id:
-        return {"AWS": "*"}, {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
-    return {"AWS": accounts[0] if len(accounts) == 1 else accounts}, None
+        statements.append({"Sid": f"{sid}Organization", "Effect": "Allow", "Principal": {"AWS": "*"},
+                           "Action": actions,
+                           "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}})
+    if resources is not None:
+        for statement in statements:
+            statement["Resource"] = resources
+    return statements
 
 
 def registry_policy(partition: str, region: str, account: str, prefixes: Iterable[str],
                     account_ids: Iterable[str], organization_id: str | None) -> Document:
-    """Registry policy of a central cache account: other accounts may create and import cached repositories."""
-    principal, condition = _principal_condition(
-        [f"arn:{partition}:iam::{a}:root" for a in account_ids], organization_id
-    )
-    statement: dict[str, Any] = {
-        "Sid": "OrganizationPullsThroughCache",
-        "Effect": "Allow",
-        "Principal": principal,
-        "Action": FIRST_PULL_ACTIONS,
-        "Resource": sorted(repository_arn(partition, region, account, p) for p in prefixes),
-    }
-    if condition:
-        statement["Condition"] = condition
-    return {"Version": VERSION, "Statement": [statement]}
+    """Registry policy of a central cache account: other accounts may create and import cached repositories
+    under the cache prefixes, and nowhere else."""
+    resources = sorted(repository_arn(partition, region, account, p) for p in prefixes)
+    return {"Version": VERSION, "Statement": _grants(partition, "FirstPullThroughCache", FIRST_PULL_ACTIONS,
+                                                     account_ids, organization_id, resources)}
 
 
 def cached_repository_policy(partition: str, account_ids: Iterable[str], organization_id: str | None) -> Document:
-    """Repository policy that creation templates put on cached repositories so the same principals can pull."""
-    principal, condition = _principal_condition(
-        [f"arn:{partition}:iam::{a}:root" for a in account_ids], organization_id
-    )
-    statement: dict[str, Any] = {
-        "Sid": "OrganizationPullsCachedImages",
-        "Effect": "Allow",
-        "Principal": principal,
-        "Action": PULL_ACTIONS,
-    }
-    if condition:
-        statement["Condition"] = condition
-    return {"Version": VERSION, "Statement": [statement]}
+    """Repository policy that creation templates put on cached repositories, so the same principals can pull."""
+    return {"Version": VERSION, "Statement": _grants(partition, "PullCachedImages", PULL_ACTIONS, account_ids,
+                                                     organization_id)}

@@ -45,7 +45,10 @@ _ARN = re.compile(
 def prefix_faults(prefix: str, *, allow_root: bool = False, reserve: int = 0) -> list[str]:
     """What is wrong with an ECR repository prefix, as sentences; empty when it is valid.
 
-    `reserve` characters are kept free for a suffix added later (the random prefix suffix).
+    `allow_root` admits `ROOT` (upstream prefixes of ECR upstreams). As a cache prefix ROOT is
+    refused: AWS allows it for ECR upstreams, but it makes every repository of the registry a cache
+    and needs pull permissions on `repository/*`. `reserve` characters are kept free for a suffix
+    added later (the random prefix suffix).
     """
     if not isinstance(prefix, str) or not prefix:
         return ["must be a non-empty string such as 'docker-hub'"]
@@ -53,7 +56,8 @@ def prefix_faults(prefix: str, *, allow_root: bool = False, reserve: int = 0) ->
     limit = PREFIX_MAX_LENGTH - reserve
     if prefix == ROOT:
         if not allow_root:
-            faults.append("ROOT is only allowed for kind 'ecr' upstreams; use a named prefix such as 'docker-hub'")
+            faults.append("ROOT would make every repository of the registry a cache of this upstream and needs "
+                          "permissions on repository/*; give a named prefix such as 'mirror'")
         return faults
     if not PREFIX_MIN_LENGTH <= len(prefix) <= limit:
         room = f"{limit} (the random suffix takes {reserve})" if reserve else str(limit)
@@ -73,14 +77,12 @@ def normalize_prefix(prefix: str) -> str:
 
 def prefixes_overlap(a: str, b: str) -> bool:
     """True when one prefix is the other or a path under it (`team` and `team/hub`)."""
-    if ROOT in (a, b):
-        return a == b
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def slug(prefix: str) -> str:
-    """A prefix as a resource-name fragment: `mirrors/quay` -> `mirrors-quay`, `ROOT` -> `root`."""
-    return "root" if prefix == ROOT else prefix.replace("/", "-")
+    """A prefix as a resource-name fragment: `mirrors/quay` -> `mirrors-quay`."""
+    return prefix.replace("/", "-")
 
 
 def suffixed_prefix(prefix: str, suffix: str) -> str:

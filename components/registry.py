@@ -3,8 +3,10 @@
 Children, named `<name>-...` and parented to the component:
 
     <name>-<prefix>     UpstreamCache (one per upstream; see upstream_cache.py)
+    <name>-consumer     aws.iam.Policy                               what a workload needs to pull through the cache
     <name>-kms          aws.kms.Key + aws.kms.Alias                  with kms.create_key
     <name>-scanning     aws.ecr.RegistryScanningConfiguration        with scanning
+    <name>-consumers    aws.ecr.RegistryPolicy                       with consumers (other accounts, an organization)
 
 The whole argument set is validated (the same checks as the stack config) before the
 component registers anything.
@@ -16,7 +18,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from . import config, iam, naming
+from . import config, iam, images, naming
 from .args import PullThroughCacheArgs, UpstreamOutput
 from .context import aws_context
 from .upstream_cache import TEMPLATE_ONLY_KEYS, UpstreamCache, merge_tags, plain
@@ -69,6 +71,12 @@ class PullThroughCache(pulumi.ComponentResource):
     """`<account>.dkr.ecr.<region>.amazonaws.com`: the private registry that serves the caches."""
     upstreams: pulumi.Output[dict[str, UpstreamOutput]]
     """Every upstream, keyed by its ECR prefix."""
+    consumer_policy_arn: pulumi.Output[str]
+    """Managed IAM policy that lets a workload pull through every cache prefix (attach it to the workload's role)."""
+    consumer_policy_document: pulumi.Output[str]
+    """The consumer policy's document (JSON), for workloads in other accounts to grant themselves."""
+    image_hosts: pulumi.Output[dict[str, str]]
+    """Upstream host -> cache URI (`docker.io` -> `<registry_url>/docker-hub`), for rewriting image references."""
     kms_key_arn: pulumi.Output[Optional[str]]
     """The customer-managed KMS key of secrets and repositories, when there is one."""
 
@@ -83,9 +91,14 @@ class PullThroughCache(pulumi.ComponentResource):
         tags = merge_tags(tags, {"environment": settings.environment})
 
         kms_key_arn = self._kms_key(name, settings, tags, ctx, child)
+        repository_policy = None
+        if settings.consumers is not None:
+            consumers = settings.consumers
+            repository_policy = ctx.partition.apply(lambda p: json.dumps(iam.cached_repository_policy(
+                p, consumers.account_ids, consumers.organization_id)))
         caches = [
             UpstreamCache(f"{name}-{naming.slug(u.prefix)}", {
-                "upstream": self._upstream_args(u, kms_key_arn),
+                "upstream": self._upstream_args(u, kms_key_arn, repository_policy),
                 "environment": settings.environment,
                 "tags": tags,
                 "secret_kms_key_arn": kms_key_arn,
@@ -96,8 +109,24 @@ class PullThroughCache(pulumi.ComponentResource):
         ]
         if settings.scanning is not None:
             self._scanning(name, settings.scanning, caches, child)
+        prefixes = pulumi.Output.all(*[c.prefix for c in caches])
+        if settings.consumers is not None:
+            self._registry_policy(name, settings.consumers, prefixes, ctx, child)
+
+        document = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefixes).apply(
+            lambda v: json.dumps(iam.consumer_policy(v[0], v[1], v[2], v[3])))
+        consumer = aws.iam.Policy(
+            f"{name}-consumer",
+            description=f"Pull images through the ECR pull through caches of {settings.environment}: first pulls "
+                        "and steady-state pulls under every cache prefix",
+            policy=document,
+            tags=tags,
+            opts=child,
+        )
 
         self.registry_url = ctx.registry_url
+        self.consumer_policy_arn = consumer.arn
+        self.consumer_policy_document = document
         self.kms_key_arn = pulumi.Output.from_input(kms_key_arn)
         self.upstreams = pulumi.Output.all(*[
             pulumi.Output.all(
@@ -106,18 +135,35 @@ class PullThroughCache(pulumi.ComponentResource):
                 upstream_prefix=c.upstream_prefix, template=c.template,
             ) for c in caches
         ]).apply(lambda entries: {e.pop("prefix"): e for e in (dict(x) for x in entries)})
+        self.image_hosts = self.upstreams.apply(images.image_hosts)
         self.register_outputs({
             "registryUrl": self.registry_url,
             "upstreams": self.upstreams,
+            "consumerPolicyArn": self.consumer_policy_arn,
+            "consumerPolicyDocument": self.consumer_policy_document,
+            "imageHosts": self.image_hosts,
             "kmsKeyArn": self.kms_key_arn,
         })
 
     @staticmethod
-    def _upstream_args(upstream: config.UpstreamSettings, kms_key_arn: Any) -> dict[str, Any]:
+    def _upstream_args(upstream: config.UpstreamSettings, kms_key_arn: Any, repository_policy: Any) -> dict[str, Any]:
         args = config.upstream_args(upstream)
         if upstream.template.encryption in ("KMS", "KMS_DSSE") and kms_key_arn is not None:
             args["template"]["kms_key_arn"] = kms_key_arn
+        if repository_policy is not None:
+            args["template"]["repository_policy"] = repository_policy
         return args
+
+    def _registry_policy(self, name: str, consumers: config.ConsumerSettings, prefixes: pulumi.Output,
+                         ctx: Any, child: pulumi.ResourceOptions) -> None:
+        """Other accounts may create and import cached repositories under the prefixes (and nowhere else)."""
+        aws.ecr.RegistryPolicy(
+            f"{name}-consumers",
+            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefixes).apply(
+                lambda v: json.dumps(iam.registry_policy(v[0], v[1], v[2], v[3], consumers.account_ids,
+                                                         consumers.organization_id))),
+            opts=child,
+        )
 
     def _kms_key(self, name: str, settings: config.Settings, tags: Any, ctx: Any,
                  child: pulumi.ResourceOptions) -> Any:
@@ -142,7 +188,7 @@ class PullThroughCache(pulumi.ComponentResource):
     def _scanning(self, name: str, scanning: config.ScanningSettings, caches: list[UpstreamCache],
                   child: pulumi.ResourceOptions) -> None:
         filters = pulumi.Output.all(*[c.prefix for c in caches]).apply(lambda prefixes: [
-            {"filter": "*" if p == naming.ROOT else f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes])
+            {"filter": f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes])
         aws.ecr.RegistryScanningConfiguration(
             f"{name}-scanning",
             scan_type=scanning.scan_type,

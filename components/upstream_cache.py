@@ -157,8 +157,7 @@ class UpstreamCache(pulumi.ComponentResource):
         self.kind = pulumi.Output.from_input(plan.kind.kind)
         self.prefix = prefix
         self.upstream_url = pulumi.Output.from_input(plan.upstream_url)
-        self.cache_uri = ctx.registry_url if plan.prefix == naming.ROOT else \
-            pulumi.Output.concat(ctx.registry_url, "/", prefix)
+        self.cache_uri = pulumi.Output.concat(ctx.registry_url, "/", prefix)
         self.credential_arn = pulumi.Output.from_input(credential_arn)
         self.custom_role_arn = pulumi.Output.from_input(custom_role_arn)
         self.upstream_prefix = pulumi.Output.from_input(plan.upstream_prefix)

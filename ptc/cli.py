@@ -23,6 +23,19 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument("--policy-config", metavar="FILE",
                          help="policy configuration, as for `pulumi preview --policy-pack-config`")
     preview.add_argument("--project-dir", default=str(PROJECT_DIR), help=argparse.SUPPRESS)
+
+    image = verbs.add_parser("image", help="rewrite image references to the pull through cache")
+    image.add_argument("references", nargs="*", metavar="REF", help="image references, e.g. nginx:1.27")
+    outputs = image.add_mutually_exclusive_group(required=True)
+    outputs.add_argument("--outputs", metavar="FILE",
+                         help="`pulumi stack output --json` of the cache stack (- for stdin)")
+    outputs.add_argument("--stack", help="read the outputs of this stack with the Pulumi CLI")
+    image.add_argument("--manifest", metavar="FILE", action="append",
+                       help="rewrite the image: fields of a Kubernetes manifest or Compose file "
+                            "(repeatable; - for stdin)")
+    image.add_argument("--in-place", action="store_true", help="write manifests back instead of printing them")
+    image.add_argument("--keep-uncached", action="store_true",
+                       help="leave image: fields no rule caches unchanged (still reported) and exit 0")
     return top
 
 
@@ -37,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.stack and not args.config:
             args.stack = "dev"
         return preview.run(args, console)
+    if args.verb == "image":
+        from . import image
+
+        return image.run(args)
     raise AssertionError(args.verb)  # argparse rejects unknown verbs
 
 

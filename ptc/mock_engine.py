@@ -128,10 +128,12 @@ class FakeCloud(pulumi.runtime.Mocks):
     preview`; in up mode the provider-computed properties the project reads are filled in.
     """
 
-    def __init__(self, region: str, preview: bool, account_id: str = FAKE_ACCOUNT_ID):
+    def __init__(self, region: str, preview: bool, account_id: str = FAKE_ACCOUNT_ID,
+                 stack_references: dict[str, dict[str, Any]] | None = None):
         self.region = region
         self.preview = preview
         self.account_id = account_id
+        self.stack_references = stack_references or {}
 
     def call(self, args: mocks.MockCallArgs) -> dict:
         token, a = args.token, args.args
@@ -153,6 +155,11 @@ class FakeCloud(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the fake cloud has no answer for invoke {token}")
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = args.resource_id or args.name
+            if name not in self.stack_references:
+                raise LookupError(f"the fake cloud has no outputs for stack {name}")
+            return name, {"name": name, "outputs": self.stack_references[name], "secretOutputNames": []}
         state = dict(args.inputs)
         if not args.custom:
             return "", state
@@ -220,13 +227,15 @@ class _LogCapture(logging.Handler):
 
 
 def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
-                account_id: str = FAKE_ACCOUNT_ID, program: Callable[[], Any] | None = None) -> RunResult:
+                account_id: str = FAKE_ACCOUNT_ID, program: Callable[[], Any] | None = None,
+                stack_references: dict[str, dict[str, Any]] | None = None) -> RunResult:
     """Run `program_dir/__main__.py` (or `program`) under the mock engine with `config`.
 
+    `stack_references` gives the outputs of the stacks the program reads with StackReference.
     Never raises for the program's own errors: they are returned in `RunResult.error`.
     """
     program_dir = Path(program_dir).resolve()
-    fake = FakeCloud(config.region, preview, account_id)
+    fake = FakeCloud(config.region, preview, account_id, stack_references)
     monitor = RecordingMonitor(fake)
     logger = logging.getLogger(f"ptc.mock_engine.{config.stack}")
     logger.propagate = False

@@ -47,9 +47,9 @@ def test_normalized_prefixes_stay_valid_and_random_suffix_fits_when_reserved(pre
         assert AWS_PREFIX.match(suffixed) and len(suffixed) <= PREFIX_SHAPE["max"]
 
 
-def test_root_only_for_ecr_and_the_messages_name_the_fix():
-    assert naming.prefix_faults("ROOT", allow_root=True) == []
-    assert "only allowed for kind 'ecr'" in naming.prefix_faults("ROOT")[0]
+def test_root_is_refused_as_a_cache_prefix_and_the_messages_name_the_fix():
+    assert naming.prefix_faults("ROOT", allow_root=True) == []  # an ECR upstream's prefix may be ROOT
+    assert "needs permissions on repository/*" in naming.prefix_faults("ROOT")[0]
     assert "2 to 30" in naming.prefix_faults("a" * 31)[0]
     assert "lower-case" in naming.prefix_faults("Docker")[0]
     assert "25 (the random suffix takes 5)" in naming.prefix_faults("a" * 26, reserve=5)[0]
@@ -76,9 +76,7 @@ def test_overlap_and_slug():
     assert naming.prefixes_overlap("team", "team/hub")
     assert naming.prefixes_overlap("team/hub", "team")
     assert not naming.prefixes_overlap("team", "teams")
-    assert not naming.prefixes_overlap("ROOT", "team")
     assert naming.slug("mirrors/quay") == "mirrors-quay"
-    assert naming.slug("ROOT") == "root"
 
 
 def test_environment_rules():

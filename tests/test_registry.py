@@ -153,3 +153,32 @@ def test_prod_stack_is_production_shaped(prod_up):
         assert upstream["template"]["encryption_type"] == "KMS"
     for secret in prod_up.by_type(SECRET):
         assert secret.inputs["kmsKeyId"] == prod_up.by_type(KEY)[0].state["arn"]
+
+
+def test_consumer_policy_output_covers_every_prefix():
+    result = run_stack(BASE_CONFIG)
+    outputs = result.plain_outputs
+    policy = result.get("aws:iam/policy:Policy", "test-consumer")
+    assert outputs["consumer_policy_arn"] == policy.state["arn"]
+    document = json.loads(outputs["consumer_policy_document"])
+    assert document == json.loads(policy.inputs["policy"])
+    resources = document["Statement"][0]["Resource"]
+    assert resources == ["arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
+                         "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*"]
+    assert outputs["image_hosts"]["docker.io"] == outputs["upstreams"]["docker-hub"]["cache_uri"]
+    assert result.by_type("aws:ecr/registryPolicy:RegistryPolicy") == []
+
+
+def test_org_wide_access_adds_a_registry_policy_and_repository_policies():
+    result = run_stack(config_with(consumers={"organization_id": "o-abcdefghij"}))
+    policy = json.loads(result.get("aws:ecr/registryPolicy:RegistryPolicy", "test-consumers").inputs["policy"])
+    statement = policy["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}
+    assert sorted(statement["Resource"]) == ["arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
+                                             "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*"]
+    for template in result.by_type(TEMPLATE):
+        repository = json.loads(template.inputs["repositoryPolicy"])
+        assert repository["Statement"][0]["Action"] == [
+            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    template = result.plain_outputs["upstreams"]["docker-hub"]["template"]
+    assert json.loads(template["repository_policy"])["Statement"][0]["Sid"] == "PullCachedImagesOrganization"

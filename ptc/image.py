@@ -1,0 +1,84 @@
+"""`ptc image`: rewrite image references (or the `image:` fields of manifests) to the pull through cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from components.images import InvalidReference, NotCached, rewrite_image, rewrite_manifest
+
+EXIT_OK, EXIT_NOT_CACHED, EXIT_USAGE = 0, 1, 2
+
+
+class OutputsError(Exception):
+    """The stack outputs cannot be read."""
+
+
+def load_outputs(path: str | None, stack: str | None) -> dict[str, Any]:
+    """`pulumi stack output --json` from a file, or from the Pulumi CLI for a stack."""
+    if path is not None:
+        try:
+            outputs = json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise OutputsError(f"cannot read the stack outputs {path}: {exc}") from None
+    else:
+        pulumi = shutil.which("pulumi")
+        if pulumi is None:
+            raise OutputsError("--stack needs the Pulumi CLI on PATH to read the stack's outputs; or pass "
+                               "--outputs FILE with the output of `pulumi stack output --json`")
+        result = subprocess.run([pulumi, "stack", "output", "--json", "--stack", stack], capture_output=True,
+                                text=True)
+        if result.returncode != 0:
+            raise OutputsError(f"`pulumi stack output --json --stack {stack}` failed: {result.stderr.strip()}")
+        outputs = json.loads(result.stdout)
+    if not isinstance(outputs, dict) or not isinstance(outputs.get("upstreams"), dict):
+        raise OutputsError("the stack outputs have no `upstreams` map: is this an ecr-pull-through-cache stack "
+                           "that has been deployed?")
+    return outputs
+
+
+def run(args: Any) -> int:
+    try:
+        outputs = load_outputs(args.outputs, args.stack)
+    except OutputsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.references and not args.manifest:
+        print("error: give image references, or --manifest FILE", file=sys.stderr)
+        return EXIT_USAGE
+    status = EXIT_OK
+    for reference in args.references:
+        try:
+            print(rewrite_image(reference, outputs))
+        except (NotCached, InvalidReference) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_NOT_CACHED
+    for manifest in args.manifest or []:
+        status = max(status, _manifest(manifest, outputs, args))
+    return status
+
+
+def _manifest(path: str, outputs: dict[str, Any], args: Any) -> int:
+    name = "<stdin>" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        print(f"error: cannot read {name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    rewritten, changes = rewrite_manifest(text, outputs)
+    problems = [c for c in changes if c.problem]
+    for change in changes:
+        if change.problem:
+            print(f"{name}:{change.line}: {change.before}: {change.problem} (left unchanged)", file=sys.stderr)
+        elif change.after != change.before:
+            print(f"{name}:{change.line}: {change.before} -> {change.after}", file=sys.stderr)
+    if args.in_place and path != "-":
+        if rewritten != text:
+            Path(path).write_text(rewritten)
+    else:
+        sys.stdout.write(rewritten)
+    return EXIT_NOT_CACHED if problems and not args.keep_uncached else EXIT_OK
