@@ -36,7 +36,34 @@ def parser() -> argparse.ArgumentParser:
     image.add_argument("--in-place", action="store_true", help="write manifests back instead of printing them")
     image.add_argument("--keep-uncached", action="store_true",
                        help="leave image: fields no rule caches unchanged (still reported) and exit 0")
+
+    reconcile = verbs.add_parser("reconcile", help="bring cached repositories in line with their template")
+    reconcile.add_argument("--outputs", metavar="FILE", required=True,
+                           help="`pulumi stack output --json` of the cache stack (- for stdin)")
+    reconcile.add_argument("--apply", action="store_true", help="write what differs (default: report only)")
+    reconcile.add_argument("--json", action="store_true",
+                           help='print {"repositories": N, "changes": [...], "errors": [...]}')
+    reconcile.add_argument("--fail-on-drift", action="store_true", help="exit 1 when a dry run finds drift")
+    reconcile.add_argument("--workers", type=int, default=8, help="repositories handled at once (default 8)")
+    _aws_arguments(reconcile)
+
+    verify = verbs.add_parser("verify", help="check every cache against the live registry after `pulumi up`")
+    verify.add_argument("--outputs", metavar="FILE", required=True,
+                        help="`pulumi stack output --json` of the cache stack (- for stdin)")
+    verify.add_argument("--json", action="store_true", help='print {"checks": [...], "summary": {...}}')
+    verify.add_argument("--max-token-age-days", type=int, default=90,
+                        help="rotation limit: fail for tokens older than this (default 90)")
+    verify.add_argument("--check-token-scopes", action="store_true",
+                        help="ask GitLab and GitHub what each token can really do")
+    verify.add_argument("--gitlab-api-url", default="https://gitlab.com", help=argparse.SUPPRESS)
+    verify.add_argument("--github-api-url", default="https://api.github.com", help=argparse.SUPPRESS)
+    _aws_arguments(verify)
     return top
+
+
+def _aws_arguments(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--region", help="AWS region (default: the registry's, from the outputs)")
+    verb.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:5000 for moto.server")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         from . import image
 
         return image.run(args)
+    if args.verb == "reconcile":
+        from . import reconcile
+
+        return reconcile.run(args, console)
+    if args.verb == "verify":
+        from . import verify
+
+        return verify.run(args, console)
     raise AssertionError(args.verb)  # argparse rejects unknown verbs
 
 

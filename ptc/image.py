@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from components.images import InvalidReference, NotCached, rewrite_image, rewrite_manifest
 
+from .outputs import OutputsError, load_outputs
+
 EXIT_OK, EXIT_NOT_CACHED, EXIT_USAGE = 0, 1, 2
-
-
-class OutputsError(Exception):
-    """The stack outputs cannot be read."""
-
-
-def load_outputs(path: str | None, stack: str | None) -> dict[str, Any]:
-    """`pulumi stack output --json` from a file, or from the Pulumi CLI for a stack."""
-    if path is not None:
-        try:
-            outputs = json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise OutputsError(f"cannot read the stack outputs {path}: {exc}") from None
-    else:
-        pulumi = shutil.which("pulumi")
-        if pulumi is None:
-            raise OutputsError("--stack needs the Pulumi CLI on PATH to read the stack's outputs; or pass "
-                               "--outputs FILE with the output of `pulumi stack output --json`")
-        result = subprocess.run([pulumi, "stack", "output", "--json", "--stack", stack], capture_output=True,
-                                text=True)
-        if result.returncode != 0:
-            raise OutputsError(f"`pulumi stack output --json --stack {stack}` failed: {result.stderr.strip()}")
-        outputs = json.loads(result.stdout)
-    if not isinstance(outputs, dict) or not isinstance(outputs.get("upstreams"), dict):
-        raise OutputsError("the stack outputs have no `upstreams` map: is this an ecr-pull-through-cache stack "
-                           "that has been deployed?")
-    return outputs
 
 
 def run(args: Any) -> int:

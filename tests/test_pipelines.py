@@ -66,6 +66,7 @@ def test_deploys_run_pulumi_up_per_environment_dev_before_prod():
     action = next(s for s in up["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
     assert action["with"]["command"] == "up"
     assert "pulumi stack output --json" in text
+    assert text.index("pulumi stack output --json") < text.index("ptc verify --outputs outputs.json")
 
 
 def test_gitlab_has_the_same_gates():
@@ -79,6 +80,7 @@ def test_gitlab_has_the_same_gates():
     for job in ("live-preview", ".deploy"):
         script = " ".join(pipeline[job]["script"])
         assert "--policy-pack policies/security --policy-pack policies/conventions" in script
+    assert "ptc verify --outputs outputs.json" in " ".join(pipeline[".deploy"]["script"])
     assert pipeline["deploy-prod"]["needs"] == ["deploy-dev"]
     assert pipeline["deploy-prod"]["rules"][0]["when"] == "manual"
     for job in ("deploy-dev", "deploy-prod"):
