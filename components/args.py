@@ -141,8 +141,7 @@ class UpstreamCacheArgs(TypedDict, total=False):
     tags: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Tags added to every taggable resource."""
     secret_kms_key_arn: pulumi.Input[str]
-    """Customer-managed KMS key for the credentials secret; its key policy must let ECR's
-    pull-through-cache service-linked role decrypt through Secrets Manager."""
+    """Customer-managed KMS key of the credentials secret; ECR's pull through cache role must be able to use it."""
     secret_recovery_window_days: int
     """Days Secrets Manager keeps a deleted secret recoverable (7-30). Default 30."""
     scan_on_push: bool

@@ -1,0 +1,77 @@
+"""The plugin entry point: host UpstreamCache and PullThroughCache for programs in any language.
+
+The Python language host runs a plugin as `python <plugin dir> <engine address>`. This file loads
+the folder as the package `components` (whatever the folder is called), infers the schema from the
+components' type annotations and serves the ResourceProvider protocol.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PACKAGE = "ecr-pull-through-cache"
+
+
+def load_components():
+    """Import this folder as the `components` package, with relative imports working."""
+    if str(HERE) in sys.path:
+        sys.path.remove(str(HERE))  # our modules are not top-level modules
+    if "components" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("components", HERE / "__init__.py",
+                                                      submodule_search_locations=[str(HERE)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["components"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["components"]
+
+
+def provider():
+    """The component provider, with outputs that are maps of complex types mapped to schema names too."""
+    from pulumi import Output
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    components = load_components()
+    from components.registry import PullThroughCache
+    from components.upstream_cache import UpstreamCache
+
+    class Provider(ComponentProvider):
+        def get_state(self, instance, component_def):
+            state = super().get_state(instance, component_def)
+            for name, prop in component_def.outputs.items():
+                inner = prop.additional_properties
+                if name not in state or inner is None or not inner.ref:
+                    continue
+                type_def = self.get_type_definition(inner)
+                if type_def is None or type_def.enum:
+                    continue
+
+                def each(values, type_def=type_def):
+                    return {k: self.map_complex_output(v, type_def) for k, v in values.items()}
+                value = state[name]
+                state[name] = value.apply(each) if isinstance(value, Output) else each(value)
+            return state
+
+    hosted = Provider([UpstreamCache, PullThroughCache], PACKAGE, None, components.__version__)
+    hosted.schema = mark_secrets(hosted.schema)
+    return hosted
+
+
+SECRET_INPUTS = {"UpstreamArgs": ["accessToken"]}
+"""Inputs that generated SDKs must treat as secrets even when a program passes them in plain text."""
+
+
+def mark_secrets(schema_json: str) -> str:
+    import json
+
+    schema = json.loads(schema_json)
+    for type_name, properties in SECRET_INPUTS.items():
+        for name in properties:
+            schema["types"][f"{PACKAGE}:index:{type_name}"]["properties"][name]["secret"] = True
+    return json.dumps(schema)
+
+
+if __name__ == "__main__":
+    from pulumi.provider import main
+
+    main(provider(), sys.argv[1:])
