@@ -22,6 +22,8 @@ context = StackContext(
 settings = parse_settings(
     raw, context,
     credentials_are_secret=pulumi.runtime.is_config_secret(config.full_key("credentials")),
+    present_keys=[key.split(":", 1)[1] for key in pulumi.runtime.config.CONFIG.get()
+                  if key.startswith(config.full_key(""))],
 )
 
 cache = PullThroughCache(settings.environment, registry_args(settings))

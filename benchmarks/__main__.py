@@ -1,7 +1,7 @@
 """Run benchmark suites and record them in benchmarks/RESULTS.md.
 
-    python -m benchmarks                  # every suite, default repetitions
-    python -m benchmarks preview -n 5     # one suite
+    python -m benchmarks                  # every suite (make bench)
+    python -m benchmarks preview -n 5     # some suites, 5 repetitions
 """
 
 from __future__ import annotations
@@ -9,27 +9,33 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import os
 import sys
 
 from .timing import ROOT, machine
 
-SUITES = ["preview"]
+SUITES = ["preview", "policies", "reconcile"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("suites", nargs="*", default=SUITES, choices=SUITES)
+    parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"{', '.join(SUITES)} (default: all)")
     parser.add_argument("-n", "--repeat", type=int, default=5, help="repetitions per measurement (default 5)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        parser.error(f"unknown suites: {', '.join(unknown)} (choose from {', '.join(SUITES)})")
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        os.environ.setdefault(key, value)  # moto.server only; no benchmark talks to AWS
 
     sections = []
-    for name in args.suites:
+    for name in args.suites or SUITES:
         suite = importlib.import_module(f"benchmarks.{name}")
         print(f"## {suite.TITLE}", flush=True)
         timings, notes = suite.run(args.repeat)
         lines = [f"## {suite.TITLE}", "", suite.HEAD, *(t.row() for t in timings), "", *(f"- {n}" for n in notes)]
-        print("\n".join(lines[2:]), flush=True)
+        print("\n".join(lines[2:]) + "\n", flush=True)
         sections.append("\n".join(lines))
 
     if not args.no_write:

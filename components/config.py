@@ -10,6 +10,7 @@ uses `UpstreamCache` directly, or through the plugin, gets the same refusals.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -489,14 +490,21 @@ def _existing_secret_faults(existing: str, context: StackContext | None) -> list
 # --------------------------------------------------------------------------------------------
 
 def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, credentials_are_secret: bool = True,
-                   ) -> Settings:
+                   present_keys: Iterable[str] = ()) -> Settings:
     """Validate the stack config (keys without the project namespace) into `Settings`.
 
     Raises `ConfigError` with every fault found. `credentials_are_secret` tells whether the
     `credentials` key was stored with `--secret`; a plain token is refused. `context` is where
     the stack deploys; without it (inside a component) account and region checks are skipped.
+    `present_keys` are the keys the stack sets in the project's namespace: a mistyped one is
+    refused rather than ignored.
     """
     c = _Collector()
+    for key in present_keys:
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"the settings are {', '.join(CONFIG_KEYS)}"
+            c.add(key, "", f"is not a setting of this project and would be ignored; {hint}")
     for problem in naming.environment_faults(raw.get("environment")):
         c.add("environment", "", problem)
     environment = raw.get("environment") if isinstance(raw.get("environment"), str) else ""

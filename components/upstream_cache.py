@@ -7,6 +7,7 @@ Children, all named `<name>-...` and parented to the component:
     <name>-credentials      aws.secretsmanager.SecretVersion       (unless existing_secret is given)
     <name>-upstream         aws.iam.Role + aws.iam.RolePolicy      kind ecr: the role ECR pulls through
     <name>-template         aws.iam.Role + aws.iam.RolePolicy      when the template tags or KMS-encrypts
+    <name>-template-kms     aws.iam.RolePolicy                     with KMS: the key, in its own policy
     <name>-template         aws.ecr.RepositoryCreationTemplate
     <name>-rule             aws.ecr.PullThroughCacheRule           created last, once the rest exists
 

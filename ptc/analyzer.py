@@ -15,6 +15,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
 MAX_MESSAGE = 400 * 1024 * 1024
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
 START_TIMEOUT = float(os.environ.get("PTC_PACK_START_TIMEOUT", "60"))
+ANALYZE_WINDOW = 16
+"""Analyze calls in flight per pack: enough to keep the pack busy between round trips (measured in
+benchmarks/RESULTS.md), few enough to stay within the pack's gRPC worker threads' queue."""
 
 
 class PolicyPackError(Exception):
@@ -172,7 +176,25 @@ class PackProcess:
 
     def analyze(self, resource: Registration) -> list[dict[str, Any]]:
         """Diagnostics of one resource; like the engine, attribute them to the resource analyzed."""
-        diagnostics = self._diagnostics(self.stub.Analyze(analyze_request(resource)))
+        return self._attributed(resource, self.stub.Analyze(analyze_request(resource)))
+
+    def analyze_all(self, resources: Iterable[Registration], window: int = ANALYZE_WINDOW) -> list[dict[str, Any]]:
+        """`Analyze` every resource, with up to `window` calls in flight (the engine, too, analyzes
+        resources concurrently); diagnostics come back in resource order."""
+        pending: deque = deque()
+        found: list[dict[str, Any]] = []
+        for resource in resources:
+            pending.append((resource, self.stub.Analyze.future(analyze_request(resource))))
+            if len(pending) >= window:
+                done, call = pending.popleft()
+                found += self._attributed(done, call.result())
+        while pending:
+            done, call = pending.popleft()
+            found += self._attributed(done, call.result())
+        return found
+
+    def _attributed(self, resource: Registration, response) -> list[dict[str, Any]]:
+        diagnostics = self._diagnostics(response)
         for d in diagnostics:
             d["urn"] = d["urn"] or resource.urn
         return diagnostics
@@ -328,8 +350,7 @@ class PolicyPacks:
         def one_pack(process: PackProcess) -> list[dict[str, Any]]:
             process.configure(configs.get(process.info.name, {}))
             process.configure_stack()
-            found = [d for resource in resources for d in process.analyze(resource)]
-            return found + process.analyze_stack(resources, outputs=outputs)
+            return process.analyze_all(resources) + process.analyze_stack(resources, outputs=outputs)
 
         with futures.ThreadPoolExecutor(max_workers=max(1, len(self.processes))) as pool:
             for found in pool.map(one_pack, self.processes):

@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     source = preview.add_mutually_exclusive_group()
     source.add_argument("--stack", help="preview Pulumi.<stack>.yaml (default: dev)")
     source.add_argument("--config", metavar="FILE", help="preview the stack config in FILE")
+    source.add_argument("--all", action="store_true", help="preview every Pulumi.<stack>.yaml, in one process")
     preview.add_argument("--json", action="store_true", help="print {resources, outputs, violations} as JSON")
     preview.add_argument("--policy-config", metavar="FILE",
                          help="policy configuration, as for `pulumi preview --policy-pack-config`")
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "preview":
         from . import preview
 
-        if not args.stack and not args.config:
+        if not args.stack and not args.config and not args.all:
             args.stack = "dev"
         return preview.run(args, console)
     if args.verb == "image":

@@ -15,7 +15,7 @@ from rich.console import Console
 from . import render
 from .analyzer import PolicyConfigError, PolicyPackError, PolicyPacks, pack_dirs
 from .mock_engine import Registration, run_program
-from .stack_config import StackConfig, StackConfigError, load_stack_config
+from .stack_config import StackConfig, StackConfigError, load_stack_config, stack_names
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_INVALID = 0, 1, 2
 
@@ -68,11 +68,32 @@ def describe_failure(error: BaseException) -> str:
 
 def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any] | None = None,
             *, policies: bool = True) -> PreviewReport:
-    """Run the program as `pulumi preview` would, then every policy pack over what it would create.
+    """Run the program as `pulumi preview` would, then every policy pack over what it would create."""
+    return preview_stacks(project_dir, [config], policy_config, policies=policies)[0]
 
-    The packs start first, so their start-up overlaps the program's run; one process per pack.
+
+def preview_stacks(project_dir: Path, configs: list[StackConfig], policy_config: dict[str, Any] | None = None,
+                   *, policies: bool = True) -> list[PreviewReport]:
+    """Preview several stacks in one process.
+
+    Each stack's packs (one process per pack, configured for that stack as the CLI would) start
+    first, so their start-up overlaps the programs, which run one after another in this process.
     """
-    packs = PolicyPacks(pack_dirs(project_dir), config, dry_run=True) if policies else None
+    dirs = pack_dirs(project_dir) if policies else []
+    packs = [PolicyPacks(dirs, config, dry_run=True) if dirs else None for config in configs]
+    reports = []
+    try:
+        for config, stack_packs in zip(configs, packs, strict=True):
+            reports.append(_preview_one(project_dir, config, stack_packs, policy_config))
+    finally:
+        for stack_packs in packs:
+            if stack_packs is not None:
+                stack_packs.close()
+    return reports
+
+
+def _preview_one(project_dir: Path, config: StackConfig, packs: PolicyPacks | None,
+                 policy_config: dict[str, Any] | None) -> PreviewReport:
     try:
         result = run_program(project_dir, config, preview=True)
         report = PreviewReport(project=config.project, stack=config.stack, resources=result.resources,
@@ -84,9 +105,6 @@ def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any
                 report.violations = packs.run(result.resources, policy_config=policy_config).violations
     except (PolicyPackError, PolicyConfigError) as exc:
         report = PreviewReport(project=config.project, stack=config.stack, error=str(exc))
-    finally:
-        if packs is not None:
-            packs.close()
     return report
 
 
@@ -120,15 +138,20 @@ def print_report(report: PreviewReport, console: Console) -> None:
 def run(args: Any, console: Console) -> int:
     project_dir = Path(args.project_dir).resolve()
     try:
-        config_file = Path(args.config) if args.config else None
-        config = load_stack_config(project_dir, stack=args.stack, config_file=config_file)
         policy_config = load_policy_config(Path(args.policy_config)) if args.policy_config else None
+        if args.all:
+            configs = [load_stack_config(project_dir, stack=name) for name in stack_names(project_dir)]
+        else:
+            config_file = Path(args.config) if args.config else None
+            configs = [load_stack_config(project_dir, stack=args.stack, config_file=config_file)]
     except (StackConfigError, PolicyConfigError) as exc:
-        report = PreviewReport(project="?", stack=args.stack or str(args.config), error=str(exc))
+        reports = [PreviewReport(project="?", stack=args.stack or str(args.config or "*"), error=str(exc))]
     else:
-        report = preview(project_dir, config, policy_config)
+        reports = preview_stacks(project_dir, configs, policy_config)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=False))
+        document = reports[0].to_json() if not args.all else {"stacks": {r.stack: r.to_json() for r in reports}}
+        print(json.dumps(document, indent=2, sort_keys=False))
     else:
-        print_report(report, console)
-    return report.exit_code
+        for report in reports:
+            print_report(report, console)
+    return max(r.exit_code for r in reports)

@@ -166,6 +166,20 @@ def test_each_fault_names_where_the_field_and_the_fix(case, change, location, me
     assert any(f.startswith(location + ":") and message in f for f in faults), faults
 
 
+def test_a_mistyped_setting_is_refused_not_ignored():
+    config = dict(BASE_CONFIG, scaning={"scan_type": "BASIC"}, colour="blue")
+    faults = faults_of_program(config)
+    assert "scaning: is not a setting of this project and would be ignored; did you mean 'scanning'?" in faults
+    assert "  - colour: is not a setting of this project and would be ignored; the settings are environment" in faults
+
+
+def faults_of_program(config: dict[str, Any]) -> str:
+    """The faults as the program reports them (it lists the keys the stack sets)."""
+    result = run_stack(config)
+    assert isinstance(result.error, ConfigError)
+    return str(result.error)
+
+
 def test_the_base_config_is_valid():
     settings = parse(BASE_CONFIG)
     assert [u.prefix for u in settings.upstreams] == ["ecr-public", "docker-hub"]

@@ -146,3 +146,29 @@ def test_a_program_error_exits_2_without_a_traceback(tmp_path):
 def test_make_preview_is_the_dev_stack():
     makefile = (ROOT / "Makefile").read_text()
     assert "$(BIN)/python -m ptc preview --stack dev" in makefile
+
+
+def test_all_stacks_in_one_process():
+    result = ptc("preview", "--all")
+    assert result.returncode == 0, result.stdout
+    assert [line.split()[2] for line in result.stdout.splitlines() if line.startswith("Previewing stack")] == \
+        stack_names(ROOT)
+    document = json.loads(ptc("preview", "--all", "--json").stdout)
+    assert sorted(document["stacks"]) == stack_names(ROOT)
+    assert all(set(s) >= {"resources", "outputs", "violations"} for s in document["stacks"].values())
+
+
+def test_all_stacks_exit_with_the_worst_result(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((ROOT / name).read_text())
+    (project / "components").symlink_to(ROOT / "components")
+    (project / "policies").symlink_to(ROOT / "policies")
+    (project / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
+    prod = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    prod["config"]["ecr-pull-through-cache:environment"] = "prod"  # production without KMS: refused
+    (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(prod))
+    result = ptc("preview", "--all", "--project-dir", str(project))
+    assert result.returncode == 1
+    assert "Previewing stack dev" in result.stdout and "Previewing stack prod" in result.stdout

@@ -25,29 +25,40 @@ def _dependencies(resource, key: str) -> frozenset[str]:
     return frozenset(d.urn for d in resource.property_dependencies.get(key, []))
 
 
-def covering_template(rule, templates):
-    """The template of a rule's prefix: same prefix, else ROOT; for a prefix known only after apply, the
-    template whose prefix comes from the same resources."""
-    prefix = _prefix(rule, "ecrRepositoryPrefix")
-    if prefix is None:
-        deps = _dependencies(rule, "ecrRepositoryPrefix")
-        same = [t for t in templates if _prefix(t, "prefix") is None and deps and _dependencies(t, "prefix") == deps]
-        if same:
-            return same[0]
-        raise UnknownValueError(UNKNOWN_STRING_VALUE, ["ecrRepositoryPrefix"])
-    exact = [t for t in templates if _prefix(t, "prefix") == prefix]
-    root = [t for t in templates if _prefix(t, "prefix") == "ROOT"]
-    return (exact or root or [None])[0]
+class Templates:
+    """The stack's templates, indexed once: by prefix, and (for prefixes known only after apply) by the
+    resources their prefix comes from."""
+
+    def __init__(self, resources) -> None:
+        self.by_prefix: dict[str, object] = {}
+        self.by_source: dict[frozenset[str], object] = {}
+        for template in (r for r in resources if r.resource_type == TEMPLATE):
+            prefix = _prefix(template, "prefix")
+            if prefix is not None:
+                self.by_prefix.setdefault(prefix, template)
+            elif deps := _dependencies(template, "prefix"):
+                self.by_source.setdefault(deps, template)
+
+    def covering(self, rule):
+        """The template of a rule's prefix: same prefix, else ROOT; for a prefix known only after apply,
+        the template whose prefix comes from the same resources."""
+        prefix = _prefix(rule, "ecrRepositoryPrefix")
+        if prefix is None:
+            template = self.by_source.get(_dependencies(rule, "ecrRepositoryPrefix"))
+            if template is None:
+                raise UnknownValueError(UNKNOWN_STRING_VALUE, ["ecrRepositoryPrefix"])
+            return template
+        return self.by_prefix.get(prefix) or self.by_prefix.get("ROOT")
 
 
 def validate_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
     require_lifecycle = args.get_config().get("requireLifecyclePolicy", True)
-    templates = [r for r in args.resources if r.resource_type == TEMPLATE]
+    templates = Templates(args.resources)
     unknowns = Unknowns()
     for rule in (r for r in args.resources if r.resource_type == RULE):
         what = label(rule.resource_type, rule.name)
         with unknowns.guard(what):
-            template = covering_template(rule, templates)
+            template = templates.covering(rule)
             prefix = _prefix(rule, "ecrRepositoryPrefix") or "(known after apply)"
             if template is None:
                 report(f"The pull through cache rule {what} (prefix '{prefix}') has no repository creation template; "
