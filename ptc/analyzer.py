@@ -48,7 +48,9 @@ class PolicyConfigError(Exception):
     """The policy configuration names an unknown policy or breaks a policy's config schema."""
 
 
-class _EngineService(engine_pb2_grpc.EngineServicer):
+class EngineService(engine_pb2_grpc.EngineServicer):
+    """The engine's log service, as packs and plugins call it; keeps what they log."""
+
     def __init__(self) -> None:
         self.logs: list[tuple[int, str]] = []
 
@@ -69,7 +71,7 @@ class EngineServer:
     """The `Engine` gRPC service a pack is pointed at (it only logs through it)."""
 
     def __init__(self) -> None:
-        self.service = _EngineService()
+        self.service = EngineService()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=CHANNEL_OPTIONS)
         engine_pb2_grpc.add_EngineServicer_to_server(self.service, self.server)
         self.port = self.server.add_insecure_port("127.0.0.1:0")

@@ -40,6 +40,15 @@ def load_outputs(path: str | None, stack: str | None = None) -> dict[str, Any]:
     return outputs
 
 
+def registry_outputs(path: str | None, region: str | None) -> tuple[dict[str, Any], str, str]:
+    """Outputs, account and region for a verb that talks to the registry; `--region`, if given, must agree."""
+    outputs = load_outputs(path)
+    account, registry_region = registry_of(outputs)
+    if region and region != registry_region:
+        raise OutputsError(f"the outputs describe a registry in {registry_region}, not {region}")
+    return outputs, account, registry_region
+
+
 def registry_of(outputs: dict[str, Any]) -> tuple[str, str]:
     """(account, region) of the registry the outputs describe."""
     match = REGISTRY_URL.match(str(outputs.get("registry_url", "")))

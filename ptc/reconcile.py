@@ -253,16 +253,12 @@ def run(args: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
-    from .outputs import OutputsError, load_outputs, registry_of
+    from .outputs import OutputsError, registry_outputs
 
     try:
-        outputs = load_outputs(args.outputs, None)
-        account, region = registry_of(outputs)
+        outputs, account, region = registry_outputs(args.outputs, args.region)
     except OutputsError as exc:
         console.print(f"error: {exc}", soft_wrap=True)
-        return 2
-    if args.region and args.region != region:
-        console.print(f"error: the outputs describe a registry in {region}, not {args.region}", soft_wrap=True)
         return 2
     reconciler = Reconciler(Aws(region, args.endpoint_url, max_pool=args.workers * 2), outputs, apply=args.apply,
                             workers=args.workers)

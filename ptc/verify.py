@@ -83,11 +83,11 @@ class Verifier:
             self.check_rule(prefix, upstream, rule)
             if rule is not None and (upstream.get("credential_arn") or upstream.get("custom_role_arn")):
                 self.check_validation(prefix)
-            token = None
+            token, declared = None, []
             if upstream.get("credential_arn"):
-                token = self.check_secret(prefix, upstream)
+                token, declared = self.check_secret(prefix, upstream)
             if self.check_token_scopes and upstream["kind"] in token_scopes.LOOKUPS:
-                self.check_live_scopes(prefix, upstream, token)
+                self.check_live_scopes(prefix, upstream["kind"], token, declared)
             self.check_template(prefix, upstream, templates.get(prefix))
         return self.checks
 
@@ -124,14 +124,15 @@ class Verifier:
 
     # ---- the secret ------------------------------------------------------------------------
 
-    def check_secret(self, prefix: str, upstream: dict[str, Any]) -> str | None:
-        """Returns the token when this identity may read it (for the live scope check), else None."""
+    def check_secret(self, prefix: str, upstream: dict[str, Any]) -> tuple[str | None, list[str]]:
+        """Returns the token when this identity may read it (else None) and the declared scopes,
+        for the live scope check."""
         arn = upstream["credential_arn"]
         try:
             secret = self.secrets.describe_secret(SecretId=arn)
         except (ClientError, BotoCoreError) as exc:
             self.add(prefix, "secret", FAIL, f"cannot describe {arn}: {_message(exc)}")
-            return None
+            return None, []
         faults = []
         if secret.get("DeletedDate"):
             faults.append(f"is scheduled for deletion on {secret['DeletedDate']:%Y-%m-%d}: restore it "
@@ -166,7 +167,7 @@ class Verifier:
                                                     "rotation limit: rotate it")
             else:
                 self.add(prefix, "token-age", PASS, f"{age} days old (limit {self.max_age})")
-        return self._read_credentials(prefix, arn)
+        return self._read_credentials(prefix, arn), declared
 
     def _read_credentials(self, prefix: str, arn: str) -> str | None:
         try:
@@ -194,18 +195,17 @@ class Verifier:
         self.add(prefix, "credentials", PASS, "JSON with username and accessToken")
         return document["accessToken"]
 
-    def check_live_scopes(self, prefix: str, upstream: dict[str, Any], token: str | None) -> None:
+    def check_live_scopes(self, prefix: str, kind: str, token: str | None, declared_scopes: list[str]) -> None:
         if token is None:
             self.add(prefix, "live-scopes", SKIP, "the token could not be read here")
             return
-        kind = upstream["kind"]
         try:
             info = token_scopes.LOOKUPS[kind](token, self.apis[kind])
         except token_scopes.ScopeLookupError as exc:
             self.add(prefix, "live-scopes", FAIL, str(exc))
             return
         allowed = catalog.get_kind(kind).allowed_scopes
-        declared = set(self._declared_scopes(upstream))
+        declared = set(declared_scopes)
         excess = sorted(set(info.scopes) - (declared & allowed))
         if not info.active:
             self.add(prefix, "live-scopes", FAIL, "the upstream reports the token inactive or revoked")
@@ -214,13 +214,6 @@ class Verifier:
                                                   f"scopes ({', '.join(sorted(declared)) or 'none'}): reissue it")
         else:
             self.add(prefix, "live-scopes", PASS, f"the upstream reports {', '.join(info.scopes)}")
-
-    def _declared_scopes(self, upstream: dict[str, Any]) -> list[str]:
-        try:
-            tags = self.secrets.describe_secret(SecretId=upstream["credential_arn"]).get("Tags", [])
-        except (ClientError, BotoCoreError):
-            return []
-        return next((t["Value"].split() for t in tags if t["Key"] == "ptc:token-scopes"), [])
 
     # ---- the template ----------------------------------------------------------------------
 
@@ -269,16 +262,12 @@ STYLE = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
 def run(args: Any, console: Any) -> int:
     from rich.text import Text
 
-    from .outputs import OutputsError, load_outputs, registry_of
+    from .outputs import OutputsError, registry_outputs
 
     try:
-        outputs = load_outputs(args.outputs, None)
-        account, region = registry_of(outputs)
+        outputs, account, region = registry_outputs(args.outputs, args.region)
     except OutputsError as exc:
         console.print(f"error: {exc}", soft_wrap=True)
-        return 2
-    if args.region and args.region != region:
-        console.print(f"error: the outputs describe a registry in {region}, not {args.region}", soft_wrap=True)
         return 2
     verifier = Verifier(Aws(region, args.endpoint_url), outputs, account=account, region=region,
                         max_token_age_days=args.max_token_age_days, check_token_scopes=args.check_token_scopes,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2_grpc, resource_pb2, resource_pb2_grpc
+from pulumi.runtime.proto import engine_pb2_grpc, provider_pb2_grpc, resource_pb2, resource_pb2_grpc
 
+from ptc.analyzer import EngineService
 from ptc.mock_engine import FakeCloud, RecordingMonitor, Registration
 
 OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
@@ -76,27 +77,12 @@ class _MonitorService(resource_pb2_grpc.ResourceMonitorServicer):
         return empty_pb2.Empty()
 
 
-class _EngineService(engine_pb2_grpc.EngineServicer):
-    def __init__(self):
-        self.logs: list[str] = []
-
-    def Log(self, request, context):  # noqa: N802
-        self.logs.append(request.message)
-        return empty_pb2.Empty()
-
-    def GetRootResource(self, request, context):  # noqa: N802
-        return engine_pb2.GetRootResourceResponse()
-
-    def SetRootResource(self, request, context):  # noqa: N802
-        return engine_pb2.SetRootResourceResponse()
-
-
 class EngineServer:
     """ResourceMonitor and Engine on one port, as the plugin expects from `pulumi`."""
 
     def __init__(self, project: str, stack: str, region: str = "us-east-2", preview: bool = False):
         self.monitor = _Monitor(FakeCloud(region, preview), project, stack)
-        self.engine = _EngineService()
+        self.engine = EngineService()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=OPTIONS)
         resource_pb2_grpc.add_ResourceMonitorServicer_to_server(_MonitorService(self.monitor), self.server)
         engine_pb2_grpc.add_EngineServicer_to_server(self.engine, self.server)
