@@ -131,10 +131,3 @@ def parse_arn(value: str) -> Arn | None:
     match = _ARN.match(value) if isinstance(value, str) else None
     return Arn(**match.groupdict()) if match else None
 
-
-def secret_name_of(existing: str) -> str:
-    """The secret name in a name-or-ARN reference (an ARN's name keeps AWS's random suffix)."""
-    arn = parse_arn(existing)
-    if arn and arn.service == "secretsmanager" and arn.resource.startswith("secret:"):
-        return arn.resource[len("secret:"):]
-    return existing

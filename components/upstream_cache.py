@@ -179,7 +179,7 @@ class UpstreamCache(pulumi.ComponentResource):
             return pulumi.Output.from_input(plan.prefix)
         suffix = random.RandomId(f"{name}-prefix-suffix", byte_length=naming.RANDOM_SUFFIX_BYTES,
                                  keepers={"prefix": plan.prefix}, opts=child)
-        return pulumi.Output.concat(plan.prefix, "-", suffix.hex)
+        return suffix.hex.apply(lambda hex_: naming.suffixed_prefix(plan.prefix, hex_))
 
     def _credentials(self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: Any,
                      child: pulumi.ResourceOptions) -> tuple[Any, list[pulumi.Resource]]:

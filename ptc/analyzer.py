@@ -314,7 +314,6 @@ def pack_dirs(project_dir: Path) -> list[Path]:
 
 @dataclass
 class PolicyRun:
-    packs: list[PackInfo]
     violations: list[dict[str, Any]]
 
 
@@ -357,4 +356,4 @@ class PolicyPacks:
         with futures.ThreadPoolExecutor(max_workers=max(1, len(self.processes))) as pool:
             for found in pool.map(one_pack, self.processes):
                 violations.extend(found)
-        return PolicyRun(packs=self.infos, violations=violations)
+        return PolicyRun(violations=violations)

@@ -66,20 +66,19 @@ def describe_failure(error: BaseException) -> str:
     return f"The program failed: {type(error).__name__}: {message} (set PTC_DEBUG=1 for the traceback)"
 
 
-def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any] | None = None,
-            *, policies: bool = True) -> PreviewReport:
+def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any] | None = None) -> PreviewReport:
     """Run the program as `pulumi preview` would, then every policy pack over what it would create."""
-    return preview_stacks(project_dir, [config], policy_config, policies=policies)[0]
+    return preview_stacks(project_dir, [config], policy_config)[0]
 
 
 def preview_stacks(project_dir: Path, configs: list[StackConfig], policy_config: dict[str, Any] | None = None,
-                   *, policies: bool = True) -> list[PreviewReport]:
+                   ) -> list[PreviewReport]:
     """Preview several stacks in one process.
 
     Each stack's packs (one process per pack, configured for that stack as the CLI would) start
     first, so their start-up overlaps the programs, which run one after another in this process.
     """
-    dirs = pack_dirs(project_dir) if policies else []
+    dirs = pack_dirs(project_dir)
     packs = [PolicyPacks(dirs, config, dry_run=True) if dirs else None for config in configs]
     reports = []
     try:

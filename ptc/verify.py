@@ -26,6 +26,8 @@ from .reconcile import canonical
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 DEFAULT_MAX_TOKEN_AGE_DAYS = 90
+ROTATION_NOTICE_DAYS = 14
+"""Warn this many days before a token reaches the rotation limit."""
 
 
 @dataclass
@@ -165,6 +167,9 @@ class Verifier:
             if age > self.max_age:
                 self.add(prefix, "token-age", FAIL, f"the token is {age} days old, over the {self.max_age}-day "
                                                     "rotation limit: rotate it")
+            elif age > self.max_age - ROTATION_NOTICE_DAYS:
+                self.add(prefix, "token-age", WARN, f"the token is {age} days old: rotate it within "
+                                                    f"{self.max_age - age} days")
             else:
                 self.add(prefix, "token-age", PASS, f"{age} days old (limit {self.max_age})")
         return self._read_credentials(prefix, arn), declared

@@ -86,9 +86,8 @@ def test_environment_rules():
     assert "16" in naming.environment_faults("a" * 17)[0]
 
 
-def test_parse_arn_and_secret_name():
+def test_parse_arn():
     arn = naming.parse_arn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/x-AbCdEf")
     assert (arn.region, arn.account, arn.service) == ("eu-west-1", "123456789012", "secretsmanager")
-    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/x-AbCdEf"
-    assert naming.secret_name_of(arn) == "ecr-pullthroughcache/x-AbCdEf"
+    assert arn.resource == "secret:ecr-pullthroughcache/x-AbCdEf"
     assert naming.parse_arn("not-an-arn") is None

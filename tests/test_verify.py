@@ -198,6 +198,8 @@ def test_token_age_against_the_rotation_limit(registry):
     assert registry.verify(now=later)[("docker-hub", "token-age")] == (
         "fail", "the token is 120 days old, over the 90-day rotation limit: rotate it")
     assert registry.verify(now=later, max_token_age_days=180)[("docker-hub", "token-age")][0] == "pass"
+    assert registry.verify(now=later, max_token_age_days=125)[("docker-hub", "token-age")] == (
+        "warn", "the token is 120 days old: rotate it within 5 days")
 
 
 def test_reading_the_secret_may_be_denied_without_failing(registry):
