@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 RETRIES = {"mode": "standard", "max_attempts": 10}
 """botocore's standard retry mode: exponential backoff with jitter on throttling and transient errors."""
@@ -53,3 +54,16 @@ class Aws:
                 client.meta.events.register("before-send.*.*", self.counter)
                 self._clients[service] = client
             return self._clients[service]
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a failed call (or the exception's type for network and client-side errors)."""
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+
+
+def error_message(exc: Exception) -> str:
+    """`Code: Message` of a failed AWS call, for a report line."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
+    return str(exc)

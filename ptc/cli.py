@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .outputs import OutputsError
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -72,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False)
     if not console.is_terminal:  # CI logs and pipes: no colour (rich's default) and room for the tree
         console = Console(highlight=False, width=max(console.width, 140))
+    try:
+        return _dispatch(args, console)
+    except OutputsError as exc:  # the verbs that read the cache stack's outputs share one way to fail
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.verb == "preview":
         from . import preview
 

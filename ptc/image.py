@@ -8,17 +8,13 @@ from typing import Any
 
 from components.images import InvalidReference, NotCached, rewrite_image, rewrite_manifest
 
-from .outputs import OutputsError, load_outputs
+from .outputs import load_outputs
 
 EXIT_OK, EXIT_NOT_CACHED, EXIT_USAGE = 0, 1, 2
 
 
 def run(args: Any) -> int:
-    try:
-        outputs = load_outputs(args.outputs, args.stack)
-    except OutputsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    outputs = load_outputs(args.outputs, args.stack)
     if not args.references and not args.manifest:
         print("error: give image references, or --manifest FILE", file=sys.stderr)
         return EXIT_USAGE

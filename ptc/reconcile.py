@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws
+from .aws import Aws, error_message
 
 DEFAULT_WORKERS = 8
 
@@ -88,13 +88,6 @@ class Report:
         }
 
 
-def _error(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
-    return str(exc)
-
-
 class Reconciler:
     def __init__(self, aws: Aws, outputs: dict[str, Any], *, apply: bool = False, workers: int = DEFAULT_WORKERS):
         self.ecr = aws.client("ecr")
@@ -118,7 +111,7 @@ class Reconciler:
         try:
             repositories = self.repositories()
         except (ClientError, BotoCoreError) as exc:
-            report.errors.append({"repository": "*", "error": f"cannot list repositories: {_error(exc)}"})
+            report.errors.append({"repository": "*", "error": f"cannot list repositories: {error_message(exc)}"})
             return report
         work = []
         for repo in repositories:
@@ -155,7 +148,7 @@ class Reconciler:
                     self.write(repo, desired, change)
                     change.applied = True
         except (ClientError, BotoCoreError) as exc:
-            return changes, _error(exc)
+            return changes, error_message(exc)
         return changes, None
 
     def drift(self, repo: dict[str, Any], desired: Desired) -> list[Change]:
@@ -244,8 +237,6 @@ def describe(change: Change) -> tuple[str, str]:
     if change.setting == "tags":
         return (", ".join(f"{k}={v}" if v is not None else f"{k} missing" for k, v in change.before.items()),
                 ", ".join(f"{k}={v}" for k, v in change.after.items()))
-    if change.setting == "lifecycle_policy":
-        return policy(change.before), policy(change.after)
     return policy(change.before), policy(change.after)
 
 
@@ -253,13 +244,9 @@ def run(args: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
-    from .outputs import OutputsError, registry_outputs
+    from .outputs import registry_outputs
 
-    try:
-        outputs, account, region = registry_outputs(args.outputs, args.region)
-    except OutputsError as exc:
-        console.print(f"error: {exc}", soft_wrap=True)
-        return 2
+    outputs, account, region = registry_outputs(args.outputs, args.region)
     reconciler = Reconciler(Aws(region, args.endpoint_url, max_pool=args.workers * 2), outputs, apply=args.apply,
                             workers=args.workers)
     mode = "applying" if args.apply else "dry run"

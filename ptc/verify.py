@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from components import catalog, naming
 
 from . import token_scopes
-from .aws import Aws
+from .aws import Aws, error_code, error_message
 from .reconcile import canonical
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
@@ -36,17 +36,6 @@ class Check:
     check: str
     status: str
     detail: str
-
-
-def _code(exc: Exception) -> str:
-    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return str(exc)
 
 
 class Verifier:
@@ -78,7 +67,7 @@ class Verifier:
             templates = {t["prefix"]: t for t in self._all("describe_repository_creation_templates",
                                                            "repositoryCreationTemplates")}
         except (ClientError, BotoCoreError) as exc:
-            self.add("*", "registry", FAIL, f"cannot read the registry's rules and templates: {_message(exc)}")
+            self.add("*", "registry", FAIL, f"cannot read the registry's rules and templates: {error_message(exc)}")
             return self.checks
         for prefix, upstream in sorted(self.upstreams.items()):
             rule = rules.get(prefix)
@@ -116,7 +105,7 @@ class Verifier:
         try:
             answer = self.ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix=prefix)
         except (ClientError, BotoCoreError) as exc:
-            self.add(prefix, "validation", FAIL, f"ValidatePullThroughCacheRule failed: {_message(exc)}")
+            self.add(prefix, "validation", FAIL, f"ValidatePullThroughCacheRule failed: {error_message(exc)}")
             return
         if answer.get("isValid"):
             self.add(prefix, "validation", PASS, "ECR reached the upstream and authenticated")
@@ -133,7 +122,7 @@ class Verifier:
         try:
             secret = self.secrets.describe_secret(SecretId=arn)
         except (ClientError, BotoCoreError) as exc:
-            self.add(prefix, "secret", FAIL, f"cannot describe {arn}: {_message(exc)}")
+            self.add(prefix, "secret", FAIL, f"cannot describe {arn}: {error_message(exc)}")
             return None, []
         faults = []
         if secret.get("DeletedDate"):
@@ -178,11 +167,11 @@ class Verifier:
         try:
             value = self.secrets.get_secret_value(SecretId=arn)
         except (ClientError, BotoCoreError) as exc:
-            if _code(exc) in ("AccessDeniedException", "DecryptionFailure"):
-                self.add(prefix, "credentials", SKIP, f"not allowed to read the secret here ({_code(exc)}); "
+            if error_code(exc) in ("AccessDeniedException", "DecryptionFailure"):
+                self.add(prefix, "credentials", SKIP, f"not allowed to read the secret here ({error_code(exc)}); "
                                                       "ECR reads it with its own role")
             else:
-                self.add(prefix, "credentials", FAIL, f"cannot read the secret: {_message(exc)}")
+                self.add(prefix, "credentials", FAIL, f"cannot read the secret: {error_message(exc)}")
             return None
         try:
             document = json.loads(value.get("SecretString") or "")
@@ -267,13 +256,9 @@ STYLE = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
 def run(args: Any, console: Any) -> int:
     from rich.text import Text
 
-    from .outputs import OutputsError, registry_outputs
+    from .outputs import registry_outputs
 
-    try:
-        outputs, account, region = registry_outputs(args.outputs, args.region)
-    except OutputsError as exc:
-        console.print(f"error: {exc}", soft_wrap=True)
-        return 2
+    outputs, account, region = registry_outputs(args.outputs, args.region)
     verifier = Verifier(Aws(region, args.endpoint_url), outputs, account=account, region=region,
                         max_token_age_days=args.max_token_age_days, check_token_scopes=args.check_token_scopes,
                         gitlab_api=args.gitlab_api_url, github_api=args.github_api_url)

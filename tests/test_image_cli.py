@@ -89,3 +89,13 @@ def test_manifest_to_stdout_and_in_place(outputs, tmp_path):
     assert manifest.read_text() == printed.stdout
     again = ptc("--outputs", str(outputs), "--manifest", str(manifest), "--in-place", "--keep-uncached")
     assert again.returncode == 0 and manifest.read_text() == printed.stdout  # idempotent
+
+
+@pytest.mark.parametrize("verb", ["verify", "reconcile"])
+def test_registry_verbs_refuse_outputs_of_another_region(verb, tmp_path, capsys):
+    from ptc.cli import main
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"registry_url": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "upstreams": {}}))
+    assert main([verb, "--outputs", str(path), "--region", "us-east-1"]) == 2
+    assert "describe a registry in eu-west-1, not us-east-1" in capsys.readouterr().err

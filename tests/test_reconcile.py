@@ -271,5 +271,6 @@ def test_human_output_with_a_progress_bar_on_a_terminal(tmp_path):
             in text
         assert "docker-hub/library/nginx" in text and "IMMUTABLE_WITH_EXCLUSION (latest)" in text
         assert "4 changes in 1 repositories to fix (dry run; --apply writes them)" in text
-        args.region = "eu-west-1"
-        assert reconcile_module.run(args, Console(file=io.StringIO())) == 2
+        from ptc.cli import main
+
+        assert main(["reconcile", "--outputs", str(path), "--region", "eu-west-1"]) == 2  # another registry's outputs
