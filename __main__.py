@@ -30,6 +30,9 @@ cache = PullThroughCache(settings.environment, registry_args(settings))
 
 pulumi.export("registry_url", cache.registry_url)
 pulumi.export("upstreams", cache.upstreams)
-pulumi.export("consumer_policy_arn", cache.consumer_policy_arn)
-pulumi.export("consumer_policy_document", cache.consumer_policy_document)
+pulumi.export("consumer_policy_arns", cache.consumer_policy_arns)
+pulumi.export("consumer_policy_arn", cache.consumer_policy_arn)  # deprecated: attach every consumer_policy_arns
+pulumi.export("consumer_policy_documents", cache.consumer_policy_documents)
+pulumi.export("consumer_policy_document", cache.consumer_policy_document)  # deprecated: consumer_policy_documents
+pulumi.export("upstream_grants", cache.upstream_grants)
 pulumi.export("image_hosts", cache.image_hosts)

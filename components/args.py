@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover
 from .catalog import UpstreamRegistry
 
 __all__ = [
-    "AppliedFor", "ConsumerArgs", "EncryptionType", "ImageTagMutability", "KmsArgs", "PullThroughCacheArgs",
+    "AppliedFor", "ConsumerArgs", "EncryptionType", "IamArgs", "ImageTagMutability", "KmsArgs", "PullThroughCacheArgs",
     "ScanFrequency", "ScanType", "ScanningArgs", "TemplateArgs", "TemplateOutput", "UpstreamArgs",
     "UpstreamCacheArgs", "UpstreamOutput", "UpstreamRegistry",
 ]
@@ -103,7 +103,12 @@ class TemplateArgs(TypedDict, total=False):
     applied_for: list[AppliedFor]
     """Repository creations the template applies to. Default [PULL_THROUGH_CACHE]."""
     repository_policy: pulumi.Input[str]
-    """A repository policy (JSON text) for cached repositories, such as org-wide pull access."""
+    """A repository policy (JSON text) for cached repositories; the registry adds its consumers' statements."""
+    resource_tags: dict[str, str]
+    """Tags of cached repositories in addition to the stack's tags (with tag_repositories)."""
+    custom_role_arn: str
+    """A role managed elsewhere (trusting ecr.amazonaws.com) for ECR to create repositories with; the stack then
+    creates none for this template."""
 
 
 class UpstreamArgs(TypedDict, total=False):
@@ -131,6 +136,15 @@ class UpstreamArgs(TypedDict, total=False):
     """Overrides of the registry's template settings for this upstream."""
 
 
+class IamArgs(TypedDict, total=False):
+    """Where the IAM roles and policies the stack creates live (organisations with SCPs require both)."""
+
+    path: str
+    """IAM path of every role and policy (`/platform/ptc/`). Default `/`."""
+    permissions_boundary: str
+    """ARN of a managed policy set as the permissions boundary of every role."""
+
+
 class UpstreamCacheArgs(TypedDict, total=False):
     """Arguments of one `UpstreamCache`: an upstream plus what the registry would otherwise provide."""
 
@@ -140,21 +154,25 @@ class UpstreamCacheArgs(TypedDict, total=False):
     """Environment name (`dev`, `prod`); carried by resource names and tags."""
     tags: pulumi.Input[dict[str, pulumi.Input[str]]]
     """Tags added to every taggable resource."""
-    secret_kms_key_arn: pulumi.Input[str]
-    """Customer-managed KMS key of the credentials secret; ECR's pull through cache role must be able to use it."""
+    iam: IamArgs
+    """IAM path and permissions boundary of the roles the component creates."""
     secret_recovery_window_days: int
     """Days Secrets Manager keeps a deleted secret recoverable (7-30). Default 30."""
-    scan_on_push: bool
-    """Whether the registry scans images of this prefix when they are cached (recorded in `template`)."""
+    scan_frequency: str
+    """How registry scanning covers this prefix (SCAN_ON_PUSH or CONTINUOUS_SCAN); omitted when the stack does
+    not manage registry scanning (recorded in `template`)."""
 
 
 class KmsArgs(TypedDict, total=False):
-    """A customer-managed KMS key for credentials secrets and, by default, cached repositories."""
+    """A customer-managed KMS key for cached repositories (creation templates).
+
+    Credentials secrets never use it: ECR's pull through cache reads them only under the default
+    `aws/secretsmanager` key."""
 
     create_key: bool
-    """Create one key for this registry, with a key policy that lets ECR's pull through cache decrypt secrets."""
+    """Create one key for this registry's cached repositories."""
     key_arn: str
-    """Use this existing key instead; its key policy must allow ECR's pull-through-cache role via Secrets Manager."""
+    """Use this existing key instead; each template's role is granted it through IAM."""
     deletion_window_days: int
     """Waiting period before a created key is deleted (7-30). Default 30."""
 
@@ -198,6 +216,11 @@ class PullThroughCacheArgs(TypedDict, total=False):
     """Days Secrets Manager keeps a deleted secret recoverable (7-30). Default 30."""
     random_prefix_suffix: bool
     """Default of every upstream's `random_suffix`."""
+    iam: IamArgs
+    """IAM path and permissions boundary of every role and policy the stack creates."""
+    registry_policy_statements: str
+    """JSON text: a list of extra registry policy statements (replication, other principals) merged into the one
+    registry policy this stack owns."""
 
 
 class TemplateOutput(TypedDict):
@@ -218,7 +241,10 @@ class TemplateOutput(TypedDict):
     applied_for: list[str]
     """Repository creations the template applies to."""
     scan_on_push: bool
-    """Whether cached images are scanned when cached."""
+    """Whether registry scanning of this stack scans cached images when they are cached."""
+    scan_frequency: NotRequired[Optional[str]]
+    """The registry scanning frequency covering this prefix (SCAN_ON_PUSH, CONTINUOUS_SCAN), or None when the stack
+    does not manage registry scanning."""
     repository_policy: NotRequired[Optional[str]]
     """The repository policy of cached repositories (JSON text), if any."""
 

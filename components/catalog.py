@@ -172,13 +172,15 @@ KINDS: dict[str, Kind] = {
 
 KIND_NAMES: tuple[str, ...] = tuple(KINDS)
 
-AZURE_REGISTRY_NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")
-AZURE_HOST = re.compile(r"^(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io$")
+AZURE_REGISTRY_NAME = re.compile(r"[a-zA-Z0-9]{5,50}", re.ASCII)
+AZURE_HOST = re.compile(r"(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io", re.ASCII)
 ECR_HOST = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.(?P<suffix>amazonaws\.com(\.cn)?|"
-    r"c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.(?P<suffix>amazonaws\.com(\.cn)?|"
+    r"c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)",
+    re.ASCII,
 )
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+"""Match with `fullmatch`: `$` would admit a trailing newline, and `re.ASCII` keeps `\\d` to 0-9."""
+ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
 
 
 def get_kind(kind: str | UpstreamRegistry) -> Kind:
@@ -188,9 +190,9 @@ def get_kind(kind: str | UpstreamRegistry) -> Kind:
 
 def azure_host(registry: str) -> str:
     """`acmeprod` or `acmeprod.azurecr.io` -> `acmeprod.azurecr.io` (lower case, as Azure serves it)."""
-    match = AZURE_HOST.match(registry)
+    match = AZURE_HOST.fullmatch(registry)
     name = match.group("name") if match else registry
-    if not AZURE_REGISTRY_NAME.match(name):
+    if not AZURE_REGISTRY_NAME.fullmatch(name):
         raise ValueError(
             f"'{registry}' is not an Azure Container Registry name: use 5-50 letters and digits, "
             "for example 'acmeprod' or 'acmeprod.azurecr.io'"
@@ -201,16 +203,16 @@ def azure_host(registry: str) -> str:
 def ecr_host(account_id: str, region: str, dns_suffix: str = "amazonaws.com") -> str:
     """The private registry host of `account_id` in `region`."""
     host = f"{account_id}.dkr.ecr.{region}.{dns_suffix}"
-    if not ECR_HOST.match(host):
+    if not ECR_HOST.fullmatch(host):
         raise ValueError(f"'{account_id}' in '{region}' does not make an ECR registry host ({host})")
     return host
 
 
 def parse_ecr_registry(registry: str, default_region: str, dns_suffix: str = "amazonaws.com") -> str:
     """An ECR upstream given as a full host or as a 12-digit account id (same region as the stack)."""
-    if ACCOUNT_ID.match(registry):
+    if ACCOUNT_ID.fullmatch(registry):
         return ecr_host(registry, default_region, dns_suffix)
-    if ECR_HOST.match(registry):
+    if ECR_HOST.fullmatch(registry):
         return registry
     raise ValueError(
         f"'{registry}' is not an ECR registry: use '<account>.dkr.ecr.<region>.amazonaws.com' "
@@ -235,3 +237,31 @@ def scopes_beyond_least_privilege(kind: str | UpstreamRegistry, scopes: list[str
     """Declared scopes that are not in the kind's least-privilege set, in the order given."""
     allowed = get_kind(kind).allowed_scopes
     return [s for s in scopes if s not in allowed]
+
+
+# Partitions by region name (the AWS SDKs' partitions.json: each partition's `regionRegex`), and the DNS
+# suffix its ECR hosts use. An ECR upstream must be in the stack's own partition: IAM roles and
+# principals never cross partitions (IAM user guide, "AWS partitions": "you can't delegate access
+# between accounts in different partitions").
+PARTITION_REGIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("aws-cn", re.compile(r"cn-\w+-\d+", re.ASCII), "amazonaws.com.cn"),
+    ("aws-us-gov", re.compile(r"us-gov-\w+-\d+", re.ASCII), "amazonaws.com"),
+    ("aws-iso", re.compile(r"us-iso-\w+-\d+", re.ASCII), "c2s.ic.gov"),
+    ("aws-iso-b", re.compile(r"us-isob-\w+-\d+", re.ASCII), "sc2s.sgov.gov"),
+    ("aws-iso-e", re.compile(r"eu-isoe-\w+-\d+", re.ASCII), "cloud.adc-e.uk"),
+    ("aws-iso-f", re.compile(r"us-isof-\w+-\d+", re.ASCII), "csp.hci.ic.gov"),
+    ("aws", re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+", re.ASCII), "amazonaws.com"),
+)
+
+GOVCLOUD_REGIONS = frozenset({"us-gov-east-1", "us-gov-west-1"})
+"""KMS_DSSE (dual-layer server-side encryption) exists only here: ECR user guide, "Encryption at rest":
+"Dual-layer server-side encryption with AWS KMS (DSSE-KMS) is only available in the AWS GovCloud (US)
+Regions"."""
+
+
+def partition_of_region(region: str) -> tuple[str, str] | None:
+    """(partition, DNS suffix) of a region name, or None for a name no partition claims."""
+    for partition, pattern, suffix in PARTITION_REGIONS:
+        if pattern.fullmatch(region):
+            return partition, suffix
+    return None

@@ -11,6 +11,7 @@ uses `UpstreamCache` directly, or through the plugin, gets the same refusals.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +20,12 @@ from typing import Any
 
 from pulumi.errors import RunError
 
-from . import catalog, lifecycle, naming
+from . import catalog, iam, lifecycle, naming
+from . import tags as tag_rules
 
 CONFIG_KEYS = (
     "environment", "tags", "upstreams", "credentials", "template", "kms", "scanning", "consumers",
-    "secret_recovery_window_days", "random_prefix_suffix",
+    "secret_recovery_window_days", "random_prefix_suffix", "iam", "registry_policy_statements",
 )
 """Every config key of the project namespace (DESIGN.md section 5 and the project's own)."""
 
@@ -36,17 +38,24 @@ UPSTREAM_KEYS = (
 )
 TEMPLATE_KEYS = (
     "image_tag_mutability", "image_tag_mutability_exclusion_filters", "untagged_expiry_days",
-    "max_image_count", "lifecycle_policy", "encryption", "tag_repositories", "applied_for",
+    "max_image_count", "lifecycle_policy", "encryption", "tag_repositories", "applied_for", "repository_policy",
+    "resource_tags", "custom_role_arn",
 )
 TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
 APPLIED_FOR = ("PULL_THROUGH_CACHE", "REPLICATION", "CREATE_ON_PUSH")
 SCAN_FREQUENCIES = {"BASIC": ("SCAN_ON_PUSH",), "ENHANCED": ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")}
-RESERVED_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes")
-EXCLUSION_FILTER = re.compile(r"^[0-9a-zA-Z._*-]{1,128}$")
+RESERVED_TAGS = tag_rules.PROJECT_TAGS
+EXCLUSION_FILTER = re.compile(r"[0-9a-zA-Z._*-]{1,128}", re.ASCII)
 MAX_EXCLUSION_FILTERS = 5
-ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-z0-9-]+$")
+ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-z0-9-]+", re.ASCII)
+ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+POLICY_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}", re.ASCII)
+IAM_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/", re.ASCII)
+"""botocore's IAM `pathType`: `/` or `/<printable ASCII>/`, at most 512 characters."""
+SCANNING_FILTER = re.compile(r"[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*", re.ASCII)
+"""`ScanningRepositoryFilterValue` in botocore's ECR model (1-255 characters)."""
 FINE_GRAINED_GITHUB_TOKEN = "github_pat_"
 
 
@@ -118,6 +127,12 @@ class TemplateSettings:
     encryption: str = "AES256"
     tag_repositories: bool = True
     applied_for: tuple[str, ...] = ("PULL_THROUGH_CACHE",)
+    repository_policy: str | None = None
+    """The template's own repository policy (canonical JSON); the registry adds its consumers' statements."""
+    resource_tags: dict[str, str] = field(default_factory=dict)
+    """Tags of cached repositories besides the stack's (with tag_repositories)."""
+    custom_role_arn: str | None = None
+    """A role managed elsewhere that ECR assumes for this template, instead of the one the stack creates."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,14 @@ class ScanningSettings:
 
 
 @dataclass(frozen=True)
+class IamSettings:
+    """Where the roles and policies the stack creates live, and the boundary its roles carry."""
+
+    path: str = "/"
+    permissions_boundary: str | None = None
+
+
+@dataclass(frozen=True)
 class ConsumerSettings:
     account_ids: tuple[str, ...] = ()
     organization_id: str | None = None
@@ -173,6 +196,8 @@ class Settings:
     scanning: ScanningSettings | None = None
     consumers: ConsumerSettings | None = None
     secret_recovery_window_days: int = 30
+    iam: IamSettings = field(default_factory=IamSettings)
+    registry_policy_statements: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,7 +309,7 @@ def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enab
         c.add(where, f"{f}image_tag_mutability_exclusion_filters",
               f"has {len(filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}")
     for flt in filters:
-        if not EXCLUSION_FILTER.match(flt) or flt.count("*") > 2:
+        if not EXCLUSION_FILTER.fullmatch(flt) or flt.count("*") > 2:
             c.add(where, f"{f}image_tag_mutability_exclusion_filters",
                   f"'{flt}' must be 1-128 letters, digits or '._-*' with at most two '*' wildcards")
 
@@ -318,6 +343,14 @@ def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enab
             c.add(where, f"{f}applied_for", f"'{item}' is not one of {', '.join(APPLIED_FOR)}")
     if "PULL_THROUGH_CACHE" not in applied_for:
         c.add(where, f"{f}applied_for", "must include PULL_THROUGH_CACHE, or cached repositories get no template")
+    repository_policy = _policy_document(c, where, f"{f}repository_policy", raw.get("repository_policy"),
+                                         iam.REPOSITORY_POLICY_MAX, "RepositoryPolicyText")
+    resource_tags = _tags(c, raw.get("resource_tags"), where, f"{f}resource_tags")
+    role = c.string(where, f"{f}custom_role_arn", raw.get("custom_role_arn"))
+    if role is not None and not ROLE_ARN.fullmatch(role):
+        c.add(where, f"{f}custom_role_arn",
+              f"{_show(role)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        role = None
     return TemplateSettings(
         image_tag_mutability=mutability,
         image_tag_mutability_exclusion_filters=tuple(filters),
@@ -325,6 +358,9 @@ def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enab
         encryption=encryption,
         tag_repositories=tag_repositories,
         applied_for=tuple(dict.fromkeys(applied_for)),
+        repository_policy=repository_policy,
+        resource_tags=resource_tags,
+        custom_role_arn=role,
     )
 
 
@@ -382,7 +418,7 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
                 "123456789012.dkr.ecr.eu-west-1.amazonaws.com or a 12-digit account id"
             c.add(where, "registry", f"is required for kind '{kind}': for example {example}")
         elif registry is not None:
-            if kind == "ecr" and context is None and catalog.ACCOUNT_ID.match(registry):
+            if kind == "ecr" and context is None and catalog.ACCOUNT_ID.fullmatch(registry):
                 c.add(where, "registry", f"'{registry}' is an account id; give the full registry host "
                                          f"'{registry}.dkr.ecr.<region>.amazonaws.com'")
             else:
@@ -408,6 +444,9 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
         values["upstream_prefix"] = upstream_prefix
     elif entry.get("upstream_prefix") is not None:
         c.add(where, "upstream_prefix", f"only applies to kind 'ecr', not '{kind}'; remove it")
+    if kind == "ecr" and context is not None and values.get("upstream_url"):
+        for problem in _ecr_upstream_faults(values["upstream_url"], context):
+            c.add(where, "registry", problem)
 
     # credentials
     existing = c.string(where, "existing_secret", entry.get("existing_secret"))
@@ -460,6 +499,23 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
     return c.faults, values
 
 
+def _ecr_upstream_faults(host: str, context: StackContext) -> list[str]:
+    """An ECR upstream is another registry of the stack's own partition."""
+    match = catalog.ECR_HOST.fullmatch(host)
+    if match is None:
+        return []
+    region = match.group("region")
+    partition = catalog.partition_of_region(region)
+    faults = []
+    if partition is not None and partition[0] != context.partition:
+        faults.append(f"'{host}' is in partition {partition[0]} but the stack deploys to {context.partition}; IAM "
+                      "roles cannot reach across partitions, so mirror from a registry of the same partition")
+    if match.group("account") == context.account_id and region == context.region:
+        faults.append(f"'{host}' is this stack's own registry; a pull through cache rule must read from another "
+                      "registry (another account or region)")
+    return faults
+
+
 def _existing_secret_faults(existing: str, context: StackContext | None) -> list[str]:
     arn = naming.parse_arn(existing)
     if existing.startswith("arn:"):
@@ -480,7 +536,7 @@ def _existing_secret_faults(existing: str, context: StackContext | None) -> list
     if not existing.startswith(naming.SECRET_NAME_PREFIX):
         return [f"'{existing}' must start with '{naming.SECRET_NAME_PREFIX}' (ECR only reads those secrets); "
                 "rename the secret"]
-    if not naming.SECRET_NAME_CHARS.match(existing):
+    if not naming.SECRET_NAME_CHARS.fullmatch(existing):
         return [f"'{existing}' may only use letters, digits and /_+=.@-"]
     return []
 
@@ -510,6 +566,8 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
     environment = raw.get("environment") if isinstance(raw.get("environment"), str) else ""
 
     tags = _tags(c, raw.get("tags"))
+    iam_settings = _iam(c, raw.get("iam"))
+    registry_statements = _registry_statements(c, raw.get("registry_policy_statements"))
     kms = _kms(c, raw.get("kms"), context)
     scanning = _scanning(c, raw.get("scanning"))
     consumers = _consumers(c, raw.get("consumers"))
@@ -585,6 +643,8 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
             upstream_prefix=values.get("upstream_prefix"),
         ))
 
+    _registry_wide_faults(c, default_template, upstreams, tags, scanning, context)
+
     for key in credentials:
         if key not in seen_prefixes:
             known = ", ".join(sorted(seen_prefixes)) or "none"
@@ -601,7 +661,38 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
         scanning=scanning,
         consumers=consumers,
         secret_recovery_window_days=recovery,
+        iam=iam_settings,
+        registry_policy_statements=registry_statements,
     )
+
+
+def _registry_wide_faults(c: _Collector, default: TemplateSettings, upstreams: list[UpstreamSettings],
+                          tags: dict[str, str], scanning: ScanningSettings | None,
+                          context: StackContext | None) -> None:
+    """Rules that need the whole registry: the region, the scanning filters, the tags every template adds up to."""
+    for template, where, field_ in [(default, "template", ""),
+                                    *[(u.template, u.label, "template.") for u in upstreams if u.template != default]]:
+        if template.encryption == "KMS_DSSE" and context is not None and \
+                context.region not in catalog.GOVCLOUD_REGIONS:
+            govcloud = ", ".join(sorted(catalog.GOVCLOUD_REGIONS))
+            c.add(where, f"{field_}encryption",
+                  f"KMS_DSSE exists only in the AWS GovCloud (US) regions ({govcloud}), "
+                  f"not in {context.region}; use KMS")
+        if template.tag_repositories:
+            added = len(tag_rules.PROJECT_TAGS) - 1  # templates carry environment, ptc:upstream and ptc:prefix
+            merged = {**tags, **template.resource_tags}
+            if len(merged) + added > tag_rules.MAX_TAGS:
+                c.add(where, f"{field_}resource_tags",
+                      f"with the stack's tags makes {len(merged)} repository tags; the project adds {added} and AWS "
+                      f"allows {tag_rules.MAX_TAGS} per repository: drop some")
+    if scanning is not None:
+        for upstream in upstreams:
+            scan_filter = f"{upstream.prefix}/*"
+            if not SCANNING_FILTER.fullmatch(scan_filter):
+                c.add(upstream.label, "prefix",
+                      f"'{upstream.prefix}' cannot be written as a registry scanning filter: ECR's "
+                      "ScanningRepositoryFilterValue allows only one '.', '_', '-' or '/' between letters and digits, "
+                      "so '__' and '--' cannot appear; choose a prefix without them, or drop scanning")
 
 
 def credentials_key(entry: Mapping[str, Any]) -> str | None:
@@ -646,21 +737,97 @@ def _check_unique(c: _Collector, where: str, index: int, prefix: str, seen_prefi
     seen_slugs[slug] = index
 
 
-def _tags(c: _Collector, raw: Any) -> dict[str, str]:
-    tags = c.mapping("tags", "", raw) or {}
+def _tags(c: _Collector, raw: Any, where: str = "tags", field_: str = "") -> dict[str, str]:
+    """Tags valid for every service the stack tags (see `components/tags.py`), named per key."""
+    tags = c.mapping(where, field_, raw) or {}
     result = {}
     for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128:
-            c.add("tags", str(key), "tag keys must be 1-128 characters")
-        elif key.lower().startswith("aws:"):
-            c.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
-        elif key in RESERVED_TAGS:
-            c.add("tags", key, f"is set by the project ({', '.join(RESERVED_TAGS)}); remove it")
-        elif not isinstance(value, (str, int, float, bool)) or len(str(value)) > 256:
-            c.add("tags", key, "tag values must be text of at most 256 characters")
-        else:
-            result[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        name = f"{field_}.{key}" if field_ else str(key)
+        faults = tag_rules.key_faults(key)
+        if not faults and key in RESERVED_TAGS:
+            faults = [f"is set by the project ({', '.join(RESERVED_TAGS)}); remove it"]
+        if not faults:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                faults = [f"tag values must be text, not {_show(value)}"]
+            else:
+                faults = tag_rules.value_faults(str(value))
+        for fault in faults:
+            c.add(where, name, fault)
+        if not faults:
+            result[key] = str(value)
+    problem = tag_rules.count_fault(tags)
+    if problem:
+        c.add(where, field_, problem)
     return result
+
+
+def _policy_document(c: _Collector, where: str, field_: str, raw: Any, limit: int, shape: str) -> str | None:
+    """A policy given as JSON text or a mapping: canonical JSON text, or None with a fault recorded."""
+    if raw is None:
+        return None
+    document = raw
+    if isinstance(raw, str):
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            c.add(where, field_, f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+            return None
+    if not isinstance(document, Mapping) or not isinstance(document.get("Statement"), (list, Mapping)):
+        c.add(where, field_, "must be a policy document: a JSON object with a 'Statement' list")
+        return None
+    text = lifecycle.canonical_json(document)
+    if len(text) > limit:
+        c.add(where, field_, f"is {len(text)} characters; ECR allows at most {limit} ({shape} in botocore's ECR model)")
+        return None
+    return text
+
+
+def _iam(c: _Collector, raw: Any, where: str = "iam") -> IamSettings:
+    settings = c.mapping(where, "", raw, ("path", "permissions_boundary")) or {}
+    path = c.string(where, "path", settings.get("path")) or "/"
+    if not IAM_PATH.fullmatch(path) or len(path) > 512:
+        c.add(where, "path", f"{_show(path)} must start and end with '/' and use printable ASCII (IAM's pathType), "
+                             "for example '/platform/ptc/'")
+    boundary = c.string(where, "permissions_boundary", settings.get("permissions_boundary"))
+    if boundary is not None and not POLICY_ARN.fullmatch(boundary):
+        c.add(where, "permissions_boundary", f"{_show(boundary)} is not a managed policy ARN "
+                                             "(arn:aws:iam::<account>:policy/<name>)")
+    return IamSettings(path=path, permissions_boundary=boundary)
+
+
+def iam_settings(raw: Any, where: str = "iam") -> tuple[list[Fault], IamSettings]:
+    """Validate IAM placement settings (`path`, `permissions_boundary`)."""
+    c = _Collector()
+    settings = _iam(c, raw, where)
+    return c.faults, settings
+
+
+def _registry_statements(c: _Collector, raw: Any) -> tuple[dict[str, Any], ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            c.add("registry_policy_statements", "", f"is not valid JSON ({exc.msg})")
+            return ()
+    if not isinstance(raw, list) or not all(isinstance(s, Mapping) for s in raw):
+        c.add("registry_policy_statements", "", "must be a list of policy statements (mappings with Effect, "
+                                                "Principal, Action and Resource)")
+        return ()
+    statements = []
+    for index, statement in enumerate(raw):
+        missing = [k for k in ("Effect", "Action") if k not in statement]
+        if missing or statement.get("Effect") not in ("Allow", "Deny") or "Principal" not in statement:
+            c.add("registry_policy_statements", f"[{index}]",
+                  "needs Effect (Allow or Deny), Principal and Action, as a registry policy statement does")
+            continue
+        if str(statement.get("Sid", "")).startswith("FirstPullThroughCache"):
+            c.add("registry_policy_statements", f"[{index}]", "uses a Sid the project reserves for its consumer "
+                                                             "statements (FirstPullThroughCache...); rename it")
+            continue
+        statements.append(dict(statement))
+    return tuple(statements)
 
 
 def _kms(c: _Collector, raw: Any, context: StackContext | None) -> KmsSettings:
@@ -672,7 +839,7 @@ def _kms(c: _Collector, raw: Any, context: StackContext | None) -> KmsSettings:
         c.add("kms", "key_arn", "and create_key are both set; use one key: create it, or name an existing one")
     if key_arn:
         arn = naming.parse_arn(key_arn)
-        if not KMS_KEY_ARN.match(key_arn) or arn is None:
+        if not KMS_KEY_ARN.fullmatch(key_arn) or arn is None:
             c.add("kms", "key_arn", f"'{key_arn}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
         elif context is not None and arn.region != context.region:
             c.add("kms", "key_arn", f"is in region {arn.region} but the stack deploys to {context.region}; "
@@ -696,10 +863,10 @@ def _consumers(c: _Collector, raw: Any) -> ConsumerSettings | None:
         return None
     accounts = c.string_list("consumers", "account_ids", consumers.get("account_ids")) or []
     for account in accounts:
-        if not catalog.ACCOUNT_ID.match(account):
+        if not catalog.ACCOUNT_ID.fullmatch(account):
             c.add("consumers", "account_ids", f"'{account}' is not a 12-digit AWS account id")
     org = c.string("consumers", "organization_id", consumers.get("organization_id"))
-    if org is not None and not ORGANIZATION_ID.match(org):
+    if org is not None and not ORGANIZATION_ID.fullmatch(org):
         c.add("consumers", "organization_id", f"'{org}' is not an AWS Organizations id (o-xxxxxxxxxx)")
     if not accounts and org is None:
         c.add("consumers", "", "needs account_ids, organization_id, or both; remove the key to keep the cache "
@@ -720,6 +887,9 @@ def template_args(template: TemplateSettings) -> dict[str, Any]:
         "encryption": template.encryption,
         "tag_repositories": template.tag_repositories,
         "applied_for": list(template.applied_for),
+        **({"repository_policy": template.repository_policy} if template.repository_policy else {}),
+        **({"resource_tags": dict(template.resource_tags)} if template.resource_tags else {}),
+        **({"custom_role_arn": template.custom_role_arn} if template.custom_role_arn else {}),
     }
 
 
@@ -754,6 +924,11 @@ def registry_args(settings: Settings) -> dict[str, Any]:
         "tags": dict(settings.tags),
         "secret_recovery_window_days": settings.secret_recovery_window_days,
     }
+    if settings.iam != IamSettings():
+        args["iam"] = {"path": settings.iam.path, **({"permissions_boundary": settings.iam.permissions_boundary}
+                                                   if settings.iam.permissions_boundary else {})}
+    if settings.registry_policy_statements:
+        args["registry_policy_statements"] = [dict(s) for s in settings.registry_policy_statements]
     if settings.kms.enabled:
         kms: dict[str, Any] = {"deletion_window_days": settings.kms.deletion_window_days}
         kms.update({"key_arn": settings.kms.key_arn} if settings.kms.key_arn else {"create_key": True})

@@ -8,10 +8,20 @@ these functions in `Output.apply`; the tests call them directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .naming import ROOT
+
+MANAGED_POLICY_MAX = 6144
+"""Customer managed policy size (IAM user guide, "IAM and AWS STS quotas"), white space not counted."""
+INLINE_POLICIES_PER_ROLE_MAX = 10240
+"""Inline policies of one role, all together (IAM user guide, "IAM and AWS STS quotas")."""
+REGISTRY_POLICY_MAX = 10240
+"""`RegistryPolicyText` max length in botocore's ECR model."""
+REPOSITORY_POLICY_MAX = 10240
+"""`RepositoryPolicyText` max length in botocore's ECR model (creation templates use it too)."""
 
 VERSION = "2012-10-17"
 PTC_SERVICE = "pullthroughcache.ecr.amazonaws.com"
@@ -22,6 +32,8 @@ FIRST_PULL_ACTIONS = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
 PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 """Needed for every pull of a cached image."""
 AUTH_ACTION = "ecr:GetAuthorizationToken"
+TAG_ACTION = "ecr:TagResource"
+"""Needed by whoever pulls first when the creation template tags repositories; identity-based policies only."""
 
 Document = dict[str, Any]
 
@@ -39,22 +51,73 @@ def service_linked_role_arn(partition: str, account: str) -> str:
     )
 
 
-def consumer_policy(partition: str, region: str, account: str, prefixes: Iterable[str]) -> Document:
-    """Lets a workload pull through every cache prefix: first pull and steady state, nothing else."""
-    resources = sorted(repository_arn(partition, region, account, p) for p in prefixes)
+def policy_size(document: Document) -> int:
+    """Characters IAM counts against its policy quotas: the JSON text without white space.
+
+    IAM user guide, "IAM and AWS STS quotas": "IAM doesn't count white space when calculating the size of a
+    policy against these limits".
+    """
+    return sum(1 for c in json.dumps(document, separators=(",", ":")) if not c.isspace())
+
+
+def _consumer_statements(partition: str, region: str, account: str, prefixes: Mapping[str, bool]) -> list[Document]:
+    """Each prefix appears once: with `ecr:TagResource` where its template tags repositories, without elsewhere.
+
+    First pulls need `ecr:CreateRepository` and `ecr:BatchImportUpstreamImage`, and `ecr:TagResource` when the
+    creation template adds resource tags, which only an identity-based policy can grant (ECR user guide, "IAM
+    permissions required to sync an upstream registry"); steady-state pulls need the three pull actions (ECR
+    user guide, "Private repository policies"). One statement per tagging choice keeps the document small.
+    """
+    statements = []
+    for tags, sid, actions in ((True, "PullThroughCacheTagged", [*FIRST_PULL_ACTIONS, *PULL_ACTIONS, TAG_ACTION]),
+                               (False, "PullThroughCache", [*FIRST_PULL_ACTIONS, *PULL_ACTIONS])):
+        resources = sorted(repository_arn(partition, region, account, p) for p, t in prefixes.items() if t is tags)
+        if resources:
+            statements.append({"Sid": sid, "Effect": "Allow", "Action": sorted(actions),
+                               "Resource": resources[0] if len(resources) == 1 else resources})
+    return statements
+
+
+def consumer_policy(partition: str, region: str, account: str, prefixes: Mapping[str, bool] | Iterable[str],
+                    ) -> Document:
+    """Lets a workload pull through the given cache prefixes: first pull and steady state, nothing else.
+
+    `prefixes` maps each prefix to whether its template tags repositories (a plain list means they all do).
+    """
+    tagged = prefixes if isinstance(prefixes, Mapping) else dict.fromkeys(prefixes, True)
     return {
         "Version": VERSION,
         "Statement": [
-            {
-                "Sid": "FirstPullCreatesCachedRepository",
-                "Effect": "Allow",
-                "Action": FIRST_PULL_ACTIONS,
-                "Resource": resources,
-            },
-            {"Sid": "PullCachedImages", "Effect": "Allow", "Action": PULL_ACTIONS, "Resource": resources},
+            *_consumer_statements(partition, region, account, tagged),
             {"Sid": "AuthenticateToRegistry", "Effect": "Allow", "Action": AUTH_ACTION, "Resource": "*"},
         ],
     }
+
+
+# The longest partition, region and account spellings, so that a split decided before the account and
+# region are known still holds once they are (`aws-us-gov`, `ap-southeast-5`-style names, 12 digits).
+WORST_PARTITION = "aws-iso-b-x"
+WORST_REGION = "ap-southeast-5x-1"
+WORST_ACCOUNT = "0" * 12
+
+
+def consumer_policy_groups(prefixes: Mapping[str, bool], limit: int = MANAGED_POLICY_MAX) -> list[list[str]]:
+    """Split the prefixes into groups whose consumer policy each fits IAM's managed-policy quota.
+
+    Decided from the prefixes alone (with the longest partition, region and account names), so the number of
+    policies is known when the program declares them. Prefixes are the deployed ones, or the configured ones
+    padded to the random suffix's length.
+    """
+    groups: list[list[str]] = [[]]
+    for prefix in sorted(prefixes):
+        candidate = [*groups[-1], prefix]
+        document = consumer_policy(WORST_PARTITION, WORST_REGION, WORST_ACCOUNT,
+                                   {p: prefixes[p] for p in candidate})
+        if policy_size(document) > limit and groups[-1]:
+            groups.append([prefix])
+        else:
+            groups[-1] = candidate
+    return groups
 
 
 def template_role_trust() -> Document:
@@ -67,14 +130,25 @@ def template_role_trust() -> Document:
     }
 
 
-def template_role_policy(partition: str, region: str, account: str, prefix: str) -> Document:
-    """What ECR needs to create (and tag) a repository under one prefix for a creation template."""
+def template_role_policy(partition: str, region: str, account: str, prefix: str, *, tags: bool = True,
+                         replication: bool = False) -> Document:
+    """What ECR needs to create a repository under one prefix for a creation template.
+
+    ECR user guide, "Repository creation templates" (custom role): `ecr:CreateRepository`, plus
+    `ecr:TagResource` when the template tags repositories and `ecr:ReplicateImage` only for templates
+    applied for REPLICATION.
+    """
+    actions = ["ecr:CreateRepository"]
+    if tags:
+        actions.append(TAG_ACTION)
+    if replication:
+        actions.append("ecr:ReplicateImage")
     return {
         "Version": VERSION,
         "Statement": [{
             "Sid": "CreateCachedRepositories",
             "Effect": "Allow",
-            "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+            "Action": sorted(actions),
             "Resource": repository_arn(partition, region, account, prefix),
         }],
     }
@@ -94,43 +168,48 @@ def template_kms_policy(region: str, kms_key_arn: str | None, dns_suffix: str = 
     return {"Version": VERSION, "Statement": [statement]}
 
 
-def upstream_role_trust(account: str) -> Document:
-    """Trust policy of the role an ECR-to-ECR rule uses; only this account's pull through cache may assume it."""
+def upstream_role_trust() -> Document:
+    """Trust policy of the role an ECR-to-ECR rule uses, as the ECR user guide documents it ("Setting up
+    permissions for cross-account ECR to ECR PTC", trust policy): the pull through cache service principal,
+    with no condition. AWS documents no `aws:SourceAccount`/`aws:SourceArn` sent by this service, and a
+    condition on a key the service does not send would deny every assume-role."""
     return {
         "Version": VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": PTC_SERVICE},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-            }
-        ],
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": PTC_SERVICE}, "Action": "sts:AssumeRole"}],
     }
+
+
+UPSTREAM_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:GetDownloadUrlForLayer",
+                         "ecr:GetImageCopyStatus"]
+"""Checked against the upstream registry's repositories (ECR user guide, cross-account ECR to ECR PTC)."""
+CACHE_IMPORT_ACTIONS = ["ecr:BatchImportUpstreamImage", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
+                        "ecr:PutImage", "ecr:UploadLayerPart"]
+"""Checked against this registry's cached repositories."""
+UPSTREAM_GRANT_ACTIONS = ["ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:GetDownloadUrlForLayer"]
+"""What the upstream registry's owner grants the downstream role (ECR user guide, cross-account ECR to ECR
+PTC, "Creating a resource policy in the upstream Amazon ECR registry"). A registry policy holds the pull
+actions only under the V2 registry policy scope, AWS's default (ECR user guide, "Private registry
+permissions"); under V1 the owner grants them in repository policies instead."""
 
 
 def upstream_role_policy(partition: str, region: str, account: str, prefix: str,
                          upstream_account: str, upstream_region: str, upstream_prefix: str) -> Document:
-    """Pull from the upstream registry's repositories and import into this registry's cache prefix."""
+    """AWS's documented role policy for ECR-to-ECR caching, scoped: its actions on `Resource: "*"` split into the
+    upstream repositories (pull and `BatchImportUpstreamImage`, which the upstream side checks) and this
+    registry's cache prefix (import and push of the layers); `GetAuthorizationToken` stays on `*`."""
     return {
         "Version": VERSION,
         "Statement": [
             {
                 "Sid": "PullFromUpstreamRegistry",
                 "Effect": "Allow",
-                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:GetImageCopyStatus"],
+                "Action": UPSTREAM_PULL_ACTIONS,
                 "Resource": repository_arn(partition, upstream_region, upstream_account, upstream_prefix),
             },
             {
                 "Sid": "ImportIntoCache",
                 "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchImportUpstreamImage",
-                    "ecr:CompleteLayerUpload",
-                    "ecr:InitiateLayerUpload",
-                    "ecr:PutImage",
-                    "ecr:UploadLayerPart",
-                ],
+                "Action": CACHE_IMPORT_ACTIONS,
                 "Resource": repository_arn(partition, region, account, prefix),
             },
             {"Sid": "AuthenticateToRegistries", "Effect": "Allow", "Action": AUTH_ACTION, "Resource": "*"},
@@ -138,13 +217,25 @@ def upstream_role_policy(partition: str, region: str, account: str, prefix: str,
     }
 
 
-def kms_key_policy(partition: str, region: str, account: str, dns_suffix: str = "amazonaws.com") -> Document:
-    """Key policy for the customer-managed key of secrets and cached repositories.
+def upstream_grant_statement(partition: str, upstream_region: str, upstream_account: str, upstream_prefix: str,
+                             role_arn: str, sid: str) -> Document:
+    """The registry-policy statement the upstream registry's owner applies so this registry's role may pull."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": role_arn},
+        "Action": UPSTREAM_GRANT_ACTIONS,
+        "Resource": repository_arn(partition, upstream_region, upstream_account, upstream_prefix),
+    }
 
-    The account administers the key through IAM; ECR's pull-through-cache service-linked role may
-    decrypt only through Secrets Manager in this region. The role is matched by `aws:PrincipalArn`
-    rather than named as principal, so the key can be created before the role exists (ECR creates
-    it with the first rule).
+
+def kms_key_policy(partition: str, account: str) -> Document:
+    """Key policy for the customer-managed key of cached repositories (creation templates).
+
+    The account administers the key through IAM, so each template's role is granted the key by its own
+    IAM policy. Credentials secrets never use this key: ECR's pull-through-cache service-linked role has no KMS
+    permission, so a secret must stay on the default `aws/secretsmanager` key (ECR user guide, "Storing your
+    upstream repository credentials in an AWS Secrets Manager secret").
     """
     return {
         "Version": VERSION,
@@ -155,20 +246,6 @@ def kms_key_policy(partition: str, region: str, account: str, dns_suffix: str = 
                 "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
                 "Action": "kms:*",
                 "Resource": "*",
-            },
-            {
-                "Sid": "PullThroughCacheReadsSecrets",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": "kms:Decrypt",
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:CallerAccount": account,
-                        "kms:ViaService": f"secretsmanager.{region}.{dns_suffix}",
-                    },
-                    "ArnEquals": {"aws:PrincipalArn": service_linked_role_arn(partition, account)},
-                },
             },
         ],
     }
@@ -194,12 +271,18 @@ def _grants(partition: str, sid: str, actions: list[str], account_ids: Iterable[
 
 
 def registry_policy(partition: str, region: str, account: str, prefixes: Iterable[str],
-                    account_ids: Iterable[str], organization_id: str | None) -> Document:
-    """Registry policy of a central cache account: other accounts may create and import cached repositories
-    under the cache prefixes, and nowhere else."""
+                    account_ids: Iterable[str], organization_id: str | None,
+                    extra_statements: Iterable[Document] = ()) -> Document:
+    """The one registry policy of this registry: other accounts may create and import cached repositories under
+    the cache prefixes (and nowhere else), plus the stack's own extra statements (replication, other principals).
+
+    AWS keeps one registry policy per registry and region (`PutRegistryPolicy` replaces it), so every statement the
+    registry needs is merged here rather than written by several resources.
+    """
     resources = sorted(repository_arn(partition, region, account, p) for p in prefixes)
-    return {"Version": VERSION, "Statement": _grants(partition, "FirstPullThroughCache", FIRST_PULL_ACTIONS,
-                                                     account_ids, organization_id, resources)}
+    statements = _grants(partition, "FirstPullThroughCache", FIRST_PULL_ACTIONS, account_ids, organization_id,
+                         resources) if resources else []
+    return {"Version": VERSION, "Statement": [*statements, *extra_statements]}
 
 
 def cached_repository_policy(partition: str, account_ids: Iterable[str], organization_id: str | None) -> Document:

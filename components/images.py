@@ -108,8 +108,20 @@ def routes(upstreams: Mapping[str, Mapping[str, Any]]) -> list[Route]:
 
 
 def image_hosts(upstreams: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Host -> cache URI, for consumers in any language (Docker Hub under each of its hosts)."""
-    return {host: route.cache_uri for route in reversed(routes(upstreams)) for host in route.hosts}
+    """Image-reference prefix -> cache URI, for consumers in any language that rewrite by string prefix.
+
+    Keys are hosts (Docker Hub under each of its hosts), except for an ECR upstream that mirrors an upstream
+    prefix: ECR maps `<host>/<upstream prefix>/x` to `<cache>/x`, so its key is `<host>/<upstream prefix>`.
+    Docker Hub's single-name images still need `library/` (`docker.io/nginx` is `docker.io/library/nginx`);
+    `rewrite_image` does that, a plain prefix swap does not.
+    """
+    mapping: dict[str, str] = {}
+    for route in reversed(routes(upstreams)):
+        for host in route.hosts:
+            key = host if not route.upstream_prefix or route.upstream_prefix == ROOT else \
+                f"{host}/{route.upstream_prefix}"
+            mapping[key] = route.cache_uri
+    return mapping
 
 
 def upstreams_of(outputs: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:

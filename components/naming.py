@@ -23,7 +23,7 @@ CREDENTIAL_ARN_PATTERN = (
 CREDENTIAL_ARN_MIN_LENGTH = 50
 CREDENTIAL_ARN_MAX_LENGTH = 612
 SECRET_NAME_PREFIX = "ecr-pullthroughcache/"
-SECRET_NAME_CHARS = re.compile(r"^[a-zA-Z0-9/_+=.@-]{1,512}$")
+SECRET_NAME_CHARS = re.compile(r"^[a-zA-Z0-9/_+=.@-]{1,512}$", re.ASCII)
 
 ENVIRONMENT_PATTERN = r"^[a-z0-9-]+$"
 ENVIRONMENT_MAX_LENGTH = 16
@@ -33,12 +33,14 @@ RANDOM_SUFFIX_BYTES = 2
 RANDOM_SUFFIX_LENGTH = 2 * RANDOM_SUFFIX_BYTES
 """`gitlab` becomes `gitlab-ef1b`, like the console's generated prefixes."""
 
-_PREFIX = re.compile(PREFIX_PATTERN)
-_CREDENTIAL_ARN = re.compile(CREDENTIAL_ARN_PATTERN)
-_ENVIRONMENT = re.compile(ENVIRONMENT_PATTERN)
+# Patterns are matched with `fullmatch` (`$` alone admits a trailing newline) and ASCII classes.
+_PREFIX = re.compile(PREFIX_PATTERN, re.ASCII)
+_CREDENTIAL_ARN = re.compile(CREDENTIAL_ARN_PATTERN, re.ASCII)
+_ENVIRONMENT = re.compile(ENVIRONMENT_PATTERN, re.ASCII)
 _ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z0-9-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-    r"(?P<account>\d{12}|):(?P<resource>.+)$"
+    r"(?P<account>\d{12}|):(?P<resource>.+)$",
+    re.ASCII,
 )
 
 
@@ -62,7 +64,7 @@ def prefix_faults(prefix: str, *, allow_root: bool = False, reserve: int = 0) ->
     if not PREFIX_MIN_LENGTH <= len(prefix) <= limit:
         room = f"{limit} (the random suffix takes {reserve})" if reserve else str(limit)
         faults.append(f"'{prefix}' is {len(prefix)} characters; ECR allows {PREFIX_MIN_LENGTH} to {room}")
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         faults.append(
             f"'{prefix}' does not match ECR's prefix pattern: use lower-case letters and digits, "
             "separated by '.', '_', '__', '-' or '/', for example 'docker-hub' or 'mirrors/quay'"
@@ -93,7 +95,7 @@ def environment_faults(environment: object) -> list[str]:
     if not isinstance(environment, str) or not environment:
         return ["is required: set it with `pulumi config set environment dev`"]
     faults = []
-    if not _ENVIRONMENT.match(environment):
+    if not _ENVIRONMENT.fullmatch(environment):
         faults.append(f"'{environment}' must use only lower-case letters, digits and '-' (for example 'dev')")
     if len(environment) > ENVIRONMENT_MAX_LENGTH:
         faults.append(
@@ -115,7 +117,7 @@ def secret_name_prefix(environment: str, prefix: str) -> str:
 def is_credential_arn(arn: str) -> bool:
     return (
         CREDENTIAL_ARN_MIN_LENGTH <= len(arn) <= CREDENTIAL_ARN_MAX_LENGTH
-        and _CREDENTIAL_ARN.match(arn) is not None
+        and _CREDENTIAL_ARN.fullmatch(arn) is not None
     )
 
 
@@ -128,6 +130,6 @@ class Arn(NamedTuple):
 
 
 def parse_arn(value: str) -> Arn | None:
-    match = _ARN.match(value) if isinstance(value, str) else None
+    match = _ARN.fullmatch(value) if isinstance(value, str) else None
     return Arn(**match.groupdict()) if match else None
 

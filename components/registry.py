@@ -4,24 +4,26 @@ Children, named `<name>-...` and parented to the component:
 
     <name>-<prefix>     UpstreamCache (one per upstream; see upstream_cache.py)
     <name>-consumer     aws.iam.Policy                               what a workload needs to pull through the cache
-    <name>-kms          aws.kms.Key + aws.kms.Alias                  with kms.create_key
+    <name>-consumer-N   aws.iam.Policy                               more of it, only where one policy cannot hold all
+    <name>-kms          aws.kms.Key + aws.kms.Alias                  with kms.create_key (cached repositories only)
     <name>-scanning     aws.ecr.RegistryScanningConfiguration        with scanning
-    <name>-consumers    aws.ecr.RegistryPolicy                       with consumers (other accounts, an organization)
+    <name>-consumers    aws.ecr.RegistryPolicy                       with consumers or registry_policy_statements
 
 The whole argument set is validated (the same checks as the stack config) before the
 component registers anything.
 """
 
 import json
+import re
 from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from . import config, iam, images, naming
+from . import catalog, config, iam, images, naming
 from .args import PullThroughCacheArgs, UpstreamOutput
 from .context import aws_context
-from .upstream_cache import TEMPLATE_ONLY_KEYS, UpstreamCache, merge_tags, plain
+from .upstream_cache import UpstreamCache, merge_tags, plain
 
 TYPE = "ecr-pull-through-cache:index:PullThroughCache"
 
@@ -54,13 +56,44 @@ def _settings(args: PullThroughCacheArgs) -> tuple[config.Settings, Any]:
     return settings, tags
 
 
+REGISTRY_ONLY_TEMPLATE_KEYS = ("kms_key_arn",)
+
+
 def _without_registry_keys(template: Any, where: str, faults: list[config.Fault]) -> Any:
     if not isinstance(template, dict):
         return template
-    for key in TEMPLATE_ONLY_KEYS:
+    for key in REGISTRY_ONLY_TEMPLATE_KEYS:
         if template.get(key) is not None:
-            faults.append(config.Fault(where, key, "is set by the registry (from kms and consumers); remove it"))
-    return {k: v for k, v in template.items() if k not in TEMPLATE_ONLY_KEYS} or None
+            faults.append(config.Fault(where, key, "is set by the registry (from kms); remove it"))
+    return {k: v for k, v in template.items() if k not in REGISTRY_ONLY_TEMPLATE_KEYS} or None
+
+
+def deployed_prefix_bound(upstream: config.UpstreamSettings) -> str:
+    """The longest prefix this upstream can deploy as (the random suffix is fixed-length)."""
+    if upstream.random_suffix:
+        return naming.suffixed_prefix(upstream.prefix, "f" * naming.RANDOM_SUFFIX_LENGTH)
+    return upstream.prefix
+
+
+def merged_repository_policy(partition: str, consumers: Optional[config.ConsumerSettings],
+                             own: Optional[str]) -> Optional[str]:
+    """The template's own repository policy plus the consumers' pull statements, as one document."""
+    statements: list[Any] = []
+    if consumers is not None:
+        statements.extend(iam.cached_repository_policy(partition, consumers.account_ids,
+                                                       consumers.organization_id)["Statement"])
+    if own is not None:
+        document = json.loads(own)
+        extra = document.get("Statement")
+        statements.extend(extra if isinstance(extra, list) else [extra])
+    if not statements:
+        return None
+    return json.dumps({"Version": iam.VERSION, "Statement": statements})
+
+
+def _sid(text: str) -> str:
+    """A policy statement id (letters and digits only) from free text."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
 
 class PullThroughCache(pulumi.ComponentResource):
@@ -71,14 +104,23 @@ class PullThroughCache(pulumi.ComponentResource):
     """`<account>.dkr.ecr.<region>.amazonaws.com`: the private registry that serves the caches."""
     upstreams: pulumi.Output[dict[str, UpstreamOutput]]
     """Every upstream, keyed by its ECR prefix."""
+    consumer_policy_arns: pulumi.Output[list[str]]
+    """Every managed IAM policy a workload attaches to pull through every cache prefix (one, unless IAM's
+    6,144-character quota forces a split)."""
     consumer_policy_arn: pulumi.Output[str]
-    """Managed IAM policy that lets a workload pull through every cache prefix (attach it to the workload's role)."""
+    """The first of `consumer_policy_arns` (deprecated: attach every ARN of `consumer_policy_arns`)."""
+    consumer_policy_documents: pulumi.Output[list[str]]
+    """The consumer policies' documents (JSON), for workloads in other accounts to grant themselves."""
     consumer_policy_document: pulumi.Output[str]
-    """The consumer policy's document (JSON), for workloads in other accounts to grant themselves."""
+    """The first of `consumer_policy_documents` (deprecated: use `consumer_policy_documents`)."""
+    upstream_grants: pulumi.Output[dict[str, str]]
+    """ECR upstreams: upstream registry host -> the registry policy (JSON) its owner applies to let this registry's
+    roles pull (see `UpstreamGrant`)."""
     image_hosts: pulumi.Output[dict[str, str]]
-    """Upstream host -> cache URI (`docker.io` -> `<registry_url>/docker-hub`), for rewriting image references."""
+    """Image-reference prefix -> cache URI (`docker.io` -> `<registry_url>/docker-hub`; an ECR upstream with an
+    upstream prefix is keyed `<host>/<upstream prefix>`), for rewriting image references by prefix."""
     kms_key_arn: pulumi.Output[Optional[str]]
-    """The customer-managed KMS key of secrets and repositories, when there is one."""
+    """The customer-managed KMS key of cached repositories, when there is one."""
 
     def __init__(self, name: str, args: PullThroughCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings, tags = _settings(args)
@@ -91,42 +133,31 @@ class PullThroughCache(pulumi.ComponentResource):
         tags = merge_tags(tags, {"environment": settings.environment})
 
         kms_key_arn = self._kms_key(name, settings, tags, ctx, child)
-        repository_policy = None
-        if settings.consumers is not None:
-            consumers = settings.consumers
-            repository_policy = ctx.partition.apply(lambda p: json.dumps(iam.cached_repository_policy(
-                p, consumers.account_ids, consumers.organization_id)))
         caches = [
             UpstreamCache(f"{name}-{naming.slug(u.prefix)}", {
-                "upstream": self._upstream_args(u, kms_key_arn, repository_policy),
+                "upstream": self._upstream_args(u, kms_key_arn, settings.consumers, ctx),
                 "environment": settings.environment,
                 "tags": tags,
-                "secret_kms_key_arn": kms_key_arn,
+                "iam": {"path": settings.iam.path, **({"permissions_boundary": settings.iam.permissions_boundary}
+                                                      if settings.iam.permissions_boundary else {})},
                 "secret_recovery_window_days": settings.secret_recovery_window_days,
-                "scan_on_push": settings.scanning is not None,
+                **({"scan_frequency": settings.scanning.frequency} if settings.scanning is not None else {}),
             }, child, context=ctx)
             for u in settings.upstreams
         ]
         if settings.scanning is not None:
             self._scanning(name, settings.scanning, caches, child)
         prefixes = pulumi.Output.all(*[c.prefix for c in caches])
-        if settings.consumers is not None:
-            self._registry_policy(name, settings.consumers, prefixes, ctx, child)
+        if settings.consumers is not None or settings.registry_policy_statements:
+            self._registry_policy(name, settings, prefixes, ctx, child)
 
-        document = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefixes).apply(
-            lambda v: json.dumps(iam.consumer_policy(v[0], v[1], v[2], v[3])))
-        consumer = aws.iam.Policy(
-            f"{name}-consumer",
-            description=f"Pull images through the ECR pull through caches of {settings.environment}: first pulls "
-                        "and steady-state pulls under every cache prefix",
-            policy=document,
-            tags=tags,
-            opts=child,
-        )
+        documents, policies = self._consumer_policies(name, settings, caches, ctx, tags, child)
 
         self.registry_url = ctx.registry_url
-        self.consumer_policy_arn = consumer.arn
-        self.consumer_policy_document = document
+        self.consumer_policy_arns = pulumi.Output.all(*[p.arn for p in policies])
+        self.consumer_policy_arn = policies[0].arn
+        self.consumer_policy_documents = pulumi.Output.all(*documents)
+        self.consumer_policy_document = documents[0]
         self.kms_key_arn = pulumi.Output.from_input(kms_key_arn)
         self.upstreams = pulumi.Output.all(*[
             pulumi.Output.all(
@@ -135,33 +166,73 @@ class PullThroughCache(pulumi.ComponentResource):
                 upstream_prefix=c.upstream_prefix, template=c.template,
             ) for c in caches
         ]).apply(lambda entries: {e.pop("prefix"): e for e in (dict(x) for x in entries)})
+        self.upstream_grants = pulumi.Output.all(ctx.partition, self.upstreams).apply(
+            lambda v: upstream_grants(v[0], settings.environment, v[1]))
         self.image_hosts = self.upstreams.apply(images.image_hosts)
         self.register_outputs({
             "registryUrl": self.registry_url,
             "upstreams": self.upstreams,
+            "consumerPolicyArns": self.consumer_policy_arns,
             "consumerPolicyArn": self.consumer_policy_arn,
+            "consumerPolicyDocuments": self.consumer_policy_documents,
             "consumerPolicyDocument": self.consumer_policy_document,
+            "upstreamGrants": self.upstream_grants,
             "imageHosts": self.image_hosts,
             "kmsKeyArn": self.kms_key_arn,
         })
 
     @staticmethod
-    def _upstream_args(upstream: config.UpstreamSettings, kms_key_arn: Any, repository_policy: Any) -> dict[str, Any]:
+    def _upstream_args(upstream: config.UpstreamSettings, kms_key_arn: Any,
+                       consumers: Optional[config.ConsumerSettings], ctx: Any) -> dict[str, Any]:
         args = config.upstream_args(upstream)
         if upstream.template.encryption in ("KMS", "KMS_DSSE") and kms_key_arn is not None:
             args["template"]["kms_key_arn"] = kms_key_arn
-        if repository_policy is not None:
-            args["template"]["repository_policy"] = repository_policy
+        if consumers is not None:
+            own = upstream.template.repository_policy
+            args["template"]["repository_policy"] = ctx.partition.apply(
+                lambda p: merged_repository_policy(p, consumers, own))
         return args
 
-    def _registry_policy(self, name: str, consumers: config.ConsumerSettings, prefixes: pulumi.Output,
+    def _consumer_policies(self, name: str, settings: config.Settings, caches: list[UpstreamCache], ctx: Any,
+                           tags: Any, child: pulumi.ResourceOptions) -> tuple[list[pulumi.Output[str]], list[Any]]:
+        """One managed policy per group of prefixes that fits IAM's quota; decided before any value is known."""
+        bounds = {deployed_prefix_bound(u): u.template.tag_repositories for u in settings.upstreams}
+        by_bound = {deployed_prefix_bound(u): (cache, u.template.tag_repositories)
+                    for u, cache in zip(settings.upstreams, caches, strict=True)}
+        documents, policies = [], []
+        for index, group in enumerate(iam.consumer_policy_groups(bounds)):
+            members = [by_bound[b] for b in group]
+            document = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, *[c.prefix for c, _ in members]
+                                         ).apply(lambda v, members=members: json.dumps(iam.consumer_policy(
+                                             v[0], v[1], v[2], {p: t for p, (_, t) in zip(v[3:], members,
+                                                                                          strict=True)})))
+            suffix = "" if index == 0 else f"-{index + 1}"
+            policies.append(aws.iam.Policy(
+                f"{name}-consumer{suffix}",
+                description=f"Pull images through the ECR pull through caches of {settings.environment}: first "
+                            "pulls and steady-state pulls under the cache prefixes"
+                            + (f" (part {index + 1})" if index else ""),
+                path=settings.iam.path,
+                policy=document,
+                tags=tags,
+                opts=child,
+            ))
+            documents.append(document)
+        return documents, policies
+
+    def _registry_policy(self, name: str, settings: config.Settings, prefixes: pulumi.Output,
                          ctx: Any, child: pulumi.ResourceOptions) -> None:
-        """Other accounts may create and import cached repositories under the prefixes (and nowhere else)."""
+        """The registry's one policy: other accounts may create and import cached repositories under the prefixes
+        (and nowhere else), merged with the stack's extra statements."""
+        consumers = settings.consumers
+        extra = settings.registry_policy_statements
         aws.ecr.RegistryPolicy(
             f"{name}-consumers",
             policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefixes).apply(
-                lambda v: json.dumps(iam.registry_policy(v[0], v[1], v[2], v[3], consumers.account_ids,
-                                                         consumers.organization_id))),
+                lambda v: json.dumps(iam.registry_policy(
+                    v[0], v[1], v[2], v[3] if consumers is not None else [],
+                    consumers.account_ids if consumers else (), consumers.organization_id if consumers else None,
+                    extra))),
             opts=child,
         )
 
@@ -173,9 +244,9 @@ class PullThroughCache(pulumi.ComponentResource):
             return None
         key = aws.kms.Key(
             f"{name}-kms",
-            description=f"ECR pull through cache secrets and cached repositories ({settings.environment})",
-            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, ctx.dns_suffix).apply(
-                lambda v: json.dumps(iam.kms_key_policy(v[0], v[1], v[2], v[3]))),
+            description=f"ECR pull through cache: cached repositories ({settings.environment})",
+            policy=pulumi.Output.all(ctx.partition, ctx.account_id).apply(
+                lambda v: json.dumps(iam.kms_key_policy(v[0], v[1]))),
             enable_key_rotation=True,
             deletion_window_in_days=settings.kms.deletion_window_days,
             tags=tags,
@@ -187,6 +258,7 @@ class PullThroughCache(pulumi.ComponentResource):
 
     def _scanning(self, name: str, scanning: config.ScanningSettings, caches: list[UpstreamCache],
                   child: pulumi.ResourceOptions) -> None:
+        # Filters `<prefix>/*` are valid ScanningRepositoryFilterValues: config refuses prefixes that are not.
         filters = pulumi.Output.all(*[c.prefix for c in caches]).apply(lambda prefixes: [
             {"filter": f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes])
         aws.ecr.RegistryScanningConfiguration(
@@ -196,3 +268,24 @@ class PullThroughCache(pulumi.ComponentResource):
                 scan_frequency=scanning.frequency, repository_filters=filters)],
             opts=child,
         )
+
+
+def upstream_grants(partition: str, environment: str, upstreams: dict[str, Any]) -> dict[str, str]:
+    """Upstream registry host -> registry policy (JSON) its owner applies so that this registry's roles may pull.
+
+    ECR user guide, "Setting up permissions for cross-account ECR to ECR PTC": the upstream registry's owner
+    grants the downstream registry through its registry or repository policies.
+    """
+    grants: dict[str, list[Any]] = {}
+    for prefix, upstream in sorted(upstreams.items()):
+        if upstream.get("kind") != "ecr" or not upstream.get("custom_role_arn"):
+            continue
+        host = str(upstream["upstream_url"])
+        match = catalog.ECR_HOST.fullmatch(host)
+        if match is None:
+            continue
+        grants.setdefault(host, []).append(iam.upstream_grant_statement(
+            partition, match.group("region"), match.group("account"), upstream.get("upstream_prefix") or naming.ROOT,
+            upstream["custom_role_arn"], sid=f"PullThroughCache{_sid(environment)}{_sid(prefix)}"))
+    return {host: json.dumps({"Version": iam.VERSION, "Statement": statements})
+            for host, statements in grants.items()}

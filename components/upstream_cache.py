@@ -60,6 +60,8 @@ class _Plan:
     template: config.TemplateSettings
     template_extra: dict[str, Any]
     recovery_window: int
+    iam: config.IamSettings
+    scan_frequency: Optional[str]
 
 
 def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
@@ -67,7 +69,10 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
     upstream = plain(dict(args.get("upstream") or {}))
     token = upstream.pop("access_token", None)
     template_raw = dict(upstream.pop("template", None) or {})
-    template_extra = {k: template_raw.pop(k) for k in TEMPLATE_ONLY_KEYS if template_raw.get(k) is not None}
+    # A plain-text repository policy is validated with the template; one known only later (an Output) is passed on.
+    template_extra = {k: template_raw.pop(k) for k in TEMPLATE_ONLY_KEYS
+                      if template_raw.get(k) is not None and not isinstance(template_raw.get(k), str)
+                      or (k == "kms_key_arn" and template_raw.get(k) is not None)}
     entry = {k: v for k, v in upstream.items() if v is not None}
     where = f"UpstreamCache '{name}'"
 
@@ -80,6 +85,12 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
     template_faults, template = config.template_settings(
         template_raw, where, kms_enabled="kms_key_arn" in template_extra)
     faults.extend(template_faults)
+    iam_faults, iam_settings = config.iam_settings(plain(args.get("iam")), where)
+    faults.extend(iam_faults)
+    scan_frequency = args.get("scan_frequency")
+    if scan_frequency is not None and scan_frequency not in config.SCAN_FREQUENCIES["ENHANCED"]:
+        faults.append(config.Fault(where, "scan_frequency", f"must be one of "
+                                                            f"{', '.join(config.SCAN_FREQUENCIES['ENHANCED'])}"))
     if faults:
         raise config.ConfigError(faults)
     return _Plan(
@@ -96,6 +107,8 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
         template=template,
         template_extra=template_extra,
         recovery_window=recovery,
+        iam=iam_settings,
+        scan_frequency=scan_frequency,
     )
 
 
@@ -145,6 +158,9 @@ class UpstreamCache(pulumi.ComponentResource):
         template, template_output = self._template(name, plan, prefix, tags, ctx, args, child)
 
         # Last: a pull must never find the rule before its template and credentials exist.
+        # Delete before replace: AWS allows one rule per prefix (CreatePullThroughCacheRule fails with
+        # PullThroughCacheRuleAlreadyExistsException), and a new registry, kind or upstream prefix under the same
+        # prefix replaces the rule (UpdatePullThroughCacheRule changes only the credential and role).
         aws.ecr.PullThroughCacheRule(
             f"{name}-rule",
             ecr_repository_prefix=prefix,
@@ -152,7 +168,7 @@ class UpstreamCache(pulumi.ComponentResource):
             credential_arn=credential_arn,
             custom_role_arn=custom_role_arn,
             upstream_repository_prefix=plan.upstream_prefix if plan.kind.kind == "ecr" else None,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[template, *rule_needs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[template, *rule_needs], delete_before_replace=True),
         )
 
         self.kind = pulumi.Output.from_input(plan.kind.kind)
@@ -197,7 +213,10 @@ class UpstreamCache(pulumi.ComponentResource):
             name_prefix=naming.secret_name_prefix(plan.environment, plan.prefix),
             description=f"{plan.kind.title} credentials of the ECR pull through cache '{plan.prefix}' "
                         f"({plan.environment}); JSON with username and accessToken",
-            kms_key_id=args.get("secret_kms_key_arn"),
+            # No kms_key_id, ever: ECR reads the secret through the service-linked role
+            # AWSServiceRoleForECRPullThroughCache, which has no KMS permission, so the secret must use the default
+            # aws/secretsmanager key (ECR user guide, "Storing your upstream repository credentials in an AWS
+            # Secrets Manager secret").
             recovery_window_in_days=plan.recovery_window,
             tags=merge_tags(tags, {"ptc:token-scopes": " ".join(plan.token_scopes)}),
             opts=child,
@@ -210,12 +229,14 @@ class UpstreamCache(pulumi.ComponentResource):
 
     def _upstream_role(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: Any,
                        ctx: AwsContext, child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Resource]:
-        upstream = catalog.ECR_HOST.match(plan.upstream_url)
+        upstream = catalog.ECR_HOST.fullmatch(plan.upstream_url)
         assert upstream is not None  # validated in _plan
         role = aws.iam.Role(
             f"{name}-upstream",
             description=f"ECR pull through cache '{plan.prefix}' ({plan.environment}) pulls from {plan.upstream_url}",
-            assume_role_policy=ctx.account_id.apply(lambda a: json.dumps(iam.upstream_role_trust(a))),
+            assume_role_policy=json.dumps(iam.upstream_role_trust()),
+            path=plan.iam.path,
+            permissions_boundary=plan.iam.permissions_boundary,
             tags=tags,
             opts=child,
         )
@@ -235,17 +256,21 @@ class UpstreamCache(pulumi.ComponentResource):
                   ) -> tuple[pulumi.Resource, pulumi.Output]:
         settings = plan.template
         kms_key_arn = plan.template_extra.get("kms_key_arn")
-        repository_policy = plan.template_extra.get("repository_policy")
+        repository_policy = plan.template_extra.get("repository_policy") or settings.repository_policy
         uses_kms = settings.encryption in ("KMS", "KMS_DSSE")
-        resource_tags = tags if settings.tag_repositories else None
+        resource_tags = merge_tags(tags, settings.resource_tags) if settings.tag_repositories else None
         needs = []
-        role_arn = None
-        if settings.tag_repositories or uses_kms:
+        role_arn: Any = settings.custom_role_arn
+        # A template needs a role when it tags repositories or encrypts them with KMS (ECR user guide,
+        # "Repository creation templates": customRoleArn).
+        if role_arn is None and (settings.tag_repositories or uses_kms):
             role = aws.iam.Role(
                 f"{name}-template",
                 description=f"ECR creates cached repositories of '{plan.prefix}' ({plan.environment}) with "
                             "their tags and encryption",
                 assume_role_policy=json.dumps(iam.template_role_trust()),
+                path=plan.iam.path,
+                permissions_boundary=plan.iam.permissions_boundary,
                 tags=tags,
                 opts=child,
             )
@@ -253,7 +278,9 @@ class UpstreamCache(pulumi.ComponentResource):
                 f"{name}-template",
                 role=role.id,
                 policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
-                    lambda v: json.dumps(iam.template_role_policy(v[0], v[1], v[2], v[3]))),
+                    lambda v: json.dumps(iam.template_role_policy(
+                        v[0], v[1], v[2], v[3], tags=settings.tag_repositories,
+                        replication="REPLICATION" in settings.applied_for))),
                 opts=child,
             ))
             if uses_kms:  # apart, so the repository statement can be checked before the key exists
@@ -282,13 +309,15 @@ class UpstreamCache(pulumi.ComponentResource):
             resource_tags=resource_tags,
             custom_role_arn=role_arn,
             repository_policy=repository_policy,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
+            # One template per prefix (CreateRepositoryCreationTemplate fails with TemplateAlreadyExistsException):
+            # a replacement must delete first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=needs, delete_before_replace=True),
         )
         output = pulumi.Output.all(
             pulumi.Output.from_input(resource_tags or {}),
             pulumi.Output.from_input(kms_key_arn if uses_kms else None),
             pulumi.Output.from_input(repository_policy),
-        ).apply(lambda v: template_output(settings, v[0], v[1], v[2], bool(args.get("scan_on_push", False))))
+        ).apply(lambda v: template_output(settings, v[0], v[1], v[2], plan.scan_frequency))
         return template, output
 
 
@@ -300,7 +329,7 @@ def merge_tags(given: Any, extra: dict[str, Any]) -> Any:
 
 
 def template_output(settings: config.TemplateSettings, resource_tags: dict, kms_key_arn: Optional[str],
-                    repository_policy: Optional[str], scan_on_push: bool) -> dict[str, Any]:
+                    repository_policy: Optional[str], scan_frequency: Optional[str]) -> dict[str, Any]:
     """The `template` record of the outputs contract (DESIGN.md section 6)."""
     return {
         "image_tag_mutability": settings.image_tag_mutability,
@@ -310,7 +339,11 @@ def template_output(settings: config.TemplateSettings, resource_tags: dict, kms_
         "kms_key_arn": kms_key_arn,
         "resource_tags": dict(resource_tags),
         "applied_for": list(settings.applied_for),
-        "scan_on_push": scan_on_push,
+        # Registry scanning governs: any rule whose filter covers the prefix scans images when they are cached
+        # (CONTINUOUS_SCAN includes the scan on push). PutImageScanningConfiguration, the per-repository
+        # setting, is deprecated in favour of registry scanning (botocore's ECR model).
+        "scan_on_push": scan_frequency is not None,
+        "scan_frequency": scan_frequency,
         "repository_policy": repository_policy,
     }
 

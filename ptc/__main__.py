@@ -1,5 +1,5 @@
 import sys
 
-from ptc.cli import main
+from ptc.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

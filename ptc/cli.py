@@ -81,6 +81,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> int:
+    """The `ptc` console script: `main`, then the event loop closed before the interpreter's teardown."""
+    code = main()
+    close_event_loop()
+    return code
+
+
+def close_event_loop() -> None:
+    """Close the SDK's event loop now: left to the garbage collector at exit, its self-pipe may already be gone,
+    and asyncio prints a traceback ("Invalid file descriptor: -1") after a clean report."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+
+
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.verb == "preview":
         from . import preview
@@ -104,4 +127,4 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())

@@ -199,6 +199,29 @@ class FakeCloud(pulumi.runtime.Mocks):
         return {}
 
 
+def _closing_worker_loop(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The SDK's mock monitor opens an event loop on each worker thread it is called on and never closes it; left
+    to the garbage collector at exit, such a loop prints "Invalid file descriptor: -1" tracebacks. Close it."""
+    import asyncio
+    import functools
+    import threading
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any) -> Any:
+        try:
+            return method(self, request)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                try:
+                    loop = asyncio.get_event_loop_policy().get_event_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None and not loop.is_running() and not loop.is_closed():
+                    loop.close()
+                    asyncio.set_event_loop(None)
+    return wrapper
+
+
 class RecordingMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, keeping every registration request."""
 
@@ -206,6 +229,10 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(fake)
         self.registrations: list[Registration] = []
 
+    Invoke = _closing_worker_loop(mocks.MockMonitor.Invoke)
+    ReadResource = _closing_worker_loop(mocks.MockMonitor.ReadResource)
+
+    @_closing_worker_loop
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":

@@ -42,7 +42,6 @@ class Desired:
     mutability: str
     exclusion_filters: tuple[str, ...]
     lifecycle_policy: str | None
-    scan_on_push: bool
     tags: dict[str, str]
     repository_policy: str | None
 
@@ -54,7 +53,6 @@ class Desired:
             mutability=template.get("image_tag_mutability") or "MUTABLE",
             exclusion_filters=tuple(sorted(template.get("image_tag_mutability_exclusion_filters") or [])),
             lifecycle_policy=canonical(template.get("lifecycle_policy")),
-            scan_on_push=bool(template.get("scan_on_push")),
             tags=dict(template.get("resource_tags") or {}),
             repository_policy=canonical(template.get("repository_policy")),
         )
@@ -161,9 +159,9 @@ class Reconciler:
                                   {"mutability": mutability, "exclusion_filters": list(filters)},
                                   {"mutability": desired.mutability,
                                    "exclusion_filters": list(desired.exclusion_filters)}))
-        scan = bool((repo.get("imageScanningConfiguration") or {}).get("scanOnPush"))
-        if scan != desired.scan_on_push:
-            changes.append(Change(name, "scan_on_push", scan, desired.scan_on_push))
+        # No scan-on-push drift: registry scanning governs every repository, and the per-repository setting
+        # (PutImageScanningConfiguration) "is being deprecated, in favor of specifying the image scanning
+        # configuration at the registry level" (botocore's ECR model); writing it would change nothing real.
         if desired.lifecycle_policy is not None:
             current = self._lifecycle_policy(name)
             if current != desired.lifecycle_policy:
@@ -200,9 +198,6 @@ class Reconciler:
                 kwargs["imageTagMutabilityExclusionFilters"] = [
                     {"filterType": "WILDCARD", "filter": f} for f in desired.exclusion_filters]
             self.ecr.put_image_tag_mutability(**kwargs)
-        elif change.setting == "scan_on_push":
-            self.ecr.put_image_scanning_configuration(
-                repositoryName=name, imageScanningConfiguration={"scanOnPush": desired.scan_on_push})
         elif change.setting == "lifecycle_policy":
             self.ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=desired.lifecycle_policy)
         elif change.setting == "tags":
@@ -232,8 +227,6 @@ def describe(change: Change) -> tuple[str, str]:
         def show(v):
             return v["mutability"] + (f" ({', '.join(v['exclusion_filters'])})" if v["exclusion_filters"] else "")
         return show(change.before), show(change.after)
-    if change.setting == "scan_on_push":
-        return ("on" if change.before else "off"), ("on" if change.after else "off")
     if change.setting == "tags":
         return (", ".join(f"{k}={v}" if v is not None else f"{k} missing" for k, v in change.before.items()),
                 ", ".join(f"{k}={v}" for k, v in change.after.items()))

@@ -102,7 +102,9 @@ def test_image_hosts_map():
     for host in ("docker.io", "index.docker.io", "registry-1.docker.io"):
         assert hosts[host] == f"{REGISTRY}/docker-hub"
     assert hosts["acmeprod.azurecr.io"] == f"{REGISTRY}/azure"
-    assert hosts[GOLDEN] == f"{REGISTRY}/golden"
+    # ECR maps <host>/<upstream prefix>/x onto <cache>/x: the key carries the upstream prefix.
+    assert hosts[f"{GOLDEN}/release"] == f"{REGISTRY}/golden"
+    assert GOLDEN not in hosts
 
 
 # --------------------------------------------------------------------------------------------

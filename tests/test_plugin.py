@@ -123,18 +123,20 @@ def test_schema_required_inputs_outputs_and_enums(schema):
 
 HUB = {"kind": "docker-hub", "username": "bot", "tokenScopes": ["repo:public_read"]}
 KEY = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BOUNDARY = "arn:aws:iam::123456789012:policy/platform-boundary"
 
 
 def test_construct_upstream_cache_like_the_python_path(plugin, engine):
     response = construct(plugin, engine, "UpstreamCache", "plug-hub", {
         "upstream": {**HUB, "accessToken": secret(TOKENS["docker-hub"])}, "environment": "dev",
-        "tags": {"team": "platform"}, "secretKmsKeyArn": top_level_secret(KEY)})
+        "tags": {"team": "platform"}, "iam": {"path": "/platform/", "permissionsBoundary": BOUNDARY}})
     registrations = engine.registrations
 
     in_process = run_component(lambda: UpstreamCache("plug-hub", {
         "upstream": {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:public_read"],
                      "access_token": TOKENS["docker-hub"]},
-        "environment": "dev", "tags": {"team": "platform"}, "secret_kms_key_arn": KEY}))
+        "environment": "dev", "tags": {"team": "platform"},
+        "iam": {"path": "/platform/", "permissions_boundary": BOUNDARY}}))
     assert shape(registrations) == shape(in_process.resources)
 
     component = next(r for r in registrations if r.type == f"{PACKAGE}:index:UpstreamCache")
@@ -145,7 +147,9 @@ def test_construct_upstream_cache_like_the_python_path(plugin, engine):
     version = next(r for r in registrations if r.type == "aws:secretsmanager/secretVersion:SecretVersion")
     assert version.secret_paths == ["secretString"]
     secret_resource = next(r for r in registrations if r.type == "aws:secretsmanager/secret:Secret")
-    assert secret_resource.secret_paths == ["kmsKeyId"] and secret_resource.inputs["kmsKeyId"] == KEY
+    assert secret_resource.secret_paths == [] and "kmsKeyId" not in secret_resource.inputs
+    role = next(r for r in registrations if r.type == "aws:iam/role:Role")
+    assert role.inputs["path"] == "/platform/" and role.inputs["permissionsBoundary"] == BOUNDARY
     assert json.loads(version.inputs["secretString"])["accessToken"] == TOKENS["docker-hub"]
     for registration in registrations:
         if registration is not version:

@@ -168,13 +168,17 @@ CASES = [
     ("template repository policy", lambda s: props(s, HUB_TEMPLATE).update(repositoryPolicy=json.dumps(
         {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]})), False, None,
      "cache-permissions-scoped", HUB_TEMPLATE, "grants ecr:*"),
-    # --- security: KMS in production
-    ("AES256 in production", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), False,
-     {"environment-in-names": "disabled"}, "kms-in-production", HUB_TEMPLATE, "with AES256 in the prod environment"),
-    ("secret without KMS in production", set_tag(HUB_SECRET, "environment", "prod"), False,
-     {"environment-in-names": "disabled"}, "kms-in-production", HUB_SECRET, "under the AWS managed key"),
-    ("KMS required in staging by config", lambda s: None, False, {"kms-in-production": {"environments": ["dev"]}},
-     "kms-in-production", HUB_SECRET, "in the dev environment"),
+    # --- security: credentials on the default key (every environment), customer-managed keys in production
+    ("secret under a customer-managed key", lambda s: props(s, HUB_SECRET).update(
+        kmsKeyId=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"), False, None,
+     "credentials-default-key", HUB_SECRET, "has no KMS permission"),
+    ("secret under a key alias of its own", lambda s: props(s, HUB_SECRET).update(kmsKeyId="alias/ptc"), False, None,
+     "credentials-default-key", HUB_SECRET, "Remove kmsKeyId"),
+    ("AES256 where KMS is required", lambda s: None, False, {"kms-in-production": {"environments": ["dev"]}},
+     "kms-in-production", HUB_TEMPLATE, "with AES256 in the dev environment"),
+    ("KMS on the AWS managed key where a CMK is required", lambda s: props(s, HUB_TEMPLATE).update(
+        encryptionConfigurations=[{"encryptionType": "KMS"}]), False,
+     {"kms-in-production": {"environments": ["dev"]}}, "kms-in-production", HUB_TEMPLATE, "AWS managed aws/ecr key"),
     # --- conventions: prefixes
     ("prefix pattern", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="Docker_Hub"),
                                   props(s, HUB_TEMPLATE).update(prefix="Docker_Hub")), False, None,
@@ -277,7 +281,7 @@ def test_analyzer_info_describes_every_policy(packs):
     assert set(infos) == {"ecr-ptc-security", "ecr-ptc-conventions"}
     assert set(infos["ecr-ptc-security"].policies) == {
         "token-scopes-least-privilege", "rule-credentials", "rule-secret-location", "upstream-allowlist",
-        "upstream-matches-kind", "cache-permissions-scoped", "kms-in-production"}
+        "upstream-matches-kind", "cache-permissions-scoped", "credentials-default-key", "kms-in-production"}
     assert set(infos["ecr-ptc-conventions"].policies) == {
         "prefix-naming", "required-tags", "environment-in-names", "template-coverage", "template-custom-role"}
     for info in infos.values():

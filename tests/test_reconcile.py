@@ -43,8 +43,6 @@ def conform(ecr, name: str, settings: dict) -> None:
         kwargs["imageTagMutabilityExclusionFilters"] = [
             {"filterType": "WILDCARD", "filter": f} for f in settings["image_tag_mutability_exclusion_filters"]]
     ecr.put_image_tag_mutability(**kwargs)
-    ecr.put_image_scanning_configuration(repositoryName=name,
-                                         imageScanningConfiguration={"scanOnPush": settings["scan_on_push"]})
     ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=settings["lifecycle_policy"])
     arn = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryArn"]
     ecr.tag_resource(resourceArn=arn, tags=[{"Key": k, "Value": v} for k, v in settings["resource_tags"].items()])
@@ -81,7 +79,6 @@ def test_each_kind_of_drift_is_found_then_fixed_once():
         found = {(c.repository, c.setting): c for c in report.changes}
         assert set(found) == {
             ("docker-hub/library/nginx", "image_tag_mutability"),
-            ("docker-hub/library/nginx", "scan_on_push"),
             ("docker-hub/library/nginx", "lifecycle_policy"),
             ("docker-hub/library/nginx", "tags"),
             ("docker-hub/bitnami/redis", "tags"),
@@ -96,7 +93,9 @@ def test_each_kind_of_drift_is_found_then_fixed_once():
         assert snapshot(ecr, "docker-hub/library/nginx")["lifecycle"] is None  # a dry run writes nothing
 
         applied = Reconciler(aws, OUTPUTS, apply=True).run()
-        assert len(applied.changes) == 6 and all(c.applied for c in applied.changes)
+        assert len(applied.changes) == 5 and all(c.applied for c in applied.changes)
+        # Registry scanning governs: the deprecated per-repository scan setting is never written.
+        assert snapshot(ecr, "docker-hub/library/nginx")["scan"] == {"scanOnPush": False}
         assert Reconciler(aws, OUTPUTS, apply=True).run().changes == []
         fixed = snapshot(ecr, "docker-hub/bitnami/redis")
         assert {"Key": "extra", "Value": "kept"} in fixed["tags"]  # tags the template does not name stay
@@ -183,8 +182,6 @@ def fresh_drift(settings: dict) -> list[str]:
     drift = ["lifecycle_policy", "tags"]
     if (settings["image_tag_mutability"], settings["image_tag_mutability_exclusion_filters"]) != ("MUTABLE", []):
         drift.append("image_tag_mutability")
-    if settings["scan_on_push"]:
-        drift.append("scan_on_push")
     if settings.get("repository_policy"):
         drift.append("repository_policy")
     return drift
@@ -270,7 +267,7 @@ def test_human_output_with_a_progress_bar_on_a_terminal(tmp_path):
         assert "Cached repositories under 2 prefixes in 123456789012/us-east-2: 1 (1 other repository left alone)" \
             in text
         assert "docker-hub/library/nginx" in text and "IMMUTABLE_WITH_EXCLUSION (latest)" in text
-        assert "4 changes in 1 repositories to fix (dry run; --apply writes them)" in text
+        assert "3 changes in 1 repositories to fix (dry run; --apply writes them)" in text
         from ptc.cli import main
 
         assert main(["reconcile", "--outputs", str(path), "--region", "eu-west-1"]) == 2  # another registry's outputs

@@ -53,12 +53,10 @@ def test_kms_key_is_created_and_used_for_secrets_and_templates():
     result = run_stack(config_with(kms={"create_key": True}))
     key = result.get(KEY, "test-kms")
     policy = json.loads(key.inputs["policy"])
-    decrypt = [s for s in policy["Statement"] if s["Sid"] == "PullThroughCacheReadsSecrets"][0]
-    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "secretsmanager.us-east-2.amazonaws.com"
-    assert decrypt["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(
-        ":role/aws-service-role/pullthroughcache.ecr.amazonaws.com/AWSServiceRoleForECRPullThroughCache")
+    assert [s["Sid"] for s in policy["Statement"]] == ["AccountAdministersKeyThroughIam"]
     assert key.inputs["enableKeyRotation"] is True
-    assert result.by_type(SECRET)[0].inputs["kmsKeyId"] == key.state["arn"]
+    # ECR's pull through cache cannot decrypt a secret under a customer-managed key: secrets keep the default.
+    assert "kmsKeyId" not in result.by_type(SECRET)[0].inputs
     for template in result.by_type(TEMPLATE):
         assert template.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key.state["arn"]}]
     assert result.plain_outputs["upstreams"]["docker-hub"]["template"]["encryption_type"] == "KMS"
@@ -68,7 +66,9 @@ def test_an_existing_kms_key_is_used_without_creating_one():
     arn = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     result = run_stack(config_with(kms={"key_arn": arn}))
     assert result.by_type(KEY) == []
-    assert result.by_type(SECRET)[0].inputs["kmsKeyId"] == arn
+    assert "kmsKeyId" not in result.by_type(SECRET)[0].inputs
+    for template in result.by_type(TEMPLATE):
+        assert template.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": arn}]
 
 
 def test_scanning_covers_exactly_the_cached_prefixes():
@@ -151,8 +151,9 @@ def test_prod_stack_is_production_shaped(prod_up):
     for upstream in prod_up.plain_outputs["upstreams"].values():
         assert upstream["template"]["image_tag_mutability"] == "IMMUTABLE"
         assert upstream["template"]["encryption_type"] == "KMS"
+        assert upstream["template"]["kms_key_arn"] == prod_up.by_type(KEY)[0].state["arn"]
     for secret in prod_up.by_type(SECRET):
-        assert secret.inputs["kmsKeyId"] == prod_up.by_type(KEY)[0].state["arn"]
+        assert "kmsKeyId" not in secret.inputs
 
 
 def test_consumer_policy_output_covers_every_prefix():
@@ -162,9 +163,12 @@ def test_consumer_policy_output_covers_every_prefix():
     assert outputs["consumer_policy_arn"] == policy.state["arn"]
     document = json.loads(outputs["consumer_policy_document"])
     assert document == json.loads(policy.inputs["policy"])
+    assert outputs["consumer_policy_arns"] == [policy.state["arn"]]
+    assert [json.loads(d) for d in outputs["consumer_policy_documents"]] == [document]
     resources = document["Statement"][0]["Resource"]
     assert resources == ["arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
                          "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*"]
+    assert "ecr:TagResource" in document["Statement"][0]["Action"]  # the templates tag repositories
     assert outputs["image_hosts"]["docker.io"] == outputs["upstreams"]["docker-hub"]["cache_uri"]
     assert result.by_type("aws:ecr/registryPolicy:RegistryPolicy") == []
 

@@ -194,11 +194,11 @@ def test_template_role_exists_exactly_when_tags_or_kms_need_it():
     assert policy["Statement"][0]["Resource"] == "arn:aws:ecr:us-east-2:123456789012:repository/quay/*"
 
 
-def test_customer_managed_key_for_the_secret_and_the_template():
+def test_customer_managed_key_for_the_template_never_the_secret():
     key = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     upstream = dict(UPSTREAMS["docker-hub"], template={"encryption": "KMS", "kms_key_arn": key})
-    result = cache(upstream, secret_kms_key_arn=key)
-    assert result.by_type(SECRET)[0].inputs["kmsKeyId"] == key
+    result = cache(upstream)
+    assert "kmsKeyId" not in result.by_type(SECRET)[0].inputs
     template = result.by_type(TEMPLATE)[0].inputs
     assert template["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
     policy = json.loads(result.get(ROLE_POLICY, "t-template-kms").inputs["policy"])
@@ -206,11 +206,11 @@ def test_customer_managed_key_for_the_secret_and_the_template():
     assert result.plain_outputs["cache"]["template"]["kms_key_arn"] == key
 
 
-def test_ecr_upstream_role_trusts_only_this_accounts_pull_through_cache():
+def test_ecr_upstream_role_is_trusted_as_aws_documents_it():
     result = cache(UPSTREAMS["ecr"])
     trust = json.loads(result.get(ROLE, "t-upstream").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "pullthroughcache.ecr.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert "Condition" not in trust  # AWS documents no confused-deputy key sent by this service
     policy = json.loads(result.get(ROLE_POLICY, "t-upstream").inputs["policy"])
     resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     assert resources["PullFromUpstreamRegistry"] == "arn:aws:ecr:eu-west-1:210987654321:repository/release/*"

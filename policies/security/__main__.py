@@ -18,6 +18,7 @@ PolicyPack(
         upstreams.ALLOWLIST_POLICY,
         upstreams.KIND_POLICY,
         permissions.POLICY,
+        encryption.SECRET_KEY_POLICY,
         encryption.POLICY,
     ],
 )
