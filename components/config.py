@@ -52,8 +52,8 @@ ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-z0-9-]+", re.ASCII)
 ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 POLICY_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}", re.ASCII)
-IAM_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/", re.ASCII)
-"""botocore's IAM `pathType`: `/` or `/<printable ASCII>/`, at most 512 characters."""
+IAM_PATH = re.compile(r"(/[A-Za-z0-9.,+@=_-]+)*/", re.ASCII)
+"""botocore's IAM `policyPathType`, stricter than the roles' `pathType`; one path serves both, so the stricter."""
 SCANNING_FILTER = re.compile(r"[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*", re.ASCII)
 """`ScanningRepositoryFilterValue` in botocore's ECR model (1-255 characters)."""
 FINE_GRAINED_GITHUB_TOKEN = "github_pat_"
@@ -786,7 +786,8 @@ def _iam(c: _Collector, raw: Any, where: str = "iam") -> IamSettings:
     settings = c.mapping(where, "", raw, ("path", "permissions_boundary")) or {}
     path = c.string(where, "path", settings.get("path")) or "/"
     if not IAM_PATH.fullmatch(path) or len(path) > 512:
-        c.add(where, "path", f"{_show(path)} must start and end with '/' and use printable ASCII (IAM's pathType), "
+        c.add(where, "path", f"{_show(path)} must start and end with '/' with letters, digits and .,+@=_- between "
+                             "(IAM's policyPathType), "
                              "for example '/platform/ptc/'")
     boundary = c.string(where, "permissions_boundary", settings.get("permissions_boundary"))
     if boundary is not None and not POLICY_ARN.fullmatch(boundary):

@@ -27,6 +27,8 @@ class PreviewReport:
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    aws_findings: list[dict[str, str]] = field(default_factory=list)
+    """Requests AWS would refuse (`ptc.aws_api`); any makes the preview an error."""
     error: str | None = None
     """The config fault or program failure, already worded for people."""
 
@@ -49,6 +51,8 @@ class PreviewReport:
             "outputs": render.display_value(self.outputs),
             "violations": self.violations,
         }
+        if self.aws_findings:
+            document["aws_findings"] = self.aws_findings
         if self.error is not None:
             document["error"] = self.error
         return document
@@ -99,6 +103,15 @@ def _preview_one(project_dir: Path, config: StackConfig, packs: PolicyPacks | No
                                outputs=result.outputs)
         if result.error is not None:
             report.error = describe_failure(result.error)
+            return report
+        # Phase 2: the create requests as AWS would check them (botocore's model and AWS's quotas).
+        from . import aws_api
+        from .mock_engine import FAKE_ACCOUNT_ID
+
+        findings = aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=config.region)
+        if findings:
+            report.aws_findings = [f.to_json() for f in findings]
+            report.error = aws_api.describe(findings)
         elif packs is not None:
             with packs:
                 report.violations = packs.run(result.resources, policy_config=policy_config).violations

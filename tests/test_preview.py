@@ -143,6 +143,27 @@ def test_a_program_error_exits_2_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_request_aws_would_refuse_exits_2_naming_resource_field_rule_and_fix(tmp_path):
+    """Any program, even one that bypasses the components, has its create requests checked against AWS's model."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: raw\nruntime: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-2\n")
+    (project / "__main__.py").write_text(
+        "import pulumi_aws as aws\n"
+        "aws.ecr.PullThroughCacheRule('hub', ecr_repository_prefix='a' * 31,"
+        " upstream_registry_url='registry-1.docker.io')\n")
+    (project / "policies").mkdir()
+    result = ptc("preview", "--stack", "dev", "--project-dir", str(project))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "AWS would refuse 1 request of this stack; nothing was created." in result.stdout
+    assert "aws:ecr/pullThroughCacheRule:PullThroughCacheRule 'hub': ecr:CreatePullThroughCacheRule " \
+           "ecrRepositoryPrefix: is 31 characters; AWS allows 2 to 30" in result.stdout
+    assert "shorten it to 30 characters" in result.stdout
+    document = json.loads(ptc("preview", "--stack", "dev", "--project-dir", str(project), "--json").stdout)
+    assert document["aws_findings"][0]["field"] == "ecrRepositoryPrefix"
+
+
 def test_make_preview_is_the_dev_stack():
     makefile = (ROOT / "Makefile").read_text()
     assert "$(BIN)/python -m ptc preview --stack dev" in makefile

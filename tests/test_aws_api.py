@@ -1,0 +1,319 @@
+"""The lasting guard: every resource as the AWS request that creates it, checked by botocore's model and quotas.
+
+The committed stacks, an all-kinds stack and a generated worst case (50 upstreams, 30-character prefixes,
+maximal tags) must draw no finding; one crafted request per rule class must draw its finding; and a
+property test holds the class shut: whatever the config validation accepts, AWS's model accepts too.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components import config as config_module
+from ptc import aws_api
+from ptc.mock_engine import FAKE_ACCOUNT_ID, SECRET_SIG, SIG_KEY, run_program
+from tests.conftest import ROOT, TOKENS, stack_config, stack_file
+
+REGION = "us-east-2"
+
+
+def findings_of(config: dict[str, Any], *, preview: bool = False, stack: str = "test") -> list[aws_api.Finding]:
+    result = run_program(ROOT, stack_config(config, stack), preview=preview)
+    assert result.error is None, result.error
+    return aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=config["aws:region"])
+
+
+# --------------------------------------------------------------------------------------------
+# Stacks that must pass
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
+def test_committed_stacks_make_only_requests_aws_accepts(stack, preview):
+    result = run_program(ROOT, stack_config(stack_file(stack), stack), preview=preview)
+    assert result.error is None
+    assert aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=stack_config(stack_file(stack)).region) \
+        == []
+    assert {r.type for r in result.resources if r.custom} <= set(aws_api.REQUESTS) | aws_api.NO_REQUEST
+
+
+ALL_KINDS: dict[str, Any] = {
+    "aws:region": REGION,
+    "environment": "stage",
+    "tags": {"team": "platform", "cost center": "cc-1234", "owner": "plattform@beispiel.de"},
+    "iam": {"path": "/platform/ptc/", "permissions_boundary": "arn:aws:iam::123456789012:policy/boundary"},
+    "kms": {"create_key": True},
+    "scanning": {"scan_type": "ENHANCED", "frequency": "CONTINUOUS_SCAN"},
+    "consumers": {"account_ids": ["210987654321", "333333333333"], "organization_id": "o-abcdefghij"},
+    "registry_policy_statements": [{
+        "Sid": "ReplicationFromBuildAccount", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::444444444444:root"}, "Action": ["ecr:CreateRepository",
+                                                                           "ecr:ReplicateImage"],
+        "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*"}],
+    "template": {"image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION",
+                 "image_tag_mutability_exclusion_filters": ["latest", "nightly-*"],
+                 "applied_for": ["PULL_THROUGH_CACHE", "REPLICATION"]},
+    "upstreams": [
+        {"kind": "ecr-public"},
+        {"kind": "k8s"},
+        {"kind": "quay", "template": {"tag_repositories": False, "encryption": "AES256"}},
+        {"kind": "docker-hub", "username": "acme-bot", "token_scopes": ["repo:public_read"],
+         "template": {"resource_tags": {"mirror-of": "docker.io"}}},
+        {"kind": "github-container-registry", "username": "acme-bot", "token_scopes": ["read:packages"],
+         "random_suffix": True},
+        {"kind": "azure-container-registry", "registry": "acmeprod", "username": "ptc-token",
+         "token_scopes": ["content/read", "metadata/read"]},
+        {"kind": "gitlab-container-registry", "username": "ptc-bot", "token_scopes": ["read_registry"]},
+        {"kind": "chainguard", "existing_secret": "ecr-pullthroughcache/shared/chainguard",
+         "token_scopes": ["registry.pull"]},
+        {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+         "upstream_prefix": "release",
+         "template": {"repository_policy": {"Version": "2012-10-17", "Statement": [{
+             "Sid": "ReleaseReaders", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::555555555555:root"},
+             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]}}},
+    ],
+    "credentials": {p: {"secure": TOKENS[k]} for p, k in (("docker-hub", "docker-hub"), ("github", "github"),
+                                                           ("azure", "azure"), ("gitlab", "gitlab"))},
+}
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
+def test_an_all_kinds_stack_with_every_feature_is_accepted(preview):
+    assert findings_of(ALL_KINDS, preview=preview) == []
+
+
+def worst_case() -> dict[str, Any]:
+    """50 upstreams (ECR's quota) with 30-character prefixes, and as many maximal tags as AWS allows."""
+    kinds = ["ecr-public", "k8s", "quay", "docker-hub"]  # prefixes ecrx00-mmm..., k8sx01-mmm..., ...
+    upstreams, credentials = [], {}
+    for index in range(50):
+        kind = kinds[index % len(kinds)]
+        prefix = f"{kind[:3]}x{index:02d}-" + "m" * 23
+        assert len(prefix) == 30
+        entry: dict[str, Any] = {"kind": kind, "prefix": prefix}
+        if kind == "docker-hub":
+            entry.update(username="u" * 60, token_scopes=["repo:public_read", "repo:read"])
+            credentials[prefix] = {"secure": "dckr_pat_" + "x" * 200}
+        upstreams.append(entry)
+    room = 50 - len(config_module.RESERVED_TAGS)
+    tags = {f"{i:02d}" + "k" * 126: "v" * 256 for i in range(room)}
+    return {"aws:region": "ap-southeast-2", "environment": "e" * 16, "tags": tags, "upstreams": upstreams,
+            "credentials": credentials, "consumers": {"organization_id": "o-" + "a" * 32},
+            "scanning": {"scan_type": "ENHANCED", "frequency": "SCAN_ON_PUSH"}}
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
+def test_the_worst_case_stack_is_accepted(preview):
+    assert findings_of(worst_case(), preview=preview) == []
+
+
+# --------------------------------------------------------------------------------------------
+# One crafted request per rule class
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Fake:
+    type: str
+    name: str
+    properties: dict[str, Any]
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def urn(self) -> str:
+        return f"urn:pulumi:test::p::{self.type}::{self.name}"
+
+
+def secret(value: Any) -> dict[str, Any]:
+    return {SIG_KEY: SECRET_SIG, "value": value}
+
+
+def rule(prefix: str = "docker-hub", **extra: Any) -> Fake:
+    return Fake(aws_api.RULE, "t-rule", {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": "registry-1.docker.io",
+                                         **extra})
+
+
+def template(**extra: Any) -> Fake:
+    return Fake(aws_api.TEMPLATE, "t-template", {"prefix": "docker-hub", "appliedFors": ["PULL_THROUGH_CACHE"],
+                                                 **extra})
+
+
+def big_policy(statements: int) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": f"S{i}", "Effect": "Allow", "Action": "ecr:BatchGetImage",
+         "Resource": f"arn:aws:ecr:us-east-2:123456789012:repository/prefix-{i:04d}/*"} for i in range(statements)]})
+
+
+CASES = [
+    ("prefix over 30 characters", [rule("a" * 31)], "ecrRepositoryPrefix", "is 31 characters"),
+    ("prefix outside ECR's pattern", [rule("Docker_Hub")], "ecrRepositoryPrefix", "does not match"),
+    ("credential ARN outside ecr-pullthroughcache/", [rule(credentialArn=(
+        "arn:aws:secretsmanager:us-east-2:123456789012:secret:dockerhub-credentials-AbCdEf"))],
+     "credentialArn", "does not match"),
+    ("unknown tag mutability", [template(imageTagMutability="FROZEN")], "imageTagMutability", "is not one of"),
+    ("six exclusion filters", [template(imageTagMutabilityExclusionFilters=[
+        {"filterType": "WILDCARD", "filter": f"t{i}"} for i in range(6)])], "imageTagMutabilityExclusionFilters",
+     "has 6 entries"),
+    ("KMS_DSSE outside GovCloud", [template(encryptionConfigurations=[{"encryptionType": "KMS_DSSE"}])],
+     "encryptionConfiguration.encryptionType", "only in the AWS GovCloud"),
+    ("lifecycle policy over 30,720", [template(lifecyclePolicy="x" * 30721)], "lifecyclePolicy",
+     "is 30721 characters"),
+    ("credentials secret under a customer-managed key", [Fake(aws_api.SECRET, "t-secret", {
+        "namePrefix": "ecr-pullthroughcache/dev/hub-", "kmsKeyId": "arn:aws:kms:us-east-2:123456789012:key/abc"})],
+     "KmsKeyId", "no KMS permission"),
+    ("51 tags", [Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "tags": {f"k{i}": "v" for i in range(51)}})],
+     "Tags", "has 51"),
+    ("a tag value AWS refuses", [Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "tags": {"k": "a#b"}})],
+     "Tags[0].Value", "does not match"),
+    ("an aws: tag", [Fake(aws_api.POLICY, "t-policy", {"policy": "{}", "tags": {"aws:team": "x"}})], "Tags[0]",
+     "reserved by AWS"),
+    ("an auto-named role over 64 characters", [Fake(aws_api.ROLE, "r" * 57, {"assumeRolePolicy": "{}"})],
+     "RoleName", "is 65 characters"),
+    ("a policy path roles accept but policies do not", [Fake(aws_api.POLICY, "t-policy", {
+        "policy": "{}", "path": "/a~b/"})], "Path", "does not match"),
+    ("managed policy over 6,144", [Fake(aws_api.POLICY, "t-policy", {"policy": big_policy(70)})], "PolicyDocument",
+     "6144 per managed policy"),
+    ("inline policies over 10,240 per role", [
+        Fake(aws_api.ROLE_POLICY, f"t-inline-{i}", {"role": "r", "policy": big_policy(40)},
+             {"role": ["urn:pulumi:test::p::aws:iam/role:Role::t-role"]}) for i in range(2)],
+     "PolicyDocument", "10240 per role"),
+    ("registry policy over 10,240", [Fake("aws:ecr/registryPolicy:RegistryPolicy", "t-registry", {
+        "policy": big_policy(120)})], "policyText", "AWS allows 0 to 10240"),
+    ("scanning filter with '--'", [Fake("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+                                        "t-scan", {"scanType": "BASIC", "rules": [{"scanFrequency": "SCAN_ON_PUSH",
+                                                   "repositoryFilters": [{"filter": "a--b/*",
+                                                                          "filterType": "WILDCARD"}]}]})],
+     "rules[0].repositoryFilters[0].filter", "does not match"),
+    ("key deletion window out of range", [Fake("aws:kms/key:Key", "t-kms", {"deletionWindowInDays": 400})],
+     "PendingWindowInDays", "1 to 365"),
+    ("the stack's own registry as upstream", [rule(
+        "golden", upstreamRegistryUrl=f"{FAKE_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com")], "upstreamRegistryUrl",
+     "own registry"),
+    ("51 rules", [Fake(aws_api.RULE, f"r{i}", {"ecrRepositoryPrefix": f"p{i:02d}", "upstreamRegistryUrl": "quay.io"})
+                  for i in range(51)], "ecrRepositoryPrefix", "51 rules"),
+    ("a type with no request model", [Fake("aws:s3/bucket:Bucket", "t-bucket", {})], "", "no AWS request model"),
+]
+
+
+@pytest.mark.parametrize("case, resources, field_, message", CASES, ids=[c[0] for c in CASES])
+def test_each_rule_draws_its_finding(case, resources, field_, message):
+    findings = aws_api.check(resources, account=FAKE_ACCOUNT_ID, region=REGION)
+    hits = [f for f in findings if f.field == field_ and message in f.rule]
+    assert hits, [str(f) for f in findings]
+    assert all(f.fix for f in findings)
+
+
+def test_a_secret_never_appears_in_a_finding():
+    token = "glpat-" + "Zq7" * 23000  # over SecretString's 65,536
+    version = Fake("aws:secretsmanager/secretVersion:SecretVersion", "t-credentials",
+                   {"secretId": "x", "secretString": secret(json.dumps({"username": "u", "accessToken": token}))})
+    odd = Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "description": secret("caf\u00e9 \u2603")})
+    findings = aws_api.check([version, odd])
+    assert [f.field for f in findings] == ["SecretString", "Description"]
+    text = " ".join(str(f) for f in findings)
+    assert "Zq7" not in text and "\u2603" not in text and "(a secret value)" in text
+
+
+def test_unknown_values_are_skipped_not_guessed():
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert aws_api.check([rule(unknown, credentialArn=unknown), template(prefix=unknown)]) == []
+
+
+def test_template_tags_over_the_quota_are_refused_at_config_time(tmp_path):
+    """Templates add three tags of their own: 46 template tags and the stack's two make 51, refused up front."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = copy.deepcopy(stack_file("dev"))
+    config["ecr-pull-through-cache:upstreams"][3]["template"] = {
+        "resource_tags": {f"t{i:02d}": "v" for i in range(46)}}
+    path = tmp_path / "Pulumi.ci.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    result = subprocess.run([sys.executable, "-m", "ptc", "preview", "--config", str(path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "resource_tags: with the stack's tags makes 48 repository tags" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# The class: what config validation accepts, AWS accepts
+# --------------------------------------------------------------------------------------------
+
+SEGMENT = st.from_regex(r"[a-z0-9]{1,6}", fullmatch=True)
+SEPARATOR = st.sampled_from([".", "_", "__", "-", "--", "/"])
+PREFIX = st.builds(lambda a, s, b: f"{a}{s}{b}", SEGMENT, SEPARATOR, SEGMENT).filter(lambda p: 2 <= len(p) <= 30)
+TAG_TEXT = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "Zs", "P", "S"]), max_size=40)
+TAG_KEY = st.text(alphabet=string.ascii_letters + string.digits + " _.:/=+-@", min_size=1, max_size=128)
+
+
+@st.composite
+def configs(draw) -> dict[str, Any]:
+    kinds = draw(st.lists(st.sampled_from(["ecr-public", "k8s", "quay", "docker-hub", "chainguard"]), min_size=1,
+                          max_size=5))
+    prefixes = draw(st.lists(PREFIX, min_size=len(kinds), max_size=len(kinds), unique=True))
+    upstreams, credentials = [], {}
+    for kind, prefix in zip(kinds, prefixes, strict=True):
+        entry: dict[str, Any] = {"kind": kind, "prefix": prefix}
+        if kind == "docker-hub":
+            entry.update(username="bot", token_scopes=["repo:read"])
+            credentials[prefix] = {"secure": "dckr_pat_x"}
+        if kind == "chainguard":
+            entry.update(existing_secret=f"ecr-pullthroughcache/shared/{prefix.replace('/', '-')}",
+                         token_scopes=["registry.pull"])
+        entry["random_suffix"] = draw(st.booleans())
+        upstreams.append(entry)
+    config: dict[str, Any] = {
+        "aws:region": draw(st.sampled_from(["us-east-2", "eu-central-1", "us-gov-west-1", "cn-north-1"])),
+        "environment": draw(st.from_regex(r"[a-z0-9-]{1,16}", fullmatch=True)),
+        "tags": draw(st.dictionaries(TAG_KEY, TAG_TEXT, max_size=6)),
+        "upstreams": upstreams,
+        "template": {"encryption": draw(st.sampled_from(["AES256", "KMS", "KMS_DSSE"])),
+                     "tag_repositories": draw(st.booleans())},
+        "iam": {"path": draw(st.sampled_from(["/", "/platform/", "/a.b/c_d/", "/x~y/", "/bad path/"]))},
+    }
+    if credentials:
+        config["credentials"] = credentials
+    if draw(st.booleans()):
+        config["scanning"] = {"scan_type": "BASIC"}
+    if draw(st.booleans()):
+        config["kms"] = {"create_key": True}
+    return config
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_whatever_the_config_accepts_aws_accepts(config):
+    result = run_program(ROOT, stack_config(config), preview=False)
+    if isinstance(result.error, config_module.ConfigError):
+        return  # refused up front, with a message: fine
+    assert result.error is None, result.error
+    assert aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=config["aws:region"]) == []
+
+
+@pytest.mark.e2e
+def test_the_worst_case_previews_clean_through_every_phase(tmp_path):
+    """`ptc preview` on the worst case: program, AWS phase and both policy packs, exit 0."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = {k if k.startswith("aws:") else f"ecr-pull-through-cache:{k}": v for k, v in worst_case().items()}
+    path = tmp_path / "Pulumi.worst.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    result = subprocess.run([sys.executable, "-m", "ptc", "preview", "--config", str(path), "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    document = json.loads(result.stdout)
+    assert "aws_findings" not in document and not document["violations"]
+    assert sum(r["type"] == aws_api.RULE for r in document["resources"]) == 50
