@@ -1,4 +1,4 @@
-"""The plugin entry point: host UpstreamCache and PullThroughCache for programs in any language.
+"""The plugin entry point: host UpstreamCache, PullThroughCache and UpstreamGrant for programs in any language.
 
 The Python language host runs a plugin as `python <plugin dir> <engine address>`. This file loads
 the folder as the package `components` (whatever the folder is called), infers the schema from the
@@ -34,6 +34,7 @@ def provider():
     components = load_components()
     from components.registry import PullThroughCache
     from components.upstream_cache import UpstreamCache
+    from components.upstream_grant import UpstreamGrant
 
     class Provider(ComponentProvider):
         def get_state(self, instance, component_def):
@@ -52,7 +53,7 @@ def provider():
                 state[name] = value.apply(each) if isinstance(value, Output) else each(value)
             return state
 
-    hosted = Provider([UpstreamCache, PullThroughCache], PACKAGE, None, components.__version__)
+    hosted = Provider([UpstreamCache, PullThroughCache, UpstreamGrant], PACKAGE, None, components.__version__)
     hosted.schema = mark_secrets(hosted.schema)
     return hosted
 

@@ -157,6 +157,48 @@ CASES = [
      "secret_recovery_window_days", "from 7 to 30"),
     ("consumers account id", lambda c: c.update(consumers={"account_ids": ["12345"]}),
      "consumers account_ids", "not a 12-digit AWS account id"),
+    # --- AWS rules (issue: what preview passes, AWS must pass)
+    ("account id with a trailing newline", lambda c: c.update(consumers={"account_ids": ["210987654321\n"]}),
+     "consumers account_ids", "not a 12-digit AWS account id"),
+    ("account id in non-ASCII digits", lambda c: c.update(consumers={"account_ids": ["\u0662" * 12]}),
+     "consumers account_ids", "not a 12-digit AWS account id"),
+    ("prefix with a trailing newline", lambda c: hub(c).update(prefix="docker-hub\n"),
+     "upstreams[1] (docker-hub) prefix", "does not match ECR's prefix pattern"),
+    ("KMS_DSSE outside GovCloud", lambda c: c.update(template={"encryption": "KMS_DSSE"}),
+     "template encryption", "KMS_DSSE exists only in the AWS GovCloud (US) regions"),
+    ("scanning a prefix with '--'", lambda c: (hub(c).update(prefix="docker--hub"),
+                                               c["credentials"].update({"docker--hub": c["credentials"].pop(
+                                                   "docker-hub")}), c.update(scanning={"scan_type": "BASIC"})),
+     "upstreams[1] (docker-hub) prefix", "cannot be written as a registry scanning filter"),
+    ("too many tags", lambda c: c.update(tags={f"t{i}": "v" for i in range(47)}),
+     "tags", "AWS allows 50 per resource, so keep it to 46"),
+    ("tag key over 128", lambda c: c.update(tags={"k" * 129: "v"}), "tags " + "k" * 129, "AWS allows 1 to 128"),
+    ("tag value with a character AWS refuses", lambda c: c.update(tags={"team": "a#b"}), "tags team",
+     "characters AWS refuses in tags ('#')"),
+    ("aws: tag in capitals", lambda c: c.update(tags={"AWS:team": "x"}), "tags AWS:team", "reserved by AWS"),
+    ("template tags beyond the quota",
+     lambda c: c.update(template={"resource_tags": {f"r{i}": "v" for i in range(47)}}),
+     "template resource_tags", "AWS allows 50 per repository"),
+    ("ECR upstream in another partition", add_upstream({
+        "kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn"}),
+     "upstreams[2] (ecr) registry", "is in partition aws-cn but the stack deploys to aws"),
+    ("ECR upstream on the stack's own registry", add_upstream({"kind": "ecr", "prefix": "golden",
+                                                               "registry": "123456789012"}),
+     "upstreams[2] (ecr) registry", "is this stack's own registry"),
+    ("IAM path roles accept but policies refuse", lambda c: c.update(iam={"path": "/a~b/"}),
+     "iam path", "policyPathType"),
+    ("permissions boundary that is not a policy", lambda c: c.update(iam={
+        "permissions_boundary": "arn:aws:iam::123456789012:role/boundary"}),
+     "iam permissions_boundary", "is not a managed policy ARN"),
+    ("template role that is not a role", lambda c: c.update(template={"custom_role_arn": "ecr-template-role"}),
+     "template custom_role_arn", "is not an IAM role ARN"),
+    ("template repository policy that is not JSON", lambda c: c.update(template={"repository_policy": "{nope"}),
+     "template repository_policy", "is not valid JSON"),
+    ("template repository policy over 10,240", lambda c: c.update(template={"repository_policy": {
+        "Statement": [{"Sid": "x" * 10300}]}}), "template repository_policy", "RepositoryPolicyText"),
+    ("registry policy statement without a principal", lambda c: c.update(registry_policy_statements=[
+        {"Effect": "Allow", "Action": "ecr:ReplicateImage"}]), "registry_policy_statements [0]",
+     "needs Effect (Allow or Deny), Principal and Action"),
 ]
 
 
@@ -242,3 +284,15 @@ def test_a_fault_in_the_shared_template_is_reported_once():
                                hub(c).update(template={"max_image_count": 5})))
     faults = faults_of(config)
     assert len([f for f in faults if "FROZEN" in f]) == 1, faults
+
+
+def test_kms_dsse_is_accepted_in_govcloud():
+    config = mutate(lambda c: c.update({"aws:region": "us-gov-west-1"}, template={"encryption": "KMS_DSSE"}))
+    settings = parse(config, StackContext(account_id="123456789012", region="us-gov-west-1",
+                                          partition="aws-us-gov"))
+    assert settings.upstreams[0].template.encryption == "KMS_DSSE"
+
+
+def test_tags_in_any_script_are_accepted():
+    settings = parse(mutate(lambda c: c.update(tags={"Kostenstelle": "Ölförderung 42", "チーム": "基盤"})))
+    assert settings.tags == {"Kostenstelle": "Ölförderung 42", "チーム": "基盤"}

@@ -79,10 +79,11 @@ def shape(registrations) -> set[tuple[str, str, str]]:
 # GetSchema
 # --------------------------------------------------------------------------------------------
 
-def test_schema_has_both_components_with_typed_described_properties(schema):
+def test_schema_has_every_component_with_typed_described_properties(schema):
     assert schema["name"] == PACKAGE and schema["version"] == __version__
     resources = schema["resources"]
-    assert set(resources) == {f"{PACKAGE}:index:UpstreamCache", f"{PACKAGE}:index:PullThroughCache"}
+    assert set(resources) == {f"{PACKAGE}:index:UpstreamCache", f"{PACKAGE}:index:PullThroughCache",
+                              f"{PACKAGE}:index:UpstreamGrant"}
     for token, resource in resources.items():
         assert resource["isComponent"] is True
         assert resource["description"]
@@ -102,8 +103,10 @@ def test_schema_required_inputs_outputs_and_enums(schema):
     assert "credentialArn" not in upstream_cache["required"]
     registry = schema["resources"][f"{PACKAGE}:index:PullThroughCache"]
     assert sorted(registry["requiredInputs"]) == ["environment", "upstreams"]
-    assert {"registryUrl", "upstreams", "consumerPolicyArn", "consumerPolicyDocument", "imageHosts"} <= set(
-        registry["required"])
+    assert {"registryUrl", "upstreams", "consumerPolicyArn", "consumerPolicyArns", "consumerPolicyDocument",
+            "consumerPolicyDocuments", "upstreamGrants", "imageHosts"} <= set(registry["required"])
+    grant = schema["resources"][f"{PACKAGE}:index:UpstreamGrant"]
+    assert sorted(grant["requiredInputs"]) == ["grants", "registry"]
     assert registry["properties"]["upstreams"]["additionalProperties"]["$ref"] == \
         f"#/types/{PACKAGE}:index:UpstreamOutput"
     kinds = schema["types"][f"{PACKAGE}:index:UpstreamRegistry"]

@@ -186,3 +186,84 @@ def test_org_wide_access_adds_a_registry_policy_and_repository_policies():
             "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
     template = result.plain_outputs["upstreams"]["docker-hub"]["template"]
     assert json.loads(template["repository_policy"])["Statement"][0]["Sid"] == "PullCachedImagesOrganization"
+
+
+RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POLICY = "aws:iam/policy:Policy"
+REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"
+
+
+def test_rules_and_templates_are_replaced_delete_first():
+    """AWS allows one rule and one template per prefix: a replacement created first would collide with itself."""
+    result = run_stack(BASE_CONFIG)
+    for registration in result.by_type(RULE) + result.by_type(TEMPLATE):
+        assert registration.request.deleteBeforeReplace is True, registration.name
+    assert result.by_type(SECRET)[0].request.deleteBeforeReplace is False  # name_prefix: replacements never collide
+
+
+def test_iam_path_and_permissions_boundary_reach_every_role_and_policy():
+    boundary = "arn:aws:iam::123456789012:policy/platform-boundary"
+    config = config_with(iam={"path": "/platform/ptc/", "permissions_boundary": boundary}, upstreams=[
+        *BASE_CONFIG["upstreams"],
+        {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com"}])
+    result = run_stack(config)
+    roles = result.by_type(ROLE)
+    assert len(roles) == 4  # three templates, one upstream
+    assert all(r.inputs["path"] == "/platform/ptc/" and r.inputs["permissionsBoundary"] == boundary for r in roles)
+    assert all(p.inputs["path"] == "/platform/ptc/" for p in result.by_type(POLICY))
+
+
+def test_a_user_supplied_template_role_replaces_the_created_one():
+    role = "arn:aws:iam::123456789012:role/ecr-templates"
+    result = run_stack(config_with(template={"custom_role_arn": role}))
+    assert result.by_type(ROLE) == [] and result.by_type(ROLE_POLICY) == []
+    assert {t.inputs["customRoleArn"] for t in result.by_type(TEMPLATE)} == {role}
+
+
+def test_template_tags_are_merged_over_the_stack_tags_and_replication_is_granted_only_when_used():
+    config = config_with(template={"resource_tags": {"mirror": "yes"}, "applied_for": ["PULL_THROUGH_CACHE"]})
+    config["upstreams"][1]["template"] = {"applied_for": ["PULL_THROUGH_CACHE", "REPLICATION"]}
+    result = run_stack(config)
+    hub = result.get(TEMPLATE, "test-docker-hub-template")
+    assert hub.inputs["resourceTags"]["mirror"] == "yes" and hub.inputs["resourceTags"]["team"] == "platform"
+    actions = {p.name: json.loads(p.inputs["policy"])["Statement"][0]["Action"] for p in result.by_type(ROLE_POLICY)}
+    assert "ecr:ReplicateImage" in actions["test-docker-hub-template"]
+    assert "ecr:ReplicateImage" not in actions["test-ecr-public-template"]
+
+
+def test_extra_registry_statements_and_template_repository_policies_are_merged():
+    extra = {"Sid": "Replication", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+             "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+             "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*"}
+    readers = {"Statement": [{"Sid": "Readers", "Effect": "Allow",
+                              "Principal": {"AWS": "arn:aws:iam::555555555555:root"}, "Action": "ecr:BatchGetImage"}]}
+    only_extra = run_stack(config_with(registry_policy_statements=[extra]))
+    policy = json.loads(only_extra.get(REGISTRY_POLICY, "test-consumers").inputs["policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["Replication"]
+
+    result = run_stack(config_with(registry_policy_statements=[extra], consumers={"organization_id": "o-abcdefghij"},
+                                   template={"repository_policy": readers}))
+    policy = json.loads(result.get(REGISTRY_POLICY, "test-consumers").inputs["policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["FirstPullThroughCacheOrganization", "Replication"]
+    repository = json.loads(result.get(TEMPLATE, "test-docker-hub-template").inputs["repositoryPolicy"])
+    assert [s["Sid"] for s in repository["Statement"]] == ["PullCachedImagesOrganization", "Readers"]
+
+
+def test_scan_on_push_reports_what_registry_scanning_does():
+    without = run_stack(BASE_CONFIG).plain_outputs["upstreams"]["docker-hub"]["template"]
+    assert without["scan_on_push"] is False and without["scan_frequency"] is None
+    scanned = run_stack(config_with(scanning={"scan_type": "ENHANCED", "frequency": "CONTINUOUS_SCAN"}))
+    template = scanned.plain_outputs["upstreams"]["docker-hub"]["template"]
+    assert template["scan_on_push"] is True and template["scan_frequency"] == "CONTINUOUS_SCAN"
+
+
+def test_upstream_grants_name_the_role_for_the_upstream_registrys_owner(prod_up):
+    grants = prod_up.plain_outputs["upstream_grants"]
+    golden = prod_up.plain_outputs["upstreams"]["golden"]
+    assert list(grants) == ["210987654321.dkr.ecr.eu-west-1.amazonaws.com"]
+    statement = json.loads(grants["210987654321.dkr.ecr.eu-west-1.amazonaws.com"])["Statement"][0]
+    assert statement["Principal"] == {"AWS": golden["custom_role_arn"]}
+    assert statement["Resource"] == "arn:aws:ecr:eu-west-1:210987654321:repository/release/*"
+    assert run_stack(BASE_CONFIG).plain_outputs["upstream_grants"] == {}

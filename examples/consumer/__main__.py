@@ -1,7 +1,7 @@
 """A workload that pulls through the organisation's ECR pull through cache.
 
 It reads the cache stack's outputs through a StackReference, lets its ECS task execution role
-pull through every cache prefix (`consumer_policy_arn`), and runs its images from the cache
+pull through every cache prefix (`consumer_policy_arns`), and runs its images from the cache
 (`rewrite_image`, one call per reference; an image no rule caches stops the deployment).
 """
 
@@ -11,6 +11,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.images import rewrite_image
+
+ECS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 config = pulumi.Config()
 cache = pulumi.StackReference(config.require("cacheStack"))
@@ -24,10 +26,12 @@ execution_role = aws.iam.Role(
                        "Action": "sts:AssumeRole"}],
     }),
 )
-aws.iam.RolePolicyAttachment(
+# Every consumer policy: the cache splits its grants across several when IAM's 6,144-character
+# quota cannot hold them in one. Exclusive: this role carries exactly these policies.
+aws.iam.RolePolicyAttachmentsExclusive(
     "workload-pulls-through-cache",
-    role=execution_role.name,
-    policy_arn=cache.require_output("consumer_policy_arn"),
+    role_name=execution_role.name,
+    policy_arns=cache.require_output("consumer_policy_arns").apply(lambda arns: [*arns, ECS_EXECUTION_POLICY]),
 )
 
 cached_images = cache.require_output("upstreams").apply(

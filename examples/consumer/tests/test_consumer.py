@@ -14,6 +14,7 @@ REGISTRY = "123456789012.dkr.ecr.us-east-2.amazonaws.com"
 CACHE_OUTPUTS = {
     "registry_url": REGISTRY,
     "consumer_policy_arn": "arn:aws:iam::123456789012:policy/dev-consumer-1a2b3c4",
+    "consumer_policy_arns": ["arn:aws:iam::123456789012:policy/dev-consumer-1a2b3c4"],
     "upstreams": {
         "docker-hub": {"kind": "docker-hub", "upstream_url": "registry-1.docker.io",
                        "cache_uri": f"{REGISTRY}/docker-hub", "upstream_prefix": None},
@@ -35,8 +36,9 @@ def run(config=None):
 def test_the_workload_pulls_through_the_cache():
     result = run()
     assert result.error is None, result.error
-    attachment = result.get("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "workload-pulls-through-cache")
-    assert attachment.inputs["policyArn"] == CACHE_OUTPUTS["consumer_policy_arn"]
+    attachment = result.get("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+                            "workload-pulls-through-cache")
+    assert attachment.inputs["policyArns"][:-1] == CACHE_OUTPUTS["consumer_policy_arns"]
     containers = json.loads(result.get("aws:ecs/taskDefinition:TaskDefinition", "workload")
                             .inputs["containerDefinitions"])
     assert [c["image"] for c in containers] == [f"{REGISTRY}/docker-hub/library/nginx:1.27",
