@@ -21,6 +21,6 @@ const cache = new ptc.PullThroughCache("dev", {
 });
 
 export const registryUrl = cache.registryUrl;
-export const consumerPolicyArn = cache.consumerPolicyArn;
+export const consumerPolicyArns = cache.consumerPolicyArns;
 export const cacheUris = cache.upstreams.apply(upstreams =>
     Object.fromEntries(Object.entries(upstreams).map(([prefix, upstream]) => [prefix, upstream.cacheUri])));
