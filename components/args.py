@@ -130,6 +130,9 @@ class UpstreamArgs(TypedDict, total=False):
     """The upstream access token. Always stored as a secret; give it as a Pulumi secret."""
     token_scopes: list[str]
     """The token's scopes, declared so that policies can check least privilege."""
+    token_type: str
+    """GitLab only: the token's type (group-access-token, group-deploy-token, project-access-token,
+    project-deploy-token, personal-access-token), tagged on the secret for policies to check."""
     existing_secret: str
     """Name or ARN of a Secrets Manager secret (under `ecr-pullthroughcache/`) managed elsewhere."""
     template: TemplateArgs

@@ -172,6 +172,12 @@ KINDS: dict[str, Kind] = {
 
 KIND_NAMES: tuple[str, ...] = tuple(KINDS)
 
+GITLAB_TOKEN_TYPES = ("group-access-token", "group-deploy-token", "project-access-token", "project-deploy-token",
+                      "personal-access-token")
+"""GitLab's token types (GitLab docs, "Token overview"). Least privilege for a pull through cache is a group
+access token with the Guest role and only read_registry; a group deploy token with read_registry where group
+access tokens are not offered."""
+
 AZURE_REGISTRY_NAME = re.compile(r"[a-zA-Z0-9]{5,50}", re.ASCII)
 AZURE_HOST = re.compile(r"(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io", re.ASCII)
 ECR_HOST = re.compile(

@@ -33,7 +33,7 @@ MAX_RULES = 50
 """Pull through cache rules per registry per region (not adjustable)."""
 
 UPSTREAM_KEYS = (
-    "kind", "prefix", "random_suffix", "username", "token_scopes", "existing_secret",
+    "kind", "prefix", "random_suffix", "username", "token_scopes", "token_type", "existing_secret",
     "registry", "upstream_prefix", "template",
 )
 TEMPLATE_KEYS = (
@@ -150,6 +150,7 @@ class UpstreamSettings:
     existing_secret: str | None = None
     registry: str | None = None
     upstream_prefix: str | None = None
+    token_type: str | None = None
 
     @property
     def label(self) -> str:
@@ -495,7 +496,16 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
                              (credentials_key, has_token)):
             if present:
                 c.add(where, key, f"is not allowed for kind '{kind}' because {reason}; remove it")
-    values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing)
+    token_type = c.string(where, "token_type", entry.get("token_type"))
+    if token_type is not None:
+        if kind != "gitlab-container-registry":
+            c.add(where, "token_type", f"only applies to kind gitlab-container-registry, not '{kind}'; remove it")
+        elif token_type not in catalog.GITLAB_TOKEN_TYPES:
+            c.add(where, "token_type", f"{_show(token_type)} is not a GitLab token type; use one of "
+                                       f"{', '.join(catalog.GITLAB_TOKEN_TYPES)}")
+            token_type = None
+    values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing,
+                  token_type=token_type)
     return c.faults, values
 
 
@@ -641,6 +651,7 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
             existing_secret=values.get("existing_secret"),
             registry=values.get("registry"),
             upstream_prefix=values.get("upstream_prefix"),
+            token_type=values.get("token_type"),
         ))
 
     _registry_wide_faults(c, default_template, upstreams, tags, scanning, context)
@@ -911,6 +922,7 @@ def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
         "username": upstream.username,
         "access_token": upstream.token.reveal() if upstream.token is not None else None,
         "token_scopes": list(upstream.token_scopes) if upstream.token_scopes else None,
+        "token_type": upstream.token_type,
         "existing_secret": upstream.existing_secret,
     }
     args.update({k: v for k, v in optional.items() if v is not None})

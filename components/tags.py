@@ -22,8 +22,8 @@ MAX_KEY_LENGTH = 128
 MAX_VALUE_LENGTH = 256
 EXTRA_CHARACTERS = frozenset("_.:/=+-@")
 
-PROJECT_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes")
-"""Tags the components add themselves; the most any one resource gets is all four (a credentials secret)."""
+PROJECT_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes", "ptc:token-type")
+"""Tags the components add themselves; the most any one resource gets is all five (a GitLab credentials secret)."""
 
 
 def _allowed(char: str) -> bool:

@@ -56,6 +56,7 @@ class _Plan:
     username: Any
     token: Any
     token_scopes: tuple[str, ...]
+    token_type: Optional[str]
     existing_secret: Optional[str]
     template: config.TemplateSettings
     template_extra: dict[str, Any]
@@ -103,6 +104,7 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
         username=values.get("username"),
         token=token,
         token_scopes=values.get("token_scopes", ()),
+        token_type=values.get("token_type"),
         existing_secret=values.get("existing_secret"),
         template=template,
         template_extra=template_extra,
@@ -218,7 +220,8 @@ class UpstreamCache(pulumi.ComponentResource):
             # aws/secretsmanager key (ECR user guide, "Storing your upstream repository credentials in an AWS
             # Secrets Manager secret").
             recovery_window_in_days=plan.recovery_window,
-            tags=merge_tags(tags, {"ptc:token-scopes": " ".join(plan.token_scopes)}),
+            tags=merge_tags(tags, {"ptc:token-scopes": " ".join(plan.token_scopes),
+                                   **({"ptc:token-type": plan.token_type} if plan.token_type else {})}),
             opts=child,
         )
         value = pulumi.Output.secret(pulumi.Output.json_dumps(

@@ -169,7 +169,13 @@ class PackProcess:
             properties.update(entry.get("properties") or {})
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
                 enforcementLevel=LEVEL_VALUES[entry["level"]], properties=properties))
-        self.stub.Configure(request)
+        try:
+            self.stub.Configure(request)
+        except grpc.RpcError as exc:  # the pack refuses invalid config itself, as it does under the Pulumi CLI
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise PolicyConfigError(f"policy pack {self.info.name if self.info else self.pack_dir.name}: "
+                                        f"{exc.details()}") from None
+            raise
 
     def configure_stack(self) -> None:
         self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(

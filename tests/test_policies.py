@@ -99,8 +99,99 @@ HUB_SECRET, HUB_RULE, HUB_TEMPLATE = "dev-docker-hub-secret", "dev-docker-hub-ru
 OTHER_REGION_ARN = secret_arn("ecr-pullthroughcache/dev/hub", region="eu-west-1")
 OTHER_ACCOUNT_ARN = secret_arn("ecr-pullthroughcache/dev/hub", account="999999999999")
 
+ADVISORY = {"environment-in-names", "secret-of-own-environment", "gitlab-token-type"}
+ANYONE = {"AWS": "*"}
+ORG = {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}
+CREATE = ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]
+HUB_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*"
+
+
+def registry_policy(*statements: dict[str, Any]):
+    def change(specs):
+        specs.append(Spec(REGISTRY_POLICY, "dev-consumers", {"policy": json.dumps(
+            {"Version": "2012-10-17", "Statement": list(statements)})}))
+    return change
+
+
+def template_policy(*statements: dict[str, Any]):
+    return lambda s: props(s, HUB_TEMPLATE).update(repositoryPolicy=json.dumps(
+        {"Version": "2012-10-17", "Statement": list(statements)}))
+
+
+def gitlab_secret(token_type: str | None):
+    changes = [set_tag(HUB_SECRET, "ptc:upstream", "gitlab-container-registry"),
+               set_tag(HUB_SECRET, "ptc:token-scopes", "read_registry"),
+               lambda s: props(s, HUB_RULE).update(upstreamRegistryUrl="registry.gitlab.com"),
+               lambda s: spec(s, "dev-docker-hub", UPSTREAM_TYPE).props.update(kind="gitlab-container-registry")]
+    if token_type:
+        changes.append(set_tag(HUB_SECRET, "ptc:token-type", token_type))
+    return all_of(*changes)
+
+
 # (case, change, outputs mode, policy config, policy, resource named in the message, message fragment)
 CASES = [
+    # --- security: who is let in (registry, repository and template policies)
+    ("registry policy lets anyone create and import", registry_policy(
+        {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN}), False, None,
+     "cache-principals-allowed", "dev-consumers", "lets in every AWS principal"),
+    ("registry policy with Principal '*' as a string", registry_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": HUB_ARN}), False,
+     None, "cache-principals-allowed", "dev-consumers", "allows ecr:BatchImportUpstreamImage"),
+    ("org condition with a wildcard organization", registry_policy(
+        {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN,
+         "Condition": {"StringLike": {"aws:PrincipalOrgID": "*"}}}), False, None,
+     "cache-principals-allowed", "dev-consumers", "aws:PrincipalOrgID"),
+    ("template repository policy lets anyone pull", template_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}), False,
+     None, "cache-principals-allowed", HUB_TEMPLATE, "allows ecr:BatchGetImage, ecr:GetDownloadUrlForLayer"),
+    ("repository policy lets anyone import", lambda s: s.append(Spec(
+        "aws:ecr/repositoryPolicy:RepositoryPolicy", "dev-open", {"repository": "docker-hub/library/nginx",
+                                                                   "policy": json.dumps({"Statement": [{
+                                                                       "Effect": "Allow", "Principal": ANYONE,
+                                                                       "Action": "ecr:*"}]})})), False, None,
+     "cache-principals-allowed", "dev-open", "lets in every AWS principal"),
+    ("NotPrincipal with Allow", registry_policy(
+        {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": CREATE,
+         "Resource": HUB_ARN}), False, None, "cache-principals-allowed", "dev-consumers", "NotPrincipal"),
+    ("an account outside allowedAccounts", registry_policy(
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": CREATE,
+         "Resource": HUB_ARN}), False, {"cache-principals-allowed": {"allowedAccounts": ["210987654321"]}},
+     "cache-principals-allowed", "dev-consumers", "account 999999999999, which is not in allowedAccounts"),
+    ("federated principals", template_policy(
+        {"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+         "Action": "ecr:BatchGetImage"}), False, None, "cache-principals-allowed", HUB_TEMPLATE,
+     "lets in Federated principals"),
+    # --- security: partial unknowns, names for ARNs, other environments' secrets, literal ARNs
+    ("a secret outside the prefix while the region is unknown", lambda s: (
+        props(s, HUB_RULE).update(credentialArn=secret_arn("dockerhub"), region=UNKNOWN)), False, None,
+     "rule-secret-location", HUB_RULE, "not a secret under 'ecr-pullthroughcache/'"),
+    ("a secret name where the ARN belongs", lambda s: props(s, HUB_RULE).update(
+        credentialArn="ecr-pullthroughcache/dev/docker-hub"), False, None,
+     "rule-secret-location", HUB_RULE, "gives the secret name 'ecr-pullthroughcache/dev/docker-hub'"),
+    ("accountIds in preview with the registry id unknown", lambda s: props(s, HUB_RULE).update(
+        credentialArn=OTHER_ACCOUNT_ARN, registryId=UNKNOWN), False,
+     {"rule-secret-location": {"accountIds": [ACCOUNT]}}, "rule-secret-location", HUB_RULE,
+     "reads credentials from account 999999999999"),
+    ("a dev rule reading the prod secret", lambda s: props(s, HUB_RULE).update(
+        credentialArn=secret_arn("ecr-pullthroughcache/prod/docker-hub")), False, None,
+     "secret-of-own-environment", HUB_RULE, "reads the prod environment's secret"),
+    ("a literal ARN to a declared secret of another kind", all_of(
+        set_tag(HUB_SECRET, "ptc:upstream", "github-container-registry"),
+        set_tag(HUB_SECRET, "ptc:token-scopes", "read:packages"),
+        lambda s: (props(s, HUB_RULE).update(
+            credentialArn=secret_arn("ecr-pullthroughcache/dev/docker-hub-20261126000000000000000001")),
+            spec(s, HUB_RULE).property_dependencies.clear())), False, None,
+     "upstream-matches-kind", HUB_RULE, "is tagged ptc:upstream=github-container-registry"),
+    # --- security: GitLab token types (advisory by default)
+    ("a GitLab token of undeclared type", gitlab_secret(None), False, None, "gitlab-token-type", HUB_SECRET,
+     "does not declare its type"),
+    ("a GitLab personal access token", gitlab_secret("personal-access-token"), False, None, "gitlab-token-type",
+     HUB_SECRET, "personal access token, which acts as a person"),
+    # --- conventions: duplicate and nested prefixes
+    ("two rules with one prefix", add_rule("dev-docker-hub", "quay.io"), False, None,
+     "rule-prefixes-unique", "dev-docker-hub-rule", "both use the prefix 'docker-hub'"),
+    ("a prefix nested in another", add_rule("dev-docker-hub/mirror", "quay.io"), False, None,
+     "rule-prefixes-unique", "dev-docker-hub/mirror", "nest one prefix in the other"),
     # --- security: least-privilege tokens
     ("scope beyond read-only", set_tag(HUB_SECRET, "ptc:token-scopes", "repo:public_read repo:write"), False, None,
      "token-scopes-least-privilege", HUB_SECRET, "scopes beyond least privilege: repo:write"),
@@ -240,7 +331,7 @@ def test_each_mutation_is_caught_by_its_policy(packs, case, change, outputs, con
     assert hits, json.dumps(violations, indent=1)
     named = [v for v in hits if f"'{resource}'" in v["message"]]
     assert named, [v["message"] for v in hits]
-    expected = "advisory" if policy == "environment-in-names" else "mandatory"
+    expected = "advisory" if policy in ADVISORY else "mandatory"
     assert named[0]["level"] == expected
 
 
@@ -281,9 +372,11 @@ def test_analyzer_info_describes_every_policy(packs):
     assert set(infos) == {"ecr-ptc-security", "ecr-ptc-conventions"}
     assert set(infos["ecr-ptc-security"].policies) == {
         "token-scopes-least-privilege", "rule-credentials", "rule-secret-location", "upstream-allowlist",
-        "upstream-matches-kind", "cache-permissions-scoped", "credentials-default-key", "kms-in-production"}
+        "upstream-matches-kind", "cache-permissions-scoped", "credentials-default-key", "kms-in-production",
+        "gitlab-token-type", "secret-of-own-environment", "cache-principals-allowed"}
     assert set(infos["ecr-ptc-conventions"].policies) == {
-        "prefix-naming", "required-tags", "environment-in-names", "template-coverage", "template-custom-role"}
+        "prefix-naming", "rule-prefixes-unique", "required-tags", "environment-in-names", "template-coverage",
+        "template-custom-role"}
     for info in infos.values():
         for name, policy in info.policies.items():
             assert policy["description"].endswith("."), name
@@ -371,3 +464,71 @@ def test_the_packs_run_from_any_directory(tmp_path: Path):
     config = make_stack_config("p", "s", {"aws:region": REGION})
     with PolicyPacks(pack_dirs(ROOT), config, dry_run=True) as running:
         assert len(running.infos) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# No false alarms
+# --------------------------------------------------------------------------------------------
+
+NO_ALARM = [
+    ("anyone in the organization", registry_policy(
+        {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN, "Condition": ORG}), None),
+    ("anyone under an organization path", template_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage",
+         "Condition": {"ForAnyValue:StringLike": {
+             "aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/ou-ab12-11111111/*"]}}}),
+     None),
+    ("a Deny for everyone", registry_policy(
+        {"Effect": "Deny", "Principal": "*", "Action": CREATE, "Resource": HUB_ARN}), None),
+    ("named accounts and roles", registry_policy(
+        {"Effect": "Allow", "Principal": {"AWS": ["210987654321", "arn:aws:iam::333333333333:role/ci"]},
+         "Action": CREATE, "Resource": HUB_ARN}), {"cache-principals-allowed": {
+             "allowedAccounts": ["210987654321", "333333333333"]}}),
+    ("a service principal pulling", template_policy(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "ecr:BatchGetImage"}), None),
+    ("a template on a parent namespace", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="docker-hub/team"),
+                                                    props(s, POLICY_SPEC).update(policy=json.dumps(iam.consumer_policy(
+                                                        "aws", REGION, ACCOUNT, ["docker-hub/team"]))),
+                                                    spec(s, "dev-docker-hub", UPSTREAM_TYPE).props.update(
+                                                        prefix="docker-hub/team")), None),
+    ("no required tags", lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"),
+     {"required-tags": {"requiredTags": [], "requiredRepositoryTags": []}, "template-custom-role": "disabled"}),
+    ("a tag that says prod in a dev stack", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), None),
+    ("a GitLab group access token", gitlab_secret("group-access-token"), None),
+]
+POLICY_SPEC = "dev-consumer"
+UPSTREAM_TYPE = "ecr-pull-through-cache:index:UpstreamCache"
+
+
+@pytest.mark.parametrize("case, change, config", NO_ALARM, ids=[c[0] for c in NO_ALARM])
+def test_what_is_right_draws_no_violation(packs, case, change, config):
+    violations = analyze(packs, mutated(change), config=config)
+    assert violations == [], json.dumps(violations, indent=1)
+
+
+# --------------------------------------------------------------------------------------------
+# The packs refuse bad config themselves, as they must under the Pulumi CLI
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("pack, policy, properties, message", [
+    ("conventions", "prefix-naming", {"prefixPattern": "(unclosed"}, "prefixPattern: \"(unclosed\" is not a valid"),
+    ("conventions", "prefix-naming", {"prefixPatern": "^x$"}, "prefixPatern: is not a setting of this policy"),
+    ("security", "token-scopes-least-privilege", {"allowedScopes": {"harbor": ["pull"]}},
+     "allowedScopes: harbor is not an upstream kind"),
+    ("security", "rule-secret-location", {"accountIds": ["12345"]}, "does not match"),
+    ("security", "upstream-allowlist", {"allowedHosts": []}, "would refuse every upstream"),
+    ("security", "no-such-policy", {}, "this pack has no such policy"),
+])
+def test_each_pack_refuses_invalid_config_on_configure(pack, policy, properties, message):
+    from ptc.analyzer import EngineServer, PackProcess
+
+    engine = EngineServer()
+    config = make_stack_config("ecr-pull-through-cache", "dev", {"aws:region": REGION, "environment": "dev"})
+    process = PackProcess(ROOT / "policies" / pack, config, dry_run=True, engine_address=engine.address)
+    try:
+        process.connect()
+        with pytest.raises(PolicyConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+            process.configure({policy: {"level": "mandatory", "properties": properties}})
+    finally:
+        process.close()
+        engine.stop()

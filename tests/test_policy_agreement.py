@@ -46,9 +46,17 @@ def test_hosts_auth_and_scopes_agree_with_the_catalog():
 
 
 def test_patterns_agree_with_the_components():
-    assert facts.CREDENTIAL_ARN.pattern == naming.CREDENTIAL_ARN_PATTERN
-    assert resources.PREFIX.pattern == naming.PREFIX_PATTERN
+    """The packs match with `fullmatch` (no anchors); the components keep botocore's anchored spelling."""
+    assert f"^{facts.CREDENTIAL_ARN.pattern}$" == naming.CREDENTIAL_ARN_PATTERN
+    assert f"^{resources.PREFIX.pattern}$" == naming.PREFIX_PATTERN
     assert facts.SECRET_PREFIX == naming.SECRET_NAME_PREFIX == resources.SECRET_PREFIX
+    assert tuple(facts.GITLAB_TOKEN_TYPES) == catalog.GITLAB_TOKEN_TYPES
+
+
+def test_the_packs_carry_the_same_hardening():
+    """Each pack is published alone, so each has its own copy of hardening.py; the copies never drift."""
+    copies = {(ROOT / "policies" / pack / "hardening.py").read_text() for pack in ("security", "conventions")}
+    assert len(copies) == 1
 
 
 @pytest.mark.parametrize("kind", catalog.KIND_NAMES)

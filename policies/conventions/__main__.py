@@ -5,15 +5,17 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 import prefixes
 import tagging
 import templates
+from hardening import check_config_on_configure
 
-PolicyPack(
-    name="ecr-ptc-conventions",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[
-        prefixes.POLICY,
-        tagging.REQUIRED_TAGS_POLICY,
-        tagging.ENVIRONMENT_POLICY,
-        templates.COVERAGE_POLICY,
-        templates.ROLE_POLICY,
-    ],
-)
+POLICIES = [
+    prefixes.POLICY,
+    prefixes.UNIQUE_POLICY,
+    tagging.REQUIRED_TAGS_POLICY,
+    tagging.ENVIRONMENT_POLICY,
+    templates.COVERAGE_POLICY,
+    templates.ROLE_POLICY,
+]
+CONFIG_CHECKS = {"prefix-naming": prefixes.check_config}
+
+check_config_on_configure(POLICIES, CONFIG_CHECKS)
+PolicyPack(name="ecr-ptc-conventions", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

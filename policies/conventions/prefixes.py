@@ -2,11 +2,20 @@
 
 import re
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
 
+from hardening import guarded
 from resources import PREFIX, RULE, TEMPLATE, Unknowns, get, label
 
-ECR_UPSTREAM = re.compile(r"^\d{12}\.dkr\.ecr\.")
+ECR_UPSTREAM = re.compile(r"[0-9]{12}\.dkr\.ecr\.", re.ASCII)
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -23,10 +32,10 @@ def check(args: ResourceValidationArgs, report: ReportViolation) -> None:
     key = "ecrRepositoryPrefix" if args.resource_type == RULE else "prefix"
     prefix = get(args.props, key)
     if not isinstance(prefix, str):
-        report(f"The {what} has no {key}.")
+        report(f"The {what} has no {key}; give it the ECR repository prefix it serves, such as 'docker-hub'.")
         return
     limits = (2, 30) if args.resource_type == RULE else (1, 256)
-    if not PREFIX.match(prefix) or not limits[0] <= len(prefix) <= limits[1]:
+    if not PREFIX.fullmatch(prefix) or not limits[0] <= len(prefix) <= limits[1]:
         report(f"The {what} has {key} '{prefix}', which ECR rejects: {limits[0]}-{limits[1]} lower-case letters and "
                "digits separated by '.', '_', '__', '-' or '/'.")
         return
@@ -45,7 +54,7 @@ POLICY = ResourceValidationPolicy(
     name="prefix-naming",
     description="Pull through cache and template prefixes match ECR's pattern and length, and the organisation's "
                 "prefix pattern when one is configured.",
-    validate=validate,
+    validate=guarded(validate, "prefix-naming"),
     config_schema=PolicyConfigSchema(properties={
         "prefixPattern": {
             "type": "string",
@@ -54,3 +63,44 @@ POLICY = ResourceValidationPolicy(
         },
     }),
 )
+
+
+def _rule_prefix(rule) -> str | None:
+    try:
+        value = get(rule.props, "ecrRepositoryPrefix")
+    except UnknownValueError:
+        return None
+    return value.rstrip("/") if isinstance(value, str) and value else None
+
+
+def validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
+    """AWS keeps one rule per prefix, and a prefix nested in another's makes it ambiguous which rule caches a
+    repository: both are refused, naming both rules."""
+    seen: list[tuple[str, object]] = []
+    for rule in (r for r in args.resources if r.resource_type == RULE):
+        prefix = _rule_prefix(rule)
+        if prefix is None or prefix == "ROOT":
+            continue
+        for other_prefix, other in seen:
+            what, shown = label(rule.resource_type, rule.name), label(other.resource_type, other.name)
+            if prefix == other_prefix:
+                report(f"The pull through cache rules {shown} and {what} both use the prefix '{prefix}'; ECR allows "
+                       "one rule per prefix: give each upstream its own prefix.", rule.urn)
+            elif prefix.startswith(other_prefix + "/") or other_prefix.startswith(prefix + "/"):
+                report(f"The pull through cache rule {what} (prefix '{prefix}') and {shown} (prefix '{other_prefix}') "
+                       "nest one prefix in the other, so a repository path matches both; use prefixes that do not "
+                       "contain each other.", rule.urn)
+        seen.append((prefix, rule))
+
+
+UNIQUE_POLICY = StackValidationPolicy(
+    name="rule-prefixes-unique",
+    description="Pull through cache rules of one stack use distinct prefixes, none nested in another.",
+    validate=guarded(validate_unique, "rule-prefixes-unique", stack=True),
+)
+
+
+def check_config(settings) -> list[str]:
+    from hardening import regex_fault
+
+    return regex_fault("prefixPattern", settings.get("prefixPattern"))

@@ -18,7 +18,8 @@ SECRET_PREFIX = "ecr-pullthroughcache/"
 ECR_SERVICES = ("ecr.amazonaws.com", "pullthroughcache.ecr.amazonaws.com")
 TAGGABLE = {SECRET, ROLE, "aws:iam/policy:Policy", "aws:kms/key:Key"}
 
-PREFIX = re.compile(r"^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$")
+PREFIX = re.compile(r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)", re.ASCII)
+"""ECR's prefix pattern; match it with `fullmatch` (a `$` would admit a trailing newline)."""
 
 
 def has(props: Mapping[str, Any], key: str) -> bool:
@@ -83,11 +84,10 @@ def in_scope(resource_type: str, urn: str, props: Mapping[str, Any]) -> bool:
     return False
 
 
-def environment_of(props: Mapping[str, Any], tags_key: str = "tags") -> str:
-    """The `environment` tag, else the project's environment setting, else the stack name."""
-    tags = get(props, tags_key) or {}
-    return get(tags, "environment") or pulumi.Config("ecr-pull-through-cache").get("environment") \
-        or pulumi.get_stack()
+def environment_of() -> str:
+    """The stack's environment: the project's `environment` setting, else the stack name. Never a resource's own
+    tag, which any resource could spell `Prod` or `dev`."""
+    return pulumi.Config("ecr-pull-through-cache").get("environment") or pulumi.get_stack()
 
 
 def policy_lifecycle_rules(text: Any) -> list:

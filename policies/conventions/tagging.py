@@ -10,6 +10,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from hardening import guarded
 from resources import SECRET, TAGGABLE, TEMPLATE, Unknowns, environment_of, get, in_scope, label
 
 DEFAULT_REQUIRED_TAGS = ["environment"]
@@ -33,7 +34,8 @@ def validate_required_tags(args: ResourceValidationArgs, report: ReportViolation
                 report(f"The {what} must tag the repositories it creates with {', '.join(missing)}; add them to its "
                        "resourceTags (this project sets them from the stack's tags and environment).")
         else:
-            required = config.get("requiredTags") or DEFAULT_REQUIRED_TAGS
+            required = config.get("requiredTags")
+            required = DEFAULT_REQUIRED_TAGS if required is None else required  # [] means no required tags
             tags = get(args.props, "tags") or {}
             missing = [t for t in required if not get(tags, t)]
             if missing:
@@ -52,10 +54,11 @@ def validate_environment(args: ResourceValidationArgs, report: ReportViolation) 
     with unknowns.guard(what):
         if not in_scope(args.resource_type, args.urn, args.props):
             return
-        env = environment_of(args.props, "resourceTags" if args.resource_type == TEMPLATE else "tags")
+        env = environment_of()
         allowed = args.get_config().get("environments")
         if allowed and env not in allowed:
-            report(f"The {what} belongs to environment '{env}', which is not one of {', '.join(allowed)}.")
+            report(f"The {what} belongs to environment '{env}', which is not one of {', '.join(allowed)}; set the "
+                   "stack's environment to one of them or add it to the policy's environments.")
         if env not in tokens(args.name):
             report(f"The {what} does not carry its environment '{env}' in its name; name it '{env}-...'.")
         if args.resource_type == SECRET:
@@ -70,7 +73,7 @@ REQUIRED_TAGS_POLICY = ResourceValidationPolicy(
     name="required-tags",
     description="Pull through cache resources carry the required tags, and templates tag the repositories they "
                 "create with them.",
-    validate=validate_required_tags,
+    validate=guarded(validate_required_tags, "required-tags"),
     config_schema=PolicyConfigSchema(properties={
         "requiredTags": {"type": "array", "items": {"type": "string"},
                          "description": "Tags every taggable pull through cache resource needs. Default: environment."},
@@ -84,7 +87,7 @@ ENVIRONMENT_POLICY = ResourceValidationPolicy(
     name="environment-in-names",
     description="Pull through cache resources carry their environment in their names (and secrets in their "
                 "secret names), from a configured set of environments.",
-    validate=validate_environment,
+    validate=guarded(validate_environment, "environment-in-names"),
     enforcement_level=EnforcementLevel.ADVISORY,
     config_schema=PolicyConfigSchema(properties={
         "environments": {"type": "array", "items": {"type": "string"},

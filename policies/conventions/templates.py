@@ -10,15 +10,25 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
+from hardening import guarded
 from resources import RULE, TEMPLATE, Unknowns, as_list, get, has, label, policy_lifecycle_rules
 
 
 def _prefix(resource, key: str) -> str | None:
+    """The prefix as a string, or None when it is missing, not text, or known only after apply."""
     try:
-        value = resource.props[key]
+        value = get(resource.props, key)
     except UnknownValueError:
         return None
-    return value.rstrip("/") if isinstance(value, str) else value
+    return value.rstrip("/") if isinstance(value, str) else None
+
+
+def _known_prefix(resource, key: str) -> bool:
+    try:
+        get(resource.props, key)
+    except UnknownValueError:
+        return False
+    return True
 
 
 def _dependencies(resource, key: str) -> frozenset[str]:
@@ -36,19 +46,27 @@ class Templates:
             prefix = _prefix(template, "prefix")
             if prefix is not None:
                 self.by_prefix.setdefault(prefix, template)
-            elif deps := _dependencies(template, "prefix"):
+            elif not _known_prefix(template, "prefix") and (deps := _dependencies(template, "prefix")):
                 self.by_source.setdefault(deps, template)
 
     def covering(self, rule):
-        """The template of a rule's prefix: same prefix, else ROOT; for a prefix known only after apply,
+        """The template of a rule's prefix: the same prefix, else the nearest parent namespace (ECR applies a
+        template to every repository created under its prefix), else ROOT; for a prefix known only after apply,
         the template whose prefix comes from the same resources."""
         prefix = _prefix(rule, "ecrRepositoryPrefix")
-        if prefix is None:
+        if prefix is None and not _known_prefix(rule, "ecrRepositoryPrefix"):
             template = self.by_source.get(_dependencies(rule, "ecrRepositoryPrefix"))
             if template is None:
                 raise UnknownValueError(UNKNOWN_STRING_VALUE, ["ecrRepositoryPrefix"])
             return template
-        return self.by_prefix.get(prefix) or self.by_prefix.get("ROOT")
+        if prefix is None:
+            return self.by_prefix.get("ROOT")
+        parts = prefix.split("/")
+        for end in range(len(parts), 0, -1):
+            template = self.by_prefix.get("/".join(parts[:end]))
+            if template is not None:
+                return template
+        return self.by_prefix.get("ROOT")
 
 
 def validate_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -84,7 +102,7 @@ def validate_role(args: ResourceValidationArgs, report: ReportViolation) -> None
         if get(args.props, "resourceTags"):
             needs.append("resource tags")
         configs = as_list(get(args.props, "encryptionConfigurations"))
-        if configs and get(configs[0], "encryptionType") in ("KMS", "KMS_DSSE"):
+        if configs and hasattr(configs[0], "keys") and get(configs[0], "encryptionType") in ("KMS", "KMS_DSSE"):
             needs.append("KMS encryption")
         if needs and not has(args.props, "customRoleArn"):
             report(f"The repository creation template {what} sets {' and '.join(needs)} but has no customRoleArn; "
@@ -96,7 +114,7 @@ COVERAGE_POLICY = StackValidationPolicy(
     name="template-coverage",
     description="Every pull through cache prefix has a repository creation template applied to PULL_THROUGH_CACHE "
                 "with a lifecycle policy.",
-    validate=validate_coverage,
+    validate=guarded(validate_coverage, "template-coverage", stack=True),
     config_schema=PolicyConfigSchema(properties={
         "requireLifecyclePolicy": {"type": "boolean", "description": "Require a lifecycle policy. Default: true."},
     }),
@@ -105,5 +123,5 @@ COVERAGE_POLICY = StackValidationPolicy(
 ROLE_POLICY = ResourceValidationPolicy(
     name="template-custom-role",
     description="A repository creation template that tags repositories or encrypts them with KMS has a custom role.",
-    validate=validate_role,
+    validate=guarded(validate_role, "template-custom-role"),
 )

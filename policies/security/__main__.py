@@ -5,20 +5,28 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 import credentials
 import encryption
 import permissions
+import principals
 import scopes
 import upstreams
+from hardening import check_config_on_configure
 
-PolicyPack(
-    name="ecr-ptc-security",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[
-        scopes.POLICY,
-        credentials.RULE_POLICY,
-        credentials.STACK_POLICY,
-        upstreams.ALLOWLIST_POLICY,
-        upstreams.KIND_POLICY,
-        permissions.POLICY,
-        encryption.SECRET_KEY_POLICY,
-        encryption.POLICY,
-    ],
-)
+POLICIES = [
+    scopes.POLICY,
+    scopes.GITLAB_TOKEN_POLICY,
+    credentials.RULE_POLICY,
+    credentials.STACK_POLICY,
+    credentials.ENVIRONMENT_POLICY,
+    upstreams.ALLOWLIST_POLICY,
+    upstreams.KIND_POLICY,
+    permissions.POLICY,
+    principals.POLICY,
+    encryption.SECRET_KEY_POLICY,
+    encryption.POLICY,
+]
+CONFIG_CHECKS = {
+    "token-scopes-least-privilege": scopes.check_scopes_config,
+    "upstream-allowlist": upstreams.check_config,
+}
+
+check_config_on_configure(POLICIES, CONFIG_CHECKS)
+PolicyPack(name="ecr-ptc-security", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

@@ -18,6 +18,7 @@ import pulumi
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from facts import SECRET, TEMPLATE
+from hardening import guarded
 from scopes import is_credentials_secret
 from support import Unknowns, as_list, get, has, label
 
@@ -79,14 +80,14 @@ SECRET_KEY_POLICY = ResourceValidationPolicy(
     name="credentials-default-key",
     description="Upstream credentials secrets use the default aws/secretsmanager key, the only one ECR's pull "
                 "through cache can decrypt.",
-    validate=validate_secret_key,
+    validate=guarded(validate_secret_key, "credentials-default-key"),
 )
 
 POLICY = ResourceValidationPolicy(
     name="kms-in-production",
     description="In production environments, repository creation templates encrypt cached repositories with a "
                 "customer-managed KMS key.",
-    validate=validate_templates,
+    validate=guarded(validate_templates, "kms-in-production"),
     config_schema=PolicyConfigSchema(properties={
         "environments": {
             "type": "array", "items": {"type": "string"},

@@ -15,8 +15,8 @@ KIND_HOSTS = {
     "gitlab-container-registry": "registry.gitlab.com",
     "chainguard": "cgr.dev",
 }
-AZURE_HOST = re.compile(r"^[a-z0-9]{5,50}\.azurecr\.io$")
-ECR_HOST = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com(\.cn)?$")
+AZURE_HOST = re.compile(r"[a-z0-9]{5,50}\.azurecr\.io", re.ASCII)
+ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com(\.cn)?", re.ASCII)
 
 NO_CREDENTIALS = frozenset({"ecr-public", "k8s", "quay"})
 ROLE_CREDENTIALS = frozenset({"ecr"})
@@ -46,16 +46,23 @@ DEFAULT_ALLOWED_HOSTS = [
 
 SECRET_PREFIX = "ecr-pullthroughcache/"
 CREDENTIAL_ARN = re.compile(
-    r"^arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+$")
-ARN = re.compile(r"^arn:(?P<partition>aws[a-z0-9-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-                 r"(?P<account>\d{12}|):(?P<resource>.+)$")
+    r"arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+", re.ASCII)
+ARN = re.compile(r"arn:(?P<partition>aws[a-z0-9-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
+                 r"(?P<account>\d{12}|):(?P<resource>.+)", re.ASCII)
 CACHE_REPOSITORY_ARN = re.compile(
-    r"^arn:aws[a-z0-9-]*:ecr:[a-z0-9-]+:\d{12}:repository/"
-    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/\*$")
+    r"arn:aws[a-z0-9-]*:ecr:[a-z0-9-]+:\d{12}:repository/"
+    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/\*", re.ASCII)
+"""Patterns here are matched with `fullmatch` and ASCII classes: `$` alone admits a trailing newline."""
 CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
 
 TAG_UPSTREAM = "ptc:upstream"
 TAG_SCOPES = "ptc:token-scopes"
+TAG_TOKEN_TYPE = "ptc:token-type"
+GITLAB_TOKEN_TYPES = ("group-access-token", "group-deploy-token", "project-access-token", "project-deploy-token",
+                      "personal-access-token")
+"""GitLab token types (GitLab docs, "Token overview"); least privilege is a group access token with the Guest
+role and only read_registry, or a group deploy token with read_registry where group access tokens are not
+offered."""
 
 SECRET = "aws:secretsmanager/secret:Secret"
 RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
@@ -68,8 +75,8 @@ def kind_of_url(url: str) -> str | None:
     for kind, host in KIND_HOSTS.items():
         if url == host:
             return kind
-    if AZURE_HOST.match(url):
+    if AZURE_HOST.fullmatch(url):
         return "azure-container-registry"
-    if ECR_HOST.match(url):
+    if ECR_HOST.fullmatch(url):
         return "ecr"
     return None

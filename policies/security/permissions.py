@@ -5,6 +5,7 @@ from fnmatch import fnmatchcase
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
+from hardening import guarded
 from support import Unknowns, as_list, get, label, policy_document
 
 POLICY_PROPERTIES = {
@@ -23,12 +24,14 @@ REPOSITORY_SCOPED = {"aws:ecr/repositoryPolicy:RepositoryPolicy", TEMPLATE}
 def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     if args.resource_type == "aws:iam/role:Role":
         return [(f"inline policy '{get(p, 'name')}'", get(p, "policy"))
-                for p in as_list(get(args.props, "inlinePolicies"))]
+                for p in as_list(get(args.props, "inlinePolicies")) if hasattr(p, "keys")]
     key = POLICY_PROPERTIES.get(args.resource_type)
     return [(key, get(args.props, key))] if key else []
 
 
 def statement_faults(statement, repository_scoped: bool) -> list[str]:
+    if not hasattr(statement, "keys"):
+        return ["is not an object; write the statement as one or remove it"]
     if get(statement, "Effect") != "Allow":
         return []
     faults = []
@@ -44,7 +47,7 @@ def statement_faults(statement, repository_scoped: bool) -> list[str]:
                       "repository/<prefix>/*")
     resources = as_list(get(statement, "Resource"))
     if granted and not (repository_scoped and not resources):
-        loose = [r for r in resources if not (isinstance(r, str) and CACHE_REPOSITORY_ARN.match(r))]
+        loose = [r for r in resources if not (isinstance(r, str) and CACHE_REPOSITORY_ARN.fullmatch(r))]
         if loose or not resources:
             faults.append(f"grants {', '.join(granted)} on {', '.join(map(str, loose)) or 'no resource'}; scope it "
                           "to arn:<partition>:ecr:<region>:<account>:repository/<prefix>/* for each cache prefix")
@@ -65,8 +68,8 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
                            "be checked.")
                     continue
                 for index, statement in enumerate(as_list(get(document, "Statement"))):
-                    sid = get(statement, "Sid")
-                    name = f"statement '{sid}'" if sid else f"statement {index}"
+                    sid = get(statement, "Sid") if hasattr(statement, "keys") else None
+                    name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
                     for fault in statement_faults(statement, args.resource_type in REPOSITORY_SCOPED):
                         report(f"The {where} of {what}: {name} {fault}.")
     unknowns.finish()
@@ -76,5 +79,5 @@ POLICY = ResourceValidationPolicy(
     name="cache-permissions-scoped",
     description="IAM, registry and repository policies never grant ecr:*, and grant ecr:CreateRepository or "
                 "ecr:BatchImportUpstreamImage only on repository/<prefix>/*.",
-    validate=validate,
+    validate=guarded(validate, "cache-permissions-scoped"),
 )

@@ -1,8 +1,24 @@
 """Least-privilege upstream tokens: every declared scope is in the kind's allowed set."""
 
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
 
-from facts import ALLOWED_SCOPES, SECRET, SECRET_PREFIX, TAG_SCOPES, TAG_UPSTREAM, TOKEN_HELP
+from facts import (
+    ALLOWED_SCOPES,
+    GITLAB_TOKEN_TYPES,
+    SECRET,
+    SECRET_PREFIX,
+    TAG_SCOPES,
+    TAG_TOKEN_TYPE,
+    TAG_UPSTREAM,
+    TOKEN_HELP,
+)
+from hardening import guarded
 from support import Unknowns, get, label
 
 
@@ -59,7 +75,7 @@ POLICY = ResourceValidationPolicy(
     name="token-scopes-least-privilege",
     description="Upstream credentials secrets declare their token scopes (tag ptc:token-scopes) and every scope is "
                 "in the upstream's least-privilege set.",
-    validate=validate,
+    validate=guarded(validate, "token-scopes-least-privilege"),
     config_schema=PolicyConfigSchema(properties={
         "allowedScopes": {
             "type": "object",
@@ -68,4 +84,45 @@ POLICY = ResourceValidationPolicy(
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
         },
     }),
+)
+
+
+def validate_gitlab_token_type(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != SECRET:
+        return
+    what = label(args.resource_type, args.name)
+    unknowns = Unknowns()
+    with unknowns.guard(what):
+        tags = get(args.props, "tags") or {}
+        if get(tags, TAG_UPSTREAM) != "gitlab-container-registry":
+            return
+        token_type = get(tags, TAG_TOKEN_TYPE)
+        advice = "use a group access token with the Guest role and only read_registry (or a group deploy token " \
+                 "with read_registry where group access tokens are not offered)"
+        if token_type is None:
+            report(f"The secret {what} holds a GitLab token but does not declare its type; set the upstream's "
+                   f"token_type (tag '{TAG_TOKEN_TYPE}') and {advice}.")
+        elif token_type == "personal-access-token":
+            report(f"The secret {what} holds a GitLab personal access token, which acts as a person with all of "
+                   f"their groups and projects; {advice}.")
+        elif token_type not in GITLAB_TOKEN_TYPES:
+            report(f"The secret {what} declares the GitLab token type '{token_type}', which GitLab does not have "
+                   f"({', '.join(GITLAB_TOKEN_TYPES)}); fix the tag '{TAG_TOKEN_TYPE}'.")
+    unknowns.finish()
+
+
+def check_scopes_config(settings) -> list[str]:
+    unknown = sorted(set(settings.get("allowedScopes") or {}) - set(ALLOWED_SCOPES))
+    if unknown:
+        return [f"allowedScopes: {', '.join(unknown)} is not an upstream kind that authenticates with a token "
+                f"({', '.join(sorted(ALLOWED_SCOPES))})"]
+    return []
+
+
+GITLAB_TOKEN_POLICY = ResourceValidationPolicy(
+    name="gitlab-token-type",
+    description="A GitLab credentials secret declares its token type (tag ptc:token-type), and it is not a personal "
+                "access token.",
+    validate=guarded(validate_gitlab_token_type, "gitlab-token-type"),
+    enforcement_level=EnforcementLevel.ADVISORY,
 )

@@ -10,8 +10,10 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
-from facts import DEFAULT_ALLOWED_HOSTS, RULE, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
+from facts import ARN, DEFAULT_ALLOWED_HOSTS, RULE, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
+from hardening import guarded
 from support import Unknowns, get, label
 
 
@@ -26,11 +28,40 @@ def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) ->
                "allowedHosts.")
     elif kind_of_url(url) is None:
         report(f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which ECR pull "
-               "through cache does not support as an upstream.")
+               "through cache does not support as an upstream; use one of the supported registries (ECR Public, "
+               "registry.k8s.io, quay.io, Docker Hub, ghcr.io, *.azurecr.io, registry.gitlab.com, cgr.dev, or an ECR "
+               "registry) or remove the rule.")
+
+
+def declared_secrets(args: StackValidationArgs) -> list:
+    return [r for r in args.resources if r.resource_type == SECRET]
+
+
+def secrets_of(rule, secrets) -> list:
+    """The stack's secrets a rule reads: through its dependencies, or by a literal ARN naming one of them."""
+    found = [d for d in rule.property_dependencies.get("credentialArn", []) if d.resource_type == SECRET]
+    try:
+        arn = rule.props["credentialArn"] if "credentialArn" in list(rule.props) else None
+    except UnknownValueError:
+        arn = None
+    match = ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match:
+        resource = match["resource"].removeprefix("secret:")
+        name = resource[:-7] if len(resource) > 7 and resource[-7] == "-" else resource
+        for secret in secrets:
+            try:
+                given, prefix = get(secret.props, "name"), get(secret.props, "namePrefix")
+            except UnknownValueError:
+                continue
+            if secret not in found and ((isinstance(given, str) and given == name) or
+                                        (isinstance(prefix, str) and resource.startswith(prefix))):
+                found.append(secret)
+    return found
 
 
 def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
     unknowns = Unknowns()
+    secrets = declared_secrets(args)
     for rule in (r for r in args.resources if r.resource_type == RULE):
         what = label(rule.resource_type, rule.name)
         with unknowns.guard(what):
@@ -42,20 +73,23 @@ def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
                 declared = get(rule.parent.props, "kind")
                 if declared and declared != actual:
                     report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
-                           f"UpstreamCache '{rule.parent.name}' is declared as kind {declared}.", rule.urn)
-            for secret in (d for d in rule.property_dependencies.get("credentialArn", [])
-                           if d.resource_type == SECRET):
-                declared = get(get(secret.props, "tags") or {}, TAG_UPSTREAM)
-                if declared and declared != actual:
-                    report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
-                           f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={declared}.", rule.urn)
+                           f"UpstreamCache '{rule.parent.name}' is declared as kind {declared}; make the kind and "
+                           "the registry agree.", rule.urn)
+            for secret in secrets_of(rule, secrets):
+                with unknowns.guard(what):
+                    declared = get(get(secret.props, "tags") or {}, TAG_UPSTREAM)
+                    if declared and declared != actual:
+                        report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
+                               f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={declared}; store "
+                               f"{actual} credentials in it (and tag it so) or point the rule at the right secret.",
+                               rule.urn)
     unknowns.finish()
 
 
 ALLOWLIST_POLICY = ResourceValidationPolicy(
     name="upstream-allowlist",
     description="A pull through cache rule caches a known upstream registry (Azure and ECR registries by pattern).",
-    validate=validate_allowlist,
+    validate=guarded(validate_allowlist, "upstream-allowlist"),
     config_schema=PolicyConfigSchema(properties={
         "allowedHosts": {
             "type": "array", "items": {"type": "string"},
@@ -69,5 +103,12 @@ KIND_POLICY = StackValidationPolicy(
     name="upstream-matches-kind",
     description="A pull through cache rule's registry matches the kind its UpstreamCache or its credentials "
                 "secret (tag ptc:upstream) declares.",
-    validate=validate_kind,
+    validate=guarded(validate_kind, "upstream-matches-kind", stack=True),
 )
+
+
+def check_config(settings) -> list[str]:
+    hosts = settings.get("allowedHosts")
+    if hosts is not None and not [h for h in hosts if isinstance(h, str) and h.strip()]:
+        return ["allowedHosts: an empty list would refuse every upstream; remove the setting for the defaults"]
+    return []

@@ -1,0 +1,149 @@
+"""Who a registry, repository or creation-template policy lets in to the cache.
+
+A resource-based ECR policy that allows cache actions (creating and importing cached repositories, pulling
+their images) must name who: AWS accounts or IAM principals (from `allowedAccounts` when it is configured),
+AWS services, or `"*"` only under an `aws:PrincipalOrgID` / `aws:PrincipalOrgPaths` condition that names an
+organization (IAM user guide, "AWS global condition context keys": with those keys a policy "can only be
+accessed by principals in the organization"). `NotPrincipal` with Allow lets in everyone but a list. `Deny`
+statements only ever take access away and are never flagged.
+"""
+
+import re
+from fnmatch import fnmatchcase
+
+from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
+from facts import TEMPLATE
+from hardening import guarded
+from support import Unknowns, as_list, get, label, policy_document
+
+POLICY_PROPERTIES = {
+    "aws:ecr/registryPolicy:RegistryPolicy": ("registry policy", "policy"),
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository policy", "policy"),
+    TEMPLATE: ("repository policy of the repositories it creates", "repositoryPolicy"),
+}
+LET_IN_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:BatchGetImage",
+                  "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+"""First pulls (create, import) and every pull: what a stranger must not get on a cache."""
+ORG_KEYS = ("aws:principalorgid", "aws:principalorgpaths")
+ORG_OPERATORS = ("stringequals", "stringlike", "forallvalues:stringequals", "forallvalues:stringlike",
+                 "foranyvalue:stringequals", "foranyvalue:stringlike")
+ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::(?P<account>[0-9]{12}):.+", re.ASCII)
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+ORG_VALUE = re.compile(r"o-[a-z0-9]{10,32}(/.*)?", re.ASCII)
+
+
+def granted(statement) -> list[str]:
+    actions = [a for a in as_list(get(statement, "Action")) if isinstance(a, str)]
+    if get(statement, "NotAction") is not None:
+        return list(LET_IN_ACTIONS)  # everything but a list: assume the cache actions are in it
+    return [a for a in LET_IN_ACTIONS if any(fnmatchcase(a.lower(), pattern.lower()) for pattern in actions)]
+
+
+def org_condition(statement) -> bool:
+    """A condition that limits `*` to an organization: one of the org keys, with named organization values."""
+    condition = get(statement, "Condition")
+    if not hasattr(condition, "items"):
+        return False
+    for operator, keys in condition.items():
+        if not isinstance(operator, str) or operator.lower().removesuffix("ifexists") not in ORG_OPERATORS:
+            continue
+        if not hasattr(keys, "items"):
+            continue
+        for key, values in keys.items():
+            if isinstance(key, str) and key.lower() in ORG_KEYS:
+                values = as_list(values)
+                if values and all(isinstance(v, str) and ORG_VALUE.fullmatch(v) and "*" not in v.split("/")[0]
+                                  for v in values):
+                    return True
+    return False
+
+
+def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
+    if get(statement, "NotPrincipal") is not None:
+        return ["lets in everyone but a list (NotPrincipal with Allow); name the principals instead"]
+    principal = get(statement, "Principal")
+    if principal is None:
+        return ["names no Principal; name the accounts or roles it lets in"]
+    entries: list[tuple[str, object]] = []
+    if isinstance(principal, str):
+        entries.append(("AWS", principal))
+    elif hasattr(principal, "items"):
+        for kind, values in principal.items():
+            entries.extend((str(kind), v) for v in as_list(values))
+    else:
+        return [f"has a Principal of an unreadable shape ({type(principal).__name__}); name accounts or roles"]
+    faults = []
+    for kind, value in entries:
+        if kind == "Service":
+            continue
+        if kind != "AWS":
+            faults.append(f"lets in {kind} principals ({value}); name AWS accounts or roles")
+            continue
+        if value == "*":
+            if not org_condition(statement):
+                faults.append("lets in every AWS principal (\"*\"); name the accounts or roles, or keep \"*\" with an "
+                              "aws:PrincipalOrgID (or aws:PrincipalOrgPaths) condition naming your organization")
+            continue
+        account = None
+        if isinstance(value, str) and ACCOUNT_ID.fullmatch(value):
+            account = value
+        elif isinstance(value, str) and (match := ACCOUNT_ARN.fullmatch(value)):
+            account = match.group("account")
+        if account is None:
+            faults.append(f"lets in {value!r}, which is not an AWS account or IAM principal ARN; name accounts or "
+                          "roles")
+        elif allowed_accounts is not None and account not in allowed_accounts:
+            faults.append(f"lets in account {account}, which is not in allowedAccounts "
+                          f"({', '.join(sorted(allowed_accounts)) or 'none'}); remove it or add it to the policy's "
+                          "allowedAccounts")
+    return faults
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    where = POLICY_PROPERTIES.get(args.resource_type)
+    if where is None:
+        return
+    what = label(args.resource_type, args.name)
+    noun, key = where
+    configured = args.get_config().get("allowedAccounts")
+    allowed = set(configured) if configured is not None else None
+    unknowns = Unknowns()
+    with unknowns.guard(what):
+        text = get(args.props, key)
+        if text is None:
+            return
+        document = policy_document(text)
+        if document is None:
+            report(f"The {noun} of {what} is not a JSON policy document, so who it lets in cannot be checked; "
+                   "give it valid policy JSON.")
+            return
+        for index, statement in enumerate(as_list(get(document, "Statement"))):
+            if not hasattr(statement, "get"):
+                report(f"The {noun} of {what}: statement {index} is not an object; remove it or write a statement.")
+                continue
+            if get(statement, "Effect") != "Allow":
+                continue
+            actions = granted(statement)
+            if not actions:
+                continue
+            sid = get(statement, "Sid")
+            name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
+            for fault in principal_faults(statement, allowed):
+                report(f"The {noun} of {what}: {name} allows {', '.join(actions)} and {fault}.")
+    unknowns.finish()
+
+
+POLICY = ResourceValidationPolicy(
+    name="cache-principals-allowed",
+    description="Registry, repository and creation-template policies let in to the cache only named accounts or "
+                "roles (from allowedAccounts when set), AWS services, or \"*\" limited to an organization.",
+    validate=guarded(validate, "cache-principals-allowed"),
+    config_schema=PolicyConfigSchema(properties={
+        "allowedAccounts": {
+            "type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "description": "AWS accounts whose principals ECR policies may let in to the cache. Default: any named "
+                           "account (\"*\" still needs an organization condition).",
+        },
+    }),
+)
