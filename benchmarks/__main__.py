@@ -1,7 +1,8 @@
-"""Run benchmark suites and record them in benchmarks/RESULTS.md.
+"""Run benchmark suites and record them in benchmarks/out/RESULTS.md (untracked).
 
     python -m benchmarks                  # every suite (make bench)
     python -m benchmarks preview -n 5     # some suites, 5 repetitions
+    python -m benchmarks --update         # also replace the tracked benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"{', '.join(SUITES)} (default: all)")
     parser.add_argument("-n", "--repeat", type=int, default=5, help="repetitions per measurement (default 5)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; write no file")
+    parser.add_argument("--update", action="store_true",
+                        help="record in the tracked benchmarks/RESULTS.md (default: benchmarks/out/RESULTS.md)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
@@ -47,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             f"Command: `{command.strip()}` (wall-clock seconds; each measurement repeated, min and median).",
             "",
         ]
-        (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(header + sections) + "\n")
+        target = ROOT / "benchmarks" / ("RESULTS.md" if args.update else "out/RESULTS.md")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(header + sections) + "\n")
+        print(f"recorded in {target.relative_to(ROOT)}")
     return 0
 
 

@@ -1,8 +1,10 @@
-"""Policy evaluation over the Analyzer protocol: resources per second at 100, 1,000 and 10,000 resources."""
+"""Policy packs over the Analyzer protocol: each pack's start, and resources per second at 100, 1,000 and
+10,000 synthetic resources shaped like real caches (both packs in parallel, then each pack alone)."""
 
 from __future__ import annotations
 
 import json
+import statistics
 import time
 
 from components import iam, lifecycle
@@ -59,9 +61,48 @@ def resources(count: int):
     return build(specs[:count])
 
 
+def pack_start(repeat: int, config) -> tuple[list[Timing], list[str]]:
+    """Each pack alone, as the CLI starts it: a new interpreter until GetAnalyzerInfo answers."""
+    from ptc.analyzer import EngineServer, PackProcess
+
+    timings, notes = [], []
+    engine = EngineServer()
+    try:
+        for pack in pack_dirs(ROOT):
+            samples = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                process = PackProcess(pack, config, dry_run=True, engine_address=engine.address)
+                try:
+                    process.connect()
+                    samples.append(time.perf_counter() - start)
+                finally:
+                    process.close()
+            timings.append(Timing(f"start the {pack.name} pack (spawn to GetAnalyzerInfo)", samples))
+            notes.append(f"{pack.name} pack start: {statistics.median(samples) * 1000:.0f} ms (median)")
+    finally:
+        engine.stop()
+    return timings, notes
+
+
+def per_pack_cost(config, size: int = 1000) -> list[str]:
+    """Analyze + AnalyzeStack cost per resource of each pack alone (the packs run in parallel in ptc)."""
+    notes = []
+    batch = resources(size)
+    for pack in pack_dirs(ROOT):
+        with PolicyPacks([pack], config, dry_run=True) as packs:
+            packs.run(resources(20))
+            start = time.perf_counter()
+            packs.run(batch)
+            elapsed = time.perf_counter() - start
+        notes.append(f"{pack.name} pack alone, {size} resources: {elapsed / size * 1000:.2f} ms per resource")
+    return notes
+
+
 def run(repeat: int) -> tuple[list[Timing], list[str]]:
     config = make_stack_config("ecr-pull-through-cache", "dev", {"aws:region": REGION, "environment": "dev"})
-    timings, notes = [], []
+    timings, notes = pack_start(repeat, config)
+    notes += per_pack_cost(config)
     with PolicyPacks(pack_dirs(ROOT), config, dry_run=True) as packs:
         packs.run(resources(20))  # warm both packs
         for size in SIZES:
@@ -79,5 +120,5 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
     return timings, notes
 
 
-TITLE = "Policy evaluation throughput over the Analyzer protocol"
+TITLE = "Policy packs: start and throughput over the Analyzer protocol (synthetic resources)"
 HEAD = TABLE_HEAD

@@ -76,21 +76,27 @@ def _rule_prefix(rule) -> str | None:
 def validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
     """AWS keeps one rule per prefix, and a prefix nested in another's makes it ambiguous which rule caches a
     repository: both are refused, naming both rules."""
-    seen: list[tuple[str, object]] = []
-    for rule in (r for r in args.resources if r.resource_type == RULE):
-        prefix = _rule_prefix(rule)
-        if prefix is None or prefix == "ROOT":
-            continue
-        for other_prefix, other in seen:
-            what, shown = label(rule.resource_type, rule.name), label(other.resource_type, other.name)
-            if prefix == other_prefix:
-                report(f"The pull through cache rules {shown} and {what} both use the prefix '{prefix}'; ECR allows "
-                       "one rule per prefix: give each upstream its own prefix.", rule.urn)
-            elif prefix.startswith(other_prefix + "/") or other_prefix.startswith(prefix + "/"):
-                report(f"The pull through cache rule {what} (prefix '{prefix}') and {shown} (prefix '{other_prefix}') "
-                       "nest one prefix in the other, so a repository path matches both; use prefixes that do not "
-                       "contain each other.", rule.urn)
-        seen.append((prefix, rule))
+    rules = [(p, r) for r in args.resources if r.resource_type == RULE
+             if (p := _rule_prefix(r)) is not None and p != "ROOT"]
+    first: dict[str, object] = {}
+    for prefix, rule in rules:
+        if prefix in first:
+            other = first[prefix]
+            report(f"The pull through cache rules {label(other.resource_type, other.name)} and "
+                   f"{label(rule.resource_type, rule.name)} both use the prefix '{prefix}'; ECR allows one rule per "
+                   "prefix: give each upstream its own prefix.", rule.urn)
+        else:
+            first[prefix] = rule
+    for prefix, rule in rules:  # each parent namespace of a prefix, looked up: O(rules x depth)
+        parts = prefix.split("/")
+        for end in range(1, len(parts)):
+            parent = "/".join(parts[:end])
+            if parent in first:
+                other = first[parent]
+                report(f"The pull through cache rule {label(rule.resource_type, rule.name)} (prefix '{prefix}') and "
+                       f"{label(other.resource_type, other.name)} (prefix '{parent}') nest one prefix in the other, "
+                       "so a repository path matches both; use prefixes that do not contain each other.", rule.urn)
+                break
 
 
 UNIQUE_POLICY = StackValidationPolicy(

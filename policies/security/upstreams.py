@@ -33,11 +33,35 @@ def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) ->
                "registry) or remove the rule.")
 
 
-def declared_secrets(args: StackValidationArgs) -> list:
-    return [r for r in args.resources if r.resource_type == SECRET]
+class DeclaredSecrets:
+    """The stack's secrets, indexed by name and by name prefix, so a literal ARN finds its secret in O(length)."""
+
+    def __init__(self, args: StackValidationArgs) -> None:
+        self.by_name: dict[str, object] = {}
+        self.by_prefix: dict[str, object] = {}
+        for secret in (r for r in args.resources if r.resource_type == SECRET):
+            for key, index in (("name", self.by_name), ("namePrefix", self.by_prefix)):
+                try:
+                    value = get(secret.props, key)
+                except UnknownValueError:
+                    continue
+                if isinstance(value, str) and value:
+                    index.setdefault(value, secret)
+
+    def named(self, resource: str) -> list:
+        """Secrets an ARN's `secret:<name>-<6 characters>` part names."""
+        name = resource[:-7] if len(resource) > 7 and resource[-7] == "-" else resource
+        found = [self.by_name[name]] if name in self.by_name else []
+        found += [self.by_prefix[resource[:end]] for end in range(1, len(resource) + 1)
+                  if resource[:end] in self.by_prefix]
+        return found
 
 
-def secrets_of(rule, secrets) -> list:
+def declared_secrets(args: StackValidationArgs) -> DeclaredSecrets:
+    return DeclaredSecrets(args)
+
+
+def secrets_of(rule, secrets: DeclaredSecrets) -> list:
     """The stack's secrets a rule reads: through its dependencies, or by a literal ARN naming one of them."""
     found = [d for d in rule.property_dependencies.get("credentialArn", []) if d.resource_type == SECRET]
     try:
@@ -46,16 +70,7 @@ def secrets_of(rule, secrets) -> list:
         arn = None
     match = ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match:
-        resource = match["resource"].removeprefix("secret:")
-        name = resource[:-7] if len(resource) > 7 and resource[-7] == "-" else resource
-        for secret in secrets:
-            try:
-                given, prefix = get(secret.props, "name"), get(secret.props, "namePrefix")
-            except UnknownValueError:
-                continue
-            if secret not in found and ((isinstance(given, str) and given == name) or
-                                        (isinstance(prefix, str) and resource.startswith(prefix))):
-                found.append(secret)
+        found += [s for s in secrets.named(match["resource"].removeprefix("secret:")) if s not in found]
     return found
 
 
