@@ -4,14 +4,23 @@ This is the only module that reads `pulumi.Config`. The whole config is validate
 account and region the stack deploys to before any resource is declared.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
+import yaml
 
-from components.config import CONFIG_KEYS, StackContext, parse_settings, registry_args
+from components.config import (
+    StackContext,
+    parse_settings,
+    plain_secret_leaves,
+    read_config,
+    registry_args,
+)
 from components.registry import PullThroughCache
 
 config = pulumi.Config()
-raw = {key: config.get(key) if key == "environment" else config.get_object(key) for key in CONFIG_KEYS}
+raw, read_faults = read_config(config.get, lambda key: pulumi.runtime.is_config_secret(config.full_key(key)))
 partition = aws.get_partition()
 context = StackContext(
     account_id=aws.get_caller_identity().account_id,
@@ -19,11 +28,16 @@ context = StackContext(
     partition=partition.partition,
     dns_suffix=partition.dns_suffix,
 )
+# The runtime marks all of `credentials` secret once one entry is: the stack file shows which entries are not.
+stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
+stack_document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) if stack_file.is_file() else None
 settings = parse_settings(
     raw, context,
     credentials_are_secret=pulumi.runtime.is_config_secret(config.full_key("credentials")),
     present_keys=[key.split(":", 1)[1] for key in pulumi.runtime.config.CONFIG.get()
                   if key.startswith(config.full_key(""))],
+    plain_credentials=plain_secret_leaves((stack_document or {}).get("config"), pulumi.get_project()),
+    faults=read_faults,
 )
 
 cache = PullThroughCache(settings.environment, registry_args(settings))

@@ -29,6 +29,9 @@ CONFIG_KEYS = (
 )
 """Every config key of the project namespace (DESIGN.md section 5 and the project's own)."""
 
+SCALAR_KEYS = ("environment", "secret_recovery_window_days", "random_prefix_suffix")
+"""Keys whose values are scalars; every other key holds a list or a mapping (JSON in the runtime's config)."""
+
 MAX_RULES = 50
 """Pull through cache rules per registry per region (not adjustable)."""
 
@@ -243,8 +246,8 @@ class _Collector:
     def integer(self, where: str, field_: str, value: Any, default: int, low: int, high: int) -> int:
         if value is None:
             return default
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip(), re.ASCII):
+            value = int(value)  # ASCII digits only: "²".isdigit() is true, int("²") is not
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.add(where, field_, f"must be a whole number from {low} to {high}, not {_show(value)}")
             return default
@@ -383,6 +386,11 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
     kind = entry.get("kind")
     if isinstance(kind, Enum):
         kind = kind.value
+    if kind is not None and not isinstance(kind, str):
+        c = _Collector()
+        c.add(where_prefix, "kind", f"must be one upstream kind as text ({', '.join(catalog.KIND_NAMES)}), not "
+                                    f"{_show(kind)}")
+        return c.faults, {}
     where = f"{where_prefix} ({kind})" if isinstance(kind, str) and kind else where_prefix
     c.mapping(where, "", entry, UPSTREAM_KEYS)
     values: dict[str, Any] = {}
@@ -552,20 +560,81 @@ def _existing_secret_faults(existing: str, context: StackContext | None) -> list
 
 
 # --------------------------------------------------------------------------------------------
+# Reading the runtime's config
+# --------------------------------------------------------------------------------------------
+
+def read_config(lookup: Any, is_secret: Any) -> tuple[dict[str, Any], list[Fault]]:
+    """The project's keys from the runtime's config strings (`lookup(key) -> str | None`).
+
+    Not `pulumi.Config.get_object`: its type error echoes the value, a token included. A value that should be
+    a list or a mapping and is not JSON is a fault that never shows the value of a secret key.
+    """
+    raw: dict[str, Any] = {}
+    faults: list[Fault] = []
+    for key in CONFIG_KEYS:
+        text = lookup(key)
+        if text is None:
+            raw[key] = None
+            continue
+        if key == "environment":
+            raw[key] = text
+            continue
+        try:
+            raw[key] = json.loads(text)
+        except ValueError:
+            if key in SCALAR_KEYS:
+                raw[key] = text
+                continue
+            shown = "its value is not shown: it is secret" if is_secret(key) else f"not {_show(text)}"
+            faults.append(Fault(key, "", f"must be a list or a mapping ({shown})"))
+            raw[key] = None
+    return raw, faults
+
+
+def plain_secret_leaves(stack_config: Any, project: str) -> list[str]:
+    """`credentials` entries of a stack file's `config:` mapping that are not `secure:` values.
+
+    The runtime marks the whole `credentials` key secret as soon as one entry is, so a token written in plain
+    text next to secure ones is only visible in the stack file itself.
+    """
+    if not isinstance(stack_config, Mapping):
+        return []
+    value = stack_config.get(f"{project}:credentials", stack_config.get("credentials"))
+    if not isinstance(value, Mapping):
+        return []
+    return [str(k) for k, v in value.items() if not (isinstance(v, Mapping) and set(v) == {"secure"})]
+
+
+def region_faults(region: Any) -> list[Fault]:
+    if not isinstance(region, str) or catalog.partition_of_region(region) is None:
+        return [Fault("aws:region", "", f"{_show(region)} is not an AWS region name such as us-east-2 (set it with "
+                                        "`pulumi config set aws:region us-east-2`)")]
+    return []
+
+
+# --------------------------------------------------------------------------------------------
 # The whole stack
 # --------------------------------------------------------------------------------------------
 
 def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, credentials_are_secret: bool = True,
-                   present_keys: Iterable[str] = ()) -> Settings:
+                   present_keys: Iterable[str] = (), plain_credentials: Iterable[str] = (),
+                   faults: Iterable[Fault] = ()) -> Settings:
     """Validate the stack config (keys without the project namespace) into `Settings`.
 
     Raises `ConfigError` with every fault found. `credentials_are_secret` tells whether the
     `credentials` key was stored with `--secret`; a plain token is refused. `context` is where
     the stack deploys; without it (inside a component) account and region checks are skipped.
     `present_keys` are the keys the stack sets in the project's namespace: a mistyped one is
-    refused rather than ignored.
+    refused rather than ignored. `plain_credentials` are `credentials` entries the stack file holds in plain
+    text, and `faults` those found while reading the config.
     """
     c = _Collector()
+    c.faults.extend(faults)
+    if context is not None:
+        c.faults.extend(region_faults(context.region))
+    for key in plain_credentials:
+        c.add("credentials", str(key), "is stored in plain text; set it with "
+                                       f"`pulumi config set --secret --path 'credentials.{key}' <token>`")
     for key in present_keys:
         if key not in CONFIG_KEYS:
             close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 
 from . import render
@@ -122,10 +121,12 @@ def _preview_one(project_dir: Path, config: StackConfig, packs: PolicyPacks | No
 
 def load_policy_config(path: Path) -> dict[str, Any]:
     """A `pulumi preview --policy-pack-config` file (JSON, or YAML)."""
+    from .yaml12 import YamlError, load_file
+
     try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise PolicyConfigError(f"cannot read the policy config {path}: {exc}") from None
+        document = load_file(path)
+    except YamlError as exc:
+        raise PolicyConfigError(f"cannot read the policy config: {exc}") from None
     if not isinstance(document, dict):
         raise PolicyConfigError(f"the policy config {path} must be an object keyed by policy name (or 'all')")
     return document

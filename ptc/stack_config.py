@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .yaml12 import YamlError, load_file
+
+SECRET_MAPS = ("credentials",)
+"""Project keys whose every leaf must be a `secure:` value (tokens)."""
+REGION_KEY = "aws:region"
 
 
 class StackConfigError(Exception):
@@ -47,21 +51,30 @@ class StackConfig:
 def load_project(project_dir: Path) -> dict[str, Any]:
     path = project_dir / "Pulumi.yaml"
     try:
-        project = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise StackConfigError(f"cannot read {path}: {exc}") from None
-    if not isinstance(project, dict) or not project.get("name"):
+        project = load_file(path)
+    except YamlError as exc:
+        raise StackConfigError(str(exc)) from None
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str) or not project["name"]:
         raise StackConfigError(f"{path} has no project name")
     return project
 
 
+def stack_dir(project_dir: Path) -> Path:
+    """Where the stack files live: `stackConfigDir` of Pulumi.yaml (relative to the project), else the project."""
+    try:
+        configured = load_project(project_dir).get("stackConfigDir")
+    except StackConfigError:
+        configured = None
+    return project_dir / configured if isinstance(configured, str) and configured else project_dir
+
+
 def stack_file(project_dir: Path, stack: str) -> Path:
-    return project_dir / f"Pulumi.{stack}.yaml"
+    return stack_dir(project_dir) / f"Pulumi.{stack}.yaml"
 
 
 def stack_names(project_dir: Path) -> list[str]:
-    """Every stack that has a `Pulumi.<stack>.yaml` in the project directory."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+    """Every stack that has a `Pulumi.<stack>.yaml` in the stack directory."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stack_dir(project_dir).glob("Pulumi.*.yaml"))
 
 
 def load_stack_config(project_dir: Path, *, stack: str | None = None, config_file: Path | None = None,
@@ -78,16 +91,84 @@ def load_stack_config(project_dir: Path, *, stack: str | None = None, config_fil
             raise StackConfigError(f"stack '{stack}' has no {config_file.name} (stacks here: {known})")
     stack = stack or config_file.stem.removeprefix("Pulumi.")
     try:
-        document = yaml.safe_load(config_file.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise StackConfigError(f"cannot read {config_file}: {exc}") from None
+        document = load_file(config_file)
+    except YamlError as exc:
+        raise StackConfigError(str(exc)) from None
+    document = {} if document is None else document
     if not isinstance(document, dict):
         raise StackConfigError(f"{config_file} must be a mapping with a 'config' key")
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise StackConfigError(f"{config_file}: 'config' must be a mapping")
-
+    faults = config_faults(name, raw, project.get("config"))
+    if faults:
+        lines = "\n".join(f"  - {f}" for f in faults)
+        raise StackConfigError(f"{config_file} has {len(faults)} problem{'s' if len(faults) > 1 else ''}; nothing was "
+                               f"previewed.\n{lines}")
     return make_stack_config(name, stack, raw, project.get("config"), path=config_file)
+
+
+TYPE_CHECKS = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or
+    (isinstance(v, str) and v.lstrip("-").isascii() and v.lstrip("-").isdigit()),
+    "boolean": lambda v: isinstance(v, bool) or v in ("true", "false"),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def _secure_faults(key: str, value: Any, path: str = "") -> list[str]:
+    """`secure:` values must be ciphertext text; never show what was given."""
+    here = f"{key}{path}"
+    if isinstance(value, dict):
+        if "secure" in value:
+            if set(value) != {"secure"}:
+                return [f"{here}: a secure value is a mapping with only the key 'secure'"]
+            if not isinstance(value["secure"], str) or not value["secure"]:
+                return [f"{here}: secure needs the ciphertext text that `pulumi config set --secret` writes, not "
+                        f"{type(value['secure']).__name__ if value['secure'] is not None else 'an empty value'}"]
+            return []
+        return [f for k, v in value.items() for f in _secure_faults(key, v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _secure_faults(key, v, f"{path}[{i}]")]
+    return []
+
+
+def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | None) -> list[str]:
+    """What the Pulumi CLI would refuse, or what would put a token in plain text, read from the stack file's YAML:
+    the types `Pulumi.yaml` declares, `aws:region`, `secure:` values, and a plain leaf among the tokens."""
+    faults = []
+    declared = declared or {}
+    for key, value in raw.items():
+        full = key if ":" in key else f"{project}:{key}"
+        short = full.split(":", 1)[1] if full.startswith(f"{project}:") else None
+        faults.extend(_secure_faults(full, value))
+        declaration = declared.get(short) if short is not None else None
+        expected = declaration.get("type") if isinstance(declaration, dict) else None
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            continue
+        if expected in TYPE_CHECKS and not TYPE_CHECKS[expected](value):
+            shown = "empty" if value is None else f"{type(value).__name__} {json.dumps(value)[:40]}"
+            faults.append(f"{full}: Pulumi.yaml declares it a {expected}, but the stack sets it to {shown}; "
+                          f"set a {expected}" + (" (quote it)" if expected == "string" else ""))
+        if short in SECRET_MAPS:
+            if not isinstance(value, dict):
+                faults.append(f"{full}: must be a map of upstream prefix to token, each set with `pulumi config "
+                              f"set --secret --path '{short}.<prefix>' <token>` (its value is not shown)")
+            else:
+                for leaf, token in value.items():
+                    if not (isinstance(token, dict) and set(token) == {"secure"}):
+                        faults.append(f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
+                                      f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)")
+    region = raw.get(REGION_KEY)
+    if region is not None:
+        from components.catalog import partition_of_region
+
+        if not isinstance(region, str) or partition_of_region(region) is None:
+            shown = json.dumps(region)[:40] if not isinstance(region, dict) else "a mapping"
+            faults.append(f"{REGION_KEY}: {shown} is not an AWS region name such as us-east-2 (the partition follows "
+                          "from it)")
+    return faults
 
 
 def make_stack_config(project: str, stack: str, config: dict[str, Any], declared: dict[str, Any] | None = None,

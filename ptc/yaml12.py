@@ -1,0 +1,170 @@
+"""Read YAML the way the Pulumi CLI reads stack files, and refuse what would hurt on the way.
+
+Pulumi reads `Pulumi.yaml` and `Pulumi.<stack>.yaml` with a YAML 1.2 parser (Go's yaml.v3), where `yes`, `on`
+and `2026-12-02` are strings, `0777` is a decimal number and a duplicate key is an error. PyYAML speaks YAML 1.1,
+so this loader replaces its implicit types with YAML 1.2's core schema and refuses duplicate keys. It also
+refuses, with a message that names the file and the place:
+
+- text that is not UTF-8 (the byte offset named), and files over `MAX_BYTES`;
+- alias expansions past `MAX_ALIASES` and nesting past `MAX_DEPTH` (a 521-byte "billion laughs" would
+  otherwise take minutes and gigabytes), and documents past `MAX_NODES` nodes;
+- tags with no place in config (`!!binary`, `!!set`, `!!timestamp`, `!!omap`, `!!pairs`, `!!python/...`) and
+  keys that are not strings.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+MAX_BYTES = 128 * 1024
+"""A stack config past 128 KiB is refused: the engine hands a policy pack the whole config in one environment
+variable, and Linux caps one at 128 KiB (MAX_ARG_STRLEN)."""
+MAX_ALIASES = 100
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+
+class YamlError(ValueError):
+    """The YAML cannot be read as config; the message names the file and the place."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema scalars and bounded composition."""
+
+    yaml_implicit_resolvers: dict = {}
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise YamlError(f"line {mark.line + 1}: more than {MAX_ALIASES} aliases (*name); a config needs none "
+                                "or few: write the values out")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise YamlError(f"more than {MAX_NODES} values: not a stack config")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise YamlError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, MappingNode):
+            raise ConstructorError(None, None, f"expected a mapping, but found {node.id}", node.start_mark)
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                raise YamlError(f"line {line}: the key {key!r} is not text; config keys are strings (quote it)")
+            if key in mapping:
+                raise YamlError(f"line {line}: the key '{key}' appears twice in one mapping; keep one")
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), as yaml.v3 resolves plain scalars.
+_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                              list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+
+
+def _int(loader: _Loader, node: ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)  # YAML 1.2: 0777 is seven hundred and seventy-seven, not octal
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)
+for _tag in ("binary", "set", "timestamp", "omap", "pairs"):
+    def _refuse(loader: _Loader, node: Node, tag: str = _tag) -> Any:
+        raise YamlError(f"line {node.start_mark.line + 1}: !!{tag} values have no place in config; write text, "
+                        "numbers, true/false, lists and mappings")
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
+
+
+def _unknown_tag(loader: _Loader, suffix: str, node: Node) -> Any:
+    raise YamlError(f"line {node.start_mark.line + 1}: the tag !{suffix} is not allowed in config")
+
+
+_Loader.add_multi_constructor("!", _unknown_tag)
+_Loader.add_multi_constructor("tag:", _unknown_tag)
+
+
+def _expanded_size(document: Any) -> None:
+    """Aliases share objects, so a few bytes can stand for billions of values once serialized: count every value
+    as it would be written out, and stop past `MAX_NODES`."""
+    count = 0
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise YamlError(f"expands to more than {MAX_NODES} values through aliases (*name): write the values out")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+def loads(text: str, where: str = "<text>") -> Any:
+    """Parse one YAML (or JSON) document as config."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise YamlError(f"{where} is over {MAX_BYTES // 1024} KiB; a stack config that large cannot be handed to "
+                        "policy packs: split the stack")
+    try:
+        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        _expanded_size(document)
+        return document
+    except YamlError as exc:
+        raise YamlError(f"{where}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YamlError(f"{where} is not valid YAML{place}: {problem}") from None
+    except RecursionError:
+        raise YamlError(f"{where}: nested too deeply") from None
+
+
+def load_file(path: Path) -> Any:
+    """Parse a config file: UTF-8 only, bounded in size."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise YamlError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise YamlError(f"{path} is {len(data) // 1024} KiB, over the {MAX_BYTES // 1024} KiB a stack config may be "
+                        "(the engine hands it to policy packs in one environment variable): split the stack")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); save it as "
+                        "UTF-8") from None
+    return loads(text, str(path))
