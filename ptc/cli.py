@@ -8,9 +8,17 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .aws import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_UNCHECKED, CouldNotCheck, InvalidInput
 from .outputs import OutputsError
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse reports a refusal with the option named)."""
+    if not text.strip().isascii() or not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,14 +55,14 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--json", action="store_true",
                            help='print {"repositories": N, "changes": [...], "errors": [...]}')
     reconcile.add_argument("--fail-on-drift", action="store_true", help="exit 1 when a dry run finds drift")
-    reconcile.add_argument("--workers", type=int, default=8, help="repositories handled at once (default 8)")
+    reconcile.add_argument("--workers", type=positive_int, default=8, help="repositories handled at once (default 8)")
     _aws_arguments(reconcile)
 
     verify = verbs.add_parser("verify", help="check every cache against the live registry after `pulumi up`")
     verify.add_argument("--outputs", metavar="FILE", required=True,
                         help="`pulumi stack output --json` of the cache stack (- for stdin)")
     verify.add_argument("--json", action="store_true", help='print {"checks": [...], "summary": {...}}')
-    verify.add_argument("--max-token-age-days", type=int, default=90,
+    verify.add_argument("--max-token-age-days", type=positive_int, default=90,
                         help="rotation limit: fail for tokens older than this (default 90)")
     verify.add_argument("--check-token-scopes", action="store_true",
                         help="ask GitLab and GitHub what each token can really do")
@@ -67,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
 def _aws_arguments(verb: argparse.ArgumentParser) -> None:
     verb.add_argument("--region", help="AWS region (default: the registry's, from the outputs)")
     verb.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:5000 for moto.server")
+    verb.add_argument("--account", metavar="ACCOUNT_ID",
+                      help="act on this account's registry even though the outputs describe another account's "
+                           "(refused otherwise: every call goes to the caller's own registry)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,9 +87,24 @@ def main(argv: list[str] | None = None) -> int:
         console = Console(highlight=False, width=max(console.width, 140))
     try:
         return _dispatch(args, console)
-    except OutputsError as exc:  # the verbs that read the cache stack's outputs share one way to fail
+    except (OutputsError, InvalidInput) as exc:  # the verbs that read the cache stack's outputs share one way to fail
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID
+    except CouldNotCheck as exc:
+        print(f"error: could not check: {exc}", file=sys.stderr)
+        return EXIT_UNCHECKED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - never a traceback, never a message that could carry a token
+        import os
+        import traceback
+
+        if os.environ.get("PTC_DEBUG"):
+            traceback.print_exc()
+        print(f"error: ptc failed unexpectedly ({type(exc).__name__}); its message is withheld in case it holds a "
+              "secret. Set PTC_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
+        return EXIT_UNCHECKED
 
 
 def entry() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, error_message
+from .aws import Aws, error_code, error_message
 
 DEFAULT_WORKERS = 8
 
@@ -75,13 +76,26 @@ class Report:
     skipped: int = 0
     """Repositories outside every cache prefix (never touched)."""
     calls: dict[str, int] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)
+    """Repositories deleted while the run was under way: nothing to reconcile, not an error."""
+    not_checked: int = 0
+    """Repositories never looked at because the run was interrupted."""
+    interrupted: bool = False
+
+    @property
+    def applied(self) -> int:
+        return sum(c.applied for c in self.changes)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "repositories": self.repositories,
             "changes": [asdict(c) for c in self.changes],
+            "applied": self.applied,
             "errors": self.errors,
+            "gone": self.gone,
             "skipped": self.skipped,
+            "not_checked": self.not_checked,
+            "interrupted": self.interrupted,
             "calls": self.calls,
         }
 
@@ -92,6 +106,8 @@ class Reconciler:
         self.aws = aws
         self.apply = apply
         self.workers = workers
+        self.stop = threading.Event()
+        """Set on the first Ctrl-C: no further repository is started and no further write is sent."""
         self.desired = sorted((Desired.from_outputs(p, u) for p, u in outputs["upstreams"].items()),
                               key=lambda d: -len(d.prefix))
 
@@ -121,33 +137,65 @@ class Reconciler:
         report.repositories = len(work)
         if progress:
             progress(len(work))
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = {pool.submit(self.reconcile_one, repo, desired): repo["repositoryName"]
-                       for repo, desired in work}
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        futures = {pool.submit(self.reconcile_one, repo, desired): repo["repositoryName"] for repo, desired in work}
+        collected: set[Any] = set()
+
+        def collect(future: Any) -> None:
+            collected.add(future)
+            changes, error, gone = future.result()
+            report.changes.extend(changes)
+            if gone:
+                report.gone.append(futures[future])
+            elif error:
+                report.errors.append({"repository": futures[future], "error": error})
+            if progress:
+                progress(-1)
+
+        try:
             for future in as_completed(futures):
-                changes, error = future.result()
-                report.changes.extend(changes)
-                if error:
-                    report.errors.append({"repository": futures[future], "error": error})
-                if progress:
-                    progress(-1)
+                collect(future)
+        except KeyboardInterrupt:
+            # First Ctrl-C: start nothing more, let the calls in flight finish, report what was done.
+            self.stop.set()
+            report.interrupted = True
+            _abort_on_second_interrupt()
+            for future in futures:
+                future.cancel()
+            for future in futures:
+                if future in collected:
+                    continue
+                if future.cancelled():
+                    report.not_checked += 1
+                else:
+                    collect(future)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         report.changes.sort(key=lambda c: (c.repository, c.setting))
         report.errors.sort(key=lambda e: e["repository"])
         report.calls = dict(sorted(self.aws.counter.calls.items()))
         return report
 
-    def reconcile_one(self, repo: dict[str, Any], desired: Desired) -> tuple[list[Change], str | None]:
-        """Compare one repository with its template; with apply, write what differs."""
+    def reconcile_one(self, repo: dict[str, Any], desired: Desired) -> tuple[list[Change], str | None, bool]:
+        """Compare one repository with its template; with apply, write what differs.
+
+        Returns the changes, an error (or None), and whether the repository was deleted meanwhile."""
         changes: list[Change] = []
+        if self.stop.is_set():
+            return changes, None, False
         try:
             changes = self.drift(repo, desired)
             if self.apply:
                 for change in changes:
+                    if self.stop.is_set():
+                        break  # interrupted: the rest stays unapplied, and is reported so
                     self.write(repo, desired, change)
                     change.applied = True
         except (ClientError, BotoCoreError) as exc:
-            return changes, error_message(exc)
-        return changes, None
+            if error_code(exc) == "RepositoryNotFoundException":
+                return [], None, True
+            return changes, error_message(exc), False
+        return changes, None, False
 
     def drift(self, repo: dict[str, Any], desired: Desired) -> list[Change]:
         name = repo["repositoryName"]
@@ -233,15 +281,30 @@ def describe(change: Change) -> tuple[str, str]:
     return policy(change.before), policy(change.after)
 
 
+def _abort_on_second_interrupt() -> None:
+    """After the first Ctrl-C, a second one ends the process at once (the calls in flight are abandoned)."""
+    import os
+    import signal
+
+    def abort(*_: Any) -> None:
+        os.write(2, b"aborted: calls in flight abandoned; run reconcile again, it converges\n")
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, abort)
+
+
 def run(args: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
+    from .aws import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNCHECKED, confirm_identity
     from .outputs import registry_outputs
 
     outputs, account, region = registry_outputs(args.outputs, args.region)
-    reconciler = Reconciler(Aws(region, args.endpoint_url, max_pool=args.workers * 2), outputs, apply=args.apply,
-                            workers=args.workers)
+    aws = Aws(region, args.endpoint_url, max_pool=args.workers * 2)
+    confirm_identity(aws, account, region, getattr(args, "account", None))
+    reconciler = Reconciler(aws, outputs, apply=args.apply, workers=args.workers)
     mode = "applying" if args.apply else "dry run"
     if console.is_terminal and not args.json:
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -269,12 +332,23 @@ def run(args: Any, console: Any) -> int:
             console.print(table)
         for error in report.errors:
             console.print(f"error: {error['repository']}: {error['error']}", soft_wrap=True)
+        for name in report.gone:
+            console.print(f"gone: {name} (deleted while the run was under way)", soft_wrap=True)
         drifted = len({c.repository for c in report.changes})
-        verb = "fixed" if args.apply else "to fix (dry run; --apply writes them)"
-        console.print(f"{len(report.changes)} changes in {drifted} repositories {verb}; "
-                      f"{len(report.errors)} errors; {reconciler.aws.counter.total} AWS calls")
+        if args.apply:
+            unapplied = len(report.changes) - report.applied
+            done = f"{report.applied} changes in {drifted} repositories fixed" + (
+                f", {unapplied} not applied" if unapplied else "")
+        else:
+            done = f"{len(report.changes)} changes in {drifted} repositories to fix (dry run; --apply writes them)"
+        console.print(f"{done}; {len(report.errors)} errors; {reconciler.aws.counter.total} AWS calls")
+        if report.interrupted:
+            console.print(f"interrupted: {report.not_checked} repositories not checked; run reconcile again, it "
+                          "converges")
+    if report.interrupted:
+        return EXIT_INTERRUPTED
     if report.errors:
-        return 1
+        return EXIT_UNCHECKED
     if args.fail_on_drift and report.changes and not args.apply:
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_OK

@@ -7,6 +7,7 @@ Other upstreams have no such API. The token is sent only to the upstream that is
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -27,6 +28,15 @@ class TokenInfo:
     active: bool = True
 
 
+def token_fault(token: str) -> str | None:
+    """Why a stored token cannot be sent as it is; never quotes it."""
+    if token != token.strip():
+        return "the token has leading or trailing whitespace (a newline?): store it without, or ECR sends it as is"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or not c.isascii() for c in token):
+        return "the token has spaces, control or non-ASCII characters, which no registry issues: store it again"
+    return None
+
+
 def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers={"User-Agent": "ecr-pull-through-cache/ptc", **headers})
     try:
@@ -36,9 +46,13 @@ def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]
         return exc.code, dict(exc.headers or {}), exc.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise ScopeLookupError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+    except (ValueError, TypeError, http.client.HTTPException) as exc:  # a header the client refuses quotes the token
+        raise ScopeLookupError(f"the request to {url} could not be sent ({type(exc).__name__})") from None
 
 
 def gitlab_token(token: str, api_url: str = GITLAB_API) -> TokenInfo:
+    if fault := token_fault(token):
+        raise ScopeLookupError(fault)
     url = f"{api_url.rstrip('/')}/api/v4/personal_access_tokens/self"
     status, _, body = _get(url, {"PRIVATE-TOKEN": token})
     if status != 200:
@@ -52,6 +66,8 @@ def gitlab_token(token: str, api_url: str = GITLAB_API) -> TokenInfo:
 
 
 def github_token(token: str, api_url: str = GITHUB_API) -> TokenInfo:
+    if fault := token_fault(token):
+        raise ScopeLookupError(fault)
     status, headers, _ = _get(api_url.rstrip("/") + "/", {"Authorization": f"token {token}",
                                                          "Accept": "application/vnd.github+json"})
     if status != 200:

@@ -198,6 +198,9 @@ class Verifier:
         except token_scopes.ScopeLookupError as exc:
             self.add(prefix, "live-scopes", FAIL, str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - any other failure may quote the token: report its type only
+            self.add(prefix, "live-scopes", FAIL, f"the lookup failed ({type(exc).__name__}); the token is not shown")
+            return
         allowed = catalog.get_kind(kind).allowed_scopes
         declared = set(declared_scopes)
         excess = sorted(set(info.scopes) - (declared & allowed))
@@ -256,10 +259,13 @@ STYLE = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
 def run(args: Any, console: Any) -> int:
     from rich.text import Text
 
+    from .aws import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED, confirm_identity
     from .outputs import registry_outputs
 
     outputs, account, region = registry_outputs(args.outputs, args.region)
-    verifier = Verifier(Aws(region, args.endpoint_url), outputs, account=account, region=region,
+    aws = Aws(region, args.endpoint_url)
+    confirm_identity(aws, account, region, getattr(args, "account", None))
+    verifier = Verifier(aws, outputs, account=account, region=region,
                         max_token_age_days=args.max_token_age_days, check_token_scopes=args.check_token_scopes,
                         gitlab_api=args.gitlab_api_url, github_api=args.github_api_url)
     checks = verifier.run()
@@ -274,4 +280,6 @@ def run(args: Any, console: Any) -> int:
             console.print(line, soft_wrap=True)
         console.print(f"{len(checks)} checks: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[WARN]} warnings, "
                       f"{counts[SKIP]} skipped")
-    return 1 if counts[FAIL] else 0
+    if any(c.upstream == "*" and c.status == FAIL for c in checks):
+        return EXIT_UNCHECKED  # the registry itself could not be read
+    return EXIT_FAILED if counts[FAIL] else EXIT_OK

@@ -233,7 +233,7 @@ def test_hundreds_of_repositories_converge_on_moto_server(tmp_path: Path):
         again = json.loads(ptc("--outputs", str(path), "--json", "--apply", endpoint=endpoint).stdout)
         assert again["changes"] == [] and again["errors"] == []
         calls = again["calls"]
-        assert set(calls) <= {"DescribeRepositories", "GetLifecyclePolicy", "ListTagsForResource",
+        assert set(calls) <= {"GetCallerIdentity", "DescribeRepositories", "GetLifecyclePolicy", "ListTagsForResource",
                               "GetRepositoryPolicy"}  # a converged registry draws reads only
         assert {n: snapshot(ecr, n) for n in unrelated} == untouched
 
