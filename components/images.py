@@ -18,12 +18,21 @@ DOCKER_HUB_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 ROOT = "ROOT"
 
+# The Docker reference grammar (distribution/reference: reference.go and its regexp.go), ASCII only, matched in full.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
-_HOST = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
-                   r"(?::[0-9]+)?$")
+_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
+_DIGEST = re.compile(r"(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[a-fA-F0-9]{32,})",
+                     re.ASCII)
+DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+"""The OCI image spec's registered algorithms: their encoded part is lower-case hex of exactly this length."""
+_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
+                   r"(?::[0-9]+)?", re.ASCII)
+NAME_MAX_LENGTH = 255
+"""Docker's NameTotalLengthMax: host and path together."""
+ECR_REPOSITORY_NAME = re.compile(
+    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*", re.ASCII)
+"""`RepositoryName` in botocore's ECR model (2 to 256 characters)."""
 
 
 class InvalidReference(ValueError):
@@ -49,30 +58,49 @@ class ImageRef:
 
 def parse_image(reference: str) -> ImageRef:
     """Split a reference the way Docker does: `[host[:port]/]path[:tag][@digest]`."""
-    text = reference.strip()
-    if not text or any(c.isspace() for c in text):
-        raise InvalidReference(f"'{reference}' is not an image reference")
+    if not isinstance(reference, str) or not reference or not reference.isascii() or \
+            any(c.isspace() or not c.isprintable() for c in reference):
+        shown = reference[:80] if isinstance(reference, str) and reference.isprintable() else repr(reference)[:80]
+        raise InvalidReference(f"'{shown}' is not an image reference (ASCII, no spaces)")
+    text = reference
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        if not _DIGEST.match(digest):
-            raise InvalidReference(f"'{reference}' has an invalid digest '{digest}'")
+        match = _DIGEST.fullmatch(digest)
+        if not match:
+            raise InvalidReference(f"'{reference}' has an invalid digest '{digest}' (algorithm:hex)")
+        length = DIGEST_LENGTHS.get(match["algorithm"])
+        if length is not None and not re.fullmatch(f"[a-f0-9]{{{length}}}", match["hex"]):
+            raise InvalidReference(f"'{reference}' has a {match['algorithm']} digest that is not {length} lower-case "
+                                   "hex digits")
     tag = None
     last = text.rsplit("/", 1)[-1]
     if ":" in last:
         text, tag = text.rsplit(":", 1)
-        if not _TAG.match(tag):
-            raise InvalidReference(f"'{reference}' has an invalid tag '{tag}'")
+        if not _TAG.fullmatch(tag):
+            raise InvalidReference(f"'{reference}' has an invalid tag '{tag}' (up to 128 letters, digits, _ . -)")
     host = None
     first, _, rest = text.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
-        if not _HOST.match(first):
+        if not _HOST.fullmatch(first):
             raise InvalidReference(f"'{reference}' has an invalid registry host '{first}'")
         host, text = first, rest
-    if not _PATH.match(text):
+    if not _PATH.fullmatch(text):
         raise InvalidReference(f"'{reference}' has an invalid repository path '{text}' (lower-case letters, digits, "
                                "and . _ - separators)")
+    if len(f"{host}/{text}" if host else text) > NAME_MAX_LENGTH:
+        raise InvalidReference(f"'{reference[:80]}...' has a name over Docker's {NAME_MAX_LENGTH} characters")
     return ImageRef(host=host, path=text, tag=tag, digest=digest)
+
+
+def _check_rewritten(reference: str, registry: str, repository: str) -> None:
+    """The cache reference must be one Docker and ECR accept too."""
+    if not 2 <= len(repository) <= 256 or not ECR_REPOSITORY_NAME.fullmatch(repository):
+        raise InvalidReference(f"'{reference}' would be the ECR repository '{repository[:80]}', which ECR refuses "
+                               "(2-256 characters of its RepositoryName pattern)")
+    if len(registry) + 1 + len(repository) > NAME_MAX_LENGTH:
+        raise InvalidReference(f"'{reference[:80]}' would be {len(registry) + 1 + len(repository)} characters in the "
+                               f"cache, over Docker's {NAME_MAX_LENGTH}: shorten the prefix or the path")
 
 
 @dataclass(frozen=True)
@@ -146,6 +174,8 @@ def rewrite_image(reference: str, outputs: Mapping[str, Any]) -> str:
         path = route.cached_path(ref.path)
         if path is not None:
             tag = ref.tag or (None if ref.digest else DEFAULT_TAG)
+            registry, _, prefix = route.cache_uri.partition("/")
+            _check_rewritten(reference, registry, f"{prefix}/{path}")
             return str(ImageRef(host=None, path=f"{route.cache_uri}/{path}", tag=tag, digest=ref.digest))
     served = ", ".join(f"{r.upstream_prefix}/" for r in candidates if r.upstream_prefix)
     raise NotCached(f"'{reference}' is outside the upstream prefixes cached from {host} ({served})")
@@ -179,12 +209,86 @@ class ManifestChange:
     problem: str | None = None
 
 
+def _rewrite_one(reference: str, outputs: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(rewritten, None), or (None, problem) for a value left alone."""
+    if "{{" in reference or "${" in reference or "$(" in reference:
+        return None, "templated; rewrite its value where it is set"
+    try:
+        return rewrite_image(reference, outputs), None
+    except (NotCached, InvalidReference) as exc:
+        return None, str(exc)
+
+
 def rewrite_manifest(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[ManifestChange]]:
     """Rewrite every `image:` field; every other byte of the text stays as it was.
 
-    Returns the new text and one entry per `image:` field. References that are not cached, not
-    valid, or templated (`{{ ... }}`, `${...}`) are left in place and reported with a problem.
+    The text is read as YAML (JSON included): only values of `image` keys are fields, so a block scalar that
+    mentions `image: x` (a ConfigMap's embedded file) stays text. A file that is not YAML at all (a Helm
+    template) is read line by line. Returns the new text and one entry per `image:` field; references that are
+    not cached, not valid, or templated (`{{ ... }}`, `${...}`) are left in place and reported with a problem.
     """
+    try:
+        return _rewrite_yaml(text, outputs)
+    except _NotYaml:
+        return _rewrite_lines(text, outputs)
+
+
+class _NotYaml(Exception):
+    pass
+
+
+def _image_nodes(node: Any, found: list[Any], depth: int = 0) -> None:
+    import yaml
+
+    if depth > 200:
+        raise _NotYaml()
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "image" and isinstance(value, yaml.ScalarNode):
+                found.append(value)
+            else:
+                _image_nodes(value, found, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _image_nodes(item, found, depth + 1)
+
+
+def _rewrite_yaml(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[ManifestChange]]:
+    import yaml
+
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):
+        raise _NotYaml() from None
+    nodes: list[Any] = []
+    for document in documents:
+        _image_nodes(document, nodes)
+    changes: list[ManifestChange] = []
+    edits: list[tuple[int, int, str]] = []
+    for node in nodes:
+        line = node.start_mark.line + 1
+        reference = node.value
+        if node.style in ("|", ">") or "\n" in reference:
+            changes.append(ManifestChange(line, reference.strip()[:80], None, "not a single image reference"))
+            continue
+        if not reference:
+            continue
+        rewritten, problem = _rewrite_one(reference, outputs)
+        changes.append(ManifestChange(line, reference, rewritten, problem))
+        if rewritten is not None and rewritten != reference:
+            start, end = node.start_mark.index, node.end_mark.index
+            if node.style in ('"', "'"):
+                start, end = start + 1, end - 1
+            if text[start:end] == reference:  # escapes in the source: leave it rather than guess
+                edits.append((start, end, rewritten))
+            else:
+                changes[-1] = ManifestChange(line, reference, None, "written with escapes; rewrite it by hand")
+    for start, end, rewritten in sorted(edits, reverse=True):
+        text = text[:start] + rewritten + text[end:]
+    return text, changes
+
+
+def _rewrite_lines(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[ManifestChange]]:
     changes: list[ManifestChange] = []
     lines = text.splitlines(keepends=True)
     for number, line in enumerate(lines, start=1):
@@ -198,15 +302,10 @@ def rewrite_manifest(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[M
             continue
         group = "quoted" if match.group("quote") else "bare"
         reference = match.group(group)
-        if "{{" in reference or "${" in reference or "$(" in reference:
-            changes.append(ManifestChange(number, reference, None, "templated; rewrite its value where it is set"))
+        rewritten, problem = _rewrite_one(reference, outputs)
+        changes.append(ManifestChange(number, reference, rewritten, problem))
+        if rewritten is None:
             continue
-        try:
-            rewritten = rewrite_image(reference, outputs)
-        except (NotCached, InvalidReference) as exc:
-            changes.append(ManifestChange(number, reference, None, str(exc)))
-            continue
-        changes.append(ManifestChange(number, reference, rewritten))
         start, end = match.span(group)
         lines[number - 1] = body[:start] + rewritten + body[end:] + line[len(body):]
     return "".join(lines), changes

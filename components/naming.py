@@ -92,8 +92,10 @@ def suffixed_prefix(prefix: str, suffix: str) -> str:
 
 
 def environment_faults(environment: object) -> list[str]:
-    if not isinstance(environment, str) or not environment:
+    if environment is None or environment == "":
         return ["is required: set it with `pulumi config set environment dev`"]
+    if not isinstance(environment, str):
+        return [f"must be text such as 'dev', not {type(environment).__name__} {environment!r}; quote it"]
     faults = []
     if not _ENVIRONMENT.fullmatch(environment):
         faults.append(f"'{environment}' must use only lower-case letters, digits and '-' (for example 'dev')")

@@ -26,16 +26,18 @@ def run(args: Any) -> int:
             print(f"error: {exc}", file=sys.stderr)
             status = EXIT_NOT_CACHED
     for manifest in args.manifest or []:
-        status = max(status, _manifest(manifest, outputs, args))
+        status = max(status, _manifest(manifest, outputs, args))  # each file on its own
     return status
 
 
 def _manifest(path: str, outputs: dict[str, Any], args: Any) -> int:
+    """One manifest; a file that cannot be read or written is reported and the others still processed."""
     name = "<stdin>" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    except OSError as exc:
-        print(f"error: cannot read {name}: {exc}", file=sys.stderr)
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or ("not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc)
+        print(f"error: cannot read {name}: {reason}", file=sys.stderr)
         return EXIT_USAGE
     rewritten, changes = rewrite_manifest(text, outputs)
     problems = [c for c in changes if c.problem]
@@ -46,7 +48,11 @@ def _manifest(path: str, outputs: dict[str, Any], args: Any) -> int:
             print(f"{name}:{change.line}: {change.before} -> {change.after}", file=sys.stderr)
     if args.in_place and path != "-":
         if rewritten != text:
-            Path(path).write_text(rewritten)
+            try:
+                Path(path).write_text(rewritten, encoding="utf-8")
+            except OSError as exc:
+                print(f"error: cannot write {name}: {exc.strerror or exc}; it is unchanged", file=sys.stderr)
+                return EXIT_USAGE
     else:
         sys.stdout.write(rewritten)
     return EXIT_NOT_CACHED if problems and not args.keep_uncached else EXIT_OK

@@ -119,6 +119,16 @@ def _preview_one(project_dir: Path, config: StackConfig, packs: PolicyPacks | No
     return report
 
 
+def _project_name(project_dir: Path) -> str:
+    """The project's name for a report, even when the stack itself cannot be read."""
+    from .stack_config import load_project
+
+    try:
+        return str(load_project(project_dir)["name"])
+    except StackConfigError:
+        return project_dir.name
+
+
 def load_policy_config(path: Path) -> dict[str, Any]:
     """A `pulumi preview --policy-pack-config` file (JSON, or YAML)."""
     from .yaml12 import YamlError, load_file
@@ -150,17 +160,25 @@ def print_report(report: PreviewReport, console: Console) -> None:
 
 def run(args: Any, console: Console) -> int:
     project_dir = Path(args.project_dir).resolve()
+    unreadable: list[PreviewReport] = []
     try:
         policy_config = load_policy_config(Path(args.policy_config)) if args.policy_config else None
         if args.all:
-            configs = [load_stack_config(project_dir, stack=name) for name in stack_names(project_dir)]
+            configs = []
+            for name in stack_names(project_dir):  # every readable stack is previewed; the others are reported
+                try:
+                    configs.append(load_stack_config(project_dir, stack=name))
+                except StackConfigError as exc:
+                    unreadable.append(PreviewReport(project=_project_name(project_dir), stack=name, error=str(exc)))
         else:
             config_file = Path(args.config) if args.config else None
             configs = [load_stack_config(project_dir, stack=args.stack, config_file=config_file)]
     except (StackConfigError, PolicyConfigError) as exc:
-        reports = [PreviewReport(project="?", stack=args.stack or str(args.config or "*"), error=str(exc))]
+        reports = [PreviewReport(project=_project_name(project_dir), stack=args.stack or str(args.config or "*"),
+                                 error=str(exc))]
     else:
-        reports = preview_stacks(project_dir, configs, policy_config)
+        reports = preview_stacks(project_dir, configs, policy_config) if configs else []
+        reports = sorted(reports + unreadable, key=lambda r: r.stack)
     if args.json:
         document = reports[0].to_json() if not args.all else {"stacks": {r.stack: r.to_json() for r in reports}}
         print(json.dumps(document, indent=2, sort_keys=False))

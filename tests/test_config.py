@@ -196,6 +196,25 @@ CASES = [
      "template repository_policy", "is not valid JSON"),
     ("template repository policy over 10,240", lambda c: c.update(template={"repository_policy": {
         "Statement": [{"Sid": "x" * 10300}]}}), "template repository_policy", "RepositoryPolicyText"),
+    ("lifecycle rule with tagged but no tag list", lambda c: c.update(template={"lifecycle_policy": {"rules": [{
+        "rulePriority": 1, "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan", "countNumber": 5},
+        "action": {"type": "expire"}}]}}), "template lifecycle_policy",
+     "tagStatus tagged needs exactly one of tagPrefixList and tagPatternList"),
+    ("lifecycle rule without days", lambda c: c.update(template={"lifecycle_policy": {"rules": [{
+        "rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countNumber": 5},
+        "action": {"type": "expire"}}]}}), "template lifecycle_policy", 'needs countUnit "days"'),
+    ("lifecycle any rule first", lambda c: c.update(template={"lifecycle_policy": {"rules": [
+        {"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 9},
+         "action": {"type": "expire"}},
+        {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
+                                          "countNumber": 1}, "action": {"type": "expire"}}]}}),
+     "template lifecycle_policy", "tagStatus any must have the highest rulePriority"),
+    ("lifecycle action that is not expire", lambda c: c.update(template={"lifecycle_policy": {"rules": [{
+        "rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
+                                         "countNumber": 5}, "action": {"type": "delete"}}]}}),
+     "template lifecycle_policy", "action.type must be one of expire, transition"),
+    ("a non-string environment", lambda c: c.update(environment=True),
+     "environment", "must be text such as 'dev', not bool True"),
     ("registry policy statement without a principal", lambda c: c.update(registry_policy_statements=[
         {"Effect": "Allow", "Action": "ecr:ReplicateImage"}]), "registry_policy_statements [0]",
      "needs Effect (Allow or Deny), Principal and Action"),

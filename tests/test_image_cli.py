@@ -99,3 +99,30 @@ def test_registry_verbs_refuse_outputs_of_another_region(verb, tmp_path, capsys)
     path.write_text(json.dumps({"registry_url": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "upstreams": {}}))
     assert main([verb, "--outputs", str(path), "--region", "us-east-1"]) == 2
     assert "describe a registry in eu-west-1, not us-east-1" in capsys.readouterr().err
+
+
+def test_unreadable_and_read_only_manifests_are_reported_per_file_and_the_rest_processed(tmp_path):
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(json.dumps(OUTPUTS))
+    good = tmp_path / "good.yaml"
+    good.write_text("image: nginx:1.27\n")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"image: \xff\xfe\n")
+    locked_dir = tmp_path / "locked"
+    locked_dir.mkdir()
+    locked = locked_dir / "locked.yaml"
+    locked.write_text("image: nginx:1.27\n")
+    os.chmod(locked_dir, 0o500)
+    try:
+        result = subprocess.run([sys.executable, "-m", "ptc", "image", "--outputs", str(outputs_file), "--in-place",
+                                 "--manifest", str(tmp_path / "missing.yaml"), "--manifest", str(binary),
+                                 "--manifest", str(locked), "--manifest", str(good)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        os.chmod(locked_dir, 0o700)
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr and "missing.yaml" in result.stderr and "not UTF-8" in result.stderr
+    assert "docker-hub/library/nginx:1.27" in good.read_text()  # the readable file was still processed
+    if os.geteuid() != 0:  # root may write anywhere
+        assert "cannot write" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -203,7 +203,7 @@ def test_manifest_rewrites_only_image_fields_byte_for_byte():
     assert after[15] == f"        - image: '{REGISTRY}/github/acme/api@sha256:{'ab' * 32}'\n"
     problems = {c.before: c.problem for c in changes if c.problem}
     assert set(problems) == {"localhost:5000/dev:latest", "{{ .Values.image }}", "nginx latest"}
-    assert problems["nginx latest"] == "not a single image reference"
+    assert "is not an image reference" in problems["nginx latest"]
     assert "templated" in problems["{{ .Values.image }}"]
 
 
@@ -217,3 +217,32 @@ def test_compose_file_with_crlf_line_ends():
 def test_text_without_image_fields_is_untouched(lines):
     text = "\n".join(line for line in lines if "image" not in line.lower())
     assert rewrite_manifest(text, OUTPUTS)[0] == text
+
+
+def test_a_block_scalar_that_mentions_image_is_text_not_a_field():
+    manifest = ("apiVersion: v1\nkind: ConfigMap\ndata:\n  compose.yaml: |\n    services:\n      web:\n"
+                "        image: nginx:1.27\n---\nkind: Pod\nspec:\n  containers:\n    - image: nginx:1.27\n")
+    text, changes = rewrite_manifest(manifest, OUTPUTS)
+    assert [c.line for c in changes] == [12]
+    assert "        image: nginx:1.27\n" in text  # inside the block scalar: untouched
+    assert f"    - image: {REGISTRY}/docker-hub/library/nginx:1.27\n" in text
+
+
+def test_a_json_manifest_is_rewritten_in_place():
+    manifest = '{"spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}\n'
+    text, changes = rewrite_manifest(manifest, OUTPUTS)
+    assert text == manifest.replace("nginx:1.27", f"{REGISTRY}/docker-hub/library/nginx:1.27")
+
+
+@pytest.mark.parametrize("reference, message", [
+    ("nginx:lat\u00e9st", "ASCII"),
+    ("nginx@sha256:" + "ab" * 31, "not 64 lower-case hex"),
+    ("nginx@sha256:" + "AB" * 32, "not 64 lower-case hex"),
+    ("nginx@md5:xyz", "invalid digest"),
+    ("a" * 256, "over Docker's 255"),
+    ("nginx:" + "t" * 129, "invalid tag"),
+    ("ghcr.io/acme/" + "a" * 230 + ":1", "over Docker's 255"),
+])
+def test_references_docker_or_ecr_would_refuse_are_refused(reference, message):
+    with pytest.raises(InvalidReference, match=message):
+        rewrite_image(reference, OUTPUTS)

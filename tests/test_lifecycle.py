@@ -26,9 +26,10 @@ def test_limits_match_the_model():
 def test_faults_of_custom_policies():
     rule = {"selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
             "action": {"type": "expire"}, "description": "x" * 60}
-    assert "unique" in lifecycle.lifecycle_policy_faults(json.dumps(
-        {"rules": [dict(rule, rulePriority=1), dict(rule, rulePriority=1)]}))[0]
-    assert "positive integer" in lifecycle.lifecycle_policy_faults(json.dumps({"rules": [rule, rule]}))[0]
+    assert "rule priorities must be unique" in lifecycle.lifecycle_policy_faults(json.dumps(
+        {"rules": [dict(rule, rulePriority=1), dict(rule, rulePriority=1)]}))
+    assert "rule 1: rulePriority must be a whole number of at least 1" in lifecycle.lifecycle_policy_faults(
+        json.dumps({"rules": [rule, rule]}))
     assert "at most 30720" in lifecycle.lifecycle_policy_faults("x" * 30721)[0]
     assert "at least 100" in lifecycle.lifecycle_policy_faults('{"rules": []}')[0]
 

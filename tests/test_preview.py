@@ -193,3 +193,45 @@ def test_all_stacks_exit_with_the_worst_result(tmp_path):
     result = ptc("preview", "--all", "--project-dir", str(project))
     assert result.returncode == 1
     assert "Previewing stack dev" in result.stdout and "Previewing stack prod" in result.stdout
+
+
+def test_all_previews_every_readable_stack_and_reports_the_unreadable_one(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((ROOT / name).read_text())
+    (project / "components").symlink_to(ROOT / "components")
+    (project / "policies").symlink_to(ROOT / "policies")
+    (project / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
+    (project / "Pulumi.broken.yaml").write_bytes(b"config:\n  aws:region: \xff\n")
+    result = ptc("preview", "--all", "--project-dir", str(project))
+    assert result.returncode == 2
+    assert "Previewing stack dev of project ecr-pull-through-cache" in result.stdout
+    assert "Previewing stack broken of project ecr-pull-through-cache" in result.stdout
+    assert "is not UTF-8 text (byte 22" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"config:\n  ecr-pull-through-cache:environment: 42\n", "declares it a string, but the stack sets it to int 42"),
+    (b"config:\n  ecr-pull-through-cache:environment:\n", "declares it a string, but the stack sets it to empty"),
+    (b"config:\n  aws:region: [us-east-2]\n", "aws:region: [\"us-east-2\"] is not an AWS region name"),
+    (b"config:\n  aws:region: mars-north-1\n", "aws:region: \"mars-north-1\" is not an AWS region name"),
+    (b"config:\n  a: 1\n  a: 2\n", "the key 'a' appears twice"),
+    (b"config:\n  ecr-pull-through-cache:tags: !!binary aGVsbG8=\n", "!!binary values have no place in config"),
+    (b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub:\n      secure:\n",
+     "secure needs the ciphertext text"),
+    (b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub: {secure: v1:abc}\n    github: ghp_plain1234\n",
+     "credentials.github: is stored in plain text"),
+    (b"config:\n  x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" + b"".join(
+        f"  y{i}: &b{i} [*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}, "
+        f"*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}]\n".encode() for i in range(12)),
+     "expands to more than 100000 values"),
+])
+def test_hostile_stack_files_exit_2_naming_the_fault(tmp_path, text, message):
+    path = tmp_path / "Pulumi.ci.yaml"
+    path.write_bytes(text)
+    result = ptc("preview", "--config", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stdout, result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "ghp_plain1234" not in result.stdout + result.stderr

@@ -115,6 +115,12 @@ def test_the_first_ctrl_c_stops_submitting_and_reports_what_was_applied():
         for index in range(40):
             ecr.create_repository(repositoryName=f"quay/image{index}")
         reconciler = Reconciler(Aws(REGION), document, apply=True, workers=2)
+        one = reconciler.reconcile_one
+
+        def slow(repo, desired):  # a real registry answers slower than in-process moto: keep work queued
+            time.sleep(0.05)
+            return one(repo, desired)
+        reconciler.reconcile_one = slow
         seen = []
 
         def progress(step):
