@@ -222,6 +222,10 @@ def test_all_previews_every_readable_stack_and_reports_the_unreadable_one(tmp_pa
      "secure needs the ciphertext text"),
     (b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub: {secure: v1:abc}\n    github: ghp_plain1234\n",
      "credentials.github: is stored in plain text"),
+    (b"config:\n  aws:region: us-east-2\n  ecr-pull-through-cache:environment: dev\n"
+     b"  ecr-pull-through-cache:upstreams: [{kind: quay}]\n"
+     b"  ecr-pull-through-cache:credentials: {secure: ghp_plain1234}\n",
+     "credentials: must be a list or a mapping (its value is not shown: it is secret)"),
     (b"config:\n  x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" + b"".join(
         f"  y{i}: &b{i} [*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}, "
         f"*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}]\n".encode() for i in range(12)),
