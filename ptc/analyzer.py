@@ -9,12 +9,16 @@ receives the packs' log messages.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent import futures
@@ -113,6 +117,143 @@ def pack_environment(config: StackConfig, dry_run: bool) -> dict[str, str]:
     }
 
 
+class _ForkedPack:
+    """A pack forked by the pack host: the parts of `subprocess.Popen` that `PackProcess` uses. Its pid arrives
+    once the host has forked it; asking for it waits."""
+
+    def __init__(self, host: PackHost, stdout: Any, stderr: Any):
+        self._host, self.stdout, self.stderr = host, stdout, stderr
+        self._pid: int | None = None
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        while self._pid is None:
+            self._host.receive()
+        return self._pid
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            if self.pid <= 0:  # never signal pid 0 or -1: that would reach the whole process group, or everyone
+                self.returncode = -1
+                return self.returncode
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -1
+            except PermissionError:
+                pass
+        return self.returncode
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, number: int) -> None:
+        if self.pid <= 0:
+            return
+        try:
+            os.kill(self.pid, number)
+        except ProcessLookupError:
+            self.returncode = -1
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        return self.returncode or 0
+
+
+class PackHost:
+    """`ptc/pack_host.py` for one interpreter: imports the policy SDK once, forks a child per pack."""
+
+    def __init__(self, python: str):
+        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._lock = threading.Lock()
+        self._pending: deque[_ForkedPack] = deque()
+        self.process = subprocess.Popen(
+            [python, "-u", str(Path(__file__).with_name("pack_host.py"))], pass_fds=[theirs.fileno()],
+            env={**os.environ, "PTC_PACK_HOST_FD": str(theirs.fileno())}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        theirs.close()
+
+    def spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str]) -> _ForkedPack:
+        """Ask for a fork and return at once: the host may still be importing the SDK."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(self._sock, [json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()],
+                                [out_w, err_w])
+                pack = _ForkedPack(self, os.fdopen(out_r, "r"), os.fdopen(err_r, "r"))
+                self._pending.append(pack)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        return pack
+
+    def receive(self) -> None:
+        """The host's next answer: the pid of the oldest pack still waiting for one."""
+        with self._lock:
+            if not self._pending:
+                return
+            reply = self._sock.recv(4096)
+            pack = self._pending.popleft()
+            pack._pid = json.loads(reply)["pid"] if reply else -1
+            if not reply:
+                pack.returncode = -1
+
+    def close(self) -> None:
+        self._sock.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+_HOSTS: dict[str, PackHost] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def _host(python: str) -> PackHost | None:
+    """The pack host of an interpreter, started on first use and kept for every later stack (`--all`)."""
+    if not hasattr(os, "fork") or os.environ.get("PTC_PACK_HOST", "1") == "0":
+        return None
+    with _HOSTS_LOCK:
+        host = _HOSTS.get(python)
+        if host is None or host.process.poll() is not None:
+            host = _HOSTS[python] = PackHost(python)
+            if len(_HOSTS) == 1:
+                atexit.register(_close_hosts)
+        return host
+
+
+def _close_hosts() -> None:
+    with _HOSTS_LOCK:
+        for host in _HOSTS.values():
+            host.close()
+        _HOSTS.clear()
+
+
+def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> Any:
+    """Start `python -u -m pulumi.policy <argv>` in `cwd` with `env`: forked by the pack host where it can be,
+    else as a new process (PTC_PACK_HOST=0 forces that)."""
+    host = _host(python)
+    if host is not None:
+        try:
+            return host.spawn(argv, cwd=cwd, env=env)
+        except OSError:
+            pass  # the host is gone: start the pack the plain way
+    return subprocess.Popen([python, "-u", "-m", "pulumi.policy", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 class PackProcess:
     """One running policy pack and its Analyzer stub."""
 
@@ -122,11 +263,8 @@ class PackProcess:
         python = python or pack_python(self.pack_dir)
         self.config = config
         self.dry_run = dry_run
-        self.process = subprocess.Popen(
-            [python, "-u", "-m", "pulumi.policy", engine_address, str(self.pack_dir)],
-            cwd=self.pack_dir, env=pack_environment(config, dry_run),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        self.process = launch(python, [engine_address, str(self.pack_dir)], cwd=self.pack_dir,
+                              env=pack_environment(config, dry_run))
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: list[str] = []
         threading.Thread(target=_pump, args=(self.process.stdout, self._lines.put, lambda: self._lines.put(None)),
@@ -148,9 +286,10 @@ class PackProcess:
             stderr = "".join(self._stderr).strip()
             raise PolicyPackError(f"policy pack {self.pack_dir.name} did not start: {stderr or line!r}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line.strip()}", options=CHANNEL_OPTIONS)
-        grpc.channel_ready_future(self.channel).result(timeout=timeout)
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
-        info = self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        # wait_for_ready rather than channel_ready_future: the future's connectivity subscription makes
+        # channel.close() wait ~0.2 s for its polling thread.
+        info = self.stub.GetAnalyzerInfo(empty_pb2.Empty(), wait_for_ready=True, timeout=timeout)
         self.info = PackInfo(name=info.name, version=info.version, policies={
             p.name: {
                 "level": LEVELS[p.enforcementLevel],
@@ -276,8 +415,6 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
     Keys are policy names (or `all`); values are an enforcement level or an object with
     `enforcementLevel` and the policy's config properties, validated against its schema.
     """
-    import jsonschema
-
     known = {name: pack for pack in packs for name in pack.policies}
     unknown = [k for k in document if k != "all" and k not in known]
     if unknown:
@@ -303,6 +440,8 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
             if level not in LEVEL_VALUES:
                 raise PolicyConfigError(f"policy config '{name}': enforcementLevel must be one of "
                                         f"{', '.join(LEVEL_VALUES)}, not {level!r}")
+            import jsonschema  # only when there is config to validate (about 70 ms to import)
+
             schema = {"type": "object", "additionalProperties": False, **policy["config_schema"]}
             try:
                 jsonschema.validate(properties, schema)
@@ -323,6 +462,18 @@ class PolicyRun:
     violations: list[dict[str, Any]]
 
 
+WARM_UP = [
+    ("aws:secretsmanager/secret:Secret", {"namePrefix": "ecr-pullthroughcache/warm-up/x-",
+                                          "tags": {"ptc:upstream": "quay", "environment": "warm-up"}}),
+    ("aws:ecr/pullThroughCacheRule:PullThroughCacheRule", {"ecrRepositoryPrefix": "warm-up",
+                                                           "upstreamRegistryUrl": "quay.io"}),
+    ("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", {
+        "prefix": "warm-up", "appliedFors": ["PULL_THROUGH_CACHE"], "repositoryPolicy": '{"Statement": []}'}),
+    ("aws:iam/policy:Policy", {"policy": '{"Statement": []}', "tags": {"environment": "warm-up"}}),
+]
+"""Resources that take each policy through its code once before the real run (whose answers count)."""
+
+
 class PolicyPacks:
     """Several packs started together (in parallel) for one stack; use as a context manager."""
 
@@ -331,13 +482,37 @@ class PolicyPacks:
         self.processes = [PackProcess(d, config, dry_run=dry_run, engine_address=self.engine.address, python=python)
                           for d in dirs]
         self.infos: list[PackInfo] = []
+        # Connect and warm each pack in the background (the caller's program runs meanwhile): a pack's first
+        # Analyze pays for code paths it has not run yet, so one throwaway call takes that off the critical path.
+        self._ready = futures.ThreadPoolExecutor(max_workers=max(1, len(self.processes)))
+        self._connected = [self._ready.submit(self._connect_and_warm, p) for p in self.processes]
+
+    @staticmethod
+    def _connect_and_warm(process: PackProcess) -> PackInfo:
+        info = process.connect()
+        try:
+            resources = []
+            for type_, props in WARM_UP:
+                properties = struct_pb2.Struct()
+                properties.update(props)
+                urn = f"urn:pulumi:warm-up::warm-up::{type_}::warm-up"
+                process.stub.Analyze(analyzer_pb2.AnalyzeRequest(type=type_, properties=properties, urn=urn,
+                                                                 name="warm-up"))
+                resources.append(analyzer_pb2.AnalyzerResource(type=type_, properties=properties, urn=urn,
+                                                               name="warm-up"))
+            process.stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources))
+        except grpc.RpcError:
+            pass  # a warm-up only: its answers are dropped, and each real run configures the pack afresh
+        return info
 
     def __enter__(self) -> PolicyPacks:
         try:
-            self.infos = [p.connect() for p in self.processes]
+            self.infos = [f.result() for f in self._connected]
         except BaseException:
             self.close()
             raise
+        finally:
+            self._ready.shutdown(wait=False)
         return self
 
     def __exit__(self, *exc: object) -> None:

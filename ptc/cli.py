@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from .aws import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_UNCHECKED, CouldNotCheck, InvalidInput
 from .outputs import OutputsError
@@ -82,9 +84,7 @@ def _aws_arguments(verb: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    console = Console(highlight=False)
-    if not console.is_terminal:  # CI logs and pipes: no colour (rich's default) and room for the tree
-        console = Console(highlight=False, width=max(console.width, 140))
+    console: Any = LazyConsole()
     try:
         return _dispatch(args, console)
     except (OutputsError, InvalidInput) as exc:  # the verbs that read the cache stack's outputs share one way to fail
@@ -105,6 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: ptc failed unexpectedly ({type(exc).__name__}); its message is withheld in case it holds a "
               "secret. Set PTC_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
         return EXIT_UNCHECKED
+
+
+class LazyConsole:
+    """rich's Console, made on first use: `--json` and `ptc image` never pay for importing rich."""
+
+    def __init__(self) -> None:
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            console = Console(highlight=False)
+            if not console.is_terminal:  # CI logs and pipes: no colour (rich's default) and room for the tree
+                console = Console(highlight=False, width=max(console.width, 140))
+            self._console = console
+        return getattr(self._console, name)
 
 
 def entry() -> int:

@@ -9,6 +9,7 @@ properties unknown) or like `pulumi up` (computed properties filled in determini
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -277,6 +278,11 @@ def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
 
     main = program or (lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
     error: BaseException | None = None
+    # The SDK's output graph is many small, long-lived objects: a collection pass during the run finds nothing to
+    # free and, past ~50 upstreams, doubles the CPU per resource. Freeze what exists, pause collection, resume after.
+    collecting = gc.isenabled()
+    gc.freeze()
+    gc.disable()
     added_path = str(program_dir) not in sys.path
     if added_path:
         sys.path.insert(0, str(program_dir))
@@ -292,6 +298,9 @@ def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
         os.chdir(cwd)
         if added_path:
             sys.path.remove(str(program_dir))
+        if collecting:
+            gc.enable()
+        gc.unfreeze()
 
     outputs: dict[str, Any] = {}
     root = settings.get_root_resource()

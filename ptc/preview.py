@@ -7,9 +7,10 @@ import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from . import render
 from .analyzer import PolicyConfigError, PolicyPackError, PolicyPacks, pack_dirs

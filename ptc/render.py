@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
-from rich.tree import Tree
+if TYPE_CHECKING:  # rich costs ~50 ms to import: only the human output needs it
+    from rich.console import Console
+    from rich.text import Text
+    from rich.tree import Tree
 
 from .mock_engine import SECRET_SIG, SIG_KEY, UNKNOWN, Registration
 
@@ -37,6 +38,8 @@ def display_value(value: Any) -> Any:
 
 
 def _label(reg: Registration) -> Text:
+    from rich.text import Text
+
     text = Text("+ ", style="green")
     text.append(display_type(reg.type), style="bold" if not reg.custom else "")
     text.append(f"  {reg.name}")
@@ -47,6 +50,9 @@ def _label(reg: Registration) -> Text:
 
 
 def resource_tree(stack_name: str, resources: Iterable[Registration]) -> Tree:
+    from rich.text import Text
+    from rich.tree import Tree
+
     resources = list(resources)
     root = Tree(Text.assemble(("+ ", "green"), ("pulumi:pulumi:Stack", "bold"), f"  {stack_name}"))
     nodes: dict[str, Tree] = {}
@@ -67,6 +73,8 @@ def _depth(reg: Registration, by_urn: dict[str, Registration]) -> int:
 
 
 def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
+    from rich.text import Text
+
     console.print("[bold]Outputs:[/bold]")
     for name, value in outputs.items():
         shown = display_value(value)
@@ -76,6 +84,8 @@ def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
 
 
 def print_violations(console: Console, violations: list[dict[str, Any]]) -> None:
+    from rich.text import Text
+
     if not violations:
         return
     console.print("[bold]Policy violations:[/bold]")

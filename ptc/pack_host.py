@@ -1,0 +1,102 @@
+"""One process that imports the policy SDK once and forks a child per policy pack.
+
+The Pulumi CLI starts each pack as `python -m pulumi.policy <engine> <pack dir>`: a new interpreter that imports
+pulumi, grpc and protobuf before the pack's first line (~0.25 s of CPU). `ptc preview` starts two packs per stack,
+and `--all` two per stack again, all while its own program runs on the same cores. The host pays for the imports
+once; each child it forks then runs `pulumi.policy`'s own entry point unchanged, with the environment, working
+directory, arguments and standard streams the CLI would give it, so the pack runs exactly as it would alone.
+
+Protocol, over a Unix SOCK_SEQPACKET pair (message boundaries kept): ptc sends one JSON message per pack
+({"argv", "env", "cwd"}) with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the
+host answers {"pid": N}. ptc reads the port from the pipe as it would from a subprocess, and ends a child with a
+signal.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+HOST_FD_ENV = "PTC_PACK_HOST_FD"
+
+
+def _preload() -> None:
+    """What every pack imports first; importing creates no gRPC channel or thread, so forking after it is safe."""
+    import google.protobuf  # noqa: F401
+    import grpc  # noqa: F401
+    import pulumi  # noqa: F401
+    import pulumi.runtime  # noqa: F401
+    import pulumi_policy  # noqa: F401
+    from pulumi.runtime.proto import analyzer_pb2_grpc  # noqa: F401
+
+
+def _child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
+    """In the forked child: become `python -u -m pulumi.policy <engine> <pack dir>` and never return."""
+    import runpy
+
+    code = 1
+    try:
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        os.close(out_fd)
+        os.close(err_fd)
+        # As `python -u`: unbuffered binary streams. The SDK writes the port to sys.stdout.buffer and never
+        # flushes it, so a buffered stream here would hold it back.
+        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
+        sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sys.argv = ["pulumi.policy", *request["argv"]]
+        runpy.run_module("pulumi.policy", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report like the interpreter would, then leave
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(sock: socket.socket) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+        except OSError:
+            return
+        if not message:
+            return  # ptc closed its end: leave (running children carry on until signalled)
+        request = json.loads(message)
+        out_fd, err_fd = fds
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _child(request, out_fd, err_fd)
+        os.close(out_fd)
+        os.close(err_fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+
+
+def main() -> None:
+    _preload()
+    sock = socket.socket(fileno=int(os.environ[HOST_FD_ENV]))
+    print("ready", flush=True)
+    serve(sock)
+
+
+if __name__ == "__main__":
+    main()
