@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,7 @@ KINDS = [
 def config(upstreams: int) -> dict:
     entries, credentials = [], {}
     for index in range(upstreams):
-        entry = dict(KINDS[index % len(KINDS)])
+        entry = copy.deepcopy(KINDS[index % len(KINDS)])  # no shared objects: safe_dump would write aliases
         entry["prefix"] = f"{entry['kind'].split('-')[0]}-{index:02d}"
         if "username" in entry:
             credentials[entry["prefix"]] = {"secure": f"v1:bench:{index}"}

@@ -57,7 +57,8 @@ def policy_size(document: Document) -> int:
     IAM user guide, "IAM and AWS STS quotas": "IAM doesn't count white space when calculating the size of a
     policy against these limits".
     """
-    return sum(1 for c in json.dumps(document, separators=(",", ":")) if not c.isspace())
+    text = json.dumps(document, separators=(",", ":"))
+    return len(text) - sum(map(text.count, (" ", "\t", "\n", "\r", "\x0b", "\x0c")))  # counted in C, not per char
 
 
 def _consumer_statements(partition: str, region: str, account: str, prefixes: Mapping[str, bool]) -> list[Document]:
