@@ -22,9 +22,9 @@ except ImportError:  # pragma: no cover
 from .catalog import UpstreamRegistry
 
 __all__ = [
-    "AppliedFor", "ConsumerArgs", "EncryptionType", "IamArgs", "ImageTagMutability", "KmsArgs", "PullThroughCacheArgs",
-    "ScanFrequency", "ScanType", "ScanningArgs", "TemplateArgs", "TemplateOutput", "UpstreamArgs",
-    "UpstreamCacheArgs", "UpstreamOutput", "UpstreamRegistry",
+    "AppliedFor", "ConsumerArgs", "EncryptionType", "GitLabTokenArgs", "IamArgs", "ImageTagMutability", "KmsArgs",
+    "PullThroughCacheArgs", "ScanFrequency", "ScanType", "ScanningArgs", "TemplateArgs", "TemplateOutput",
+    "UpstreamArgs", "UpstreamCacheArgs", "UpstreamOutput", "UpstreamRegistry",
 ]
 
 
@@ -111,6 +111,20 @@ class TemplateArgs(TypedDict, total=False):
     creates none for this template."""
 
 
+class GitLabTokenArgs(TypedDict, total=False):
+    """A least-privilege GitLab token the stack creates for a GitLab upstream."""
+
+    group: Required[str]
+    """The GitLab group's id or full path (`acme/platform`)."""
+    type: str
+    """group-access-token (Guest role, read_registry, rotated by the provider) or group-deploy-token (read_registry,
+    expiring, replaced on schedule; for tiers without group access tokens). Default group-access-token."""
+    expires_in_days: int
+    """Days the token lives (1-365, GitLab's maximum). Default 90."""
+    rotate_before_days: int
+    """Days before expiry that `pulumi up` replaces the token. Default 14."""
+
+
 class UpstreamArgs(TypedDict, total=False):
     """One upstream registry of a `PullThroughCache`."""
 
@@ -135,6 +149,8 @@ class UpstreamArgs(TypedDict, total=False):
     project-deploy-token, personal-access-token), tagged on the secret for policies to check."""
     existing_secret: str
     """Name or ARN of a Secrets Manager secret (under `ecr-pullthroughcache/`) managed elsewhere."""
+    token: GitLabTokenArgs
+    """GitLab only: create the token (instead of `access_token`): read_registry only, Guest role, expiring."""
     template: TemplateArgs
     """Overrides of the registry's template settings for this upstream."""
 

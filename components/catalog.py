@@ -172,6 +172,16 @@ KINDS: dict[str, Kind] = {
 
 KIND_NAMES: tuple[str, ...] = tuple(KINDS)
 
+GITLAB_MANAGED_TOKENS = ("group-access-token", "group-deploy-token")
+"""Token types the stack can create itself (the `token:` block of a GitLab upstream)."""
+GITLAB_MAX_TOKEN_DAYS = 365
+"""GitLab's maximum lifetime of an access token (GitLab docs, "Group access tokens": tokens expire at most 365
+days after creation by default since GitLab 16.0)."""
+GITLAB_ACCESS_TOKEN_USERNAME = "ecr-pull-through-cache"
+"""Group access tokens authenticate with "any non-blank value as a username" and the token as the password
+(GitLab docs, "Group access tokens"); a group deploy token authenticates with its own username (GitLab docs,
+"Deploy tokens")."""
+
 GITLAB_TOKEN_TYPES = ("group-access-token", "group-deploy-token", "project-access-token", "project-deploy-token",
                       "personal-access-token")
 """GitLab's token types (GitLab docs, "Token overview"). Least privilege for a pull through cache is a group

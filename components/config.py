@@ -37,8 +37,11 @@ MAX_RULES = 50
 
 UPSTREAM_KEYS = (
     "kind", "prefix", "random_suffix", "username", "token_scopes", "token_type", "existing_secret",
-    "registry", "upstream_prefix", "template",
+    "registry", "upstream_prefix", "template", "token",
 )
+TOKEN_KEYS = ("group", "type", "expires_in_days", "rotate_before_days")
+DEFAULT_TOKEN_DAYS = 90
+DEFAULT_ROTATE_BEFORE_DAYS = 14
 TEMPLATE_KEYS = (
     "image_tag_mutability", "image_tag_mutability_exclusion_filters", "untagged_expiry_days",
     "max_image_count", "lifecycle_policy", "encryption", "tag_repositories", "applied_for", "repository_policy",
@@ -139,6 +142,16 @@ class TemplateSettings:
 
 
 @dataclass(frozen=True)
+class ManagedToken:
+    """A least-privilege GitLab token the stack creates: read_registry only, Guest role, expiring and rotated."""
+
+    group: str
+    type: str = "group-access-token"
+    expires_in_days: int = DEFAULT_TOKEN_DAYS
+    rotate_before_days: int = DEFAULT_ROTATE_BEFORE_DAYS
+
+
+@dataclass(frozen=True)
 class UpstreamSettings:
     index: int
     kind: str
@@ -154,6 +167,8 @@ class UpstreamSettings:
     registry: str | None = None
     upstream_prefix: str | None = None
     token_type: str | None = None
+    managed_token: ManagedToken | None = None
+    """A GitLab token the stack creates (the `token:` block) instead of one from `credentials`."""
 
     @property
     def label(self) -> str:
@@ -457,6 +472,25 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
         for problem in _ecr_upstream_faults(values["upstream_url"], context):
             c.add(where, "registry", problem)
 
+    # a GitLab token the stack creates
+    managed = _managed_token(c, where, entry.get("token"), kind)
+    if managed is not None:
+        key = f"credentials.{prefix}" if prefix else "credentials"
+        if has_token:
+            c.add(where, key, "is set but this upstream creates its own token (token:); remove one of them")
+        if entry.get("existing_secret") is not None:
+            c.add(where, "existing_secret", "and token: are both set; the stack either creates the token or reads "
+                                            "an existing secret: remove one")
+        for field_ in ("username", "token_type"):
+            if entry.get(field_) is not None:
+                c.add(where, field_, "is set by the token: block; remove it")
+        scopes_given = entry.get("token_scopes")
+        if scopes_given is not None and list(scopes_given) != ["read_registry"]:
+            c.add(where, "token_scopes", "is read_registry for a token the stack creates; remove it")
+        values.update(managed_token=managed, token_type=managed.type, token_scopes=("read_registry",),
+                      username=None, existing_secret=None)
+        return c.faults, values
+
     # credentials
     existing = c.string(where, "existing_secret", entry.get("existing_secret"))
     username = c.string(where, "username", entry.get("username"))
@@ -515,6 +549,32 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
     values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing,
                   token_type=token_type)
     return c.faults, values
+
+
+def _managed_token(c: _Collector, where: str, raw: Any, kind: str) -> ManagedToken | None:
+    if raw is None:
+        return None
+    if kind != "gitlab-container-registry":
+        c.add(where, "token", f"only applies to kind gitlab-container-registry, not '{kind}'; remove it")
+        return None
+    block = c.mapping(where, "token", raw, TOKEN_KEYS)
+    if block is None:
+        return None
+    group = block.get("group")
+    if isinstance(group, int) and not isinstance(group, bool):
+        group = str(group)
+    if not isinstance(group, str) or not group.strip():
+        c.add(where, "token.group", "is required: the GitLab group's id or full path (acme/platform)")
+        return None
+    token_type = c.choice(where, "token.type", block.get("type"), catalog.GITLAB_MANAGED_TOKENS, "group-access-token")
+    days = c.integer(where, "token.expires_in_days", block.get("expires_in_days"), DEFAULT_TOKEN_DAYS, 1,
+                     catalog.GITLAB_MAX_TOKEN_DAYS)
+    rotate = c.integer(where, "token.rotate_before_days", block.get("rotate_before_days"),
+                       min(DEFAULT_ROTATE_BEFORE_DAYS, max(1, days - 1)), 1, catalog.GITLAB_MAX_TOKEN_DAYS)
+    if rotate >= days:
+        c.add(where, "token.rotate_before_days", f"is {rotate} days but the token lives {days}; the rotation window "
+                                                 "must be shorter than the expiry")
+    return ManagedToken(group=group.strip(), type=token_type, expires_in_days=days, rotate_before_days=rotate)
 
 
 def _ecr_upstream_faults(host: str, context: StackContext) -> list[str]:
@@ -721,6 +781,7 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
             registry=values.get("registry"),
             upstream_prefix=values.get("upstream_prefix"),
             token_type=values.get("token_type"),
+            managed_token=values.get("managed_token"),
         ))
 
     _registry_wide_faults(c, default_template, upstreams, tags, scanning, context)
@@ -991,8 +1052,12 @@ def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
         "username": upstream.username,
         "access_token": upstream.token.reveal() if upstream.token is not None else None,
         "token_scopes": list(upstream.token_scopes) if upstream.token_scopes else None,
-        "token_type": upstream.token_type,
+        "token_type": upstream.token_type if upstream.managed_token is None else None,
         "existing_secret": upstream.existing_secret,
+        "token": {"group": upstream.managed_token.group, "type": upstream.managed_token.type,
+                  "expires_in_days": upstream.managed_token.expires_in_days,
+                  "rotate_before_days": upstream.managed_token.rotate_before_days}
+        if upstream.managed_token is not None else None,
     }
     args.update({k: v for k, v in optional.items() if v is not None})
     return args

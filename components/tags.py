@@ -22,8 +22,10 @@ MAX_KEY_LENGTH = 128
 MAX_VALUE_LENGTH = 256
 EXTRA_CHARACTERS = frozenset("_.:/=+-@")
 
-PROJECT_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes", "ptc:token-type")
-"""Tags the components add themselves; the most any one resource gets is all five (a GitLab credentials secret)."""
+PROJECT_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes", "ptc:token-type",
+                "ptc:token-expires-in-days", "ptc:token-rotate-before-days")
+"""Tags the components add themselves; the most any one resource gets is all seven (the secret of a GitLab token
+the stack creates)."""
 
 
 def _allowed(char: str) -> bool:

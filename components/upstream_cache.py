@@ -57,6 +57,7 @@ class _Plan:
     token: Any
     token_scopes: tuple[str, ...]
     token_type: Optional[str]
+    managed_token: Optional[config.ManagedToken]
     existing_secret: Optional[str]
     template: config.TemplateSettings
     template_extra: dict[str, Any]
@@ -105,6 +106,7 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
         token=token,
         token_scopes=values.get("token_scopes", ()),
         token_type=values.get("token_type"),
+        managed_token=values.get("managed_token"),
         existing_secret=values.get("existing_secret"),
         template=template,
         template_extra=template_extra,
@@ -221,14 +223,60 @@ class UpstreamCache(pulumi.ComponentResource):
             # Secrets Manager secret").
             recovery_window_in_days=plan.recovery_window,
             tags=merge_tags(tags, {"ptc:token-scopes": " ".join(plan.token_scopes),
-                                   **({"ptc:token-type": plan.token_type} if plan.token_type else {})}),
+                                   **({"ptc:token-type": plan.token_type} if plan.token_type else {}),
+                                   **token_tags(plan.managed_token)}),
             opts=child,
         )
+        username, token = plan.username, plan.token
+        if plan.managed_token is not None:
+            username, token = self._gitlab_token(name, plan, child)
         value = pulumi.Output.secret(pulumi.Output.json_dumps(
-            {"username": plan.username, "accessToken": pulumi.Output.secret(plan.token)}))
+            {"username": username, "accessToken": pulumi.Output.secret(token)}))
         version = aws.secretsmanager.SecretVersion(
             f"{name}-credentials", secret_id=secret.id, secret_string=value, opts=child)
         return secret.arn, [version]
+
+    def _gitlab_token(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> tuple[Any, Any]:
+        """A read_registry-only GitLab token made by the stack; its value goes straight into the secret version.
+
+        The GitLab provider authenticates with GITLAB_TOKEN or the `gitlab:token` secret config (a token allowed
+        to create group tokens), never with this project's settings.
+        """
+        import pulumi_gitlab as gitlab
+
+        managed = plan.managed_token
+        assert managed is not None
+        token_name = f"ecr-pull-through-cache-{plan.environment}-{naming.slug(plan.prefix)}"
+        if managed.type == "group-access-token":
+            # Guest role and only read_registry: the least privilege the ECR/GitLab tutorial asks for. The provider
+            # rotates the token on `pulumi up` once it is within rotate_before_days of its expiry.
+            token = gitlab.GroupAccessToken(
+                f"{name}-gitlab-token",
+                group=managed.group,
+                name=token_name,
+                description=f"ECR pull through cache '{plan.prefix}' ({plan.environment}): pull only",
+                access_level="guest",
+                scopes=["read_registry"],
+                rotation_configuration=gitlab.GroupAccessTokenRotationConfigurationArgs(
+                    expiration_days=managed.expires_in_days, rotate_before_days=managed.rotate_before_days),
+                opts=child,
+            )
+            # "Any non-blank value as a username" (GitLab docs, "Group access tokens").
+            return catalog.GITLAB_ACCESS_TOKEN_USERNAME, token.token
+        # Deploy tokens have no rotation: the expiry moves on a fixed schedule (stable between runs), and a new
+        # expiry replaces the token, the new one created and stored before the old one is deleted.
+        expires_at = deploy_token_expiry(managed.expires_in_days, managed.rotate_before_days)
+        token = gitlab.GroupDeployToken(
+            f"{name}-gitlab-token",
+            group=managed.group,
+            name=token_name,
+            username=token_name,
+            scopes=["read_registry"],
+            expires_at=expires_at,
+            opts=child,
+        )
+        # A deploy token authenticates with its own username (GitLab docs, "Deploy tokens").
+        return token.username, token.token
 
     def _upstream_role(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: Any,
                        ctx: AwsContext, child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Resource]:
@@ -322,6 +370,29 @@ class UpstreamCache(pulumi.ComponentResource):
             pulumi.Output.from_input(repository_policy),
         ).apply(lambda v: template_output(settings, v[0], v[1], v[2], plan.scan_frequency))
         return template, output
+
+
+def deploy_token_expiry(expires_in_days: int, rotate_before_days: int, today: Optional[Any] = None) -> str:
+    """An expiry date that stays the same between runs and moves on every `expires - rotate_before` days.
+
+    Windows are counted from 2000-01-01, so every run inside one window computes the same date; the token is
+    replaced at the start of the next window, `rotate_before_days` before it would expire.
+    """
+    import datetime
+
+    today = today or datetime.date.today()
+    period = max(1, expires_in_days - rotate_before_days)
+    epoch = datetime.date(2000, 1, 1)
+    start = epoch + datetime.timedelta(days=((today - epoch).days // period) * period)
+    return (start + datetime.timedelta(days=expires_in_days)).isoformat()
+
+
+def token_tags(managed: Optional[config.ManagedToken]) -> dict[str, str]:
+    """What `ptc verify` reads of a token the stack made: its lifetime and rotation window (never the token)."""
+    if managed is None:
+        return {}
+    return {"ptc:token-expires-in-days": str(managed.expires_in_days),
+            "ptc:token-rotate-before-days": str(managed.rotate_before_days)}
 
 
 def merge_tags(given: Any, extra: dict[str, Any]) -> Any:

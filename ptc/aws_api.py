@@ -289,7 +289,10 @@ REQUESTS: dict[str, Callable[[Props, str], list[Call]]] = {
     "aws:ecr/registryPolicy:RegistryPolicy": _registry_policy,
 }
 """Every AWS resource type the components register. A type missing here is reported, not passed over."""
-NO_REQUEST = frozenset({"random:index/randomId:RandomId", "pulumi:providers:aws", "pulumi:providers:random"})
+NO_REQUEST = frozenset({"random:index/randomId:RandomId", "pulumi:providers:aws", "pulumi:providers:random",
+                        "gitlab:index/groupAccessToken:GroupAccessToken",
+                        "gitlab:index/groupDeployToken:GroupDeployToken"})
+"""Resources that are no AWS request (GitLab's tokens are held to least privilege by the security pack)."""
 
 
 def requests(resource: Resource) -> list[Call]:
@@ -299,7 +302,7 @@ def requests(resource: Resource) -> list[Call]:
         return []
     props = Props(resource.properties)
     calls = build(props, resource.name)
-    secrets = [json.dumps(props.values[k]) for k in props.secret]
+    secrets = [json.dumps(props.values[k], default=repr) for k in props.secret if known(props.values[k])]
     for call in calls:  # a request member that carries any secret input is never shown
         for member, value in call.params.items():
             text = json.dumps(value, default=repr)

@@ -9,6 +9,7 @@ properties unknown) or like `pulumi up` (computed properties filled in determini
 
 from __future__ import annotations
 
+import datetime
 import gc
 import hashlib
 import logging
@@ -194,6 +195,13 @@ class FakeCloud(pulumi.runtime.Mocks):
             return {"name": alias, "arn": f"arn:{p}:kms:{region}:{acct}:{alias}", "id": alias}
         if typ.startswith("aws:ecr/"):
             return {"registryId": acct}
+        if typ in ("gitlab:index/groupAccessToken:GroupAccessToken", "gitlab:index/groupDeployToken:GroupDeployToken",
+                   "gitlab:index/projectAccessToken:ProjectAccessToken",
+                   "gitlab:index/personalAccessToken:PersonalAccessToken"):
+            days = int((inputs.get("rotationConfiguration") or {}).get("expirationDays", 30))
+            expires = inputs.get("expiresAt") or (datetime.date(2026, 1, 1) + datetime.timedelta(days=days)).isoformat()
+            return {"id": f"{_digest(name, length=6)}", "token": f"glpat-fake-{_digest(typ, name, length=20)}",
+                    "expiresAt": expires, "username": inputs.get("username") or f"group_1_bot_{_digest(name)}"}
         if typ == "random:index/randomId:RandomId":
             hex_ = _digest(name, length=2 * int(inputs.get("byteLength", 4)))
             return {"hex": hex_, "dec": str(int(hex_, 16)), "id": hex_}

@@ -161,7 +161,26 @@ class Verifier:
                                                     f"{self.max_age - age} days")
             else:
                 self.add(prefix, "token-age", PASS, f"{age} days old (limit {self.max_age})")
+        if changed is not None:
+            self.check_expiry(prefix, tags, changed)
         return self._read_credentials(prefix, arn), declared
+
+    def check_expiry(self, prefix: str, tags: dict[str, str], changed: datetime) -> None:
+        """A token the stack made: its expiry from the secret's tags (the version changes when it rotates)."""
+        try:
+            lifetime = int(tags["ptc:token-expires-in-days"])
+            window = int(tags.get("ptc:token-rotate-before-days", "0"))
+        except (KeyError, ValueError):
+            return
+        left = lifetime - (self.now - changed.astimezone(UTC)).days
+        if left <= 0:
+            self.add(prefix, "token-expiry", FAIL, f"the token expired {-left} days ago: run `pulumi up` to rotate "
+                                                   "it")
+        elif left <= window:
+            self.add(prefix, "token-expiry", WARN, f"the token expires in {left} days, inside its {window}-day "
+                                                   "rotation window: run `pulumi up` to rotate it")
+        else:
+            self.add(prefix, "token-expiry", PASS, f"expires in {left} days; rotated {window} days before")
 
     def _read_credentials(self, prefix: str, arn: str) -> str | None:
         try:

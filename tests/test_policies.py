@@ -99,7 +99,7 @@ HUB_SECRET, HUB_RULE, HUB_TEMPLATE = "dev-docker-hub-secret", "dev-docker-hub-ru
 OTHER_REGION_ARN = secret_arn("ecr-pullthroughcache/dev/hub", region="eu-west-1")
 OTHER_ACCOUNT_ARN = secret_arn("ecr-pullthroughcache/dev/hub", account="999999999999")
 
-ADVISORY = {"environment-in-names", "secret-of-own-environment", "gitlab-token-type"}
+ADVISORY = {"environment-in-names", "secret-of-own-environment", "gitlab-token-type", "gitlab-personal-access-token"}
 ANYONE = {"AWS": "*"}
 ORG = {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}
 CREATE = ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]
@@ -128,8 +128,39 @@ def gitlab_secret(token_type: str | None):
     return all_of(*changes)
 
 
+GROUP_TOKEN = "gitlab:index/groupAccessToken:GroupAccessToken"
+PERSONAL_TOKEN = "gitlab:index/personalAccessToken:PersonalAccessToken"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+GOOD_TOKEN = {"group": "acme", "scopes": ["read_registry"], "accessLevel": "guest",
+              "rotationConfiguration": {"expirationDays": 90, "rotateBeforeDays": 14}}
+
+
+def token_feeding_secret(type_: str = GROUP_TOKEN, **props: Any):
+    """A GitLab token resource whose value flows into the hub secret's version, as the components write it."""
+    def change(specs):
+        values = {k: v for k, v in {**GOOD_TOKEN, **props}.items() if v is not None}
+        if type_ == PERSONAL_TOKEN:
+            values.pop("accessLevel", None)
+        specs.append(Spec(type_, "dev-docker-hub-gitlab-token", values, parent="dev-docker-hub"))
+        specs.append(Spec(SECRET_VERSION, "dev-docker-hub-credentials", {"secretId": UNKNOWN, "secretString": UNKNOWN},
+                          parent="dev-docker-hub", property_dependencies={
+                              "secretId": [HUB_SECRET], "secretString": ["dev-docker-hub-gitlab-token"]}))
+    return change
+
+
 # (case, change, outputs mode, policy config, policy, resource named in the message, message fragment)
 CASES = [
+    # --- security: GitLab token resources feeding a credentials secret
+    ("a GitLab token with the api scope", token_feeding_secret(scopes=["read_registry", "api"]), False, None,
+     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "give it exactly read_registry"),
+    ("a GitLab token at the provider's default access level", token_feeding_secret(accessLevel=None), False, None,
+     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "the provider's default maintainer"),
+    ("a GitLab token as maintainer", token_feeding_secret(accessLevel="maintainer"), False, None,
+     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "access level maintainer"),
+    ("a GitLab token that never expires", token_feeding_secret(rotationConfiguration=None), False, None,
+     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "neither expires nor rotates"),
+    ("a GitLab personal access token feeding the secret", token_feeding_secret(PERSONAL_TOKEN), False, None,
+     "gitlab-personal-access-token", "dev-docker-hub-gitlab-token", "acts as a person"),
     # --- security: who is let in (registry, repository and template policies)
     ("registry policy lets anyone create and import", registry_policy(
         {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN}), False, None,
@@ -373,7 +404,8 @@ def test_analyzer_info_describes_every_policy(packs):
     assert set(infos["ecr-ptc-security"].policies) == {
         "token-scopes-least-privilege", "rule-credentials", "rule-secret-location", "upstream-allowlist",
         "upstream-matches-kind", "cache-permissions-scoped", "credentials-default-key", "kms-in-production",
-        "gitlab-token-type", "secret-of-own-environment", "cache-principals-allowed"}
+        "gitlab-token-type", "secret-of-own-environment", "cache-principals-allowed", "gitlab-token-least-privilege",
+        "gitlab-personal-access-token"}
     assert set(infos["ecr-ptc-conventions"].policies) == {
         "prefix-naming", "rule-prefixes-unique", "required-tags", "environment-in-names", "template-coverage",
         "template-custom-role"}
@@ -495,6 +527,10 @@ NO_ALARM = [
      {"required-tags": {"requiredTags": [], "requiredRepositoryTags": []}, "template-custom-role": "disabled"}),
     ("a tag that says prod in a dev stack", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), None),
     ("a GitLab group access token", gitlab_secret("group-access-token"), None),
+    ("a least-privilege GitLab token resource feeding the secret", token_feeding_secret(), None),
+    ("a GitLab deploy token with an expiry", token_feeding_secret(
+        "gitlab:index/groupDeployToken:GroupDeployToken", accessLevel=None, rotationConfiguration=None,
+        expiresAt="2027-03-01"), None),
 ]
 POLICY_SPEC = "dev-consumer"
 UPSTREAM_TYPE = "ecr-pull-through-cache:index:UpstreamCache"

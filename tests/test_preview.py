@@ -42,7 +42,7 @@ def test_human_output_shows_the_tree_outputs_and_summary_without_colour():
     assert "+ ecr-pull-through-cache:index:UpstreamCache  dev-docker-hub   docker-hub <- registry-1.docker.io" in out
     assert "+ aws:ecr:PullThroughCacheRule  dev-docker-hub-rule" in out
     assert "registry_url: 123456789012.dkr.ecr.us-east-2.amazonaws.com" in out
-    assert out.strip().splitlines()[-1].startswith("Resources: 45 to create; policy: 0 mandatory")
+    assert out.strip().splitlines()[-1].startswith("Resources: 46 to create; policy: 0 mandatory")
     assert "\x1b[" not in out  # no colour when not a terminal
     assert result.stderr == ""
 

@@ -267,3 +267,80 @@ def test_upstream_grants_name_the_role_for_the_upstream_registrys_owner(prod_up)
     assert statement["Principal"] == {"AWS": golden["custom_role_arn"]}
     assert statement["Resource"] == "arn:aws:ecr:eu-west-1:210987654321:repository/release/*"
     assert run_stack(BASE_CONFIG).plain_outputs["upstream_grants"] == {}
+
+
+GITLAB_TOKEN = "gitlab:index/groupAccessToken:GroupAccessToken"
+DEPLOY_TOKEN = "gitlab:index/groupDeployToken:GroupDeployToken"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+def with_gitlab_token(**token):
+    return config_with(upstreams=[*BASE_CONFIG["upstreams"], {
+        "kind": "gitlab-container-registry", "token": {"group": "acme/platform", **token}}])
+
+
+def test_the_stack_creates_a_least_privilege_group_access_token_and_keeps_it_secret():
+    result = run_stack(with_gitlab_token(expires_in_days=60, rotate_before_days=7))
+    assert result.error is None, result.error
+    token = result.get(GITLAB_TOKEN, "test-gitlab-gitlab-token")
+    assert token.inputs["accessLevel"] == "guest" and token.inputs["scopes"] == ["read_registry"]
+    assert token.inputs["rotationConfiguration"] == {"expirationDays": 60, "rotateBeforeDays": 7}
+    assert token.inputs["group"] == "acme/platform"
+    assert "token" in token.request.additionalSecretOutputs  # the provider keeps the value secret in state
+    value = token.state["token"]
+    version = result.get(SECRET_VERSION, "test-gitlab-credentials")
+    assert version.secret_paths == ["secretString"]
+    assert json.loads(version.inputs["secretString"]) == {"username": "ecr-pull-through-cache", "accessToken": value}
+    assert version.property_dependencies["secretString"] == [token.urn]
+    for registration in result.resources:
+        if registration is not version and registration is not token:
+            assert value not in json.dumps(registration.properties)
+    assert value not in json.dumps(result.outputs)
+    secret = result.get(SECRET, "test-gitlab-secret")
+    assert secret.inputs["tags"]["ptc:token-type"] == "group-access-token"
+    assert secret.inputs["tags"]["ptc:token-scopes"] == "read_registry"
+    assert secret.inputs["tags"]["ptc:token-expires-in-days"] == "60"
+
+
+def test_a_group_deploy_token_for_tiers_without_group_access_tokens():
+    result = run_stack(with_gitlab_token(type="group-deploy-token"))
+    token = result.get(DEPLOY_TOKEN, "test-gitlab-gitlab-token")
+    assert token.inputs["scopes"] == ["read_registry"] and token.inputs["expiresAt"]
+    version = json.loads(result.get(SECRET_VERSION, "test-gitlab-credentials").inputs["secretString"])
+    assert version["username"] == token.inputs["username"]  # a deploy token logs in with its own username
+
+
+def test_a_deploy_token_expiry_is_stable_between_runs_and_moves_each_period():
+    import datetime
+
+    from components.upstream_cache import deploy_token_expiry
+
+    day = datetime.date(2026, 12, 2)
+    dates = {deploy_token_expiry(90, 14, day + datetime.timedelta(days=n)) for n in range(0, 200)}
+    assert 2 <= len(dates) <= 4  # one date per 76-day window
+    for n in range(200):
+        today = day + datetime.timedelta(days=n)
+        expiry = datetime.date.fromisoformat(deploy_token_expiry(90, 14, today))
+        assert 14 <= (expiry - today).days <= 90  # never inside the last 14 days, never beyond the lifetime
+
+
+@pytest.mark.parametrize("token, extra, message", [
+    ({"group": "acme"}, {"credentials_key": "gitlab"}, "this upstream creates its own token (token:)"),
+    ({"group": "acme"}, {"existing_secret": "ecr-pullthroughcache/shared/gitlab"}, "and token: are both set"),
+    ({"group": "acme", "expires_in_days": 400}, {}, "token.expires_in_days: must be a whole number from 1 to 365"),
+    ({"group": "acme", "expires_in_days": 30, "rotate_before_days": 30}, {}, "must be shorter than the expiry"),
+    ({"type": "group-access-token"}, {}, "token.group: is required"),
+    ({"group": "acme", "type": "personal-access-token"}, {}, "token.type: 'personal-access-token' is not one of"),
+])
+def test_token_blocks_are_refused_naming_the_field(token, extra, message):
+    upstream = {"kind": "gitlab-container-registry", "token": token}
+    config = config_with(upstreams=[*BASE_CONFIG["upstreams"], upstream])
+    if extra.get("credentials_key"):
+        config["credentials"]["gitlab"] = {"secure": "glpat-x"}
+    if extra.get("existing_secret"):
+        upstream["existing_secret"] = extra["existing_secret"]
+        upstream["token_scopes"] = ["read_registry"]
+    result = run_stack(config)
+    assert isinstance(result.error, ConfigError)
+    assert message in str(result.error), str(result.error)
+    assert result.resources == []

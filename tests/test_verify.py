@@ -334,3 +334,19 @@ def _capture_json(args, console):
     with contextlib.redirect_stdout(out):
         code = verify_module.run(args, console)
     return code, out.getvalue()
+
+
+@pytest.mark.parametrize("age, status, words", [(10, "pass", "expires in 80 days"),
+                                                (80, "warn", "inside its 14-day rotation window"),
+                                                (95, "fail", "expired 5 days ago")])
+def test_a_stack_made_token_reports_its_expiry_and_warns_in_the_rotation_window(age, status, words):
+    from datetime import UTC, datetime, timedelta
+
+    from ptc.verify import Verifier
+
+    verifier = Verifier.__new__(Verifier)
+    verifier.checks, verifier.now = [], datetime(2026, 12, 2, tzinfo=UTC)
+    verifier.check_expiry("gitlab", {"ptc:token-expires-in-days": "90", "ptc:token-rotate-before-days": "14"},
+                          verifier.now - timedelta(days=age))
+    [check] = verifier.checks
+    assert (check.check, check.status) == ("token-expiry", status) and words in check.detail

@@ -4,6 +4,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 import credentials
 import encryption
+import gitlab_tokens
 import permissions
 import principals
 import scopes
@@ -13,6 +14,8 @@ from hardening import check_config_on_configure
 POLICIES = [
     scopes.POLICY,
     scopes.GITLAB_TOKEN_POLICY,
+    gitlab_tokens.LEAST_PRIVILEGE_POLICY,
+    gitlab_tokens.PERSONAL_POLICY,
     credentials.RULE_POLICY,
     credentials.STACK_POLICY,
     credentials.ENVIRONMENT_POLICY,
