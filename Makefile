@@ -26,8 +26,9 @@ preview: $(STAMP)  ## the dev stack through the mock engine and every policy pac
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff's checks and its formatting (`$(BIN)/ruff format .` fixes the latter)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -32,10 +32,12 @@ context = StackContext(
 stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
 stack_document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) if stack_file.is_file() else None
 settings = parse_settings(
-    raw, context,
+    raw,
+    context,
     credentials_are_secret=pulumi.runtime.is_config_secret(config.full_key("credentials")),
-    present_keys=[key.split(":", 1)[1] for key in pulumi.runtime.config.CONFIG.get()
-                  if key.startswith(config.full_key(""))],
+    present_keys=[
+        key.split(":", 1)[1] for key in pulumi.runtime.config.CONFIG.get() if key.startswith(config.full_key(""))
+    ],
     plain_credentials=plain_secret_leaves((stack_document or {}).get("config"), pulumi.get_project()),
     faults=read_faults,
 )

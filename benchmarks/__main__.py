@@ -1,8 +1,8 @@
 """Run benchmark suites and record them in benchmarks/out/RESULTS.md (untracked).
 
-    python -m benchmarks                  # every suite (make bench)
-    python -m benchmarks preview -n 5     # some suites, 5 repetitions
-    python -m benchmarks --update         # also replace the tracked benchmarks/RESULTS.md
+python -m benchmarks                  # every suite (make bench)
+python -m benchmarks preview -n 5     # some suites, 5 repetitions
+python -m benchmarks --update         # also replace the tracked benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suites", nargs="*", metavar="SUITE", help=f"{', '.join(SUITES)} (default: all)")
     parser.add_argument("-n", "--repeat", type=int, default=5, help="repetitions per measurement (default 5)")
     parser.add_argument("--no-write", action="store_true", help="print only; write no file")
-    parser.add_argument("--update", action="store_true",
-                        help="record in the tracked benchmarks/RESULTS.md (default: benchmarks/out/RESULTS.md)")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="record in the tracked benchmarks/RESULTS.md (default: benchmarks/out/RESULTS.md)",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:

@@ -8,13 +8,19 @@ from pathlib import Path
 import yaml
 
 KINDS = [
-    {"kind": "ecr-public"}, {"kind": "k8s"}, {"kind": "quay"},
+    {"kind": "ecr-public"},
+    {"kind": "k8s"},
+    {"kind": "quay"},
     {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:public_read"]},
     {"kind": "github-container-registry", "username": "bot", "token_scopes": ["read:packages"]},
     {"kind": "gitlab-container-registry", "username": "bot", "token_scopes": ["read_registry"]},
     {"kind": "chainguard", "username": "bot", "token_scopes": ["registry.pull"]},
-    {"kind": "azure-container-registry", "registry": "acmeprod", "username": "tok",
-     "token_scopes": ["content/read", "metadata/read"]},
+    {
+        "kind": "azure-container-registry",
+        "registry": "acmeprod",
+        "username": "tok",
+        "token_scopes": ["content/read", "metadata/read"],
+    },
     {"kind": "ecr", "registry": "210987654321.dkr.ecr.us-east-2.amazonaws.com", "upstream_prefix": "release"},
 ]
 

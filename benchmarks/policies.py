@@ -34,28 +34,71 @@ PER_UPSTREAM = 6  # component, secret, role, role policy, template, rule
 
 def resources(count: int):
     """`count` resources shaped like real caches: one registry, then six per upstream."""
-    specs = [Spec(REGISTRY, "dev", {"environment": "dev"}, custom=False),
-             Spec(POLICY, "dev-consumer", {"policy": json.dumps(iam.consumer_policy("aws", REGION, ACCOUNT, ["x0"])),
-                                           "tags": {"environment": "dev"}}, parent="dev")]
+    specs = [
+        Spec(REGISTRY, "dev", {"environment": "dev"}, custom=False),
+        Spec(
+            POLICY,
+            "dev-consumer",
+            {"policy": json.dumps(iam.consumer_policy("aws", REGION, ACCOUNT, ["x0"])), "tags": {"environment": "dev"}},
+            parent="dev",
+        ),
+    ]
     index = 0
     while len(specs) < count:
         prefix, name = f"hub{index}", f"dev-hub{index}"
         tags = {"environment": "dev", "team": "platform"}
         specs += [
-            Spec(UPSTREAM, name, {"kind": "docker-hub", "prefix": prefix, "environment": "dev"}, parent="dev",
-                 custom=False),
-            Spec(SECRET, f"{name}-secret", {"namePrefix": f"ecr-pullthroughcache/dev/{prefix}-", "tags": {
-                **tags, "ptc:upstream": "docker-hub", "ptc:token-scopes": "repo:read"}}, parent=name),
-            Spec(ROLE, f"{name}-template", {"assumeRolePolicy": json.dumps(iam.template_role_trust()), "tags": tags},
-                 parent=name),
-            Spec(ROLE_POLICY, f"{name}-template-policy", {"role": UNKNOWN, "policy": json.dumps(
-                iam.template_role_policy("aws", REGION, ACCOUNT, prefix))}, parent=name),
-            Spec(TEMPLATE, f"{name}-template", {"prefix": prefix, "appliedFors": ["PULL_THROUGH_CACHE"],
-                                                "lifecyclePolicy": lifecycle.default_lifecycle_policy(),
-                                                "resourceTags": tags, "customRoleArn": UNKNOWN}, parent=name),
-            Spec(RULE, f"{name}-rule", {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": "registry-1.docker.io",
-                                        "credentialArn": UNKNOWN}, parent=name,
-                 property_dependencies={"credentialArn": [f"{name}-secret"]}),
+            Spec(
+                UPSTREAM,
+                name,
+                {"kind": "docker-hub", "prefix": prefix, "environment": "dev"},
+                parent="dev",
+                custom=False,
+            ),
+            Spec(
+                SECRET,
+                f"{name}-secret",
+                {
+                    "namePrefix": f"ecr-pullthroughcache/dev/{prefix}-",
+                    "tags": {**tags, "ptc:upstream": "docker-hub", "ptc:token-scopes": "repo:read"},
+                },
+                parent=name,
+            ),
+            Spec(
+                ROLE,
+                f"{name}-template",
+                {"assumeRolePolicy": json.dumps(iam.template_role_trust()), "tags": tags},
+                parent=name,
+            ),
+            Spec(
+                ROLE_POLICY,
+                f"{name}-template-policy",
+                {"role": UNKNOWN, "policy": json.dumps(iam.template_role_policy("aws", REGION, ACCOUNT, prefix))},
+                parent=name,
+            ),
+            Spec(
+                TEMPLATE,
+                f"{name}-template",
+                {
+                    "prefix": prefix,
+                    "appliedFors": ["PULL_THROUGH_CACHE"],
+                    "lifecyclePolicy": lifecycle.default_lifecycle_policy(),
+                    "resourceTags": tags,
+                    "customRoleArn": UNKNOWN,
+                },
+                parent=name,
+            ),
+            Spec(
+                RULE,
+                f"{name}-rule",
+                {
+                    "ecrRepositoryPrefix": prefix,
+                    "upstreamRegistryUrl": "registry-1.docker.io",
+                    "credentialArn": UNKNOWN,
+                },
+                parent=name,
+                property_dependencies={"credentialArn": [f"{name}-secret"]},
+            ),
         ]
         index += 1
     return build(specs[:count])
@@ -115,8 +158,10 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
             assert not [v for v in found if v["level"] == "mandatory"], found[:3]
             timing = Timing(f"{size} resources: Analyze each + AnalyzeStack, both packs", samples)
             timings.append(timing)
-            notes.append(f"{size} resources: {size / timing.median:,.0f} resources/s (median), "
-                         f"{timing.median / size * 1000:.2f} ms per resource")
+            notes.append(
+                f"{size} resources: {size / timing.median:,.0f} resources/s (median), "
+                f"{timing.median / size * 1000:.2f} ms per resource"
+            )
     return timings, notes
 
 

@@ -47,8 +47,10 @@ def interleaved(commands: dict[str, list[str]], repeat: int) -> tuple[dict[str, 
             seconds, rss = _run(args)
             samples[name].append(seconds)
             memory[name].append(rss)
-    return ({name: Timing(name, values) for name, values in samples.items()},
-            {name: max(values) for name, values in memory.items()})
+    return (
+        {name: Timing(name, values) for name, values in samples.items()},
+        {name: max(values) for name, values in memory.items()},
+    )
 
 
 CURVE_SCRIPT = """
@@ -78,8 +80,9 @@ def curve(repeat: int) -> list[tuple[int, float, int]]:
     for count in CURVE:
         runs = []
         for _ in range(max(1, min(repeat, 3))):
-            out = subprocess.run([PYTHON, "-c", CURVE_SCRIPT, str(count)], cwd=ROOT, capture_output=True, text=True,
-                                 check=True).stdout
+            out = subprocess.run(
+                [PYTHON, "-c", CURVE_SCRIPT, str(count)], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
         points.append((count, statistics.median(r["seconds"] for r in runs), runs[0]["resources"]))
     return points
@@ -90,17 +93,37 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
     with tempfile.TemporaryDirectory() as scratch:
         commands = {
             'bare SDK import: `python -c "import pulumi, pulumi_aws"`': [PYTHON, "-c", "import pulumi, pulumi_aws"],
-            "`ptc preview --stack dev --json` (program + AWS checks + 2 packs)":
-                [PYTHON, "-m", "ptc", "preview", "--stack", "dev", "--json"],
+            "`ptc preview --stack dev --json` (program + AWS checks + 2 packs)": [
+                PYTHON,
+                "-m",
+                "ptc",
+                "preview",
+                "--stack",
+                "dev",
+                "--json",
+            ],
             "`ptc preview --stack dev` (the same, human output)": [PYTHON, "-m", "ptc", "preview", "--stack", "dev"],
         }
         for count in UPSTREAMS:
             path = configs.write(Path(scratch), count)
-            commands[f"`ptc preview --json` of {count} upstreams"] = [PYTHON, "-m", "ptc", "preview", "--config",
-                                                                     str(path), "--json"]
+            commands[f"`ptc preview --json` of {count} upstreams"] = [
+                PYTHON,
+                "-m",
+                "ptc",
+                "preview",
+                "--config",
+                str(path),
+                "--json",
+            ]
         stacks = stack_names(ROOT)
-        commands["every stack in one process: `ptc preview --all --json`"] = [PYTHON, "-m", "ptc", "preview",
-                                                                              "--all", "--json"]
+        commands["every stack in one process: `ptc preview --all --json`"] = [
+            PYTHON,
+            "-m",
+            "ptc",
+            "preview",
+            "--all",
+            "--json",
+        ]
         timings, memory = interleaved(commands, repeat)
     load_after = os.getloadavg()
 
@@ -115,20 +138,28 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
         f"dev: `ptc preview --json` / bare SDK import = {dev_json.median / bare.median:.2f}x (goal at most 2.0x); "
         f"human output / bare = {timings[names[2]].median / bare.median:.2f}x",
         f"50 upstreams / 5 upstreams = {scaling[50].median / scaling[5].median:.2f}x (goal at most 2.0x)",
-        "per-upstream marginal cost: " + ", ".join(
+        "per-upstream marginal cost: "
+        + ", ".join(
             f"{a}->{b}: {(scaling[b].median - scaling[a].median) / (b - a) * 1000:.1f} ms"
-            for a, b in zip(UPSTREAMS, UPSTREAMS[1:], strict=False)),
+            for a, b in zip(UPSTREAMS, UPSTREAMS[1:], strict=False)
+        ),
         f"`--all` over {len(stacks)} stacks / dev alone = "
         f"{timings[names[-1]].median / dev_json.median:.2f}x (the pack host is shared by every stack)",
     ]
     points = curve(repeat)
     per = [(count, seconds / count * 1000) for count, seconds, _ in points]
-    notes.append("program alone, warm, in-process (rule cap lifted for the curve): " + ", ".join(
-        f"{count} upstreams {seconds:.3f} s ({resources} resources, {ms:.1f} ms per upstream)"
-        for (count, seconds, resources), (_, ms) in zip(points, per, strict=True)))
+    notes.append(
+        "program alone, warm, in-process (rule cap lifted for the curve): "
+        + ", ".join(
+            f"{count} upstreams {seconds:.3f} s ({resources} resources, {ms:.1f} ms per upstream)"
+            for (count, seconds, resources), (_, ms) in zip(points, per, strict=True)
+        )
+    )
     notes.append(f"200 / 50 upstreams = {points[-1][1] / points[0][1]:.2f}x for 4x the upstreams (linear: 4.0x)")
-    notes.append(f"machine load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} "
-                 f"{load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    notes.append(
+        f"machine load average (1, 5, 15 min): before {load_before[0]:.2f} {load_before[1]:.2f} "
+        f"{load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}"
+    )
     return rows, notes
 
 

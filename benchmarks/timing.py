@@ -44,11 +44,14 @@ def measure(name: str, run: Callable[[], None], repeat: int) -> Timing:
 
 def command(*args: str, cwd: Path = ROOT, env: dict | None = None) -> Callable[[], None]:
     """A callable that runs a command to completion, failing loudly if it fails."""
+
     def run() -> None:
         result = subprocess.run(args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
         if result.returncode not in (0, 1):
-            raise RuntimeError(f"{' '.join(args)} exited {result.returncode}: {result.stdout[-2000:]}"
-                               f"{result.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(args)} exited {result.returncode}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+
     return run
 
 
@@ -69,8 +72,10 @@ def machine() -> str:
         model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{platform.system()} {platform.machine()}, {cpus} cores{memory}{', ' + model if model else ''}, " \
-           f"Python {platform.python_version()}"
+    return (
+        f"{platform.system()} {platform.machine()}, {cpus} cores{memory}{', ' + model if model else ''}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 TABLE_HEAD = "| measurement | min (s) | median (s) | runs |\n| --- | --- | --- | --- |"

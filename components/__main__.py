@@ -18,8 +18,9 @@ def load_components():
     if str(HERE) in sys.path:
         sys.path.remove(str(HERE))  # our modules are not top-level modules
     if "components" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("components", HERE / "__init__.py",
-                                                      submodule_search_locations=[str(HERE)])
+        spec = importlib.util.spec_from_file_location(
+            "components", HERE / "__init__.py", submodule_search_locations=[str(HERE)]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules["components"] = module
         spec.loader.exec_module(module)
@@ -49,6 +50,7 @@ def provider():
 
                 def each(values, type_def=type_def):
                     return {k: self.map_complex_output(v, type_def) for k, v in values.items()}
+
                 value = state[name]
                 state[name] = value.apply(each) if isinstance(value, Output) else each(value)
             return state

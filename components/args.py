@@ -22,9 +22,23 @@ except ImportError:  # pragma: no cover
 from .catalog import UpstreamRegistry
 
 __all__ = [
-    "AppliedFor", "ConsumerArgs", "EncryptionType", "GitLabTokenArgs", "IamArgs", "ImageTagMutability", "KmsArgs",
-    "PullThroughCacheArgs", "ScanFrequency", "ScanType", "ScanningArgs", "TemplateArgs", "TemplateOutput",
-    "UpstreamArgs", "UpstreamCacheArgs", "UpstreamOutput", "UpstreamRegistry",
+    "AppliedFor",
+    "ConsumerArgs",
+    "EncryptionType",
+    "GitLabTokenArgs",
+    "IamArgs",
+    "ImageTagMutability",
+    "KmsArgs",
+    "PullThroughCacheArgs",
+    "ScanFrequency",
+    "ScanType",
+    "ScanningArgs",
+    "TemplateArgs",
+    "TemplateOutput",
+    "UpstreamArgs",
+    "UpstreamCacheArgs",
+    "UpstreamOutput",
+    "UpstreamRegistry",
 ]
 
 

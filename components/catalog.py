@@ -1,6 +1,6 @@
 """The nine upstream registries Amazon ECR pull through cache supports, as data.
 
-Facts only (DESIGN.md section 3): the upstream URL, the default ECR prefix, how ECR
+Facts only (docs/DESIGN.md section 3): the upstream URL, the default ECR prefix, how ECR
 authenticates to the upstream, and which token scopes count as least privilege.
 Everything here is plain Python so that the config parser, the components, the CLI and
 the tests share one source of truth.
@@ -182,8 +182,13 @@ GITLAB_ACCESS_TOKEN_USERNAME = "ecr-pull-through-cache"
 (GitLab docs, "Group access tokens"); a group deploy token authenticates with its own username (GitLab docs,
 "Deploy tokens")."""
 
-GITLAB_TOKEN_TYPES = ("group-access-token", "group-deploy-token", "project-access-token", "project-deploy-token",
-                      "personal-access-token")
+GITLAB_TOKEN_TYPES = (
+    "group-access-token",
+    "group-deploy-token",
+    "project-access-token",
+    "project-deploy-token",
+    "personal-access-token",
+)
 """GitLab's token types (GitLab docs, "Token overview"). Least privilege for a pull through cache is a group
 access token with the Guest role and only read_registry; a group deploy token with read_registry where group
 access tokens are not offered."""
@@ -236,8 +241,9 @@ def parse_ecr_registry(registry: str, default_region: str, dns_suffix: str = "am
     )
 
 
-def upstream_url(kind: str | UpstreamRegistry, registry: str | None = None, region: str = "",
-                 dns_suffix: str = "amazonaws.com") -> str:
+def upstream_url(
+    kind: str | UpstreamRegistry, registry: str | None = None, region: str = "", dns_suffix: str = "amazonaws.com"
+) -> str:
     """The `upstreamRegistryUrl` for a kind; Azure and ECR derive it from `registry`."""
     entry = get_kind(kind)
     if entry.url is not None:

@@ -24,10 +24,20 @@ from . import catalog, iam, lifecycle, naming
 from . import tags as tag_rules
 
 CONFIG_KEYS = (
-    "environment", "tags", "upstreams", "credentials", "template", "kms", "scanning", "consumers",
-    "secret_recovery_window_days", "random_prefix_suffix", "iam", "registry_policy_statements",
+    "environment",
+    "tags",
+    "upstreams",
+    "credentials",
+    "template",
+    "kms",
+    "scanning",
+    "consumers",
+    "secret_recovery_window_days",
+    "random_prefix_suffix",
+    "iam",
+    "registry_policy_statements",
 )
-"""Every config key of the project namespace (DESIGN.md section 5 and the project's own)."""
+"""Every config key of the project namespace (docs/DESIGN.md section 5 and the project's own)."""
 
 SCALAR_KEYS = ("environment", "secret_recovery_window_days", "random_prefix_suffix")
 """Keys whose values are scalars; every other key holds a list or a mapping (JSON in the runtime's config)."""
@@ -36,16 +46,33 @@ MAX_RULES = 50
 """Pull through cache rules per registry per region (not adjustable)."""
 
 UPSTREAM_KEYS = (
-    "kind", "prefix", "random_suffix", "username", "token_scopes", "token_type", "existing_secret",
-    "registry", "upstream_prefix", "template", "token",
+    "kind",
+    "prefix",
+    "random_suffix",
+    "username",
+    "token_scopes",
+    "token_type",
+    "existing_secret",
+    "registry",
+    "upstream_prefix",
+    "template",
+    "token",
 )
 TOKEN_KEYS = ("group", "type", "expires_in_days", "rotate_before_days")
 DEFAULT_TOKEN_DAYS = 90
 DEFAULT_ROTATE_BEFORE_DAYS = 14
 TEMPLATE_KEYS = (
-    "image_tag_mutability", "image_tag_mutability_exclusion_filters", "untagged_expiry_days",
-    "max_image_count", "lifecycle_policy", "encryption", "tag_repositories", "applied_for", "repository_policy",
-    "resource_tags", "custom_role_arn",
+    "image_tag_mutability",
+    "image_tag_mutability_exclusion_filters",
+    "untagged_expiry_days",
+    "max_image_count",
+    "lifecycle_policy",
+    "encryption",
+    "tag_repositories",
+    "applied_for",
+    "repository_policy",
+    "resource_tags",
+    "custom_role_arn",
 )
 TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
@@ -68,6 +95,7 @@ FINE_GRAINED_GITHUB_TOKEN = "github_pat_"
 # --------------------------------------------------------------------------------------------
 # Faults
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -122,6 +150,7 @@ def upstream_label(index: int, kind: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # Typed settings
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TemplateSettings:
@@ -233,6 +262,7 @@ class StackContext:
 # Small typed readers: each returns the value or None and records a fault.
 # --------------------------------------------------------------------------------------------
 
+
 class _Collector:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
@@ -295,8 +325,11 @@ class _Collector:
             known = tuple(known)
             for key in value:
                 if key not in known:
-                    self.add(where, f"{field_}.{key}" if field_ else str(key),
-                             f"is not a known key; use one of {', '.join(known)}")
+                    self.add(
+                        where,
+                        f"{field_}.{key}" if field_ else str(key),
+                        f"is not a known key; use one of {', '.join(known)}",
+                    )
         return dict(value)
 
 
@@ -309,39 +342,66 @@ def _show(value: Any) -> str:
 # Template settings
 # --------------------------------------------------------------------------------------------
 
-def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enabled: bool,
-                     field_prefix: str = "template.") -> TemplateSettings:
+
+def _template_faults(
+    c: _Collector, where: str, raw: Mapping[str, Any], kms_enabled: bool, field_prefix: str = "template."
+) -> TemplateSettings:
     f = field_prefix
-    mutability = c.choice(where, f"{f}image_tag_mutability", raw.get("image_tag_mutability"), TAG_MUTABILITY,
-                          "MUTABLE")
-    filters = c.string_list(where, f"{f}image_tag_mutability_exclusion_filters",
-                            raw.get("image_tag_mutability_exclusion_filters")) or []
+    mutability = c.choice(where, f"{f}image_tag_mutability", raw.get("image_tag_mutability"), TAG_MUTABILITY, "MUTABLE")
+    filters = (
+        c.string_list(
+            where, f"{f}image_tag_mutability_exclusion_filters", raw.get("image_tag_mutability_exclusion_filters")
+        )
+        or []
+    )
     with_exclusion = mutability.endswith("_WITH_EXCLUSION")
     if filters and not with_exclusion:
-        c.add(where, f"{f}image_tag_mutability_exclusion_filters",
-              f"only applies with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, not {mutability}; "
-              "remove the filters or change image_tag_mutability")
+        c.add(
+            where,
+            f"{f}image_tag_mutability_exclusion_filters",
+            f"only applies with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, not {mutability}; "
+            "remove the filters or change image_tag_mutability",
+        )
     if with_exclusion and not filters:
-        c.add(where, f"{f}image_tag_mutability_exclusion_filters",
-              f"is required with {mutability}: list 1 to {MAX_EXCLUSION_FILTERS} tag filters such as 'latest'")
+        c.add(
+            where,
+            f"{f}image_tag_mutability_exclusion_filters",
+            f"is required with {mutability}: list 1 to {MAX_EXCLUSION_FILTERS} tag filters such as 'latest'",
+        )
     if len(filters) > MAX_EXCLUSION_FILTERS:
-        c.add(where, f"{f}image_tag_mutability_exclusion_filters",
-              f"has {len(filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}")
+        c.add(
+            where,
+            f"{f}image_tag_mutability_exclusion_filters",
+            f"has {len(filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}",
+        )
     for flt in filters:
         if not EXCLUSION_FILTER.fullmatch(flt) or flt.count("*") > 2:
-            c.add(where, f"{f}image_tag_mutability_exclusion_filters",
-                  f"'{flt}' must be 1-128 letters, digits or '._-*' with at most two '*' wildcards")
+            c.add(
+                where,
+                f"{f}image_tag_mutability_exclusion_filters",
+                f"'{flt}' must be 1-128 letters, digits or '._-*' with at most two '*' wildcards",
+            )
 
-    days = c.integer(where, f"{f}untagged_expiry_days", raw.get("untagged_expiry_days"),
-                     lifecycle.DEFAULT_UNTAGGED_EXPIRY_DAYS, 1, 3650)
-    count = c.integer(where, f"{f}max_image_count", raw.get("max_image_count"),
-                      lifecycle.DEFAULT_MAX_IMAGE_COUNT, 1, 10000)
+    days = c.integer(
+        where,
+        f"{f}untagged_expiry_days",
+        raw.get("untagged_expiry_days"),
+        lifecycle.DEFAULT_UNTAGGED_EXPIRY_DAYS,
+        1,
+        3650,
+    )
+    count = c.integer(
+        where, f"{f}max_image_count", raw.get("max_image_count"), lifecycle.DEFAULT_MAX_IMAGE_COUNT, 1, 10000
+    )
     policy = lifecycle.default_lifecycle_policy(days, count)
     custom = raw.get("lifecycle_policy")
     if custom is not None:
         if raw.get("untagged_expiry_days") is not None or raw.get("max_image_count") is not None:
-            c.add(where, f"{f}lifecycle_policy",
-                  "replaces the generated policy; drop untagged_expiry_days and max_image_count, or drop it")
+            c.add(
+                where,
+                f"{f}lifecycle_policy",
+                "replaces the generated policy; drop untagged_expiry_days and max_image_count, or drop it",
+            )
         if isinstance(custom, Mapping):
             custom = lifecycle.canonical_json(custom)
         if not isinstance(custom, str):
@@ -353,8 +413,9 @@ def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enab
             if not problems:
                 policy = custom
 
-    encryption = c.choice(where, f"{f}encryption", raw.get("encryption"), ENCRYPTION_TYPES,
-                          "KMS" if kms_enabled else "AES256")
+    encryption = c.choice(
+        where, f"{f}encryption", raw.get("encryption"), ENCRYPTION_TYPES, "KMS" if kms_enabled else "AES256"
+    )
     tag_repositories = c.boolean(where, f"{f}tag_repositories", raw.get("tag_repositories"), True)
     applied_for = c.string_list(where, f"{f}applied_for", raw.get("applied_for")) or ["PULL_THROUGH_CACHE"]
     for item in applied_for:
@@ -362,13 +423,20 @@ def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enab
             c.add(where, f"{f}applied_for", f"'{item}' is not one of {', '.join(APPLIED_FOR)}")
     if "PULL_THROUGH_CACHE" not in applied_for:
         c.add(where, f"{f}applied_for", "must include PULL_THROUGH_CACHE, or cached repositories get no template")
-    repository_policy = _policy_document(c, where, f"{f}repository_policy", raw.get("repository_policy"),
-                                         iam.REPOSITORY_POLICY_MAX, "RepositoryPolicyText")
+    repository_policy = _policy_document(
+        c,
+        where,
+        f"{f}repository_policy",
+        raw.get("repository_policy"),
+        iam.REPOSITORY_POLICY_MAX,
+        "RepositoryPolicyText",
+    )
     resource_tags = _tags(c, raw.get("resource_tags"), where, f"{f}resource_tags")
     role = c.string(where, f"{f}custom_role_arn", raw.get("custom_role_arn"))
     if role is not None and not ROLE_ARN.fullmatch(role):
-        c.add(where, f"{f}custom_role_arn",
-              f"{_show(role)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        c.add(
+            where, f"{f}custom_role_arn", f"{_show(role)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )
         role = None
     return TemplateSettings(
         image_tag_mutability=mutability,
@@ -387,10 +455,17 @@ def _template_faults(c: _Collector, where: str, raw: Mapping[str, Any], kms_enab
 # One upstream
 # --------------------------------------------------------------------------------------------
 
-def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: bool, token: Any = None,
-                    context: StackContext | None = None, random_suffix_default: bool = False,
-                    ) -> tuple[list[Fault], dict[str, Any]]:
-    """Check one upstream entry (config keys of DESIGN.md section 5, without the template).
+
+def upstream_faults(
+    entry: Mapping[str, Any],
+    where_prefix: str,
+    *,
+    has_token: bool,
+    token: Any = None,
+    context: StackContext | None = None,
+    random_suffix_default: bool = False,
+) -> tuple[list[Fault], dict[str, Any]]:
+    """Check one upstream entry (config keys of docs/DESIGN.md section 5, without the template).
 
     `where_prefix` names the entry in messages (`upstreams[2]`); the kind is appended. Returns
     the faults and the normalized values (`kind`, `prefix`, `upstream_url`, ...). The account and
@@ -403,8 +478,11 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
         kind = kind.value
     if kind is not None and not isinstance(kind, str):
         c = _Collector()
-        c.add(where_prefix, "kind", f"must be one upstream kind as text ({', '.join(catalog.KIND_NAMES)}), not "
-                                    f"{_show(kind)}")
+        c.add(
+            where_prefix,
+            "kind",
+            f"must be one upstream kind as text ({', '.join(catalog.KIND_NAMES)}), not {_show(kind)}",
+        )
         return c.faults, {}
     where = f"{where_prefix} ({kind})" if isinstance(kind, str) and kind else where_prefix
     c.mapping(where, "", entry, UPSTREAM_KEYS)
@@ -438,24 +516,37 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
     registry = c.string(where, "registry", entry.get("registry"))
     if spec.needs_registry:
         if registry is None and entry.get("registry") is None:
-            example = "acmeprod (for acmeprod.azurecr.io)" if kind == "azure-container-registry" else \
-                "123456789012.dkr.ecr.eu-west-1.amazonaws.com or a 12-digit account id"
+            example = (
+                "acmeprod (for acmeprod.azurecr.io)"
+                if kind == "azure-container-registry"
+                else "123456789012.dkr.ecr.eu-west-1.amazonaws.com or a 12-digit account id"
+            )
             c.add(where, "registry", f"is required for kind '{kind}': for example {example}")
         elif registry is not None:
             if kind == "ecr" and context is None and catalog.ACCOUNT_ID.fullmatch(registry):
-                c.add(where, "registry", f"'{registry}' is an account id; give the full registry host "
-                                         f"'{registry}.dkr.ecr.<region>.amazonaws.com'")
+                c.add(
+                    where,
+                    "registry",
+                    f"'{registry}' is an account id; give the full registry host "
+                    f"'{registry}.dkr.ecr.<region>.amazonaws.com'",
+                )
             else:
                 try:
                     values["upstream_url"] = catalog.upstream_url(
-                        kind, registry, context.region if context else "",
-                        context.dns_suffix if context else "amazonaws.com")
+                        kind,
+                        registry,
+                        context.region if context else "",
+                        context.dns_suffix if context else "amazonaws.com",
+                    )
                 except ValueError as exc:
                     c.add(where, "registry", str(exc))
     else:
         if entry.get("registry") is not None:
-            c.add(where, "registry", f"only applies to kinds azure-container-registry and ecr; "
-                                     f"'{kind}' always uses {spec.url}; remove it")
+            c.add(
+                where,
+                "registry",
+                f"only applies to kinds azure-container-registry and ecr; '{kind}' always uses {spec.url}; remove it",
+            )
         values["upstream_url"] = spec.url
     values["registry"] = registry
 
@@ -479,16 +570,24 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
         if has_token:
             c.add(where, key, "is set but this upstream creates its own token (token:); remove one of them")
         if entry.get("existing_secret") is not None:
-            c.add(where, "existing_secret", "and token: are both set; the stack either creates the token or reads "
-                                            "an existing secret: remove one")
+            c.add(
+                where,
+                "existing_secret",
+                "and token: are both set; the stack either creates the token or reads an existing secret: remove one",
+            )
         for field_ in ("username", "token_type"):
             if entry.get(field_) is not None:
                 c.add(where, field_, "is set by the token: block; remove it")
         scopes_given = entry.get("token_scopes")
-        if scopes_given is not None and list(scopes_given) != ["read_registry"]:
+        if scopes_given is not None and scopes_given != ["read_registry"]:
             c.add(where, "token_scopes", "is read_registry for a token the stack creates; remove it")
-        values.update(managed_token=managed, token_type=managed.type, token_scopes=("read_registry",),
-                      username=None, existing_secret=None)
+        values.update(
+            managed_token=managed,
+            token_type=managed.type,
+            token_scopes=("read_registry",),
+            username=None,
+            existing_secret=None,
+        )
         return c.faults, values
 
     # credentials
@@ -501,41 +600,68 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
             for problem in _existing_secret_faults(existing, context):
                 c.add(where, "existing_secret", problem)
             if has_token:
-                c.add(where, credentials_key,
-                      "is set but this upstream uses existing_secret; remove the token from config so it "
-                      "lives in one place")
+                c.add(
+                    where,
+                    credentials_key,
+                    "is set but this upstream uses existing_secret; remove the token from config so it "
+                    "lives in one place",
+                )
             if username is not None:
-                c.add(where, "username", "is set but this upstream uses existing_secret, which holds the "
-                                         "username; remove it")
+                c.add(
+                    where,
+                    "username",
+                    "is set but this upstream uses existing_secret, which holds the username; remove it",
+                )
         else:
             if username is None and entry.get("username") is None:
-                c.add(where, "username", f"is required for {spec.title} (the account or token name "
-                                         "that owns the access token)")
+                c.add(
+                    where,
+                    "username",
+                    f"is required for {spec.title} (the account or token name that owns the access token)",
+                )
             if not has_token:
-                c.add(where, credentials_key,
-                      f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` "
-                      f"({spec.token_help})")
-            elif isinstance(token, str) and kind == "github-container-registry" and token.startswith(
-                    FINE_GRAINED_GITHUB_TOKEN):
-                c.add(where, credentials_key, "is a fine-grained GitHub token, which GHCR does not accept; "
-                                              f"{spec.token_help}")
+                c.add(
+                    where,
+                    credentials_key,
+                    f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` "
+                    f"({spec.token_help})",
+                )
+            elif (
+                isinstance(token, str)
+                and kind == "github-container-registry"
+                and token.startswith(FINE_GRAINED_GITHUB_TOKEN)
+            ):
+                c.add(
+                    where,
+                    credentials_key,
+                    f"is a fine-grained GitHub token, which GHCR does not accept; {spec.token_help}",
+                )
             if scopes is None and entry.get("token_scopes") is None:
-                c.add(where, "token_scopes",
-                      f"is required: declare the token's scopes so policies can check least privilege "
-                      f"(allowed: {', '.join(sorted(spec.allowed_scopes))})")
+                c.add(
+                    where,
+                    "token_scopes",
+                    f"is required: declare the token's scopes so policies can check least privilege "
+                    f"(allowed: {', '.join(sorted(spec.allowed_scopes))})",
+                )
         if scopes is not None:
             if not scopes:
                 c.add(where, "token_scopes", f"must not be empty; allowed: {', '.join(sorted(spec.allowed_scopes))}")
             for scope in catalog.scopes_beyond_least_privilege(kind, scopes):
-                c.add(where, "token_scopes", f"'{scope}' is beyond least privilege for {spec.title}: "
-                                             f"{spec.token_help}")
+                c.add(where, "token_scopes", f"'{scope}' is beyond least privilege for {spec.title}: {spec.token_help}")
     else:
-        reason = "ECR refuses credentials for Quay" if kind == "quay" else \
-            "it authenticates with an IAM role" if kind == "ecr" else "it needs no credentials"
-        for key, present in (("username", entry.get("username") is not None),
-                             ("token_scopes", entry.get("token_scopes") is not None),
-                             ("existing_secret", entry.get("existing_secret") is not None),
-                             (credentials_key, has_token)):
+        reason = (
+            "ECR refuses credentials for Quay"
+            if kind == "quay"
+            else "it authenticates with an IAM role"
+            if kind == "ecr"
+            else "it needs no credentials"
+        )
+        for key, present in (
+            ("username", entry.get("username") is not None),
+            ("token_scopes", entry.get("token_scopes") is not None),
+            ("existing_secret", entry.get("existing_secret") is not None),
+            (credentials_key, has_token),
+        ):
             if present:
                 c.add(where, key, f"is not allowed for kind '{kind}' because {reason}; remove it")
     token_type = c.string(where, "token_type", entry.get("token_type"))
@@ -543,11 +669,13 @@ def upstream_faults(entry: Mapping[str, Any], where_prefix: str, *, has_token: b
         if kind != "gitlab-container-registry":
             c.add(where, "token_type", f"only applies to kind gitlab-container-registry, not '{kind}'; remove it")
         elif token_type not in catalog.GITLAB_TOKEN_TYPES:
-            c.add(where, "token_type", f"{_show(token_type)} is not a GitLab token type; use one of "
-                                       f"{', '.join(catalog.GITLAB_TOKEN_TYPES)}")
+            c.add(
+                where,
+                "token_type",
+                f"{_show(token_type)} is not a GitLab token type; use one of {', '.join(catalog.GITLAB_TOKEN_TYPES)}",
+            )
             token_type = None
-    values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing,
-                  token_type=token_type)
+    values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing, token_type=token_type)
     return c.faults, values
 
 
@@ -567,13 +695,28 @@ def _managed_token(c: _Collector, where: str, raw: Any, kind: str) -> ManagedTok
         c.add(where, "token.group", "is required: the GitLab group's id or full path (acme/platform)")
         return None
     token_type = c.choice(where, "token.type", block.get("type"), catalog.GITLAB_MANAGED_TOKENS, "group-access-token")
-    days = c.integer(where, "token.expires_in_days", block.get("expires_in_days"), DEFAULT_TOKEN_DAYS, 1,
-                     catalog.GITLAB_MAX_TOKEN_DAYS)
-    rotate = c.integer(where, "token.rotate_before_days", block.get("rotate_before_days"),
-                       min(DEFAULT_ROTATE_BEFORE_DAYS, max(1, days - 1)), 1, catalog.GITLAB_MAX_TOKEN_DAYS)
+    days = c.integer(
+        where,
+        "token.expires_in_days",
+        block.get("expires_in_days"),
+        DEFAULT_TOKEN_DAYS,
+        1,
+        catalog.GITLAB_MAX_TOKEN_DAYS,
+    )
+    rotate = c.integer(
+        where,
+        "token.rotate_before_days",
+        block.get("rotate_before_days"),
+        min(DEFAULT_ROTATE_BEFORE_DAYS, max(1, days - 1)),
+        1,
+        catalog.GITLAB_MAX_TOKEN_DAYS,
+    )
     if rotate >= days:
-        c.add(where, "token.rotate_before_days", f"is {rotate} days but the token lives {days}; the rotation window "
-                                                 "must be shorter than the expiry")
+        c.add(
+            where,
+            "token.rotate_before_days",
+            f"is {rotate} days but the token lives {days}; the rotation window must be shorter than the expiry",
+        )
     return ManagedToken(group=group.strip(), type=token_type, expires_in_days=days, rotate_before_days=rotate)
 
 
@@ -586,11 +729,15 @@ def _ecr_upstream_faults(host: str, context: StackContext) -> list[str]:
     partition = catalog.partition_of_region(region)
     faults = []
     if partition is not None and partition[0] != context.partition:
-        faults.append(f"'{host}' is in partition {partition[0]} but the stack deploys to {context.partition}; IAM "
-                      "roles cannot reach across partitions, so mirror from a registry of the same partition")
+        faults.append(
+            f"'{host}' is in partition {partition[0]} but the stack deploys to {context.partition}; IAM "
+            "roles cannot reach across partitions, so mirror from a registry of the same partition"
+        )
     if match.group("account") == context.account_id and region == context.region:
-        faults.append(f"'{host}' is this stack's own registry; a pull through cache rule must read from another "
-                      "registry (another account or region)")
+        faults.append(
+            f"'{host}' is this stack's own registry; a pull through cache rule must read from another "
+            "registry (another account or region)"
+        )
     return faults
 
 
@@ -601,19 +748,27 @@ def _existing_secret_faults(existing: str, context: StackContext | None) -> list
             return [f"'{existing}' is not a Secrets Manager secret ARN"]
         faults = []
         if not naming.is_credential_arn(existing):
-            faults.append(f"'{existing}' is not a secret under '{naming.SECRET_NAME_PREFIX}'; ECR only reads "
-                          f"secrets whose name starts with '{naming.SECRET_NAME_PREFIX}'")
+            faults.append(
+                f"'{existing}' is not a secret under '{naming.SECRET_NAME_PREFIX}'; ECR only reads "
+                f"secrets whose name starts with '{naming.SECRET_NAME_PREFIX}'"
+            )
         if context is not None:
             if arn.region != context.region:
-                faults.append(f"is in region {arn.region} but the stack deploys to {context.region}; ECR only "
-                              "reads a secret in the rule's own region: copy it there")
+                faults.append(
+                    f"is in region {arn.region} but the stack deploys to {context.region}; ECR only "
+                    "reads a secret in the rule's own region: copy it there"
+                )
             if arn.account != context.account_id:
-                faults.append(f"is in account {arn.account} but the stack deploys to {context.account_id}; ECR only "
-                              "reads a secret in the rule's own account: copy it there")
+                faults.append(
+                    f"is in account {arn.account} but the stack deploys to {context.account_id}; ECR only "
+                    "reads a secret in the rule's own account: copy it there"
+                )
         return faults
     if not existing.startswith(naming.SECRET_NAME_PREFIX):
-        return [f"'{existing}' must start with '{naming.SECRET_NAME_PREFIX}' (ECR only reads those secrets); "
-                "rename the secret"]
+        return [
+            f"'{existing}' must start with '{naming.SECRET_NAME_PREFIX}' (ECR only reads those secrets); "
+            "rename the secret"
+        ]
     if not naming.SECRET_NAME_CHARS.fullmatch(existing):
         return [f"'{existing}' may only use letters, digits and /_+=.@-"]
     return []
@@ -622,6 +777,7 @@ def _existing_secret_faults(existing: str, context: StackContext | None) -> list
 # --------------------------------------------------------------------------------------------
 # Reading the runtime's config
 # --------------------------------------------------------------------------------------------
+
 
 def read_config(lookup: Any, is_secret: Any) -> tuple[dict[str, Any], list[Fault]]:
     """The project's keys from the runtime's config strings (`lookup(key) -> str | None`).
@@ -667,8 +823,14 @@ def plain_secret_leaves(stack_config: Any, project: str) -> list[str]:
 
 def region_faults(region: Any) -> list[Fault]:
     if not isinstance(region, str) or catalog.partition_of_region(region) is None:
-        return [Fault("aws:region", "", f"{_show(region)} is not an AWS region name such as us-east-2 (set it with "
-                                        "`pulumi config set aws:region us-east-2`)")]
+        return [
+            Fault(
+                "aws:region",
+                "",
+                f"{_show(region)} is not an AWS region name such as us-east-2 (set it with "
+                "`pulumi config set aws:region us-east-2`)",
+            )
+        ]
     return []
 
 
@@ -676,9 +838,16 @@ def region_faults(region: Any) -> list[Fault]:
 # The whole stack
 # --------------------------------------------------------------------------------------------
 
-def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, credentials_are_secret: bool = True,
-                   present_keys: Iterable[str] = (), plain_credentials: Iterable[str] = (),
-                   faults: Iterable[Fault] = ()) -> Settings:
+
+def parse_settings(
+    raw: Mapping[str, Any],
+    context: StackContext | None,
+    *,
+    credentials_are_secret: bool = True,
+    present_keys: Iterable[str] = (),
+    plain_credentials: Iterable[str] = (),
+    faults: Iterable[Fault] = (),
+) -> Settings:
     """Validate the stack config (keys without the project namespace) into `Settings`.
 
     Raises `ConfigError` with every fault found. `credentials_are_secret` tells whether the
@@ -693,8 +862,11 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
     if context is not None:
         c.faults.extend(region_faults(context.region))
     for key in plain_credentials:
-        c.add("credentials", str(key), "is stored in plain text; set it with "
-                                       f"`pulumi config set --secret --path 'credentials.{key}' <token>`")
+        c.add(
+            "credentials",
+            str(key),
+            f"is stored in plain text; set it with `pulumi config set --secret --path 'credentials.{key}' <token>`",
+        )
     for key in present_keys:
         if key not in CONFIG_KEYS:
             close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
@@ -715,8 +887,12 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
 
     credentials = c.mapping("credentials", "", raw.get("credentials")) or {}
     if credentials and not credentials_are_secret:
-        c.add("credentials", "", "holds tokens in plain text; set each with "
-                                 "`pulumi config set --secret --path 'credentials.<prefix>' <token>`")
+        c.add(
+            "credentials",
+            "",
+            "holds tokens in plain text; set each with "
+            "`pulumi config set --secret --path 'credentials.<prefix>' <token>`",
+        )
     for key, value in credentials.items():
         if value is None or value == "" or (not isinstance(value, str) and not _is_output(value)):
             c.add("credentials", str(key), "must be a non-empty token string")
@@ -729,15 +905,18 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
     upstreams_raw = raw.get("upstreams")
     upstreams: list[UpstreamSettings] = []
     if upstreams_raw is None or upstreams_raw == []:
-        c.add("upstreams", "", "is required: list at least one upstream registry, for example "
-                               "[{kind: ecr-public}]")
+        c.add("upstreams", "", "is required: list at least one upstream registry, for example [{kind: ecr-public}]")
         upstreams_raw = []
     elif not isinstance(upstreams_raw, list):
         c.add("upstreams", "", f"must be a list of upstream registries, not {_show(upstreams_raw)}")
         upstreams_raw = []
     if len(upstreams_raw) > MAX_RULES:
-        c.add("upstreams", "", f"has {len(upstreams_raw)} entries; ECR allows {MAX_RULES} pull through cache rules "
-                               "per registry and region (not adjustable): split them across regions or accounts")
+        c.add(
+            "upstreams",
+            "",
+            f"has {len(upstreams_raw)} entries; ECR allows {MAX_RULES} pull through cache rules "
+            "per registry and region (not adjustable): split them across regions or accounts",
+        )
 
     seen_prefixes: dict[str, int] = {}
     seen_slugs: dict[str, int] = {}
@@ -748,7 +927,11 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
         key = credentials_key(entry)
         token = credentials.get(key) if key else None
         faults, values = upstream_faults(
-            entry, f"upstreams[{index}]", has_token=token is not None, token=token, context=context,
+            entry,
+            f"upstreams[{index}]",
+            has_token=token is not None,
+            token=token,
+            context=context,
             random_suffix_default=random_default,
         )
         c.faults.extend(faults)
@@ -763,34 +946,40 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
         template = default_template
         if override:
             override_faults, template = template_settings({**template_raw, **override}, where, kms.enabled)
-            c.faults.extend(f for f in override_faults
-                            if (f.field.removeprefix("template."), f.message) not in reported)
+            c.faults.extend(
+                f for f in override_faults if (f.field.removeprefix("template."), f.message) not in reported
+            )
         if "upstream_url" not in values or prefix is None:
             continue
-        upstreams.append(UpstreamSettings(
-            index=index,
-            kind=values["kind"],
-            prefix=prefix,
-            random_suffix=values["random_suffix"],
-            upstream_url=values["upstream_url"],
-            template=template,
-            username=values.get("username"),
-            token=SecretValue(token) if token is not None and not values.get("existing_secret") else None,
-            token_scopes=values.get("token_scopes", ()),
-            existing_secret=values.get("existing_secret"),
-            registry=values.get("registry"),
-            upstream_prefix=values.get("upstream_prefix"),
-            token_type=values.get("token_type"),
-            managed_token=values.get("managed_token"),
-        ))
+        upstreams.append(
+            UpstreamSettings(
+                index=index,
+                kind=values["kind"],
+                prefix=prefix,
+                random_suffix=values["random_suffix"],
+                upstream_url=values["upstream_url"],
+                template=template,
+                username=values.get("username"),
+                token=SecretValue(token) if token is not None and not values.get("existing_secret") else None,
+                token_scopes=values.get("token_scopes", ()),
+                existing_secret=values.get("existing_secret"),
+                registry=values.get("registry"),
+                upstream_prefix=values.get("upstream_prefix"),
+                token_type=values.get("token_type"),
+                managed_token=values.get("managed_token"),
+            )
+        )
 
     _registry_wide_faults(c, default_template, upstreams, tags, scanning, context)
 
     for key in credentials:
         if key not in seen_prefixes:
             known = ", ".join(sorted(seen_prefixes)) or "none"
-            c.add("credentials", str(key), f"matches no upstream prefix ({known}); key each token by its "
-                                           "upstream's prefix")
+            c.add(
+                "credentials",
+                str(key),
+                f"matches no upstream prefix ({known}); key each token by its upstream's prefix",
+            )
 
     if c.faults:
         raise ConfigError(c.faults)
@@ -807,33 +996,47 @@ def parse_settings(raw: Mapping[str, Any], context: StackContext | None, *, cred
     )
 
 
-def _registry_wide_faults(c: _Collector, default: TemplateSettings, upstreams: list[UpstreamSettings],
-                          tags: dict[str, str], scanning: ScanningSettings | None,
-                          context: StackContext | None) -> None:
+def _registry_wide_faults(
+    c: _Collector,
+    default: TemplateSettings,
+    upstreams: list[UpstreamSettings],
+    tags: dict[str, str],
+    scanning: ScanningSettings | None,
+    context: StackContext | None,
+) -> None:
     """Rules that need the whole registry: the region, the scanning filters, the tags every template adds up to."""
-    for template, where, field_ in [(default, "template", ""),
-                                    *[(u.template, u.label, "template.") for u in upstreams if u.template != default]]:
-        if template.encryption == "KMS_DSSE" and context is not None and \
-                context.region not in catalog.GOVCLOUD_REGIONS:
+    for template, where, field_ in [
+        (default, "template", ""),
+        *[(u.template, u.label, "template.") for u in upstreams if u.template != default],
+    ]:
+        if template.encryption == "KMS_DSSE" and context is not None and context.region not in catalog.GOVCLOUD_REGIONS:
             govcloud = ", ".join(sorted(catalog.GOVCLOUD_REGIONS))
-            c.add(where, f"{field_}encryption",
-                  f"KMS_DSSE exists only in the AWS GovCloud (US) regions ({govcloud}), "
-                  f"not in {context.region}; use KMS")
+            c.add(
+                where,
+                f"{field_}encryption",
+                f"KMS_DSSE exists only in the AWS GovCloud (US) regions ({govcloud}), not in {context.region}; use KMS",
+            )
         if template.tag_repositories:
             added = len(tag_rules.PROJECT_TAGS) - 1  # templates carry environment, ptc:upstream and ptc:prefix
             merged = {**tags, **template.resource_tags}
             if len(merged) + added > tag_rules.MAX_TAGS:
-                c.add(where, f"{field_}resource_tags",
-                      f"with the stack's tags makes {len(merged)} repository tags; the project adds {added} and AWS "
-                      f"allows {tag_rules.MAX_TAGS} per repository: drop some")
+                c.add(
+                    where,
+                    f"{field_}resource_tags",
+                    f"with the stack's tags makes {len(merged)} repository tags; the project adds {added} and AWS "
+                    f"allows {tag_rules.MAX_TAGS} per repository: drop some",
+                )
     if scanning is not None:
         for upstream in upstreams:
             scan_filter = f"{upstream.prefix}/*"
             if not SCANNING_FILTER.fullmatch(scan_filter):
-                c.add(upstream.label, "prefix",
-                      f"'{upstream.prefix}' cannot be written as a registry scanning filter: ECR's "
-                      "ScanningRepositoryFilterValue allows only one '.', '_', '-' or '/' between letters and digits, "
-                      "so '__' and '--' cannot appear; choose a prefix without them, or drop scanning")
+                c.add(
+                    upstream.label,
+                    "prefix",
+                    f"'{upstream.prefix}' cannot be written as a registry scanning filter: ECR's "
+                    "ScanningRepositoryFilterValue allows only one '.', '_', '-' or '/' between letters and digits, "
+                    "so '__' and '--' cannot appear; choose a prefix without them, or drop scanning",
+                )
 
 
 def credentials_key(entry: Mapping[str, Any]) -> str | None:
@@ -847,8 +1050,12 @@ def credentials_key(entry: Mapping[str, Any]) -> str | None:
     return naming.normalize_prefix(prefix) if isinstance(prefix, str) and prefix else None
 
 
-def template_settings(raw: Mapping[str, Any], where: str, kms_enabled: bool, field_prefix: str = "template.",
-                      ) -> tuple[list[Fault], TemplateSettings]:
+def template_settings(
+    raw: Mapping[str, Any],
+    where: str,
+    kms_enabled: bool,
+    field_prefix: str = "template.",
+) -> tuple[list[Fault], TemplateSettings]:
     """Validate template settings (config keys of `TEMPLATE_KEYS`) into `TemplateSettings`."""
     c = _Collector()
     settings = _template_faults(c, where, raw, kms_enabled, field_prefix)
@@ -859,21 +1066,32 @@ def _is_output(value: Any) -> bool:
     return type(value).__name__ == "Output"
 
 
-def _check_unique(c: _Collector, where: str, index: int, prefix: str, seen_prefixes: dict[str, int],
-                  seen_slugs: dict[str, int]) -> None:
+def _check_unique(
+    c: _Collector, where: str, index: int, prefix: str, seen_prefixes: dict[str, int], seen_slugs: dict[str, int]
+) -> None:
     for other, other_index in seen_prefixes.items():
         if other == prefix:
-            c.add(where, "prefix", f"'{prefix}' is already used by upstreams[{other_index}]; each upstream needs "
-                                   "its own prefix")
+            c.add(
+                where,
+                "prefix",
+                f"'{prefix}' is already used by upstreams[{other_index}]; each upstream needs its own prefix",
+            )
             return
         if naming.prefixes_overlap(other, prefix):
-            c.add(where, "prefix", f"'{prefix}' overlaps '{other}' of upstreams[{other_index}]; one prefix may not "
-                                   "contain another")
+            c.add(
+                where,
+                "prefix",
+                f"'{prefix}' overlaps '{other}' of upstreams[{other_index}]; one prefix may not contain another",
+            )
             return
     slug = naming.slug(prefix)
     if slug in seen_slugs:
-        c.add(where, "prefix", f"'{prefix}' gives the same resource names as upstreams[{seen_slugs[slug]}] "
-                               f"('{slug}'); choose a prefix that differs in more than '/' versus '-'")
+        c.add(
+            where,
+            "prefix",
+            f"'{prefix}' gives the same resource names as upstreams[{seen_slugs[slug]}] "
+            f"('{slug}'); choose a prefix that differs in more than '/' versus '-'",
+        )
     seen_prefixes[prefix] = index
     seen_slugs[slug] = index
 
@@ -927,13 +1145,20 @@ def _iam(c: _Collector, raw: Any, where: str = "iam") -> IamSettings:
     settings = c.mapping(where, "", raw, ("path", "permissions_boundary")) or {}
     path = c.string(where, "path", settings.get("path")) or "/"
     if not IAM_PATH.fullmatch(path) or len(path) > 512:
-        c.add(where, "path", f"{_show(path)} must start and end with '/' with letters, digits and .,+@=_- between "
-                             "(IAM's policyPathType), "
-                             "for example '/platform/ptc/'")
+        c.add(
+            where,
+            "path",
+            f"{_show(path)} must start and end with '/' with letters, digits and .,+@=_- between "
+            "(IAM's policyPathType), "
+            "for example '/platform/ptc/'",
+        )
     boundary = c.string(where, "permissions_boundary", settings.get("permissions_boundary"))
     if boundary is not None and not POLICY_ARN.fullmatch(boundary):
-        c.add(where, "permissions_boundary", f"{_show(boundary)} is not a managed policy ARN "
-                                             "(arn:aws:iam::<account>:policy/<name>)")
+        c.add(
+            where,
+            "permissions_boundary",
+            f"{_show(boundary)} is not a managed policy ARN (arn:aws:iam::<account>:policy/<name>)",
+        )
     return IamSettings(path=path, permissions_boundary=boundary)
 
 
@@ -954,19 +1179,28 @@ def _registry_statements(c: _Collector, raw: Any) -> tuple[dict[str, Any], ...]:
             c.add("registry_policy_statements", "", f"is not valid JSON ({exc.msg})")
             return ()
     if not isinstance(raw, list) or not all(isinstance(s, Mapping) for s in raw):
-        c.add("registry_policy_statements", "", "must be a list of policy statements (mappings with Effect, "
-                                                "Principal, Action and Resource)")
+        c.add(
+            "registry_policy_statements",
+            "",
+            "must be a list of policy statements (mappings with Effect, Principal, Action and Resource)",
+        )
         return ()
     statements = []
     for index, statement in enumerate(raw):
         missing = [k for k in ("Effect", "Action") if k not in statement]
         if missing or statement.get("Effect") not in ("Allow", "Deny") or "Principal" not in statement:
-            c.add("registry_policy_statements", f"[{index}]",
-                  "needs Effect (Allow or Deny), Principal and Action, as a registry policy statement does")
+            c.add(
+                "registry_policy_statements",
+                f"[{index}]",
+                "needs Effect (Allow or Deny), Principal and Action, as a registry policy statement does",
+            )
             continue
         if str(statement.get("Sid", "")).startswith("FirstPullThroughCache"):
-            c.add("registry_policy_statements", f"[{index}]", "uses a Sid the project reserves for its consumer "
-                                                             "statements (FirstPullThroughCache...); rename it")
+            c.add(
+                "registry_policy_statements",
+                f"[{index}]",
+                "uses a Sid the project reserves for its consumer statements (FirstPullThroughCache...); rename it",
+            )
             continue
         statements.append(dict(statement))
     return tuple(statements)
@@ -984,8 +1218,12 @@ def _kms(c: _Collector, raw: Any, context: StackContext | None) -> KmsSettings:
         if not KMS_KEY_ARN.fullmatch(key_arn) or arn is None:
             c.add("kms", "key_arn", f"'{key_arn}' is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
         elif context is not None and arn.region != context.region:
-            c.add("kms", "key_arn", f"is in region {arn.region} but the stack deploys to {context.region}; "
-                                    "secrets and repositories need a key in their own region")
+            c.add(
+                "kms",
+                "key_arn",
+                f"is in region {arn.region} but the stack deploys to {context.region}; "
+                "secrets and repositories need a key in their own region",
+            )
     return KmsSettings(create_key=create, key_arn=key_arn, deletion_window_days=window)
 
 
@@ -994,8 +1232,9 @@ def _scanning(c: _Collector, raw: Any) -> ScanningSettings | None:
     if scanning is None:
         return None
     scan_type = c.choice("scanning", "scan_type", scanning.get("scan_type"), SCAN_FREQUENCIES, "BASIC")
-    frequency = c.choice("scanning", "frequency", scanning.get("frequency"), SCAN_FREQUENCIES[scan_type],
-                         "SCAN_ON_PUSH")
+    frequency = c.choice(
+        "scanning", "frequency", scanning.get("frequency"), SCAN_FREQUENCIES[scan_type], "SCAN_ON_PUSH"
+    )
     return ScanningSettings(scan_type=scan_type, frequency=frequency)
 
 
@@ -1011,14 +1250,18 @@ def _consumers(c: _Collector, raw: Any) -> ConsumerSettings | None:
     if org is not None and not ORGANIZATION_ID.fullmatch(org):
         c.add("consumers", "organization_id", f"'{org}' is not an AWS Organizations id (o-xxxxxxxxxx)")
     if not accounts and org is None:
-        c.add("consumers", "", "needs account_ids, organization_id, or both; remove the key to keep the cache "
-                               "private to this account")
+        c.add(
+            "consumers",
+            "",
+            "needs account_ids, organization_id, or both; remove the key to keep the cache private to this account",
+        )
     return ConsumerSettings(account_ids=tuple(dict.fromkeys(accounts)), organization_id=org)
 
 
 # --------------------------------------------------------------------------------------------
 # Settings -> component arguments
 # --------------------------------------------------------------------------------------------
+
 
 def template_args(template: TemplateSettings) -> dict[str, Any]:
     """`TemplateArgs` of validated template settings (the lifecycle policy as final text)."""
@@ -1054,10 +1297,14 @@ def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
         "token_scopes": list(upstream.token_scopes) if upstream.token_scopes else None,
         "token_type": upstream.token_type if upstream.managed_token is None else None,
         "existing_secret": upstream.existing_secret,
-        "token": {"group": upstream.managed_token.group, "type": upstream.managed_token.type,
-                  "expires_in_days": upstream.managed_token.expires_in_days,
-                  "rotate_before_days": upstream.managed_token.rotate_before_days}
-        if upstream.managed_token is not None else None,
+        "token": {
+            "group": upstream.managed_token.group,
+            "type": upstream.managed_token.type,
+            "expires_in_days": upstream.managed_token.expires_in_days,
+            "rotate_before_days": upstream.managed_token.rotate_before_days,
+        }
+        if upstream.managed_token is not None
+        else None,
     }
     args.update({k: v for k, v in optional.items() if v is not None})
     return args
@@ -1072,8 +1319,12 @@ def registry_args(settings: Settings) -> dict[str, Any]:
         "secret_recovery_window_days": settings.secret_recovery_window_days,
     }
     if settings.iam != IamSettings():
-        args["iam"] = {"path": settings.iam.path, **({"permissions_boundary": settings.iam.permissions_boundary}
-                                                   if settings.iam.permissions_boundary else {})}
+        args["iam"] = {
+            "path": settings.iam.path,
+            **(
+                {"permissions_boundary": settings.iam.permissions_boundary} if settings.iam.permissions_boundary else {}
+            ),
+        }
     if settings.registry_policy_statements:
         args["registry_policy_statements"] = [dict(s) for s in settings.registry_policy_statements]
     if settings.kms.enabled:

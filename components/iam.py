@@ -46,9 +46,7 @@ def repository_arn(partition: str, region: str, account: str, prefix: str) -> st
 
 def service_linked_role_arn(partition: str, account: str) -> str:
     """The role ECR uses to read upstream credentials from Secrets Manager."""
-    return (
-        f"arn:{partition}:iam::{account}:role/aws-service-role/{PTC_SERVICE}/AWSServiceRoleForECRPullThroughCache"
-    )
+    return f"arn:{partition}:iam::{account}:role/aws-service-role/{PTC_SERVICE}/AWSServiceRoleForECRPullThroughCache"
 
 
 def policy_size(document: Document) -> int:
@@ -70,17 +68,29 @@ def _consumer_statements(partition: str, region: str, account: str, prefixes: Ma
     user guide, "Private repository policies"). One statement per tagging choice keeps the document small.
     """
     statements = []
-    for tags, sid, actions in ((True, "PullThroughCacheTagged", [*FIRST_PULL_ACTIONS, *PULL_ACTIONS, TAG_ACTION]),
-                               (False, "PullThroughCache", [*FIRST_PULL_ACTIONS, *PULL_ACTIONS])):
+    for tags, sid, actions in (
+        (True, "PullThroughCacheTagged", [*FIRST_PULL_ACTIONS, *PULL_ACTIONS, TAG_ACTION]),
+        (False, "PullThroughCache", [*FIRST_PULL_ACTIONS, *PULL_ACTIONS]),
+    ):
         resources = sorted(repository_arn(partition, region, account, p) for p, t in prefixes.items() if t is tags)
         if resources:
-            statements.append({"Sid": sid, "Effect": "Allow", "Action": sorted(actions),
-                               "Resource": resources[0] if len(resources) == 1 else resources})
+            statements.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": sorted(actions),
+                    "Resource": resources[0] if len(resources) == 1 else resources,
+                }
+            )
     return statements
 
 
-def consumer_policy(partition: str, region: str, account: str, prefixes: Mapping[str, bool] | Iterable[str],
-                    ) -> Document:
+def consumer_policy(
+    partition: str,
+    region: str,
+    account: str,
+    prefixes: Mapping[str, bool] | Iterable[str],
+) -> Document:
     """Lets a workload pull through the given cache prefixes: first pull and steady state, nothing else.
 
     `prefixes` maps each prefix to whether its template tags repositories (a plain list means they all do).
@@ -112,8 +122,7 @@ def consumer_policy_groups(prefixes: Mapping[str, bool], limit: int = MANAGED_PO
     groups: list[list[str]] = [[]]
     for prefix in sorted(prefixes):
         candidate = [*groups[-1], prefix]
-        document = consumer_policy(WORST_PARTITION, WORST_REGION, WORST_ACCOUNT,
-                                   {p: prefixes[p] for p in candidate})
+        document = consumer_policy(WORST_PARTITION, WORST_REGION, WORST_ACCOUNT, {p: prefixes[p] for p in candidate})
         if policy_size(document) > limit and groups[-1]:
             groups.append([prefix])
         else:
@@ -131,8 +140,9 @@ def template_role_trust() -> Document:
     }
 
 
-def template_role_policy(partition: str, region: str, account: str, prefix: str, *, tags: bool = True,
-                         replication: bool = False) -> Document:
+def template_role_policy(
+    partition: str, region: str, account: str, prefix: str, *, tags: bool = True, replication: bool = False
+) -> Document:
     """What ECR needs to create a repository under one prefix for a creation template.
 
     ECR user guide, "Repository creation templates" (custom role): `ecr:CreateRepository`, plus
@@ -146,12 +156,14 @@ def template_role_policy(partition: str, region: str, account: str, prefix: str,
         actions.append("ecr:ReplicateImage")
     return {
         "Version": VERSION,
-        "Statement": [{
-            "Sid": "CreateCachedRepositories",
-            "Effect": "Allow",
-            "Action": sorted(actions),
-            "Resource": repository_arn(partition, region, account, prefix),
-        }],
+        "Statement": [
+            {
+                "Sid": "CreateCachedRepositories",
+                "Effect": "Allow",
+                "Action": sorted(actions),
+                "Resource": repository_arn(partition, region, account, prefix),
+            }
+        ],
     }
 
 
@@ -180,11 +192,20 @@ def upstream_role_trust() -> Document:
     }
 
 
-UPSTREAM_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:GetDownloadUrlForLayer",
-                         "ecr:GetImageCopyStatus"]
+UPSTREAM_PULL_ACTIONS = [
+    "ecr:BatchGetImage",
+    "ecr:BatchImportUpstreamImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:GetImageCopyStatus",
+]
 """Checked against the upstream registry's repositories (ECR user guide, cross-account ECR to ECR PTC)."""
-CACHE_IMPORT_ACTIONS = ["ecr:BatchImportUpstreamImage", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
-                        "ecr:PutImage", "ecr:UploadLayerPart"]
+CACHE_IMPORT_ACTIONS = [
+    "ecr:BatchImportUpstreamImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
 """Checked against this registry's cached repositories."""
 UPSTREAM_GRANT_ACTIONS = ["ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:GetDownloadUrlForLayer"]
 """What the upstream registry's owner grants the downstream role (ECR user guide, cross-account ECR to ECR
@@ -193,8 +214,15 @@ actions only under the V2 registry policy scope, AWS's default (ECR user guide, 
 permissions"); under V1 the owner grants them in repository policies instead."""
 
 
-def upstream_role_policy(partition: str, region: str, account: str, prefix: str,
-                         upstream_account: str, upstream_region: str, upstream_prefix: str) -> Document:
+def upstream_role_policy(
+    partition: str,
+    region: str,
+    account: str,
+    prefix: str,
+    upstream_account: str,
+    upstream_region: str,
+    upstream_prefix: str,
+) -> Document:
     """AWS's documented role policy for ECR-to-ECR caching, scoped: its actions on `Resource: "*"` split into the
     upstream repositories (pull and `BatchImportUpstreamImage`, which the upstream side checks) and this
     registry's cache prefix (import and push of the layers); `GetAuthorizationToken` stays on `*`."""
@@ -218,8 +246,9 @@ def upstream_role_policy(partition: str, region: str, account: str, prefix: str,
     }
 
 
-def upstream_grant_statement(partition: str, upstream_region: str, upstream_account: str, upstream_prefix: str,
-                             role_arn: str, sid: str) -> Document:
+def upstream_grant_statement(
+    partition: str, upstream_region: str, upstream_account: str, upstream_prefix: str, role_arn: str, sid: str
+) -> Document:
     """The registry-policy statement the upstream registry's owner applies so this registry's role may pull."""
     return {
         "Sid": sid,
@@ -252,28 +281,52 @@ def kms_key_policy(partition: str, account: str) -> Document:
     }
 
 
-def _grants(partition: str, sid: str, actions: list[str], account_ids: Iterable[str],
-            organization_id: str | None, resources: list[str] | None = None) -> list[dict[str, Any]]:
+def _grants(
+    partition: str,
+    sid: str,
+    actions: list[str],
+    account_ids: Iterable[str],
+    organization_id: str | None,
+    resources: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """One statement for the listed accounts and one for every account of the organization."""
     statements = []
     accounts = sorted(set(account_ids))
     if accounts:
         roots = [f"arn:{partition}:iam::{a}:root" for a in accounts]
-        statements.append({"Sid": f"{sid}Accounts", "Effect": "Allow",
-                           "Principal": {"AWS": roots[0] if len(roots) == 1 else roots}, "Action": actions})
+        statements.append(
+            {
+                "Sid": f"{sid}Accounts",
+                "Effect": "Allow",
+                "Principal": {"AWS": roots[0] if len(roots) == 1 else roots},
+                "Action": actions,
+            }
+        )
     if organization_id:
-        statements.append({"Sid": f"{sid}Organization", "Effect": "Allow", "Principal": {"AWS": "*"},
-                           "Action": actions,
-                           "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}}})
+        statements.append(
+            {
+                "Sid": f"{sid}Organization",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": actions,
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+            }
+        )
     if resources is not None:
         for statement in statements:
             statement["Resource"] = resources
     return statements
 
 
-def registry_policy(partition: str, region: str, account: str, prefixes: Iterable[str],
-                    account_ids: Iterable[str], organization_id: str | None,
-                    extra_statements: Iterable[Document] = ()) -> Document:
+def registry_policy(
+    partition: str,
+    region: str,
+    account: str,
+    prefixes: Iterable[str],
+    account_ids: Iterable[str],
+    organization_id: str | None,
+    extra_statements: Iterable[Document] = (),
+) -> Document:
     """The one registry policy of this registry: other accounts may create and import cached repositories under
     the cache prefixes (and nowhere else), plus the stack's own extra statements (replication, other principals).
 
@@ -281,12 +334,17 @@ def registry_policy(partition: str, region: str, account: str, prefixes: Iterabl
     registry needs is merged here rather than written by several resources.
     """
     resources = sorted(repository_arn(partition, region, account, p) for p in prefixes)
-    statements = _grants(partition, "FirstPullThroughCache", FIRST_PULL_ACTIONS, account_ids, organization_id,
-                         resources) if resources else []
+    statements = (
+        _grants(partition, "FirstPullThroughCache", FIRST_PULL_ACTIONS, account_ids, organization_id, resources)
+        if resources
+        else []
+    )
     return {"Version": VERSION, "Statement": [*statements, *extra_statements]}
 
 
 def cached_repository_policy(partition: str, account_ids: Iterable[str], organization_id: str | None) -> Document:
     """Repository policy that creation templates put on cached repositories, so the same principals can pull."""
-    return {"Version": VERSION, "Statement": _grants(partition, "PullCachedImages", PULL_ACTIONS, account_ids,
-                                                     organization_id)}
+    return {
+        "Version": VERSION,
+        "Statement": _grants(partition, "PullCachedImages", PULL_ACTIONS, account_ids, organization_id),
+    }

@@ -22,16 +22,19 @@ ROOT = "ROOT"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
-_DIGEST = re.compile(r"(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[a-fA-F0-9]{32,})",
-                     re.ASCII)
+_DIGEST = re.compile(
+    r"(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[a-fA-F0-9]{32,})", re.ASCII
+)
 DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 """The OCI image spec's registered algorithms: their encoded part is lower-case hex of exactly this length."""
-_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
-                   r"(?::[0-9]+)?", re.ASCII)
+_HOST = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
+    r"(?::[0-9]+)?",
+    re.ASCII,
+)
 NAME_MAX_LENGTH = 255
 """Docker's NameTotalLengthMax: host and path together."""
-ECR_REPOSITORY_NAME = re.compile(
-    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*", re.ASCII)
+ECR_REPOSITORY_NAME = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*", re.ASCII)
 """`RepositoryName` in botocore's ECR model (2 to 256 characters)."""
 
 
@@ -58,8 +61,12 @@ class ImageRef:
 
 def parse_image(reference: str) -> ImageRef:
     """Split a reference the way Docker does: `[host[:port]/]path[:tag][@digest]`."""
-    if not isinstance(reference, str) or not reference or not reference.isascii() or \
-            any(c.isspace() or not c.isprintable() for c in reference):
+    if (
+        not isinstance(reference, str)
+        or not reference
+        or not reference.isascii()
+        or any(c.isspace() or not c.isprintable() for c in reference)
+    ):
         shown = reference[:80] if isinstance(reference, str) and reference.isprintable() else repr(reference)[:80]
         raise InvalidReference(f"'{shown}' is not an image reference (ASCII, no spaces)")
     text = reference
@@ -71,8 +78,9 @@ def parse_image(reference: str) -> ImageRef:
             raise InvalidReference(f"'{reference}' has an invalid digest '{digest}' (algorithm:hex)")
         length = DIGEST_LENGTHS.get(match["algorithm"])
         if length is not None and not re.fullmatch(f"[a-f0-9]{{{length}}}", match["hex"]):
-            raise InvalidReference(f"'{reference}' has a {match['algorithm']} digest that is not {length} lower-case "
-                                   "hex digits")
+            raise InvalidReference(
+                f"'{reference}' has a {match['algorithm']} digest that is not {length} lower-case hex digits"
+            )
     tag = None
     last = text.rsplit("/", 1)[-1]
     if ":" in last:
@@ -86,8 +94,9 @@ def parse_image(reference: str) -> ImageRef:
             raise InvalidReference(f"'{reference}' has an invalid registry host '{first}'")
         host, text = first, rest
     if not _PATH.fullmatch(text):
-        raise InvalidReference(f"'{reference}' has an invalid repository path '{text}' (lower-case letters, digits, "
-                               "and . _ - separators)")
+        raise InvalidReference(
+            f"'{reference}' has an invalid repository path '{text}' (lower-case letters, digits, and . _ - separators)"
+        )
     if len(f"{host}/{text}" if host else text) > NAME_MAX_LENGTH:
         raise InvalidReference(f"'{reference[:80]}...' has a name over Docker's {NAME_MAX_LENGTH} characters")
     return ImageRef(host=host, path=text, tag=tag, digest=digest)
@@ -96,11 +105,15 @@ def parse_image(reference: str) -> ImageRef:
 def _check_rewritten(reference: str, registry: str, repository: str) -> None:
     """The cache reference must be one Docker and ECR accept too."""
     if not 2 <= len(repository) <= 256 or not ECR_REPOSITORY_NAME.fullmatch(repository):
-        raise InvalidReference(f"'{reference}' would be the ECR repository '{repository[:80]}', which ECR refuses "
-                               "(2-256 characters of its RepositoryName pattern)")
+        raise InvalidReference(
+            f"'{reference}' would be the ECR repository '{repository[:80]}', which ECR refuses "
+            "(2-256 characters of its RepositoryName pattern)"
+        )
     if len(registry) + 1 + len(repository) > NAME_MAX_LENGTH:
-        raise InvalidReference(f"'{reference[:80]}' would be {len(registry) + 1 + len(repository)} characters in the "
-                               f"cache, over Docker's {NAME_MAX_LENGTH}: shorten the prefix or the path")
+        raise InvalidReference(
+            f"'{reference[:80]}' would be {len(registry) + 1 + len(repository)} characters in the "
+            f"cache, over Docker's {NAME_MAX_LENGTH}: shorten the prefix or the path"
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ class Route:
         if self.kind == "ecr" and self.upstream_prefix and self.upstream_prefix != ROOT:
             if not path.startswith(self.upstream_prefix + "/"):
                 return None
-            return path[len(self.upstream_prefix) + 1:]  # ECR maps the upstream prefix onto the cache prefix
+            return path[len(self.upstream_prefix) + 1 :]  # ECR maps the upstream prefix onto the cache prefix
         return path
 
 
@@ -130,8 +143,15 @@ def routes(upstreams: Mapping[str, Mapping[str, Any]]) -> list[Route]:
     for prefix, upstream in upstreams.items():
         kind = upstream["kind"]
         hosts = DOCKER_HUB_HOSTS if kind == "docker-hub" else (str(upstream["upstream_url"]).lower(),)
-        found.append(Route(prefix=prefix, kind=kind, hosts=hosts, cache_uri=upstream["cache_uri"],
-                           upstream_prefix=upstream.get("upstream_prefix")))
+        found.append(
+            Route(
+                prefix=prefix,
+                kind=kind,
+                hosts=hosts,
+                cache_uri=upstream["cache_uri"],
+                upstream_prefix=upstream.get("upstream_prefix"),
+            )
+        )
     return sorted(found, key=lambda r: (-len(r.upstream_prefix or ""), r.prefix))
 
 
@@ -146,8 +166,11 @@ def image_hosts(upstreams: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for route in reversed(routes(upstreams)):
         for host in route.hosts:
-            key = host if not route.upstream_prefix or route.upstream_prefix == ROOT else \
-                f"{host}/{route.upstream_prefix}"
+            key = (
+                host
+                if not route.upstream_prefix or route.upstream_prefix == ROOT
+                else f"{host}/{route.upstream_prefix}"
+            )
             mapping[key] = route.cache_uri
     return mapping
 
@@ -168,8 +191,10 @@ def rewrite_image(reference: str, outputs: Mapping[str, Any]) -> str:
     candidates = [r for r in routes(upstreams) if host in r.hosts]
     if not candidates:
         known = sorted({h for r in routes(upstreams) for h in r.hosts})
-        raise NotCached(f"'{reference}' is on {host}, which no pull through cache rule of this stack caches "
-                        f"(cached hosts: {', '.join(known) or 'none'})")
+        raise NotCached(
+            f"'{reference}' is on {host}, which no pull through cache rule of this stack caches "
+            f"(cached hosts: {', '.join(known) or 'none'})"
+        )
     for route in candidates:
         path = route.cached_path(ref.path)
         if path is not None:
@@ -196,8 +221,10 @@ def _already_cached(ref: ImageRef, host: str, upstreams: Mapping[str, Mapping[st
 # --------------------------------------------------------------------------------------------
 
 _IMAGE_KEY = re.compile(r"""^\s*(?:-\s+)?["']?image["']?\s*:\s*(?P<value>[^#\s].*?)?\s*$""")
-_IMAGE_LINE = re.compile(r"""^\s*(?:-\s+)?["']?image["']?\s*:\s*"""
-                         r"""(?:(?P<quote>["'])(?P<quoted>[^"'\n]*)(?P=quote)|(?P<bare>[^\s"'#]+))\s*(?:#.*)?$""")
+_IMAGE_LINE = re.compile(
+    r"""^\s*(?:-\s+)?["']?image["']?\s*:\s*"""
+    r"""(?:(?P<quote>["'])(?P<quoted>[^"'\n]*)(?P=quote)|(?P<bare>[^\s"'#]+))\s*(?:#.*)?$"""
+)
 
 
 @dataclass
@@ -307,5 +334,5 @@ def _rewrite_lines(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[Man
         if rewritten is None:
             continue
         start, end = match.span(group)
-        lines[number - 1] = body[:start] + rewritten + body[end:] + line[len(body):]
+        lines[number - 1] = body[:start] + rewritten + body[end:] + line[len(body) :]
     return "".join(lines), changes

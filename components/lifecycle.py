@@ -14,8 +14,9 @@ DEFAULT_UNTAGGED_EXPIRY_DAYS = 14
 DEFAULT_MAX_IMAGE_COUNT = 200
 
 
-def default_lifecycle_policy(untagged_expiry_days: int = DEFAULT_UNTAGGED_EXPIRY_DAYS,
-                             max_image_count: int = DEFAULT_MAX_IMAGE_COUNT) -> str:
+def default_lifecycle_policy(
+    untagged_expiry_days: int = DEFAULT_UNTAGGED_EXPIRY_DAYS, max_image_count: int = DEFAULT_MAX_IMAGE_COUNT
+) -> str:
     """Expire untagged images after N days and keep at most M images per cached repository."""
     policy = {
         "rules": [
@@ -87,7 +88,7 @@ def _rule_faults(rule: Any, index: int) -> list[str]:
         elif count_type == "imageCountMoreThan" and "countUnit" in selection:
             faults.append(f"{where}: countType imageCountMoreThan takes no countUnit")
         elif count_type != "imageCountMoreThan" and selection.get("countUnit") != "days":
-            faults.append(f"{where}: countType {count_type} needs countUnit \"days\"")
+            faults.append(f'{where}: countType {count_type} needs countUnit "days"')
         number = selection.get("countNumber")
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             faults.append(f"{where}: selection.countNumber must be a whole number of at least 1")
@@ -115,8 +116,14 @@ def lifecycle_policy_faults(text: str) -> list[str]:
     valid = [p for p in priorities if isinstance(p, int) and not isinstance(p, bool)]
     if len(set(valid)) != len(valid):
         faults.append("rule priorities must be unique")
-    anys = [r.get("rulePriority") for r in rules if isinstance(r, dict) and isinstance(r.get("selection"), dict)
-            and r["selection"].get("tagStatus") == "any" and isinstance(r.get("rulePriority"), int)]
+    anys = [
+        r.get("rulePriority")
+        for r in rules
+        if isinstance(r, dict)
+        and isinstance(r.get("selection"), dict)
+        and r["selection"].get("tagStatus") == "any"
+        and isinstance(r.get("rulePriority"), int)
+    ]
     if anys and valid and max(anys) < max(valid):
         faults.append("a rule with tagStatus any must have the highest rulePriority (ECR evaluates it last)")
     return faults

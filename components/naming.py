@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-PREFIX_PATTERN = (
-    r"^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$"
-)
+PREFIX_PATTERN = r"^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$"
 PREFIX_MIN_LENGTH = 2
 PREFIX_MAX_LENGTH = 30
 ROOT = "ROOT"
@@ -58,8 +56,10 @@ def prefix_faults(prefix: str, *, allow_root: bool = False, reserve: int = 0) ->
     limit = PREFIX_MAX_LENGTH - reserve
     if prefix == ROOT:
         if not allow_root:
-            faults.append("ROOT would make every repository of the registry a cache of this upstream and needs "
-                          "permissions on repository/*; give a named prefix such as 'mirror'")
+            faults.append(
+                "ROOT would make every repository of the registry a cache of this upstream and needs "
+                "permissions on repository/*; give a named prefix such as 'mirror'"
+            )
         return faults
     if not PREFIX_MIN_LENGTH <= len(prefix) <= limit:
         room = f"{limit} (the random suffix takes {reserve})" if reserve else str(limit)
@@ -134,4 +134,3 @@ class Arn(NamedTuple):
 def parse_arn(value: str) -> Arn | None:
     match = _ARN.fullmatch(value) if isinstance(value, str) else None
     return Arn(**match.groupdict()) if match else None
-

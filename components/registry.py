@@ -75,13 +75,15 @@ def deployed_prefix_bound(upstream: config.UpstreamSettings) -> str:
     return upstream.prefix
 
 
-def merged_repository_policy(partition: str, consumers: Optional[config.ConsumerSettings],
-                             own: Optional[str]) -> Optional[str]:
+def merged_repository_policy(
+    partition: str, consumers: Optional[config.ConsumerSettings], own: Optional[str]
+) -> Optional[str]:
     """The template's own repository policy plus the consumers' pull statements, as one document."""
     statements: list[Any] = []
     if consumers is not None:
-        statements.extend(iam.cached_repository_policy(partition, consumers.account_ids,
-                                                       consumers.organization_id)["Statement"])
+        statements.extend(
+            iam.cached_repository_policy(partition, consumers.account_ids, consumers.organization_id)["Statement"]
+        )
     if own is not None:
         document = json.loads(own)
         extra = document.get("Statement")
@@ -124,25 +126,41 @@ class PullThroughCache(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PullThroughCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings, tags = _settings(args)
-        super().__init__(TYPE, name, {
-            "environment": settings.environment,
-            "prefixes": [u.prefix for u in settings.upstreams],
-        }, opts)
+        super().__init__(
+            TYPE,
+            name,
+            {
+                "environment": settings.environment,
+                "prefixes": [u.prefix for u in settings.upstreams],
+            },
+            opts,
+        )
         child = pulumi.ResourceOptions(parent=self)
         ctx = aws_context(self)
         tags = merge_tags(tags, {"environment": settings.environment})
 
         kms_key_arn = self._kms_key(name, settings, tags, ctx, child)
         caches = [
-            UpstreamCache(f"{name}-{naming.slug(u.prefix)}", {
-                "upstream": self._upstream_args(u, kms_key_arn, settings.consumers, ctx),
-                "environment": settings.environment,
-                "tags": tags,
-                "iam": {"path": settings.iam.path, **({"permissions_boundary": settings.iam.permissions_boundary}
-                                                      if settings.iam.permissions_boundary else {})},
-                "secret_recovery_window_days": settings.secret_recovery_window_days,
-                **({"scan_frequency": settings.scanning.frequency} if settings.scanning is not None else {}),
-            }, child, context=ctx)
+            UpstreamCache(
+                f"{name}-{naming.slug(u.prefix)}",
+                {
+                    "upstream": self._upstream_args(u, kms_key_arn, settings.consumers, ctx),
+                    "environment": settings.environment,
+                    "tags": tags,
+                    "iam": {
+                        "path": settings.iam.path,
+                        **(
+                            {"permissions_boundary": settings.iam.permissions_boundary}
+                            if settings.iam.permissions_boundary
+                            else {}
+                        ),
+                    },
+                    "secret_recovery_window_days": settings.secret_recovery_window_days,
+                    **({"scan_frequency": settings.scanning.frequency} if settings.scanning is not None else {}),
+                },
+                child,
+                context=ctx,
+            )
             for u in settings.upstreams
         ]
         if settings.scanning is not None:
@@ -159,69 +177,96 @@ class PullThroughCache(pulumi.ComponentResource):
         self.consumer_policy_documents = pulumi.Output.all(*documents)
         self.consumer_policy_document = documents[0]
         self.kms_key_arn = pulumi.Output.from_input(kms_key_arn)
-        self.upstreams = pulumi.Output.all(*[
-            pulumi.Output.all(
-                prefix=c.prefix, kind=c.kind, upstream_url=c.upstream_url, cache_uri=c.cache_uri,
-                credential_arn=c.credential_arn, custom_role_arn=c.custom_role_arn,
-                upstream_prefix=c.upstream_prefix, template=c.template,
-            ) for c in caches
-        ]).apply(lambda entries: {e.pop("prefix"): e for e in (dict(x) for x in entries)})
+        self.upstreams = pulumi.Output.all(
+            *[
+                pulumi.Output.all(
+                    prefix=c.prefix,
+                    kind=c.kind,
+                    upstream_url=c.upstream_url,
+                    cache_uri=c.cache_uri,
+                    credential_arn=c.credential_arn,
+                    custom_role_arn=c.custom_role_arn,
+                    upstream_prefix=c.upstream_prefix,
+                    template=c.template,
+                )
+                for c in caches
+            ]
+        ).apply(lambda entries: {e.pop("prefix"): e for e in (dict(x) for x in entries)})
         self.upstream_grants = pulumi.Output.all(ctx.partition, self.upstreams).apply(
-            lambda v: upstream_grants(v[0], settings.environment, v[1]))
+            lambda v: upstream_grants(v[0], settings.environment, v[1])
+        )
         self.image_hosts = self.upstreams.apply(images.image_hosts)
-        self.register_outputs({
-            "registryUrl": self.registry_url,
-            "upstreams": self.upstreams,
-            "consumerPolicyArns": self.consumer_policy_arns,
-            "consumerPolicyArn": self.consumer_policy_arn,
-            "consumerPolicyDocuments": self.consumer_policy_documents,
-            "consumerPolicyDocument": self.consumer_policy_document,
-            "upstreamGrants": self.upstream_grants,
-            "imageHosts": self.image_hosts,
-            "kmsKeyArn": self.kms_key_arn,
-        })
+        self.register_outputs(
+            {
+                "registryUrl": self.registry_url,
+                "upstreams": self.upstreams,
+                "consumerPolicyArns": self.consumer_policy_arns,
+                "consumerPolicyArn": self.consumer_policy_arn,
+                "consumerPolicyDocuments": self.consumer_policy_documents,
+                "consumerPolicyDocument": self.consumer_policy_document,
+                "upstreamGrants": self.upstream_grants,
+                "imageHosts": self.image_hosts,
+                "kmsKeyArn": self.kms_key_arn,
+            }
+        )
 
     @staticmethod
-    def _upstream_args(upstream: config.UpstreamSettings, kms_key_arn: Any,
-                       consumers: Optional[config.ConsumerSettings], ctx: Any) -> dict[str, Any]:
+    def _upstream_args(
+        upstream: config.UpstreamSettings, kms_key_arn: Any, consumers: Optional[config.ConsumerSettings], ctx: Any
+    ) -> dict[str, Any]:
         args = config.upstream_args(upstream)
         if upstream.template.encryption in ("KMS", "KMS_DSSE") and kms_key_arn is not None:
             args["template"]["kms_key_arn"] = kms_key_arn
         if consumers is not None:
             own = upstream.template.repository_policy
             args["template"]["repository_policy"] = ctx.partition.apply(
-                lambda p: merged_repository_policy(p, consumers, own))
+                lambda p: merged_repository_policy(p, consumers, own)
+            )
         return args
 
-    def _consumer_policies(self, name: str, settings: config.Settings, caches: list[UpstreamCache], ctx: Any,
-                           tags: Any, child: pulumi.ResourceOptions) -> tuple[list[pulumi.Output[str]], list[Any]]:
+    def _consumer_policies(
+        self,
+        name: str,
+        settings: config.Settings,
+        caches: list[UpstreamCache],
+        ctx: Any,
+        tags: Any,
+        child: pulumi.ResourceOptions,
+    ) -> tuple[list[pulumi.Output[str]], list[Any]]:
         """One managed policy per group of prefixes that fits IAM's quota; decided before any value is known."""
         bounds = {deployed_prefix_bound(u): u.template.tag_repositories for u in settings.upstreams}
-        by_bound = {deployed_prefix_bound(u): (cache, u.template.tag_repositories)
-                    for u, cache in zip(settings.upstreams, caches, strict=True)}
+        by_bound = {
+            deployed_prefix_bound(u): (cache, u.template.tag_repositories)
+            for u, cache in zip(settings.upstreams, caches, strict=True)
+        }
         documents, policies = [], []
         for index, group in enumerate(iam.consumer_policy_groups(bounds)):
             members = [by_bound[b] for b in group]
-            document = pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, *[c.prefix for c, _ in members]
-                                         ).apply(lambda v, members=members: json.dumps(iam.consumer_policy(
-                                             v[0], v[1], v[2], {p: t for p, (_, t) in zip(v[3:], members,
-                                                                                          strict=True)})))
+            document = pulumi.Output.all(
+                ctx.partition, ctx.region, ctx.account_id, *[c.prefix for c, _ in members]
+            ).apply(
+                lambda v, members=members: json.dumps(
+                    iam.consumer_policy(v[0], v[1], v[2], {p: t for p, (_, t) in zip(v[3:], members, strict=True)})
+                )
+            )
             suffix = "" if index == 0 else f"-{index + 1}"
-            policies.append(aws.iam.Policy(
-                f"{name}-consumer{suffix}",
-                description=f"Pull images through the ECR pull through caches of {settings.environment}: first "
-                            "pulls and steady-state pulls under the cache prefixes"
-                            + (f" (part {index + 1})" if index else ""),
-                path=settings.iam.path,
-                policy=document,
-                tags=tags,
-                opts=child,
-            ))
+            policies.append(
+                aws.iam.Policy(
+                    f"{name}-consumer{suffix}",
+                    description=f"Pull images through the ECR pull through caches of {settings.environment}: first "
+                    "pulls and steady-state pulls under the cache prefixes" + (f" (part {index + 1})" if index else ""),
+                    path=settings.iam.path,
+                    policy=document,
+                    tags=tags,
+                    opts=child,
+                )
+            )
             documents.append(document)
         return documents, policies
 
-    def _registry_policy(self, name: str, settings: config.Settings, prefixes: pulumi.Output,
-                         ctx: Any, child: pulumi.ResourceOptions) -> None:
+    def _registry_policy(
+        self, name: str, settings: config.Settings, prefixes: pulumi.Output, ctx: Any, child: pulumi.ResourceOptions
+    ) -> None:
         """The registry's one policy: other accounts may create and import cached repositories under the prefixes
         (and nowhere else), merged with the stack's extra statements."""
         consumers = settings.consumers
@@ -229,15 +274,22 @@ class PullThroughCache(pulumi.ComponentResource):
         aws.ecr.RegistryPolicy(
             f"{name}-consumers",
             policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefixes).apply(
-                lambda v: json.dumps(iam.registry_policy(
-                    v[0], v[1], v[2], v[3] if consumers is not None else [],
-                    consumers.account_ids if consumers else (), consumers.organization_id if consumers else None,
-                    extra))),
+                lambda v: json.dumps(
+                    iam.registry_policy(
+                        v[0],
+                        v[1],
+                        v[2],
+                        v[3] if consumers is not None else [],
+                        consumers.account_ids if consumers else (),
+                        consumers.organization_id if consumers else None,
+                        extra,
+                    )
+                )
+            ),
             opts=child,
         )
 
-    def _kms_key(self, name: str, settings: config.Settings, tags: Any, ctx: Any,
-                 child: pulumi.ResourceOptions) -> Any:
+    def _kms_key(self, name: str, settings: config.Settings, tags: Any, ctx: Any, child: pulumi.ResourceOptions) -> Any:
         if settings.kms.key_arn:
             return settings.kms.key_arn
         if not settings.kms.create_key:
@@ -246,26 +298,36 @@ class PullThroughCache(pulumi.ComponentResource):
             f"{name}-kms",
             description=f"ECR pull through cache: cached repositories ({settings.environment})",
             policy=pulumi.Output.all(ctx.partition, ctx.account_id).apply(
-                lambda v: json.dumps(iam.kms_key_policy(v[0], v[1]))),
+                lambda v: json.dumps(iam.kms_key_policy(v[0], v[1]))
+            ),
             enable_key_rotation=True,
             deletion_window_in_days=settings.kms.deletion_window_days,
             tags=tags,
             opts=child,
         )
-        aws.kms.Alias(f"{name}-kms", name_prefix=f"alias/ecr-pull-through-cache-{settings.environment}-",
-                      target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-kms",
+            name_prefix=f"alias/ecr-pull-through-cache-{settings.environment}-",
+            target_key_id=key.key_id,
+            opts=child,
+        )
         return key.arn
 
-    def _scanning(self, name: str, scanning: config.ScanningSettings, caches: list[UpstreamCache],
-                  child: pulumi.ResourceOptions) -> None:
+    def _scanning(
+        self, name: str, scanning: config.ScanningSettings, caches: list[UpstreamCache], child: pulumi.ResourceOptions
+    ) -> None:
         # Filters `<prefix>/*` are valid ScanningRepositoryFilterValues: config refuses prefixes that are not.
-        filters = pulumi.Output.all(*[c.prefix for c in caches]).apply(lambda prefixes: [
-            {"filter": f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes])
+        filters = pulumi.Output.all(*[c.prefix for c in caches]).apply(
+            lambda prefixes: [{"filter": f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes]
+        )
         aws.ecr.RegistryScanningConfiguration(
             f"{name}-scanning",
             scan_type=scanning.scan_type,
-            rules=[aws.ecr.RegistryScanningConfigurationRuleArgs(
-                scan_frequency=scanning.frequency, repository_filters=filters)],
+            rules=[
+                aws.ecr.RegistryScanningConfigurationRuleArgs(
+                    scan_frequency=scanning.frequency, repository_filters=filters
+                )
+            ],
             opts=child,
         )
 
@@ -284,8 +346,14 @@ def upstream_grants(partition: str, environment: str, upstreams: dict[str, Any])
         match = catalog.ECR_HOST.fullmatch(host)
         if match is None:
             continue
-        grants.setdefault(host, []).append(iam.upstream_grant_statement(
-            partition, match.group("region"), match.group("account"), upstream.get("upstream_prefix") or naming.ROOT,
-            upstream["custom_role_arn"], sid=f"PullThroughCache{_sid(environment)}{_sid(prefix)}"))
-    return {host: json.dumps({"Version": iam.VERSION, "Statement": statements})
-            for host, statements in grants.items()}
+        grants.setdefault(host, []).append(
+            iam.upstream_grant_statement(
+                partition,
+                match.group("region"),
+                match.group("account"),
+                upstream.get("upstream_prefix") or naming.ROOT,
+                upstream["custom_role_arn"],
+                sid=f"PullThroughCache{_sid(environment)}{_sid(prefix)}",
+            )
+        )
+    return {host: json.dumps({"Version": iam.VERSION, "Statement": statements}) for host, statements in grants.items()}

@@ -22,8 +22,15 @@ MAX_KEY_LENGTH = 128
 MAX_VALUE_LENGTH = 256
 EXTRA_CHARACTERS = frozenset("_.:/=+-@")
 
-PROJECT_TAGS = ("environment", "ptc:prefix", "ptc:upstream", "ptc:token-scopes", "ptc:token-type",
-                "ptc:token-expires-in-days", "ptc:token-rotate-before-days")
+PROJECT_TAGS = (
+    "environment",
+    "ptc:prefix",
+    "ptc:upstream",
+    "ptc:token-scopes",
+    "ptc:token-type",
+    "ptc:token-expires-in-days",
+    "ptc:token-rotate-before-days",
+)
 """Tags the components add themselves; the most any one resource gets is all seven (the secret of a GitLab token
 the stack creates)."""
 
@@ -42,8 +49,10 @@ def key_faults(key: object) -> list[str]:
         faults.append("keys starting with 'aws:' are reserved by AWS; choose another key")
     bad = sorted({c for c in key if not _allowed(c)})
     if bad:
-        faults.append(f"the key has characters AWS refuses in tags ({_shown(bad)}); use letters, digits, spaces and "
-                      "_ . : / = + - @")
+        faults.append(
+            f"the key has characters AWS refuses in tags ({_shown(bad)}); use letters, digits, spaces and "
+            "_ . : / = + - @"
+        )
     return faults
 
 
@@ -53,16 +62,20 @@ def value_faults(value: str) -> list[str]:
         faults.append(f"the value is {len(value)} characters; AWS allows at most {MAX_VALUE_LENGTH}")
     bad = sorted({c for c in value if not _allowed(c)})
     if bad:
-        faults.append(f"the value has characters AWS refuses in tags ({_shown(bad)}); use letters, digits, spaces "
-                      "and _ . : / = + - @")
+        faults.append(
+            f"the value has characters AWS refuses in tags ({_shown(bad)}); use letters, digits, spaces "
+            "and _ . : / = + - @"
+        )
     return faults
 
 
 def count_fault(tags: Mapping[str, object], added: int = len(PROJECT_TAGS)) -> str | None:
     """A sentence when `tags` plus the `added` project tags exceed the per-resource quota."""
     if len(tags) + added > MAX_TAGS:
-        return (f"has {len(tags)} tags; the project adds up to {added} of its own and AWS allows {MAX_TAGS} per "
-                f"resource, so keep it to {MAX_TAGS - added}")
+        return (
+            f"has {len(tags)} tags; the project adds up to {added} of its own and AWS allows {MAX_TAGS} per "
+            f"resource, so keep it to {MAX_TAGS - added}"
+        )
     return None
 
 

@@ -72,9 +72,13 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
     token = upstream.pop("access_token", None)
     template_raw = dict(upstream.pop("template", None) or {})
     # A plain-text repository policy is validated with the template; one known only later (an Output) is passed on.
-    template_extra = {k: template_raw.pop(k) for k in TEMPLATE_ONLY_KEYS
-                      if template_raw.get(k) is not None and not isinstance(template_raw.get(k), str)
-                      or (k == "kms_key_arn" and template_raw.get(k) is not None)}
+    template_extra = {
+        k: template_raw.pop(k)
+        for k in TEMPLATE_ONLY_KEYS
+        if template_raw.get(k) is not None
+        and not isinstance(template_raw.get(k), str)
+        or (k == "kms_key_arn" and template_raw.get(k) is not None)
+    }
     entry = {k: v for k, v in upstream.items() if v is not None}
     where = f"UpstreamCache '{name}'"
 
@@ -85,14 +89,16 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
     if isinstance(recovery, bool) or not isinstance(recovery, int) or not 7 <= recovery <= 30:
         faults.append(config.Fault(where, "secret_recovery_window_days", "must be a whole number from 7 to 30"))
     template_faults, template = config.template_settings(
-        template_raw, where, kms_enabled="kms_key_arn" in template_extra)
+        template_raw, where, kms_enabled="kms_key_arn" in template_extra
+    )
     faults.extend(template_faults)
     iam_faults, iam_settings = config.iam_settings(plain(args.get("iam")), where)
     faults.extend(iam_faults)
     scan_frequency = args.get("scan_frequency")
     if scan_frequency is not None and scan_frequency not in config.SCAN_FREQUENCIES["ENHANCED"]:
-        faults.append(config.Fault(where, "scan_frequency", f"must be one of "
-                                                            f"{', '.join(config.SCAN_FREQUENCIES['ENHANCED'])}"))
+        faults.append(
+            config.Fault(where, "scan_frequency", f"must be one of {', '.join(config.SCAN_FREQUENCIES['ENHANCED'])}")
+        )
     if faults:
         raise config.ConfigError(faults)
     return _Plan(
@@ -137,22 +143,34 @@ class UpstreamCache(pulumi.ComponentResource):
     template: pulumi.Output[TemplateOutput]
     """The creation-template settings every cached repository of this prefix starts with."""
 
-    def __init__(self, name: str, args: UpstreamCacheArgs, opts: Optional[pulumi.ResourceOptions] = None,
-                 *, context: Optional[AwsContext] = None):
+    def __init__(
+        self,
+        name: str,
+        args: UpstreamCacheArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        context: Optional[AwsContext] = None,
+    ):
         """`context` shares one account/region lookup among sibling components; omitted, the component looks it up."""
         plan = _plan(name, args)
-        super().__init__(TYPE, name, {
-            "kind": plan.kind.kind,
-            "prefix": plan.prefix,
-            "upstreamUrl": plan.upstream_url,
-            "environment": plan.environment,
-        }, opts)
+        super().__init__(
+            TYPE,
+            name,
+            {
+                "kind": plan.kind.kind,
+                "prefix": plan.prefix,
+                "upstreamUrl": plan.upstream_url,
+                "environment": plan.environment,
+            },
+            opts,
+        )
         child = pulumi.ResourceOptions(parent=self)
         ctx = context or aws_context(self)
 
         prefix = self._prefix(name, plan, child)
-        tags = merge_tags(args.get("tags"), {
-            "environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": prefix})
+        tags = merge_tags(
+            args.get("tags"), {"environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": prefix}
+        )
 
         credential_arn, rule_needs = self._credentials(name, plan, args, tags, child)
         custom_role_arn = None
@@ -183,26 +201,30 @@ class UpstreamCache(pulumi.ComponentResource):
         self.custom_role_arn = pulumi.Output.from_input(custom_role_arn)
         self.upstream_prefix = pulumi.Output.from_input(plan.upstream_prefix)
         self.template = template_output
-        self.register_outputs({
-            "kind": self.kind,
-            "prefix": self.prefix,
-            "upstreamUrl": self.upstream_url,
-            "cacheUri": self.cache_uri,
-            "credentialArn": self.credential_arn,
-            "customRoleArn": self.custom_role_arn,
-            "upstreamPrefix": self.upstream_prefix,
-            "template": self.template,
-        })
+        self.register_outputs(
+            {
+                "kind": self.kind,
+                "prefix": self.prefix,
+                "upstreamUrl": self.upstream_url,
+                "cacheUri": self.cache_uri,
+                "credentialArn": self.credential_arn,
+                "customRoleArn": self.custom_role_arn,
+                "upstreamPrefix": self.upstream_prefix,
+                "template": self.template,
+            }
+        )
 
     def _prefix(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         if not plan.random_suffix:
             return pulumi.Output.from_input(plan.prefix)
-        suffix = random.RandomId(f"{name}-prefix-suffix", byte_length=naming.RANDOM_SUFFIX_BYTES,
-                                 keepers={"prefix": plan.prefix}, opts=child)
+        suffix = random.RandomId(
+            f"{name}-prefix-suffix", byte_length=naming.RANDOM_SUFFIX_BYTES, keepers={"prefix": plan.prefix}, opts=child
+        )
         return suffix.hex.apply(lambda hex_: naming.suffixed_prefix(plan.prefix, hex_))
 
-    def _credentials(self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: Any,
-                     child: pulumi.ResourceOptions) -> tuple[Any, list[pulumi.Resource]]:
+    def _credentials(
+        self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: Any, child: pulumi.ResourceOptions
+    ) -> tuple[Any, list[pulumi.Resource]]:
         """The secret ARN the rule reads (or None), and the resources the rule must wait for."""
         if not plan.kind.needs_secret:
             return None, []
@@ -210,30 +232,38 @@ class UpstreamCache(pulumi.ComponentResource):
             if plan.existing_secret.startswith("arn:"):
                 return plan.existing_secret, []
             found = aws.secretsmanager.get_secret_output(
-                name=plan.existing_secret, opts=pulumi.InvokeOutputOptions(parent=self))
+                name=plan.existing_secret, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
             return found.arn, []
         secret = aws.secretsmanager.Secret(
             f"{name}-secret",
             name_prefix=naming.secret_name_prefix(plan.environment, plan.prefix),
             description=f"{plan.kind.title} credentials of the ECR pull through cache '{plan.prefix}' "
-                        f"({plan.environment}); JSON with username and accessToken",
+            f"({plan.environment}); JSON with username and accessToken",
             # No kms_key_id, ever: ECR reads the secret through the service-linked role
             # AWSServiceRoleForECRPullThroughCache, which has no KMS permission, so the secret must use the default
             # aws/secretsmanager key (ECR user guide, "Storing your upstream repository credentials in an AWS
             # Secrets Manager secret").
             recovery_window_in_days=plan.recovery_window,
-            tags=merge_tags(tags, {"ptc:token-scopes": " ".join(plan.token_scopes),
-                                   **({"ptc:token-type": plan.token_type} if plan.token_type else {}),
-                                   **token_tags(plan.managed_token)}),
+            tags=merge_tags(
+                tags,
+                {
+                    "ptc:token-scopes": " ".join(plan.token_scopes),
+                    **({"ptc:token-type": plan.token_type} if plan.token_type else {}),
+                    **token_tags(plan.managed_token),
+                },
+            ),
             opts=child,
         )
         username, token = plan.username, plan.token
         if plan.managed_token is not None:
             username, token = self._gitlab_token(name, plan, child)
-        value = pulumi.Output.secret(pulumi.Output.json_dumps(
-            {"username": username, "accessToken": pulumi.Output.secret(token)}))
+        value = pulumi.Output.secret(
+            pulumi.Output.json_dumps({"username": username, "accessToken": pulumi.Output.secret(token)})
+        )
         version = aws.secretsmanager.SecretVersion(
-            f"{name}-credentials", secret_id=secret.id, secret_string=value, opts=child)
+            f"{name}-credentials", secret_id=secret.id, secret_string=value, opts=child
+        )
         return secret.arn, [version]
 
     def _gitlab_token(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> tuple[Any, Any]:
@@ -258,7 +288,8 @@ class UpstreamCache(pulumi.ComponentResource):
                 access_level="guest",
                 scopes=["read_registry"],
                 rotation_configuration=gitlab.GroupAccessTokenRotationConfigurationArgs(
-                    expiration_days=managed.expires_in_days, rotate_before_days=managed.rotate_before_days),
+                    expiration_days=managed.expires_in_days, rotate_before_days=managed.rotate_before_days
+                ),
                 opts=child,
             )
             # "Any non-blank value as a username" (GitLab docs, "Group access tokens").
@@ -278,8 +309,15 @@ class UpstreamCache(pulumi.ComponentResource):
         # A deploy token authenticates with its own username (GitLab docs, "Deploy tokens").
         return token.username, token.token
 
-    def _upstream_role(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: Any,
-                       ctx: AwsContext, child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Resource]:
+    def _upstream_role(
+        self,
+        name: str,
+        plan: _Plan,
+        prefix: pulumi.Output[str],
+        tags: Any,
+        ctx: AwsContext,
+        child: pulumi.ResourceOptions,
+    ) -> tuple[pulumi.Output[str], pulumi.Resource]:
         upstream = catalog.ECR_HOST.fullmatch(plan.upstream_url)
         assert upstream is not None  # validated in _plan
         role = aws.iam.Role(
@@ -295,16 +333,32 @@ class UpstreamCache(pulumi.ComponentResource):
             f"{name}-upstream",
             role=role.id,
             policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
-                lambda v: json.dumps(iam.upstream_role_policy(
-                    v[0], v[1], v[2], v[3], upstream.group("account"), upstream.group("region"),
-                    plan.upstream_prefix or naming.ROOT))),
+                lambda v: json.dumps(
+                    iam.upstream_role_policy(
+                        v[0],
+                        v[1],
+                        v[2],
+                        v[3],
+                        upstream.group("account"),
+                        upstream.group("region"),
+                        plan.upstream_prefix or naming.ROOT,
+                    )
+                )
+            ),
             opts=child,
         )
         return role.arn, policy
 
-    def _template(self, name: str, plan: _Plan, prefix: pulumi.Output[str], tags: Any,
-                  ctx: AwsContext, args: UpstreamCacheArgs, child: pulumi.ResourceOptions,
-                  ) -> tuple[pulumi.Resource, pulumi.Output]:
+    def _template(
+        self,
+        name: str,
+        plan: _Plan,
+        prefix: pulumi.Output[str],
+        tags: Any,
+        ctx: AwsContext,
+        args: UpstreamCacheArgs,
+        child: pulumi.ResourceOptions,
+    ) -> tuple[pulumi.Resource, pulumi.Output]:
         settings = plan.template
         kms_key_arn = plan.template_extra.get("kms_key_arn")
         repository_policy = plan.template_extra.get("repository_policy") or settings.repository_policy
@@ -318,30 +372,43 @@ class UpstreamCache(pulumi.ComponentResource):
             role = aws.iam.Role(
                 f"{name}-template",
                 description=f"ECR creates cached repositories of '{plan.prefix}' ({plan.environment}) with "
-                            "their tags and encryption",
+                "their tags and encryption",
                 assume_role_policy=json.dumps(iam.template_role_trust()),
                 path=plan.iam.path,
                 permissions_boundary=plan.iam.permissions_boundary,
                 tags=tags,
                 opts=child,
             )
-            needs.append(aws.iam.RolePolicy(
-                f"{name}-template",
-                role=role.id,
-                policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
-                    lambda v: json.dumps(iam.template_role_policy(
-                        v[0], v[1], v[2], v[3], tags=settings.tag_repositories,
-                        replication="REPLICATION" in settings.applied_for))),
-                opts=child,
-            ))
-            if uses_kms:  # apart, so the repository statement can be checked before the key exists
-                needs.append(aws.iam.RolePolicy(
-                    f"{name}-template-kms",
+            needs.append(
+                aws.iam.RolePolicy(
+                    f"{name}-template",
                     role=role.id,
-                    policy=pulumi.Output.all(ctx.region, pulumi.Output.from_input(kms_key_arn), ctx.dns_suffix).apply(
-                        lambda v: json.dumps(iam.template_kms_policy(v[0], v[1], v[2]))),
+                    policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
+                        lambda v: json.dumps(
+                            iam.template_role_policy(
+                                v[0],
+                                v[1],
+                                v[2],
+                                v[3],
+                                tags=settings.tag_repositories,
+                                replication="REPLICATION" in settings.applied_for,
+                            )
+                        )
+                    ),
                     opts=child,
-                ))
+                )
+            )
+            if uses_kms:  # apart, so the repository statement can be checked before the key exists
+                needs.append(
+                    aws.iam.RolePolicy(
+                        f"{name}-template-kms",
+                        role=role.id,
+                        policy=pulumi.Output.all(
+                            ctx.region, pulumi.Output.from_input(kms_key_arn), ctx.dns_suffix
+                        ).apply(lambda v: json.dumps(iam.template_kms_policy(v[0], v[1], v[2]))),
+                        opts=child,
+                    )
+                )
             role_arn = role.arn
         template = aws.ecr.RepositoryCreationTemplate(
             f"{name}-template",
@@ -351,12 +418,17 @@ class UpstreamCache(pulumi.ComponentResource):
             image_tag_mutability=settings.image_tag_mutability,
             image_tag_mutability_exclusion_filters=[
                 aws.ecr.RepositoryCreationTemplateImageTagMutabilityExclusionFilterArgs(
-                    filter=f, filter_type="WILDCARD")
+                    filter=f, filter_type="WILDCARD"
+                )
                 for f in settings.image_tag_mutability_exclusion_filters
-            ] or None,
+            ]
+            or None,
             lifecycle_policy=settings.lifecycle_policy,
-            encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
-                encryption_type=settings.encryption, kms_key=kms_key_arn if uses_kms else None)],
+            encryption_configurations=[
+                aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                    encryption_type=settings.encryption, kms_key=kms_key_arn if uses_kms else None
+                )
+            ],
             resource_tags=resource_tags,
             custom_role_arn=role_arn,
             repository_policy=repository_policy,
@@ -391,8 +463,10 @@ def token_tags(managed: Optional[config.ManagedToken]) -> dict[str, str]:
     """What `ptc verify` reads of a token the stack made: its lifetime and rotation window (never the token)."""
     if managed is None:
         return {}
-    return {"ptc:token-expires-in-days": str(managed.expires_in_days),
-            "ptc:token-rotate-before-days": str(managed.rotate_before_days)}
+    return {
+        "ptc:token-expires-in-days": str(managed.expires_in_days),
+        "ptc:token-rotate-before-days": str(managed.rotate_before_days),
+    }
 
 
 def merge_tags(given: Any, extra: dict[str, Any]) -> Any:
@@ -402,9 +476,14 @@ def merge_tags(given: Any, extra: dict[str, Any]) -> Any:
     return {**(given or {}), **extra}
 
 
-def template_output(settings: config.TemplateSettings, resource_tags: dict, kms_key_arn: Optional[str],
-                    repository_policy: Optional[str], scan_frequency: Optional[str]) -> dict[str, Any]:
-    """The `template` record of the outputs contract (DESIGN.md section 6)."""
+def template_output(
+    settings: config.TemplateSettings,
+    resource_tags: dict,
+    kms_key_arn: Optional[str],
+    repository_policy: Optional[str],
+    scan_frequency: Optional[str],
+) -> dict[str, Any]:
+    """The `template` record of the outputs contract (docs/DESIGN.md section 6)."""
     return {
         "image_tag_mutability": settings.image_tag_mutability,
         "image_tag_mutability_exclusion_filters": list(settings.image_tag_mutability_exclusion_filters),
@@ -420,4 +499,3 @@ def template_output(settings: config.TemplateSettings, resource_tags: dict, kms_
         "scan_frequency": scan_frequency,
         "repository_policy": repository_policy,
     }
-

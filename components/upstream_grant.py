@@ -57,8 +57,10 @@ def grant_faults(statement: Any, account: str, region: str) -> list[str]:
     actions = actions if isinstance(actions, list) else [actions]
     extra = [a for a in actions if a not in iam.UPSTREAM_GRANT_ACTIONS]
     if extra:
-        faults.append(f"grants {', '.join(map(str, extra))}, beyond what a pull through cache needs "
-                      f"({', '.join(iam.UPSTREAM_GRANT_ACTIONS)})")
+        faults.append(
+            f"grants {', '.join(map(str, extra))}, beyond what a pull through cache needs "
+            f"({', '.join(iam.UPSTREAM_GRANT_ACTIONS)})"
+        )
     principal = statement.get("Principal")
     principals = principal.get("AWS") if isinstance(principal, dict) else None
     principals = principals if isinstance(principals, list) else [principals]
@@ -95,18 +97,24 @@ def merged_policy(grants: Any, registry: str, own_statements: list[dict[str, Any
         for index, statement in enumerate(statements):
             faults = grant_faults(statement, match.group("account"), match.group("region"))
             if faults:
-                raise GrantError(f"the grant for {registry}, statement {index}, {'; '.join(faults)}: it is not "
-                                 "applied. Check the cache stack's upstream_grants output.")
+                raise GrantError(
+                    f"the grant for {registry}, statement {index}, {'; '.join(faults)}: it is not "
+                    "applied. Check the cache stack's upstream_grants output."
+                )
     sids = {s.get("Sid") for s in own_statements}
     clashing = [s.get("Sid") for s in statements if s.get("Sid") in sids]
     if clashing:
-        raise GrantError(f"the grant for {registry} reuses the statement id(s) {', '.join(clashing)} of this "
-                         "registry's own statements; rename those")
+        raise GrantError(
+            f"the grant for {registry} reuses the statement id(s) {', '.join(clashing)} of this "
+            "registry's own statements; rename those"
+        )
     merged = [*own_statements, *statements]
     if not merged:
-        raise GrantError(f"the cache stack grants nothing to {registry} (its upstream_grants has "
-                         f"{', '.join(sorted(grants)) or 'no registry'}) and no statements of this registry were "
-                         "given: there is no registry policy to apply")
+        raise GrantError(
+            f"the cache stack grants nothing to {registry} (its upstream_grants has "
+            f"{', '.join(sorted(grants)) or 'no registry'}) and no statements of this registry were "
+            "given: there is no registry policy to apply"
+        )
     return json.dumps({"Version": iam.VERSION, "Statement": merged})
 
 
@@ -120,15 +128,22 @@ class UpstreamGrant(pulumi.ComponentResource):
         registry = args.get("registry")
         faults = []
         if not isinstance(registry, str) or not catalog.ECR_HOST.fullmatch(registry):
-            faults.append(config.Fault(f"UpstreamGrant '{name}'", "registry",
-                                       f"{registry!r} is not an ECR registry host "
-                                       "(<account>.dkr.ecr.<region>.amazonaws.com)"))
+            faults.append(
+                config.Fault(
+                    f"UpstreamGrant '{name}'",
+                    "registry",
+                    f"{registry!r} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)",
+                )
+            )
         c = config._Collector()
         own = list(config._registry_statements(c, args.get("statements")))
         faults.extend(config.Fault(f"UpstreamGrant '{name}'", "statements", f.message) for f in c.faults)
         if args.get("grants") is None:
-            faults.append(config.Fault(f"UpstreamGrant '{name}'", "grants", "is required: the cache stack's "
-                                       "upstream_grants output"))
+            faults.append(
+                config.Fault(
+                    f"UpstreamGrant '{name}'", "grants", "is required: the cache stack's upstream_grants output"
+                )
+            )
         if faults:
             raise config.ConfigError(faults)
         super().__init__(TYPE, name, {"registry": registry}, opts)

@@ -33,8 +33,12 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grp
 from .mock_engine import Registration
 from .stack_config import StackConfig
 
-LEVELS = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory",
-          analyzer_pb2.REMEDIATE: "remediate", analyzer_pb2.DISABLED: "disabled"}
+LEVELS = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.REMEDIATE: "remediate",
+    analyzer_pb2.DISABLED: "disabled",
+}
 LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
 MAX_MESSAGE = 400 * 1024 * 1024
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
@@ -64,10 +68,12 @@ class EngineService(engine_pb2_grpc.EngineServicer):
 
     def GetRootResource(self, request, context):  # noqa: N802
         from pulumi.runtime.proto import engine_pb2
+
         return engine_pb2.GetRootResourceResponse()
 
     def SetRootResource(self, request, context):  # noqa: N802
         from pulumi.runtime.proto import engine_pb2
+
         return engine_pb2.SetRootResourceResponse()
 
 
@@ -176,9 +182,12 @@ class PackHost:
         self._lock = threading.Lock()
         self._pending: deque[_ForkedPack] = deque()
         self.process = subprocess.Popen(
-            [python, "-u", str(Path(__file__).with_name("pack_host.py"))], pass_fds=[theirs.fileno()],
-            env={**os.environ, "PTC_PACK_HOST_FD": str(theirs.fileno())}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [python, "-u", str(Path(__file__).with_name("pack_host.py"))],
+            pass_fds=[theirs.fileno()],
+            env={**os.environ, "PTC_PACK_HOST_FD": str(theirs.fileno())},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         theirs.close()
 
     def spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str]) -> _ForkedPack:
@@ -187,8 +196,9 @@ class PackHost:
         err_r, err_w = os.pipe()
         try:
             with self._lock:
-                socket.send_fds(self._sock, [json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()],
-                                [out_w, err_w])
+                socket.send_fds(
+                    self._sock, [json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()], [out_w, err_w]
+                )
                 pack = _ForkedPack(self, os.fdopen(out_r, "r"), os.fdopen(err_r, "r"))
                 self._pending.append(pack)
         finally:
@@ -250,25 +260,34 @@ def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> A
             return host.spawn(argv, cwd=cwd, env=env)
         except OSError:
             pass  # the host is gone: start the pack the plain way
-    return subprocess.Popen([python, "-u", "-m", "pulumi.policy", *argv], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [python, "-u", "-m", "pulumi.policy", *argv],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 class PackProcess:
     """One running policy pack and its Analyzer stub."""
 
-    def __init__(self, pack_dir: Path, config: StackConfig, *, dry_run: bool, engine_address: str,
-                 python: str | None = None):
+    def __init__(
+        self, pack_dir: Path, config: StackConfig, *, dry_run: bool, engine_address: str, python: str | None = None
+    ):
         self.pack_dir = Path(pack_dir).resolve()
         python = python or pack_python(self.pack_dir)
         self.config = config
         self.dry_run = dry_run
-        self.process = launch(python, [engine_address, str(self.pack_dir)], cwd=self.pack_dir,
-                              env=pack_environment(config, dry_run))
+        self.process = launch(
+            python, [engine_address, str(self.pack_dir)], cwd=self.pack_dir, env=pack_environment(config, dry_run)
+        )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: list[str] = []
-        threading.Thread(target=_pump, args=(self.process.stdout, self._lines.put, lambda: self._lines.put(None)),
-                         daemon=True).start()
+        threading.Thread(
+            target=_pump, args=(self.process.stdout, self._lines.put, lambda: self._lines.put(None)), daemon=True
+        ).start()
         threading.Thread(target=_pump, args=(self.process.stderr, self._stderr.append), daemon=True).start()
         self.channel: grpc.Channel | None = None
         self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -290,14 +309,19 @@ class PackProcess:
         # wait_for_ready rather than channel_ready_future: the future's connectivity subscription makes
         # channel.close() wait ~0.2 s for its polling thread.
         info = self.stub.GetAnalyzerInfo(empty_pb2.Empty(), wait_for_ready=True, timeout=timeout)
-        self.info = PackInfo(name=info.name, version=info.version, policies={
-            p.name: {
-                "level": LEVELS[p.enforcementLevel],
-                "description": p.description,
-                "type": "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
-                "config_schema": json_format.MessageToDict(p.configSchema),
-            } for p in info.policies
-        })
+        self.info = PackInfo(
+            name=info.name,
+            version=info.version,
+            policies={
+                p.name: {
+                    "level": LEVELS[p.enforcementLevel],
+                    "description": p.description,
+                    "type": "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+                    "config_schema": json_format.MessageToDict(p.configSchema),
+                }
+                for p in info.policies
+            },
+        )
         return self.info
 
     def configure(self, policy_config: dict[str, dict[str, Any]]) -> None:
@@ -306,20 +330,29 @@ class PackProcess:
         for name, entry in policy_config.items():
             properties = struct_pb2.Struct()
             properties.update(entry.get("properties") or {})
-            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
-                enforcementLevel=LEVEL_VALUES[entry["level"]], properties=properties))
+            request.policyConfig[name].CopyFrom(
+                analyzer_pb2.PolicyConfig(enforcementLevel=LEVEL_VALUES[entry["level"]], properties=properties)
+            )
         try:
             self.stub.Configure(request)
         except grpc.RpcError as exc:  # the pack refuses invalid config itself, as it does under the Pulumi CLI
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise PolicyConfigError(f"policy pack {self.info.name if self.info else self.pack_dir.name}: "
-                                        f"{exc.details()}") from None
+                raise PolicyConfigError(
+                    f"policy pack {self.info.name if self.info else self.pack_dir.name}: {exc.details()}"
+                ) from None
             raise
 
     def configure_stack(self) -> None:
-        self.stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=self.config.stack, project=self.config.project, organization="organization",
-            dry_run=self.dry_run, config=dict(self.config.values), config_secret_keys=self.config.secret_keys))
+        self.stub.ConfigureStack(
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=self.config.stack,
+                project=self.config.project,
+                organization="organization",
+                dry_run=self.dry_run,
+                config=dict(self.config.values),
+                config_secret_keys=self.config.secret_keys,
+            )
+        )
 
     def analyze(self, resource: Registration) -> list[dict[str, Any]]:
         """Diagnostics of one resource; like the engine, attribute them to the resource analyzed."""
@@ -351,14 +384,17 @@ class PackProcess:
         return self._diagnostics(self.stub.AnalyzeStack(request))
 
     def _diagnostics(self, response) -> list[dict[str, Any]]:
-        return [{
-            "pack": d.policyPackName,
-            "policy": d.policyName,
-            "level": LEVELS[d.enforcementLevel],
-            "urn": d.urn or None,
-            "message": d.message.removeprefix(d.description).strip() or d.description,
-            "description": d.description,
-        } for d in response.diagnostics]
+        return [
+            {
+                "pack": d.policyPackName,
+                "policy": d.policyName,
+                "level": LEVELS[d.enforcementLevel],
+                "urn": d.urn or None,
+                "message": d.message.removeprefix(d.description).strip() or d.description,
+                "description": d.description,
+            }
+            for d in response.diagnostics
+        ]
 
     def close(self) -> None:
         if self.channel is not None:
@@ -381,17 +417,24 @@ def _pump(stream, sink, at_end=None) -> None:
 
 def _options(request) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(
-        protect=request.protect, ignoreChanges=list(request.ignoreChanges),
+        protect=request.protect,
+        ignoreChanges=list(request.ignoreChanges),
         deleteBeforeReplace=request.deleteBeforeReplace,
         deleteBeforeReplaceDefined=request.deleteBeforeReplaceDefined,
-        additionalSecretOutputs=list(request.additionalSecretOutputs), parent=request.parent,
+        additionalSecretOutputs=list(request.additionalSecretOutputs),
+        parent=request.parent,
     )
 
 
 def analyze_request(resource: Registration) -> analyzer_pb2.AnalyzeRequest:
     """What the engine sends before a resource is created: its inputs."""
-    return analyzer_pb2.AnalyzeRequest(type=resource.type, properties=resource.request.object, urn=resource.urn,
-                                       name=resource.name, options=_options(resource.request))
+    return analyzer_pb2.AnalyzeRequest(
+        type=resource.type,
+        properties=resource.request.object,
+        urn=resource.urn,
+        name=resource.name,
+        options=_options(resource.request),
+    )
 
 
 def stack_resource(resource: Registration, outputs: bool) -> analyzer_pb2.AnalyzerResource:
@@ -401,8 +444,13 @@ def stack_resource(resource: Registration, outputs: bool) -> analyzer_pb2.Analyz
         properties = struct_pb2.Struct()
         properties.update(json.loads(json.dumps(resource.state, default=str)))
     message = analyzer_pb2.AnalyzerResource(
-        type=resource.type, properties=properties, urn=resource.urn, name=resource.name,
-        options=_options(resource.request), parent=resource.parent, dependencies=resource.dependencies,
+        type=resource.type,
+        properties=properties,
+        urn=resource.urn,
+        name=resource.name,
+        options=_options(resource.request),
+        parent=resource.parent,
+        dependencies=resource.dependencies,
     )
     for key, urns in resource.property_dependencies.items():
         message.propertyDependencies[key].CopyFrom(analyzer_pb2.AnalyzerPropertyDependencies(urns=urns))
@@ -418,8 +466,9 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
     known = {name: pack for pack in packs for name in pack.policies}
     unknown = [k for k in document if k != "all" and k not in known]
     if unknown:
-        raise PolicyConfigError(f"policy config names unknown policies: {', '.join(unknown)} "
-                                f"(known: {', '.join(sorted(known))})")
+        raise PolicyConfigError(
+            f"policy config names unknown policies: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
     everything = document.get("all")
     if everything is not None and everything not in LEVEL_VALUES:
         raise PolicyConfigError(f"policy config 'all' must be one of {', '.join(LEVEL_VALUES)}, not {everything!r}")
@@ -438,8 +487,9 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
             elif entry is not None:
                 raise PolicyConfigError(f"policy config '{name}' must be a level or an object, not {entry!r}")
             if level not in LEVEL_VALUES:
-                raise PolicyConfigError(f"policy config '{name}': enforcementLevel must be one of "
-                                        f"{', '.join(LEVEL_VALUES)}, not {level!r}")
+                raise PolicyConfigError(
+                    f"policy config '{name}': enforcementLevel must be one of {', '.join(LEVEL_VALUES)}, not {level!r}"
+                )
             import jsonschema  # only when there is config to validate (about 70 ms to import)
 
             schema = {"type": "object", "additionalProperties": False, **policy["config_schema"]}
@@ -463,12 +513,18 @@ class PolicyRun:
 
 
 WARM_UP = [
-    ("aws:secretsmanager/secret:Secret", {"namePrefix": "ecr-pullthroughcache/warm-up/x-",
-                                          "tags": {"ptc:upstream": "quay", "environment": "warm-up"}}),
-    ("aws:ecr/pullThroughCacheRule:PullThroughCacheRule", {"ecrRepositoryPrefix": "warm-up",
-                                                           "upstreamRegistryUrl": "quay.io"}),
-    ("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", {
-        "prefix": "warm-up", "appliedFors": ["PULL_THROUGH_CACHE"], "repositoryPolicy": '{"Statement": []}'}),
+    (
+        "aws:secretsmanager/secret:Secret",
+        {"namePrefix": "ecr-pullthroughcache/warm-up/x-", "tags": {"ptc:upstream": "quay", "environment": "warm-up"}},
+    ),
+    (
+        "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",
+        {"ecrRepositoryPrefix": "warm-up", "upstreamRegistryUrl": "quay.io"},
+    ),
+    (
+        "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+        {"prefix": "warm-up", "appliedFors": ["PULL_THROUGH_CACHE"], "repositoryPolicy": '{"Statement": []}'},
+    ),
     ("aws:iam/policy:Policy", {"policy": '{"Statement": []}', "tags": {"environment": "warm-up"}}),
 ]
 """Resources that take each policy through its code once before the real run (whose answers count)."""
@@ -479,8 +535,9 @@ class PolicyPacks:
 
     def __init__(self, dirs: list[Path], config: StackConfig, *, dry_run: bool, python: str | None = None):
         self.engine = EngineServer()
-        self.processes = [PackProcess(d, config, dry_run=dry_run, engine_address=self.engine.address, python=python)
-                          for d in dirs]
+        self.processes = [
+            PackProcess(d, config, dry_run=dry_run, engine_address=self.engine.address, python=python) for d in dirs
+        ]
         self.infos: list[PackInfo] = []
         # Connect and warm each pack in the background (the caller's program runs meanwhile): a pack's first
         # Analyze pays for code paths it has not run yet, so one throwaway call takes that off the critical path.
@@ -496,10 +553,12 @@ class PolicyPacks:
                 properties = struct_pb2.Struct()
                 properties.update(props)
                 urn = f"urn:pulumi:warm-up::warm-up::{type_}::warm-up"
-                process.stub.Analyze(analyzer_pb2.AnalyzeRequest(type=type_, properties=properties, urn=urn,
-                                                                 name="warm-up"))
-                resources.append(analyzer_pb2.AnalyzerResource(type=type_, properties=properties, urn=urn,
-                                                               name="warm-up"))
+                process.stub.Analyze(
+                    analyzer_pb2.AnalyzeRequest(type=type_, properties=properties, urn=urn, name="warm-up")
+                )
+                resources.append(
+                    analyzer_pb2.AnalyzerResource(type=type_, properties=properties, urn=urn, name="warm-up")
+                )
             process.stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources))
         except grpc.RpcError:
             pass  # a warm-up only: its answers are dropped, and each real run configures the pack afresh
@@ -523,8 +582,9 @@ class PolicyPacks:
             process.close()
         self.engine.stop()
 
-    def run(self, resources: list[Registration], *, policy_config: dict[str, Any] | None = None,
-            outputs: bool = False) -> PolicyRun:
+    def run(
+        self, resources: list[Registration], *, policy_config: dict[str, Any] | None = None, outputs: bool = False
+    ) -> PolicyRun:
         """Configure every pack, then `Analyze` each resource and `AnalyzeStack` the lot."""
         configs = resolve_policy_config(policy_config or {}, self.infos)
         violations: list[dict[str, Any]] = []

@@ -56,15 +56,17 @@ class Aws:
         if endpoint_url is not None:
             parsed = urlparse(endpoint_url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise InvalidInput(f"--endpoint-url {endpoint_url!r} is not an http(s) URL such as "
-                                   "http://127.0.0.1:5000")
+                raise InvalidInput(
+                    f"--endpoint-url {endpoint_url!r} is not an http(s) URL such as http://127.0.0.1:5000"
+                )
         try:
             self.session = boto3.session.Session(region_name=region)
         except ProfileNotFound as exc:
             raise InvalidInput(f"{exc}: set AWS_PROFILE to a profile of ~/.aws/config, or unset it") from None
         self.endpoint_url = endpoint_url
-        self.config = Config(retries=RETRIES, max_pool_connections=max_pool, connect_timeout=CONNECT_TIMEOUT,
-                             read_timeout=READ_TIMEOUT)
+        self.config = Config(
+            retries=RETRIES, max_pool_connections=max_pool, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
+        )
         self.counter = CallCounter()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -102,8 +104,9 @@ def confirm_identity(aws: Aws, account: str, region: str, allow_account: str | N
     the caller's own registry. `allow_account` names the caller's account to act on it deliberately.
     """
     try:
-        sts = aws.session.client("sts", endpoint_url=aws.endpoint_url, config=aws.config.merge(
-            Config(retries=IDENTITY_RETRIES)))
+        sts = aws.session.client(
+            "sts", endpoint_url=aws.endpoint_url, config=aws.config.merge(Config(retries=IDENTITY_RETRIES))
+        )
         sts.meta.events.register("before-send.*.*", aws.counter)
         caller = sts.get_caller_identity()["Account"]
     except NoCredentialsError:
@@ -113,7 +116,9 @@ def confirm_identity(aws: Aws, account: str, region: str, allow_account: str | N
     if aws.region and aws.region != region:
         raise InvalidInput(f"the outputs describe a registry in {region}, but the clients use {aws.region}")
     if caller != account and allow_account != caller:
-        raise InvalidInput(f"the outputs describe the registry of account {account}, but these credentials are "
-                           f"account {caller}'s: every call would go to {caller}'s registry. Use credentials of "
-                           f"{account}, or pass --account {caller} to act on {caller}'s registry on purpose.")
+        raise InvalidInput(
+            f"the outputs describe the registry of account {account}, but these credentials are "
+            f"account {caller}'s: every call would go to {caller}'s registry. Use credentials of "
+            f"{account}, or pass --account {caller} to act on {caller}'s registry on purpose."
+        )
     return caller

@@ -78,8 +78,13 @@ class Finding:
         return f"{self.resource}: {self.operation} {self.field}: {self.rule}; {self.fix}"
 
     def to_json(self) -> dict[str, str]:
-        return {"resource": self.resource, "operation": self.operation, "field": self.field, "rule": self.rule,
-                "fix": self.fix}
+        return {
+            "resource": self.resource,
+            "operation": self.operation,
+            "field": self.field,
+            "rule": self.rule,
+            "fix": self.fix,
+        }
 
 
 @dataclass
@@ -96,6 +101,7 @@ class Call:
 # --------------------------------------------------------------------------------------------
 # Reading the engine's wire format
 # --------------------------------------------------------------------------------------------
+
 
 class _Unknown:
     def __repr__(self) -> str:
@@ -174,46 +180,111 @@ def _physical_name(props: Props, name: str, *, prefix_key: str | None = "namePre
 # Resource -> AWS request
 # --------------------------------------------------------------------------------------------
 
+
 def _secret(p: Props, name: str) -> list[Call]:
-    return [Call("secretsmanager", "CreateSecret", _drop_none({
-        "Name": _physical_name(p, name), "Description": p.get("description"), "KmsKeyId": p.get("kmsKeyId"),
-        "Tags": _tags(p.get("tags")),
-    }), secret_fields=p.secret)]
+    return [
+        Call(
+            "secretsmanager",
+            "CreateSecret",
+            _drop_none(
+                {
+                    "Name": _physical_name(p, name),
+                    "Description": p.get("description"),
+                    "KmsKeyId": p.get("kmsKeyId"),
+                    "Tags": _tags(p.get("tags")),
+                }
+            ),
+            secret_fields=p.secret,
+        )
+    ]
 
 
 def _secret_version(p: Props, name: str) -> list[Call]:
-    return [Call("secretsmanager", "PutSecretValue", _drop_none({
-        "SecretId": p.get("secretId"), "SecretString": p.get("secretString"),
-    }), secret_fields={"SecretString", *(k[0].upper() + k[1:] for k in p.secret)})]
+    return [
+        Call(
+            "secretsmanager",
+            "PutSecretValue",
+            _drop_none(
+                {
+                    "SecretId": p.get("secretId"),
+                    "SecretString": p.get("secretString"),
+                }
+            ),
+            secret_fields={"SecretString", *(k[0].upper() + k[1:] for k in p.secret)},
+        )
+    ]
 
 
 def _role(p: Props, name: str) -> list[Call]:
-    return [Call("iam", "CreateRole", _drop_none({
-        "RoleName": _physical_name(p, name), "Path": p.get("path"),
-        "AssumeRolePolicyDocument": p.get("assumeRolePolicy"), "Description": p.get("description"),
-        "PermissionsBoundary": p.get("permissionsBoundary"), "MaxSessionDuration": p.get("maxSessionDuration"),
-        "Tags": _tags(p.get("tags")),
-    }))]
+    return [
+        Call(
+            "iam",
+            "CreateRole",
+            _drop_none(
+                {
+                    "RoleName": _physical_name(p, name),
+                    "Path": p.get("path"),
+                    "AssumeRolePolicyDocument": p.get("assumeRolePolicy"),
+                    "Description": p.get("description"),
+                    "PermissionsBoundary": p.get("permissionsBoundary"),
+                    "MaxSessionDuration": p.get("maxSessionDuration"),
+                    "Tags": _tags(p.get("tags")),
+                }
+            ),
+        )
+    ]
 
 
 def _role_policy(p: Props, name: str) -> list[Call]:
-    return [Call("iam", "PutRolePolicy", _drop_none({
-        "RoleName": p.get("role"), "PolicyName": _physical_name(p, name), "PolicyDocument": p.get("policy"),
-    }))]
+    return [
+        Call(
+            "iam",
+            "PutRolePolicy",
+            _drop_none(
+                {
+                    "RoleName": p.get("role"),
+                    "PolicyName": _physical_name(p, name),
+                    "PolicyDocument": p.get("policy"),
+                }
+            ),
+        )
+    ]
 
 
 def _policy(p: Props, name: str) -> list[Call]:
-    return [Call("iam", "CreatePolicy", _drop_none({
-        "PolicyName": _physical_name(p, name), "Path": p.get("path"), "PolicyDocument": p.get("policy"),
-        "Description": p.get("description"), "Tags": _tags(p.get("tags")),
-    }))]
+    return [
+        Call(
+            "iam",
+            "CreatePolicy",
+            _drop_none(
+                {
+                    "PolicyName": _physical_name(p, name),
+                    "Path": p.get("path"),
+                    "PolicyDocument": p.get("policy"),
+                    "Description": p.get("description"),
+                    "Tags": _tags(p.get("tags")),
+                }
+            ),
+        )
+    ]
 
 
 def _key(p: Props, name: str) -> list[Call]:
-    calls = [Call("kms", "CreateKey", _drop_none({
-        "Policy": p.get("policy"), "Description": p.get("description"), "KeyUsage": p.get("keyUsage"),
-        "KeySpec": p.get("customerMasterKeySpec"), "Tags": _tags(p.get("tags"), "TagKey", "TagValue"),
-    }))]
+    calls = [
+        Call(
+            "kms",
+            "CreateKey",
+            _drop_none(
+                {
+                    "Policy": p.get("policy"),
+                    "Description": p.get("description"),
+                    "KeyUsage": p.get("keyUsage"),
+                    "KeySpec": p.get("customerMasterKeySpec"),
+                    "Tags": _tags(p.get("tags"), "TagKey", "TagValue"),
+                }
+            ),
+        )
+    ]
     window = p.get("deletionWindowInDays")
     if window is not None:
         calls.append(Call("kms", "ScheduleKeyDeletion", {"KeyId": UNKNOWN_VALUE, "PendingWindowInDays": window}))
@@ -221,47 +292,94 @@ def _key(p: Props, name: str) -> list[Call]:
 
 
 def _alias(p: Props, name: str) -> list[Call]:
-    return [Call("kms", "CreateAlias", _drop_none({
-        "AliasName": _physical_name(p, name), "TargetKeyId": p.get("targetKeyId")}))]
+    return [
+        Call(
+            "kms",
+            "CreateAlias",
+            _drop_none({"AliasName": _physical_name(p, name), "TargetKeyId": p.get("targetKeyId")}),
+        )
+    ]
 
 
 def _rule(p: Props, name: str) -> list[Call]:
-    return [Call("ecr", "CreatePullThroughCacheRule", _drop_none({
-        "ecrRepositoryPrefix": p.get("ecrRepositoryPrefix"), "upstreamRegistryUrl": p.get("upstreamRegistryUrl"),
-        "credentialArn": p.get("credentialArn"), "customRoleArn": p.get("customRoleArn"),
-        "upstreamRepositoryPrefix": p.get("upstreamRepositoryPrefix"),
-    }))]
+    return [
+        Call(
+            "ecr",
+            "CreatePullThroughCacheRule",
+            _drop_none(
+                {
+                    "ecrRepositoryPrefix": p.get("ecrRepositoryPrefix"),
+                    "upstreamRegistryUrl": p.get("upstreamRegistryUrl"),
+                    "credentialArn": p.get("credentialArn"),
+                    "customRoleArn": p.get("customRoleArn"),
+                    "upstreamRepositoryPrefix": p.get("upstreamRepositoryPrefix"),
+                }
+            ),
+        )
+    ]
 
 
 def _template(p: Props, name: str) -> list[Call]:
     encryption = p.get("encryptionConfigurations")
     first = encryption[0] if isinstance(encryption, list) and encryption else None
     filters = p.get("imageTagMutabilityExclusionFilters")
-    return [Call("ecr", "CreateRepositoryCreationTemplate", _drop_none({
-        "prefix": p.get("prefix"), "description": p.get("description"),
-        "encryptionConfiguration": _drop_none({"encryptionType": first.get("encryptionType"),
-                                               "kmsKey": first.get("kmsKey")}) if isinstance(first, dict) else first,
-        "resourceTags": _tags(p.get("resourceTags")),
-        "imageTagMutability": p.get("imageTagMutability"),
-        "imageTagMutabilityExclusionFilters": [
-            _drop_none({"filterType": f.get("filterType"), "filter": f.get("filter")}) if isinstance(f, dict) else f
-            for f in filters] if isinstance(filters, list) else filters,
-        "repositoryPolicy": p.get("repositoryPolicy"), "lifecyclePolicy": p.get("lifecyclePolicy"),
-        "appliedFor": p.get("appliedFors"), "customRoleArn": p.get("customRoleArn"),
-    }))]
+    return [
+        Call(
+            "ecr",
+            "CreateRepositoryCreationTemplate",
+            _drop_none(
+                {
+                    "prefix": p.get("prefix"),
+                    "description": p.get("description"),
+                    "encryptionConfiguration": _drop_none(
+                        {"encryptionType": first.get("encryptionType"), "kmsKey": first.get("kmsKey")}
+                    )
+                    if isinstance(first, dict)
+                    else first,
+                    "resourceTags": _tags(p.get("resourceTags")),
+                    "imageTagMutability": p.get("imageTagMutability"),
+                    "imageTagMutabilityExclusionFilters": [
+                        _drop_none({"filterType": f.get("filterType"), "filter": f.get("filter")})
+                        if isinstance(f, dict)
+                        else f
+                        for f in filters
+                    ]
+                    if isinstance(filters, list)
+                    else filters,
+                    "repositoryPolicy": p.get("repositoryPolicy"),
+                    "lifecyclePolicy": p.get("lifecyclePolicy"),
+                    "appliedFor": p.get("appliedFors"),
+                    "customRoleArn": p.get("customRoleArn"),
+                }
+            ),
+        )
+    ]
 
 
 def _scanning(p: Props, name: str) -> list[Call]:
     rules = p.get("rules")
     if isinstance(rules, list):
-        rules = [_drop_none({
-            "scanFrequency": r.get("scanFrequency"),
-            "repositoryFilters": [_drop_none({"filter": f.get("filter"), "filterType": f.get("filterType")})
-                                  if isinstance(f, dict) else f for f in r.get("repositoryFilters") or []]
-            if isinstance(r.get("repositoryFilters"), list) else r.get("repositoryFilters"),
-        }) if isinstance(r, dict) else r for r in rules]
-    return [Call("ecr", "PutRegistryScanningConfiguration", _drop_none({"scanType": p.get("scanType"),
-                                                                        "rules": rules}))]
+        rules = [
+            _drop_none(
+                {
+                    "scanFrequency": r.get("scanFrequency"),
+                    "repositoryFilters": [
+                        _drop_none({"filter": f.get("filter"), "filterType": f.get("filterType")})
+                        if isinstance(f, dict)
+                        else f
+                        for f in r.get("repositoryFilters") or []
+                    ]
+                    if isinstance(r.get("repositoryFilters"), list)
+                    else r.get("repositoryFilters"),
+                }
+            )
+            if isinstance(r, dict)
+            else r
+            for r in rules
+        ]
+    return [
+        Call("ecr", "PutRegistryScanningConfiguration", _drop_none({"scanType": p.get("scanType"), "rules": rules}))
+    ]
 
 
 def _registry_policy(p: Props, name: str) -> list[Call]:
@@ -289,9 +407,15 @@ REQUESTS: dict[str, Callable[[Props, str], list[Call]]] = {
     "aws:ecr/registryPolicy:RegistryPolicy": _registry_policy,
 }
 """Every AWS resource type the components register. A type missing here is reported, not passed over."""
-NO_REQUEST = frozenset({"random:index/randomId:RandomId", "pulumi:providers:aws", "pulumi:providers:random",
-                        "gitlab:index/groupAccessToken:GroupAccessToken",
-                        "gitlab:index/groupDeployToken:GroupDeployToken"})
+NO_REQUEST = frozenset(
+    {
+        "random:index/randomId:RandomId",
+        "pulumi:providers:aws",
+        "pulumi:providers:random",
+        "gitlab:index/groupAccessToken:GroupAccessToken",
+        "gitlab:index/groupDeployToken:GroupDeployToken",
+    }
+)
 """Resources that are no AWS request (GitLab's tokens are held to least privilege by the security pack)."""
 
 
@@ -314,6 +438,7 @@ def requests(resource: Resource) -> list[Call]:
 # --------------------------------------------------------------------------------------------
 # botocore's model
 # --------------------------------------------------------------------------------------------
+
 
 class _Shape:
     """One shape of a botocore service model, read from its JSON (as `botocore.model.Shape` exposes it)."""
@@ -413,17 +538,26 @@ def _check(shape: Any, value: Any, path: str, secret: bool, out: list[tuple[str,
             return
         low, high = meta.get("min"), meta.get("max")
         if low is not None and len(value) < low or high is not None and len(value) > high:
-            fix = f"shorten it to {high} characters" if high is not None and len(value) > high else \
-                f"give at least {low} characters"
+            fix = (
+                f"shorten it to {high} characters"
+                if high is not None and len(value) > high
+                else f"give at least {low} characters"
+            )
             out.append((path, f"is {len(value)} characters; AWS allows {_range(low, high)} ({where})", fix))
         enum = meta.get("enum") or getattr(shape, "enum", None)
         if enum and value not in enum:
-            out.append((path, f"{_shown(value, secret)} is not one of {', '.join(enum)} ({where})",
-                        f"use one of {', '.join(enum)}"))
+            out.append(
+                (
+                    path,
+                    f"{_shown(value, secret)} is not one of {', '.join(enum)} ({where})",
+                    f"use one of {', '.join(enum)}",
+                )
+            )
         pattern = meta.get("pattern")
         if pattern and not _pattern(pattern).fullmatch(value):
-            out.append((path, f"{_shown(value, secret)} does not match {pattern} ({where})",
-                        "change it to match the pattern"))
+            out.append(
+                (path, f"{_shown(value, secret)} does not match {pattern} ({where})", "change it to match the pattern")
+            )
         return
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -439,8 +573,9 @@ def model_findings(resource: Resource, call: Call) -> list[Finding]:
     found: list[tuple[str, str, str]] = []
     for member in shape.required_members:
         if member not in call.params:
-            found.append((member, f"is required ({call.operation} in botocore's {call.service} model)",
-                          f"set {member}"))
+            found.append(
+                (member, f"is required ({call.operation} in botocore's {call.service} model)", f"set {member}")
+            )
     for member, sub in shape.members.items():
         if member in call.params:
             _check(sub, call.params[member], member, member in call.secret_fields, found)
@@ -450,6 +585,7 @@ def model_findings(resource: Resource, call: Call) -> list[Finding]:
 # --------------------------------------------------------------------------------------------
 # Rules outside the model
 # --------------------------------------------------------------------------------------------
+
 
 def policy_size(text: str) -> int:
     """IAM does not count white space against its policy quotas (IAM user guide, "IAM and AWS STS quotas")."""
@@ -467,44 +603,97 @@ def _quota_findings(resource: Resource, call: Call, region: str | None) -> list[
     for key in ("Tags", "resourceTags"):
         tags = call.params.get(key)
         if isinstance(tags, list) and len(tags) > MAX_TAGS:
-            found.append(Finding(what, op, key, f"has {len(tags)} tags; AWS allows {MAX_TAGS} per resource",
-                                 f"keep the stack's tags (plus the project's own) to {MAX_TAGS}"))
+            found.append(
+                Finding(
+                    what,
+                    op,
+                    key,
+                    f"has {len(tags)} tags; AWS allows {MAX_TAGS} per resource",
+                    f"keep the stack's tags (plus the project's own) to {MAX_TAGS}",
+                )
+            )
         if isinstance(tags, list):
             for index, tag in enumerate(tags):
                 name = tag.get("Key", tag.get("TagKey")) if isinstance(tag, dict) else None
                 if isinstance(name, str) and name.lower().startswith("aws:"):
-                    found.append(Finding(what, op, f"{key}[{index}]", "tag keys starting with 'aws:' are reserved by "
-                                         "AWS (IAM user guide, \"Tagging IAM resources\")", "rename the tag"))
+                    found.append(
+                        Finding(
+                            what,
+                            op,
+                            f"{key}[{index}]",
+                            "tag keys starting with 'aws:' are reserved by "
+                            'AWS (IAM user guide, "Tagging IAM resources")',
+                            "rename the tag",
+                        )
+                    )
     document = call.params.get("PolicyDocument")
     if call.operation == "CreatePolicy" and isinstance(document, str) and policy_size(document) > MANAGED_POLICY_MAX:
-        found.append(Finding(what, op, "PolicyDocument", f"is {policy_size(document)} characters without white space; "
-                             f"IAM allows {MANAGED_POLICY_MAX} per managed policy (IAM and AWS STS quotas)",
-                             "split the statements across several managed policies"))
+        found.append(
+            Finding(
+                what,
+                op,
+                "PolicyDocument",
+                f"is {policy_size(document)} characters without white space; "
+                f"IAM allows {MANAGED_POLICY_MAX} per managed policy (IAM and AWS STS quotas)",
+                "split the statements across several managed policies",
+            )
+        )
     trust = call.params.get("AssumeRolePolicyDocument")
     if isinstance(trust, str) and policy_size(trust) > ROLE_TRUST_POLICY_MAX:
-        found.append(Finding(what, op, "AssumeRolePolicyDocument", f"is {policy_size(trust)} characters; IAM allows "
-                             f"{ROLE_TRUST_POLICY_MAX} per role trust policy by default (IAM and AWS STS quotas)",
-                             "trust fewer principals"))
+        found.append(
+            Finding(
+                what,
+                op,
+                "AssumeRolePolicyDocument",
+                f"is {policy_size(trust)} characters; IAM allows "
+                f"{ROLE_TRUST_POLICY_MAX} per role trust policy by default (IAM and AWS STS quotas)",
+                "trust fewer principals",
+            )
+        )
     if call.operation == "CreateRepositoryCreationTemplate":
         encryption = call.params.get("encryptionConfiguration")
-        if isinstance(encryption, dict) and encryption.get("encryptionType") == "KMS_DSSE" and region and \
-                region not in GOVCLOUD_REGIONS:
-            found.append(Finding(what, op, "encryptionConfiguration.encryptionType",
-                                 f"KMS_DSSE exists only in the AWS GovCloud (US) regions, not in {region} (ECR user "
-                                 "guide, \"Encryption at rest\")", "use KMS"))
+        if (
+            isinstance(encryption, dict)
+            and encryption.get("encryptionType") == "KMS_DSSE"
+            and region
+            and region not in GOVCLOUD_REGIONS
+        ):
+            found.append(
+                Finding(
+                    what,
+                    op,
+                    "encryptionConfiguration.encryptionType",
+                    f"KMS_DSSE exists only in the AWS GovCloud (US) regions, not in {region} (ECR user "
+                    'guide, "Encryption at rest")',
+                    "use KMS",
+                )
+            )
     if call.operation == "CreateSecret" and str(call.params.get("Name", "")).startswith("ecr-pullthroughcache/"):
         key = call.params.get("KmsKeyId")
-        if isinstance(key, str) and key and key not in DEFAULT_SECRET_KEYS and \
-                not key.endswith(":alias/aws/secretsmanager"):
-            found.append(Finding(what, op, "KmsKeyId", "ECR reads credentials secrets through "
-                                 "AWSServiceRoleForECRPullThroughCache, which has no KMS permission, so the secret "
-                                 "must use the default aws/secretsmanager key (ECR user guide, storing upstream "
-                                 "credentials)", "remove the KMS key from the secret"))
+        if (
+            isinstance(key, str)
+            and key
+            and key not in DEFAULT_SECRET_KEYS
+            and not key.endswith(":alias/aws/secretsmanager")
+        ):
+            found.append(
+                Finding(
+                    what,
+                    op,
+                    "KmsKeyId",
+                    "ECR reads credentials secrets through "
+                    "AWSServiceRoleForECRPullThroughCache, which has no KMS permission, so the secret "
+                    "must use the default aws/secretsmanager key (ECR user guide, storing upstream "
+                    "credentials)",
+                    "remove the KMS key from the secret",
+                )
+            )
     return found
 
 
-def _stack_findings(resources: list[Resource], calls: dict[str, list[Call]], account: str | None,
-                    region: str | None) -> list[Finding]:
+def _stack_findings(
+    resources: list[Resource], calls: dict[str, list[Call]], account: str | None, region: str | None
+) -> list[Finding]:
     """Rules over several resources: inline policies per role, rules per registry, a rule's own registry."""
     found = []
     by_urn = {r.urn: r for r in resources}
@@ -522,21 +711,41 @@ def _stack_findings(resources: list[Resource], calls: dict[str, list[Call]], acc
         size = sum(policy_size(d) for _, d in documents)
         if size > INLINE_POLICIES_PER_ROLE_MAX:
             owner = by_urn.get(role)
-            found.append(Finding(label(owner) if owner else f"role {role}", "iam:PutRolePolicy", "PolicyDocument",
-                                 f"the role's {len(documents)} inline policies are {size} characters together; IAM "
-                                 f"allows {INLINE_POLICIES_PER_ROLE_MAX} per role (IAM and AWS STS quotas)",
-                                 "move statements to a managed policy"))
+            found.append(
+                Finding(
+                    label(owner) if owner else f"role {role}",
+                    "iam:PutRolePolicy",
+                    "PolicyDocument",
+                    f"the role's {len(documents)} inline policies are {size} characters together; IAM "
+                    f"allows {INLINE_POLICIES_PER_ROLE_MAX} per role (IAM and AWS STS quotas)",
+                    "move statements to a managed policy",
+                )
+            )
     if len(rules) > RULES_PER_REGISTRY:
-        found.append(Finding(label(rules[-1][0]), "ecr:CreatePullThroughCacheRule", "ecrRepositoryPrefix",
-                             f"the stack creates {len(rules)} rules; ECR allows {RULES_PER_REGISTRY} per registry and "
-                             "region (not adjustable)", "split the upstreams across regions or accounts"))
+        found.append(
+            Finding(
+                label(rules[-1][0]),
+                "ecr:CreatePullThroughCacheRule",
+                "ecrRepositoryPrefix",
+                f"the stack creates {len(rules)} rules; ECR allows {RULES_PER_REGISTRY} per registry and "
+                "region (not adjustable)",
+                "split the upstreams across regions or accounts",
+            )
+        )
     if account and region:
         own = f"{account}.dkr.ecr.{region}."
         for resource, call in rules:
             url = call.params.get("upstreamRegistryUrl")
             if isinstance(url, str) and url.startswith(own):
-                found.append(Finding(label(resource), "ecr:CreatePullThroughCacheRule", "upstreamRegistryUrl",
-                                     f"{url} is this stack's own registry", "mirror another account's or region's"))
+                found.append(
+                    Finding(
+                        label(resource),
+                        "ecr:CreatePullThroughCacheRule",
+                        "upstreamRegistryUrl",
+                        f"{url} is this stack's own registry",
+                        "mirror another account's or region's",
+                    )
+                )
     return found
 
 
@@ -548,8 +757,15 @@ def check(resources: Iterable[Resource], *, account: str | None = None, region: 
     for resource in resources:
         if resource.type not in REQUESTS:
             if resource.type.startswith("aws:") and resource.type not in NO_REQUEST:
-                findings.append(Finding(label(resource), "?", "", "this type has no AWS request model here",
-                                        "add it to ptc.aws_api.REQUESTS before the components emit it"))
+                findings.append(
+                    Finding(
+                        label(resource),
+                        "?",
+                        "",
+                        "this type has no AWS request model here",
+                        "add it to ptc.aws_api.REQUESTS before the components emit it",
+                    )
+                )
             continue
         calls[resource.urn] = requests(resource)
         for call in calls[resource.urn]:

@@ -1,4 +1,4 @@
-"""`python -m ptc`: the operator CLI (DESIGN.md section 8)."""
+"""`python -m ptc`: the operator CLI (docs/DESIGN.md section 8)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 from .aws import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_UNCHECKED, CouldNotCheck, InvalidInput
 from .outputs import OutputsError
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+def find_project(start: Path) -> Path | None:
+    """The Pulumi project: `start` or the nearest parent holding a `Pulumi.yaml`, as the Pulumi CLI finds it."""
+    for directory in (start, *start.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    return None
 
 
 def positive_int(text: str) -> int:
@@ -33,41 +39,69 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--config", metavar="FILE", help="preview the stack config in FILE")
     source.add_argument("--all", action="store_true", help="preview every Pulumi.<stack>.yaml, in one process")
     preview.add_argument("--json", action="store_true", help="print {resources, outputs, violations} as JSON")
-    preview.add_argument("--policy-config", metavar="FILE",
-                         help="policy configuration, as for `pulumi preview --policy-pack-config`")
-    preview.add_argument("--project-dir", default=str(PROJECT_DIR), help=argparse.SUPPRESS)
+    preview.add_argument(
+        "--policy-config", metavar="FILE", help="policy configuration, as for `pulumi preview --policy-pack-config`"
+    )
+    preview.add_argument(
+        "-C",
+        "--cwd",
+        dest="project_dir",
+        metavar="DIR",
+        help="the Pulumi project (default: this directory or the nearest parent with a Pulumi.yaml)",
+    )
+    preview.add_argument("--project-dir", dest="project_dir", help=argparse.SUPPRESS)
 
     image = verbs.add_parser("image", help="rewrite image references to the pull through cache")
     image.add_argument("references", nargs="*", metavar="REF", help="image references, e.g. nginx:1.27")
     outputs = image.add_mutually_exclusive_group(required=True)
-    outputs.add_argument("--outputs", metavar="FILE",
-                         help="`pulumi stack output --json` of the cache stack (- for stdin)")
+    outputs.add_argument(
+        "--outputs", metavar="FILE", help="`pulumi stack output --json` of the cache stack (- for stdin)"
+    )
     outputs.add_argument("--stack", help="read the outputs of this stack with the Pulumi CLI")
-    image.add_argument("--manifest", metavar="FILE", action="append",
-                       help="rewrite the image: fields of a Kubernetes manifest or Compose file "
-                            "(repeatable; - for stdin)")
+    image.add_argument(
+        "--manifest",
+        metavar="FILE",
+        action="append",
+        help="rewrite the image: fields of a Kubernetes manifest or Compose file (repeatable; - for stdin)",
+    )
     image.add_argument("--in-place", action="store_true", help="write manifests back instead of printing them")
-    image.add_argument("--keep-uncached", action="store_true",
-                       help="leave image: fields no rule caches unchanged (still reported) and exit 0")
+    image.add_argument(
+        "--keep-uncached",
+        action="store_true",
+        help="leave image: fields no rule caches unchanged (still reported) and exit 0",
+    )
 
     reconcile = verbs.add_parser("reconcile", help="bring cached repositories in line with their template")
-    reconcile.add_argument("--outputs", metavar="FILE", required=True,
-                           help="`pulumi stack output --json` of the cache stack (- for stdin)")
+    reconcile.add_argument(
+        "--outputs", metavar="FILE", required=True, help="`pulumi stack output --json` of the cache stack (- for stdin)"
+    )
     reconcile.add_argument("--apply", action="store_true", help="write what differs (default: report only)")
-    reconcile.add_argument("--json", action="store_true",
-                           help='print {"repositories": N, "changes": [...], "errors": [...]}')
+    reconcile.add_argument(
+        "--json", action="store_true", help='print {"repositories": N, "changes": [...], "errors": [...]}'
+    )
     reconcile.add_argument("--fail-on-drift", action="store_true", help="exit 1 when a dry run finds drift")
+    reconcile.add_argument(
+        "--details",
+        action="store_true",
+        help="list every repository and setting (default: a summary by prefix and setting)",
+    )
     reconcile.add_argument("--workers", type=positive_int, default=8, help="repositories handled at once (default 8)")
     _aws_arguments(reconcile)
 
     verify = verbs.add_parser("verify", help="check every cache against the live registry after `pulumi up`")
-    verify.add_argument("--outputs", metavar="FILE", required=True,
-                        help="`pulumi stack output --json` of the cache stack (- for stdin)")
+    verify.add_argument(
+        "--outputs", metavar="FILE", required=True, help="`pulumi stack output --json` of the cache stack (- for stdin)"
+    )
     verify.add_argument("--json", action="store_true", help='print {"checks": [...], "summary": {...}}')
-    verify.add_argument("--max-token-age-days", type=positive_int, default=90,
-                        help="rotation limit: fail for tokens older than this (default 90)")
-    verify.add_argument("--check-token-scopes", action="store_true",
-                        help="ask GitLab and GitHub what each token can really do")
+    verify.add_argument(
+        "--max-token-age-days",
+        type=positive_int,
+        default=90,
+        help="rotation limit: fail for tokens older than this (default 90)",
+    )
+    verify.add_argument(
+        "--check-token-scopes", action="store_true", help="ask GitLab and GitHub what each token can really do"
+    )
     verify.add_argument("--gitlab-api-url", default="https://gitlab.com", help=argparse.SUPPRESS)
     verify.add_argument("--github-api-url", default="https://api.github.com", help=argparse.SUPPRESS)
     _aws_arguments(verify)
@@ -77,9 +111,12 @@ def parser() -> argparse.ArgumentParser:
 def _aws_arguments(verb: argparse.ArgumentParser) -> None:
     verb.add_argument("--region", help="AWS region (default: the registry's, from the outputs)")
     verb.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:5000 for moto.server")
-    verb.add_argument("--account", metavar="ACCOUNT_ID",
-                      help="act on this account's registry even though the outputs describe another account's "
-                           "(refused otherwise: every call goes to the caller's own registry)")
+    verb.add_argument(
+        "--account",
+        metavar="ACCOUNT_ID",
+        help="act on this account's registry even though the outputs describe another account's "
+        "(refused otherwise: every call goes to the caller's own registry)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if os.environ.get("PTC_DEBUG"):
             traceback.print_exc()
-        print(f"error: ptc failed unexpectedly ({type(exc).__name__}); its message is withheld in case it holds a "
-              "secret. Set PTC_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
+        print(
+            f"error: ptc failed unexpectedly ({type(exc).__name__}); its message is withheld in case it holds a "
+            "secret. Set PTC_DEBUG=1 to see the traceback, and report it.",
+            file=sys.stderr,
+        )
         return EXIT_UNCHECKED
 
 
@@ -153,6 +193,13 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
 
         if not args.stack and not args.config and not args.all:
             args.stack = "dev"
+        start = Path(args.project_dir or Path.cwd()).resolve()
+        project = find_project(start) if not args.project_dir else start
+        if project is None or not (project / "Pulumi.yaml").is_file():
+            raise InvalidInput(
+                f"no Pulumi.yaml in {start} or any parent: run ptc from the Pulumi project, or pass -C DIR"
+            )
+        args.project_dir = str(project)
         return preview.run(args, console)
     if args.verb == "image":
         from . import image

@@ -130,8 +130,13 @@ class FakeCloud(pulumi.runtime.Mocks):
     preview`; in up mode the provider-computed properties the project reads are filled in.
     """
 
-    def __init__(self, region: str, preview: bool, account_id: str = FAKE_ACCOUNT_ID,
-                 stack_references: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        region: str,
+        preview: bool,
+        account_id: str = FAKE_ACCOUNT_ID,
+        stack_references: dict[str, dict[str, Any]] | None = None,
+    ):
         self.region = region
         self.preview = preview
         self.account_id = account_id
@@ -141,18 +146,33 @@ class FakeCloud(pulumi.runtime.Mocks):
         token, a = args.token, args.args
         acct, region = self.account_id, self.region
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": acct, "arn": f"arn:{PARTITION}:iam::{acct}:user/preview", "userId": "AIDAPREVIEW",
-                    "id": acct}
+            return {
+                "accountId": acct,
+                "arn": f"arn:{PARTITION}:iam::{acct}:user/preview",
+                "userId": "AIDAPREVIEW",
+                "id": acct,
+            }
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": PARTITION, "dnsSuffix": DNS_SUFFIX, "reverseDnsPrefix": "com.amazonaws",
-                    "id": PARTITION}
+            return {
+                "partition": PARTITION,
+                "dnsSuffix": DNS_SUFFIX,
+                "reverseDnsPrefix": "com.amazonaws",
+                "id": PARTITION,
+            }
         if token == "aws:index/getRegion:getRegion":
-            return {"region": region, "name": region, "id": region, "description": region,
-                    "endpoint": f"ec2.{region}.{DNS_SUFFIX}"}
+            return {
+                "region": region,
+                "name": region,
+                "id": region,
+                "description": region,
+                "endpoint": f"ec2.{region}.{DNS_SUFFIX}",
+            }
         if token == "aws:secretsmanager/getSecret:getSecret":
             name = a.get("name") or a.get("arn", "").split(":secret:", 1)[-1]
-            arn = a.get("arn") or \
-                f"arn:{PARTITION}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
+            arn = (
+                a.get("arn")
+                or f"arn:{PARTITION}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
+            )
             return {"arn": arn, "name": name, "id": arn, "tags": {}}
         raise NotImplementedError(f"the fake cloud has no answer for invoke {token}")
 
@@ -180,28 +200,44 @@ class FakeCloud(pulumi.runtime.Mocks):
             return {"name": secret_name, "arn": arn, "id": arn}
         if typ == "aws:iam/role:Role":
             role_name = inputs.get("name") or f"{name}-{_digest(name, length=7)}"
-            return {"name": role_name, "arn": f"arn:{p}:iam::{acct}:role/{role_name}", "id": role_name,
-                    "uniqueId": f"AROA{_digest(name, length=17).upper()}"}
+            return {
+                "name": role_name,
+                "arn": f"arn:{p}:iam::{acct}:role/{role_name}",
+                "id": role_name,
+                "uniqueId": f"AROA{_digest(name, length=17).upper()}",
+            }
         if typ == "aws:iam/policy:Policy":
             policy_name = inputs.get("name") or f"{name}-{_digest(name, length=7)}"
-            return {"name": policy_name, "arn": f"arn:{p}:iam::{acct}:policy/{policy_name}",
-                    "id": f"arn:{p}:iam::{acct}:policy/{policy_name}"}
+            return {
+                "name": policy_name,
+                "arn": f"arn:{p}:iam::{acct}:policy/{policy_name}",
+                "id": f"arn:{p}:iam::{acct}:policy/{policy_name}",
+            }
         if typ == "aws:kms/key:Key":
-            key_id = f"{_digest(name, 'a')}-{_digest(name, 'b', length=4)}-{_digest(name, 'c', length=4)}-" \
-                     f"{_digest(name, 'd', length=4)}-{_digest(name, 'e', length=12)}"
+            key_id = (
+                f"{_digest(name, 'a')}-{_digest(name, 'b', length=4)}-{_digest(name, 'c', length=4)}-"
+                f"{_digest(name, 'd', length=4)}-{_digest(name, 'e', length=12)}"
+            )
             return {"keyId": key_id, "arn": f"arn:{p}:kms:{region}:{acct}:key/{key_id}", "id": key_id}
         if typ == "aws:kms/alias:Alias":
             alias = inputs.get("name") or f"{inputs.get('namePrefix', 'alias/' + name + '-')}{unique}"
             return {"name": alias, "arn": f"arn:{p}:kms:{region}:{acct}:{alias}", "id": alias}
         if typ.startswith("aws:ecr/"):
             return {"registryId": acct}
-        if typ in ("gitlab:index/groupAccessToken:GroupAccessToken", "gitlab:index/groupDeployToken:GroupDeployToken",
-                   "gitlab:index/projectAccessToken:ProjectAccessToken",
-                   "gitlab:index/personalAccessToken:PersonalAccessToken"):
+        if typ in (
+            "gitlab:index/groupAccessToken:GroupAccessToken",
+            "gitlab:index/groupDeployToken:GroupDeployToken",
+            "gitlab:index/projectAccessToken:ProjectAccessToken",
+            "gitlab:index/personalAccessToken:PersonalAccessToken",
+        ):
             days = int((inputs.get("rotationConfiguration") or {}).get("expirationDays", 30))
             expires = inputs.get("expiresAt") or (datetime.date(2026, 1, 1) + datetime.timedelta(days=days)).isoformat()
-            return {"id": f"{_digest(name, length=6)}", "token": f"glpat-fake-{_digest(typ, name, length=20)}",
-                    "expiresAt": expires, "username": inputs.get("username") or f"group_1_bot_{_digest(name)}"}
+            return {
+                "id": f"{_digest(name, length=6)}",
+                "token": f"glpat-fake-{_digest(typ, name, length=20)}",
+                "expiresAt": expires,
+                "username": inputs.get("username") or f"group_1_bot_{_digest(name)}",
+            }
         if typ == "random:index/randomId:RandomId":
             hex_ = _digest(name, length=2 * int(inputs.get("byteLength", 4)))
             return {"hex": hex_, "dec": str(int(hex_, 16)), "id": hex_}
@@ -228,6 +264,7 @@ def _closing_worker_loop(method: Callable[..., Any]) -> Callable[..., Any]:
                 if loop is not None and not loop.is_running() and not loop.is_closed():
                     loop.close()
                     asyncio.set_event_loop(None)
+
     return wrapper
 
 
@@ -246,10 +283,18 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             urn = response.urn
-            self.registrations.append(Registration(
-                urn=urn, type=request.type, name=request.name, custom=request.custom, parent=request.parent,
-                request=request, id=response.id, state=dict(self.resources[urn].state),
-            ))
+            self.registrations.append(
+                Registration(
+                    urn=urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=request.custom,
+                    parent=request.parent,
+                    request=request,
+                    id=response.id,
+                    state=dict(self.resources[urn].state),
+                )
+            )
         return response
 
 
@@ -262,9 +307,15 @@ class _LogCapture(logging.Handler):
         self.records.append((record.levelname.lower(), record.getMessage()))
 
 
-def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
-                account_id: str = FAKE_ACCOUNT_ID, program: Callable[[], Any] | None = None,
-                stack_references: dict[str, dict[str, Any]] | None = None) -> RunResult:
+def run_program(
+    program_dir: Path,
+    config: StackConfig,
+    *,
+    preview: bool = True,
+    account_id: str = FAKE_ACCOUNT_ID,
+    program: Callable[[], Any] | None = None,
+    stack_references: dict[str, dict[str, Any]] | None = None,
+) -> RunResult:
     """Run `program_dir/__main__.py` (or `program`) under the mock engine with `config`.
 
     `stack_references` gives the outputs of the stacks the program reads with StackReference.
@@ -279,8 +330,9 @@ def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
     logger.handlers = [capture]
 
     settings.set_root_resource(None)  # type: ignore[arg-type] - a fresh stack per run
-    pulumi.runtime.set_mocks(fake, project=config.project, stack=config.stack, preview=preview,
-                             logger=logger, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        fake, project=config.project, stack=config.stack, preview=preview, logger=logger, monitor=monitor
+    )
     pulumi.runtime.set_all_config(dict(config.values), list(config.secret_keys))
     settings.SETTINGS.outputs.clear()
 
@@ -314,8 +366,15 @@ def run_program(program_dir: Path, config: StackConfig, *, preview: bool = True,
     root = settings.get_root_resource()
     if error is None and root is not None:
         outputs = _sync_await(_wire_outputs(getattr(root, "outputs", {})))
-    return RunResult(project=config.project, stack=config.stack, preview=preview,
-                     resources=list(monitor.registrations), outputs=outputs, logs=capture.records, error=error)
+    return RunResult(
+        project=config.project,
+        stack=config.stack,
+        preview=preview,
+        resources=list(monitor.registrations),
+        outputs=outputs,
+        logs=capture.records,
+        error=error,
+    )
 
 
 async def _wire_outputs(outputs: dict[str, Any]) -> dict[str, Any]:

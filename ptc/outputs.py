@@ -1,4 +1,4 @@
-"""The cache stack's outputs, as `pulumi stack output --json` prints them (DESIGN.md section 6)."""
+"""The cache stack's outputs, as `pulumi stack output --json` prints them (docs/DESIGN.md section 6)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,56 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REGISTRY_URL = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?",
-                          re.ASCII)
+REGISTRY_URL = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?", re.ASCII)
 MAX_BYTES = 16 * 1024 * 1024
 
 CAMEL = {
-    "registryUrl": "registry_url", "consumerPolicyArn": "consumer_policy_arn",
-    "consumerPolicyArns": "consumer_policy_arns", "consumerPolicyDocument": "consumer_policy_document",
-    "consumerPolicyDocuments": "consumer_policy_documents", "upstreamGrants": "upstream_grants",
-    "imageHosts": "image_hosts", "kmsKeyArn": "kms_key_arn", "upstreamUrl": "upstream_url", "cacheUri": "cache_uri",
-    "credentialArn": "credential_arn", "customRoleArn": "custom_role_arn", "upstreamPrefix": "upstream_prefix",
+    "registryUrl": "registry_url",
+    "consumerPolicyArn": "consumer_policy_arn",
+    "consumerPolicyArns": "consumer_policy_arns",
+    "consumerPolicyDocument": "consumer_policy_document",
+    "consumerPolicyDocuments": "consumer_policy_documents",
+    "upstreamGrants": "upstream_grants",
+    "imageHosts": "image_hosts",
+    "kmsKeyArn": "kms_key_arn",
+    "upstreamUrl": "upstream_url",
+    "cacheUri": "cache_uri",
+    "credentialArn": "credential_arn",
+    "customRoleArn": "custom_role_arn",
+    "upstreamPrefix": "upstream_prefix",
     "imageTagMutability": "image_tag_mutability",
     "imageTagMutabilityExclusionFilters": "image_tag_mutability_exclusion_filters",
-    "lifecyclePolicy": "lifecycle_policy", "encryptionType": "encryption_type", "resourceTags": "resource_tags",
-    "appliedFor": "applied_for", "scanOnPush": "scan_on_push", "scanFrequency": "scan_frequency",
+    "lifecyclePolicy": "lifecycle_policy",
+    "encryptionType": "encryption_type",
+    "resourceTags": "resource_tags",
+    "appliedFor": "applied_for",
+    "scanOnPush": "scan_on_push",
+    "scanFrequency": "scan_frequency",
     "repositoryPolicy": "repository_policy",
 }
 """A program in TypeScript (or any language but Python) exports the schema's camelCase names."""
 
 TEMPLATE_FIELDS = {
-    "image_tag_mutability": (str,), "image_tag_mutability_exclusion_filters": (list,),
-    "lifecycle_policy": (str, type(None)), "encryption_type": (str,), "kms_key_arn": (str, type(None)),
-    "resource_tags": (dict,), "applied_for": (list,), "scan_on_push": (bool,), "scan_frequency": (str, type(None)),
+    "image_tag_mutability": (str,),
+    "image_tag_mutability_exclusion_filters": (list,),
+    "lifecycle_policy": (str, type(None)),
+    "encryption_type": (str,),
+    "kms_key_arn": (str, type(None)),
+    "resource_tags": (dict,),
+    "applied_for": (list,),
+    "scan_on_push": (bool,),
+    "scan_frequency": (str, type(None)),
     "repository_policy": (str, type(None)),
 }
-UPSTREAM_FIELDS = {"kind": (str,), "upstream_url": (str,), "cache_uri": (str,), "credential_arn": (str, type(None)),
-                   "custom_role_arn": (str, type(None)), "upstream_prefix": (str, type(None)),
-                   "template": (dict, type(None))}
+UPSTREAM_FIELDS = {
+    "kind": (str,),
+    "upstream_url": (str,),
+    "cache_uri": (str,),
+    "credential_arn": (str, type(None)),
+    "custom_role_arn": (str, type(None)),
+    "upstream_prefix": (str, type(None)),
+    "template": (dict, type(None)),
+}
 REQUIRED_UPSTREAM = ("kind", "upstream_url", "cache_uri")
 
 
@@ -50,23 +73,31 @@ def load_outputs(path: str | None, stack: str | None = None) -> dict[str, Any]:
         try:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise OutputsError(f"cannot read the stack outputs {path}: {getattr(exc, 'strerror', None) or exc}") \
-                from None
+            raise OutputsError(
+                f"cannot read the stack outputs {path}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         if len(text) > MAX_BYTES:
-            raise OutputsError(f"the stack outputs {path} are over {MAX_BYTES // 1024 // 1024} MiB: not "
-                               "`pulumi stack output --json` of this project")
+            raise OutputsError(
+                f"the stack outputs {path} are over {MAX_BYTES // 1024 // 1024} MiB: not "
+                "`pulumi stack output --json` of this project"
+            )
         try:
             outputs = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            raise OutputsError(f"the stack outputs {path} are not JSON ({getattr(exc, 'msg', type(exc).__name__)}); "
-                               "give the output of `pulumi stack output --json`") from None
+            raise OutputsError(
+                f"the stack outputs {path} are not JSON ({getattr(exc, 'msg', type(exc).__name__)}); "
+                "give the output of `pulumi stack output --json`"
+            ) from None
     else:
         pulumi = shutil.which("pulumi")
         if pulumi is None:
-            raise OutputsError("--stack needs the Pulumi CLI on PATH to read the stack's outputs; or pass "
-                               "--outputs FILE with the output of `pulumi stack output --json`")
-        result = subprocess.run([pulumi, "stack", "output", "--json", "--stack", str(stack)], capture_output=True,
-                                text=True)
+            raise OutputsError(
+                "--stack needs the Pulumi CLI on PATH to read the stack's outputs; or pass "
+                "--outputs FILE with the output of `pulumi stack output --json`"
+            )
+        result = subprocess.run(
+            [pulumi, "stack", "output", "--json", "--stack", str(stack)], capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise OutputsError(f"`pulumi stack output --json --stack {stack}` failed: {result.stderr.strip()}")
         try:
@@ -79,21 +110,24 @@ def load_outputs(path: str | None, stack: str | None = None) -> dict[str, Any]:
 def _snake(value: Any, depth: int = 0) -> Any:
     """camelCase contract names to the Python program's snake_case, leaving user data (tags, prefixes) alone."""
     if isinstance(value, dict) and depth < 4:
-        return {CAMEL.get(k, k): (_snake(v, depth + 1) if k not in ("resourceTags", "resource_tags") else v)
-                for k, v in value.items()}
+        return {
+            CAMEL.get(k, k): (_snake(v, depth + 1) if k not in ("resourceTags", "resource_tags") else v)
+            for k, v in value.items()
+        }
     return value
 
 
 def validate_outputs(outputs: Any) -> dict[str, Any]:
-    """The outputs contract (DESIGN.md section 6), checked once for every verb, each fault naming its key."""
+    """The outputs contract (docs/DESIGN.md section 6), checked once for every verb, each fault naming its key."""
     if not isinstance(outputs, dict):
         raise OutputsError("the stack outputs must be a JSON object (`pulumi stack output --json`)")
     outputs = dict(outputs)
     outputs = {CAMEL.get(k, k): v for k, v in outputs.items()}
     upstreams = outputs.get("upstreams")
     if not isinstance(upstreams, dict):
-        raise OutputsError("the stack outputs have no `upstreams` map: is this an ecr-pull-through-cache stack "
-                           "that has been deployed?")
+        raise OutputsError(
+            "the stack outputs have no `upstreams` map: is this an ecr-pull-through-cache stack that has been deployed?"
+        )
     faults = []
     registry = outputs.get("registry_url")
     if not isinstance(registry, str) or not REGISTRY_URL.fullmatch(registry):
@@ -103,36 +137,43 @@ def validate_outputs(outputs: Any) -> dict[str, Any]:
         where = f"upstreams.{prefix}"
         entry = _snake(entry)
         if not isinstance(entry, dict):
-            faults.append(f"{where}: must be an object with kind, upstream_url and cache_uri, not "
-                          f"{type(entry).__name__}")
+            faults.append(
+                f"{where}: must be an object with kind, upstream_url and cache_uri, not {type(entry).__name__}"
+            )
             continue
         for key in REQUIRED_UPSTREAM:
             if entry.get(key) in (None, ""):
                 faults.append(f"{where}.{key}: is missing")
         for key, types in UPSTREAM_FIELDS.items():
             if key in entry and entry[key] is not None and not isinstance(entry[key], types):
-                faults.append(f"{where}.{key}: must be {' or '.join(t.__name__ for t in types if t is not type(None))}"
-                              f", not {type(entry[key]).__name__}")
+                faults.append(
+                    f"{where}.{key}: must be {' or '.join(t.__name__ for t in types if t is not type(None))}"
+                    f", not {type(entry[key]).__name__}"
+                )
         template = entry.get("template")
         if isinstance(template, dict):
             for key, types in TEMPLATE_FIELDS.items():
                 if key in template and template[key] is not None and not isinstance(template[key], types):
-                    faults.append(f"{where}.template.{key}: must be "
-                                  f"{' or '.join(t.__name__ for t in types if t is not type(None))}, not "
-                                  f"{type(template[key]).__name__}")
+                    faults.append(
+                        f"{where}.template.{key}: must be "
+                        f"{' or '.join(t.__name__ for t in types if t is not type(None))}, not "
+                        f"{type(template[key]).__name__}"
+                    )
             for key in ("image_tag_mutability_exclusion_filters", "applied_for"):
                 if isinstance(template.get(key), list) and not all(isinstance(v, str) for v in template[key]):
                     faults.append(f"{where}.template.{key}: must be a list of text")
             if isinstance(template.get("resource_tags"), dict) and not all(
-                    isinstance(v, str) for v in template["resource_tags"].values()):
+                isinstance(v, str) for v in template["resource_tags"].values()
+            ):
                 faults.append(f"{where}.template.resource_tags: values must be text")
         cache_uri = entry.get("cache_uri")
         if isinstance(cache_uri, str) and isinstance(registry, str) and cache_uri != f"{registry}/{prefix}":
             faults.append(f"{where}.cache_uri: {cache_uri!r} is not {registry}/{prefix}")
         normalized[prefix] = entry
     if faults:
-        shown = "\n".join(f"  - {f}" for f in faults[:20]) + (f"\n  ... and {len(faults) - 20} more"
-                                                              if len(faults) > 20 else "")
+        shown = "\n".join(f"  - {f}" for f in faults[:20]) + (
+            f"\n  ... and {len(faults) - 20} more" if len(faults) > 20 else ""
+        )
         raise OutputsError(f"the stack outputs break the outputs contract in {len(faults)} place(s):\n{shown}")
     outputs["upstreams"] = normalized
     return outputs

@@ -44,8 +44,14 @@ class PreviewReport:
         document: dict[str, Any] = {
             "stack": self.stack,
             "resources": [
-                {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent or None, "custom": r.custom,
-                 "properties": render.display_value(r.properties)}
+                {
+                    "urn": r.urn,
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": r.parent or None,
+                    "custom": r.custom,
+                    "properties": render.display_value(r.properties),
+                }
                 for r in self.resources
             ],
             "outputs": render.display_value(self.outputs),
@@ -75,8 +81,11 @@ def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any
     return preview_stacks(project_dir, [config], policy_config)[0]
 
 
-def preview_stacks(project_dir: Path, configs: list[StackConfig], policy_config: dict[str, Any] | None = None,
-                   ) -> list[PreviewReport]:
+def preview_stacks(
+    project_dir: Path,
+    configs: list[StackConfig],
+    policy_config: dict[str, Any] | None = None,
+) -> list[PreviewReport]:
     """Preview several stacks in one process.
 
     Each stack's packs (one process per pack, configured for that stack as the CLI would) start
@@ -95,12 +104,14 @@ def preview_stacks(project_dir: Path, configs: list[StackConfig], policy_config:
     return reports
 
 
-def _preview_one(project_dir: Path, config: StackConfig, packs: PolicyPacks | None,
-                 policy_config: dict[str, Any] | None) -> PreviewReport:
+def _preview_one(
+    project_dir: Path, config: StackConfig, packs: PolicyPacks | None, policy_config: dict[str, Any] | None
+) -> PreviewReport:
     try:
         result = run_program(project_dir, config, preview=True)
-        report = PreviewReport(project=config.project, stack=config.stack, resources=result.resources,
-                               outputs=result.outputs)
+        report = PreviewReport(
+            project=config.project, stack=config.stack, resources=result.resources, outputs=result.outputs
+        )
         if result.error is not None:
             report.error = describe_failure(result.error)
             return report
@@ -144,8 +155,10 @@ def load_policy_config(path: Path) -> dict[str, Any]:
 
 
 def print_report(report: PreviewReport, console: Console) -> None:
-    console.print(f"Previewing stack [bold]{report.stack}[/bold] of project {report.project} "
-                  "(mock engine: no cloud account, no Pulumi CLI)")
+    console.print(
+        f"Previewing stack [bold]{report.stack}[/bold] of project {report.project} "
+        "(mock engine: no cloud account, no Pulumi CLI)"
+    )
     if report.error is not None:
         console.print(f"[bold red]error:[/bold red] {report.error}", highlight=False, soft_wrap=True)
         return
@@ -155,8 +168,11 @@ def print_report(report: PreviewReport, console: Console) -> None:
     mandatory = sum(v["level"] == "mandatory" for v in report.violations)
     advisory = sum(v["level"] == "advisory" for v in report.violations)
     verdict = "[bold red]blocked by policy[/bold red]" if mandatory else "[green]policies passed[/green]"
-    console.print(f"Resources: {len(report.resources) + 1} to create; policy: {mandatory} mandatory, "
-                  f"{advisory} advisory; {verdict}", highlight=False)
+    # The same count as --json's "resources" (the stack itself is neither counted nor listed there).
+    console.print(
+        f"Resources: {len(report.resources)} to create; policy: {mandatory} mandatory, {advisory} advisory; {verdict}",
+        highlight=False,
+    )
 
 
 def run(args: Any, console: Console) -> int:
@@ -175,8 +191,11 @@ def run(args: Any, console: Console) -> int:
             config_file = Path(args.config) if args.config else None
             configs = [load_stack_config(project_dir, stack=args.stack, config_file=config_file)]
     except (StackConfigError, PolicyConfigError) as exc:
-        reports = [PreviewReport(project=_project_name(project_dir), stack=args.stack or str(args.config or "*"),
-                                 error=str(exc))]
+        reports = [
+            PreviewReport(
+                project=_project_name(project_dir), stack=args.stack or str(args.config or "*"), error=str(exc)
+            )
+        ]
     else:
         reports = preview_stacks(project_dir, configs, policy_config) if configs else []
         reports = sorted(reports + unreadable, key=lambda r: r.stack)

@@ -108,8 +108,9 @@ class Reconciler:
         self.workers = workers
         self.stop = threading.Event()
         """Set on the first Ctrl-C: no further repository is started and no further write is sent."""
-        self.desired = sorted((Desired.from_outputs(p, u) for p, u in outputs["upstreams"].items()),
-                              key=lambda d: -len(d.prefix))
+        self.desired = sorted(
+            (Desired.from_outputs(p, u) for p, u in outputs["upstreams"].items()), key=lambda d: -len(d.prefix)
+        )
 
     def desired_for(self, name: str) -> Desired | None:
         return next((d for d in self.desired if name.startswith(d.prefix + "/")), None)
@@ -117,8 +118,9 @@ class Reconciler:
     def repositories(self) -> list[dict[str, Any]]:
         """Every repository of the registry, one page of up to 1000 at a time."""
         paginator = self.ecr.get_paginator("describe_repositories")
-        return [repo for page in paginator.paginate(PaginationConfig={"PageSize": 1000})
-                for repo in page["repositories"]]
+        return [
+            repo for page in paginator.paginate(PaginationConfig={"PageSize": 1000}) for repo in page["repositories"]
+        ]
 
     def run(self, progress: Callable[[int], None] | None = None) -> Report:
         report = Report()
@@ -203,10 +205,14 @@ class Reconciler:
         mutability = repo.get("imageTagMutability", "MUTABLE")
         filters = tuple(sorted(f["filter"] for f in repo.get("imageTagMutabilityExclusionFilters") or []))
         if (mutability, filters) != (desired.mutability, desired.exclusion_filters):
-            changes.append(Change(name, "image_tag_mutability",
-                                  {"mutability": mutability, "exclusion_filters": list(filters)},
-                                  {"mutability": desired.mutability,
-                                   "exclusion_filters": list(desired.exclusion_filters)}))
+            changes.append(
+                Change(
+                    name,
+                    "image_tag_mutability",
+                    {"mutability": mutability, "exclusion_filters": list(filters)},
+                    {"mutability": desired.mutability, "exclusion_filters": list(desired.exclusion_filters)},
+                )
+            )
         # No scan-on-push drift: registry scanning governs every repository, and the per-repository setting
         # (PutImageScanningConfiguration) "is being deprecated, in favor of specifying the image scanning
         # configuration at the registry level" (botocore's ECR model); writing it would change nothing real.
@@ -215,8 +221,9 @@ class Reconciler:
             if current != desired.lifecycle_policy:
                 changes.append(Change(name, "lifecycle_policy", current, desired.lifecycle_policy))
         if desired.tags:
-            tags = {t["Key"]: t["Value"] for t in self.ecr.list_tags_for_resource(
-                resourceArn=repo["repositoryArn"])["tags"]}
+            tags = {
+                t["Key"]: t["Value"] for t in self.ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+            }
             differing = {k: v for k, v in desired.tags.items() if tags.get(k) != v}
             if differing:
                 changes.append(Change(name, "tags", {k: tags.get(k) for k in differing}, differing))
@@ -244,13 +251,16 @@ class Reconciler:
             kwargs: dict[str, Any] = {"repositoryName": name, "imageTagMutability": desired.mutability}
             if desired.exclusion_filters:
                 kwargs["imageTagMutabilityExclusionFilters"] = [
-                    {"filterType": "WILDCARD", "filter": f} for f in desired.exclusion_filters]
+                    {"filterType": "WILDCARD", "filter": f} for f in desired.exclusion_filters
+                ]
             self.ecr.put_image_tag_mutability(**kwargs)
         elif change.setting == "lifecycle_policy":
             self.ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=desired.lifecycle_policy)
         elif change.setting == "tags":
-            self.ecr.tag_resource(resourceArn=repo["repositoryArn"],
-                                  tags=[{"Key": k, "Value": v} for k, v in sorted(change.after.items())])
+            self.ecr.tag_resource(
+                resourceArn=repo["repositoryArn"],
+                tags=[{"Key": k, "Value": v} for k, v in sorted(change.after.items())],
+            )
         elif change.setting == "repository_policy":
             self.ecr.set_repository_policy(repositoryName=name, policyText=desired.repository_policy)
         else:  # pragma: no cover - drift() only yields the settings above
@@ -261,8 +271,10 @@ class Reconciler:
 # The verb
 # --------------------------------------------------------------------------------------------
 
+
 def describe(change: Change) -> tuple[str, str]:
     """Before and after, short enough for a terminal."""
+
     def policy(text: str | None) -> str:
         """`2 rules (3f9a1c2e)`: the count and a fingerprint, so different policies look different."""
         if text is None:
@@ -272,13 +284,26 @@ def describe(change: Change) -> tuple[str, str]:
         return f"{len(rules)} rules ({fingerprint})" if isinstance(rules, list) else f"policy {fingerprint}"
 
     if change.setting == "image_tag_mutability":
+
         def show(v):
             return v["mutability"] + (f" ({', '.join(v['exclusion_filters'])})" if v["exclusion_filters"] else "")
+
         return show(change.before), show(change.after)
     if change.setting == "tags":
-        return (", ".join(f"{k}={v}" if v is not None else f"{k} missing" for k, v in change.before.items()),
-                ", ".join(f"{k}={v}" for k, v in change.after.items()))
+        return (
+            ", ".join(f"{k}={v}" if v is not None else f"{k} missing" for k, v in change.before.items()),
+            ", ".join(f"{k}={v}" for k, v in change.after.items()),
+        )
     return policy(change.before), policy(change.after)
+
+
+def summarize(changes: list[Change], desired: list[Desired]) -> dict[tuple[str, str], list[Change]]:
+    """Changes grouped by cache prefix and setting, in a stable order: one row each, however many repositories."""
+    groups: dict[tuple[str, str], list[Change]] = {}
+    for change in changes:
+        prefix = next((d.prefix for d in desired if change.repository.startswith(d.prefix + "/")), "?")
+        groups.setdefault((prefix, change.setting), []).append(change)
+    return dict(sorted(groups.items()))
 
 
 def _abort_on_second_interrupt() -> None:
@@ -307,12 +332,19 @@ def run(args: Any, console: Any) -> int:
     reconciler = Reconciler(aws, outputs, apply=args.apply, workers=args.workers)
     mode = "applying" if args.apply else "dry run"
     if console.is_terminal and not args.json:
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"Reconciling ({mode})", total=None)
 
             def progress(step: int) -> None:
                 bar.update(task, total=step) if step >= 0 else bar.advance(task)
+
             report = reconciler.run(progress)
     else:
         report = reconciler.run()
@@ -321,15 +353,25 @@ def run(args: Any, console: Any) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         others = f"{report.skipped} other {'repository' if report.skipped == 1 else 'repositories'}"
-        console.print(f"Cached repositories under {len(reconciler.desired)} prefixes in {account}/{region}: "
-                      f"{report.repositories} ({others} left alone)")
-        if report.changes:
+        console.print(
+            f"Cached repositories under {len(reconciler.desired)} prefixes in {account}/{region}: "
+            f"{report.repositories} ({others} left alone)"
+        )
+        if report.changes and getattr(args, "details", False):
             table = Table("repository", "setting", "now", "template", *(["applied"] if args.apply else []))
             for change in report.changes:
                 before, after = describe(change)
                 applied = ["yes" if change.applied else "no"] if args.apply else []
                 table.add_row(change.repository, change.setting, before, after, *applied)
             console.print(table)
+        elif report.changes:
+            table = Table("prefix", "setting", "repositories", *(["applied"] if args.apply else []), "for example")
+            for (prefix, setting), changes in summarize(report.changes, reconciler.desired).items():
+                applied = [str(sum(c.applied for c in changes))] if args.apply else []
+                examples = ", ".join(c.repository for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+                table.add_row(prefix, setting, str(len(changes)), *applied, examples)
+            console.print(table)
+            console.print("--details lists every repository and setting; --json has them all", style="dim")
         for error in report.errors:
             console.print(f"error: {error['repository']}: {error['error']}", soft_wrap=True)
         for name in report.gone:
@@ -338,13 +380,15 @@ def run(args: Any, console: Any) -> int:
         if args.apply:
             unapplied = len(report.changes) - report.applied
             done = f"{report.applied} changes in {drifted} repositories fixed" + (
-                f", {unapplied} not applied" if unapplied else "")
+                f", {unapplied} not applied" if unapplied else ""
+            )
         else:
             done = f"{len(report.changes)} changes in {drifted} repositories to fix (dry run; --apply writes them)"
         console.print(f"{done}; {len(report.errors)} errors; {reconciler.aws.counter.total} AWS calls")
         if report.interrupted:
-            console.print(f"interrupted: {report.not_checked} repositories not checked; run reconcile again, it "
-                          "converges")
+            console.print(
+                f"interrupted: {report.not_checked} repositories not checked; run reconcile again, it converges"
+            )
     if report.interrupted:
         return EXIT_INTERRUPTED
     if report.errors:

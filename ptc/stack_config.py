@@ -74,11 +74,15 @@ def stack_file(project_dir: Path, stack: str) -> Path:
 
 def stack_names(project_dir: Path) -> list[str]:
     """Every stack that has a `Pulumi.<stack>.yaml` in the stack directory."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stack_dir(project_dir).glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir(project_dir).glob("Pulumi.*.yaml"))
 
 
-def load_stack_config(project_dir: Path, *, stack: str | None = None, config_file: Path | None = None,
-                      ) -> StackConfig:
+def load_stack_config(
+    project_dir: Path,
+    *,
+    stack: str | None = None,
+    config_file: Path | None = None,
+) -> StackConfig:
     """Config of `stack` (from `Pulumi.<stack>.yaml`) or of an explicit file, with project defaults applied."""
     project = load_project(project_dir)
     name = project["name"]
@@ -103,15 +107,18 @@ def load_stack_config(project_dir: Path, *, stack: str | None = None, config_fil
     faults = config_faults(name, raw, project.get("config"))
     if faults:
         lines = "\n".join(f"  - {f}" for f in faults)
-        raise StackConfigError(f"{config_file} has {len(faults)} problem{'s' if len(faults) > 1 else ''}; nothing was "
-                               f"previewed.\n{lines}")
+        raise StackConfigError(
+            f"{config_file} has {len(faults)} problem{'s' if len(faults) > 1 else ''}; nothing was previewed.\n{lines}"
+        )
     return make_stack_config(name, stack, raw, project.get("config"), path=config_file)
 
 
 TYPE_CHECKS = {
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or
-    (isinstance(v, str) and v.lstrip("-").isascii() and v.lstrip("-").isdigit()),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, str) and v.lstrip("-").isascii() and v.lstrip("-").isdigit())
+    ),
     "boolean": lambda v: isinstance(v, bool) or v in ("true", "false"),
     "array": lambda v: isinstance(v, list),
 }
@@ -125,8 +132,10 @@ def _secure_faults(key: str, value: Any, path: str = "") -> list[str]:
             if set(value) != {"secure"}:
                 return [f"{here}: a secure value is a mapping with only the key 'secure'"]
             if not isinstance(value["secure"], str) or not value["secure"]:
-                return [f"{here}: secure needs the ciphertext text that `pulumi config set --secret` writes, not "
-                        f"{type(value['secure']).__name__ if value['secure'] is not None else 'an empty value'}"]
+                return [
+                    f"{here}: secure needs the ciphertext text that `pulumi config set --secret` writes, not "
+                    f"{type(value['secure']).__name__ if value['secure'] is not None else 'an empty value'}"
+                ]
             return []
         return [f for k, v in value.items() for f in _secure_faults(key, v, f"{path}.{k}")]
     if isinstance(value, list):
@@ -149,30 +158,38 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
             continue
         if expected in TYPE_CHECKS and not TYPE_CHECKS[expected](value):
             shown = "empty" if value is None else f"{type(value).__name__} {json.dumps(value)[:40]}"
-            faults.append(f"{full}: Pulumi.yaml declares it a {expected}, but the stack sets it to {shown}; "
-                          f"set a {expected}" + (" (quote it)" if expected == "string" else ""))
+            faults.append(
+                f"{full}: Pulumi.yaml declares it a {expected}, but the stack sets it to {shown}; "
+                f"set a {expected}" + (" (quote it)" if expected == "string" else "")
+            )
         if short in SECRET_MAPS:
             if not isinstance(value, dict):
-                faults.append(f"{full}: must be a map of upstream prefix to token, each set with `pulumi config "
-                              f"set --secret --path '{short}.<prefix>' <token>` (its value is not shown)")
+                faults.append(
+                    f"{full}: must be a map of upstream prefix to token, each set with `pulumi config "
+                    f"set --secret --path '{short}.<prefix>' <token>` (its value is not shown)"
+                )
             else:
                 for leaf, token in value.items():
                     if not (isinstance(token, dict) and set(token) == {"secure"}):
-                        faults.append(f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
-                                      f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)")
+                        faults.append(
+                            f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
+                            f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)"
+                        )
     region = raw.get(REGION_KEY)
     if region is not None:
         from components.catalog import partition_of_region
 
         if not isinstance(region, str) or partition_of_region(region) is None:
             shown = json.dumps(region)[:40] if not isinstance(region, dict) else "a mapping"
-            faults.append(f"{REGION_KEY}: {shown} is not an AWS region name such as us-east-2 (the partition follows "
-                          "from it)")
+            faults.append(
+                f"{REGION_KEY}: {shown} is not an AWS region name such as us-east-2 (the partition follows from it)"
+            )
     return faults
 
 
-def make_stack_config(project: str, stack: str, config: dict[str, Any], declared: dict[str, Any] | None = None,
-                      path: Path | None = None) -> StackConfig:
+def make_stack_config(
+    project: str, stack: str, config: dict[str, Any], declared: dict[str, Any] | None = None, path: Path | None = None
+) -> StackConfig:
     """A `StackConfig` from a stack file's `config:` mapping (keys with or without the project namespace).
 
     `declared` is the project file's `config:` block, whose defaults apply to keys the stack omits.

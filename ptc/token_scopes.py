@@ -59,8 +59,10 @@ def gitlab_token(token: str, api_url: str = GITLAB_API) -> TokenInfo:
         raise ScopeLookupError(f"GitLab answered {status} for the token (revoked, expired or not an access token)")
     try:
         document = json.loads(body)
-        return TokenInfo(scopes=tuple(document["scopes"]),
-                         active=bool(document.get("active", True)) and not document.get("revoked", False))
+        return TokenInfo(
+            scopes=tuple(document["scopes"]),
+            active=bool(document.get("active", True)) and not document.get("revoked", False),
+        )
     except (ValueError, KeyError, TypeError):
         raise ScopeLookupError("GitLab's answer has no scopes") from None
 
@@ -68,8 +70,9 @@ def gitlab_token(token: str, api_url: str = GITLAB_API) -> TokenInfo:
 def github_token(token: str, api_url: str = GITHUB_API) -> TokenInfo:
     if fault := token_fault(token):
         raise ScopeLookupError(fault)
-    status, headers, _ = _get(api_url.rstrip("/") + "/", {"Authorization": f"token {token}",
-                                                         "Accept": "application/vnd.github+json"})
+    status, headers, _ = _get(
+        api_url.rstrip("/") + "/", {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
+    )
     if status != 200:
         raise ScopeLookupError(f"GitHub answered {status} for the token (revoked or expired)")
     scopes = next((v for k, v in headers.items() if k.lower() == "x-oauth-scopes"), None)

@@ -39,10 +39,19 @@ class Check:
 
 
 class Verifier:
-    def __init__(self, aws: Aws, outputs: dict[str, Any], *, account: str, region: str,
-                 max_token_age_days: int = DEFAULT_MAX_TOKEN_AGE_DAYS, check_token_scopes: bool = False,
-                 gitlab_api: str = token_scopes.GITLAB_API, github_api: str = token_scopes.GITHUB_API,
-                 now: datetime | None = None):
+    def __init__(
+        self,
+        aws: Aws,
+        outputs: dict[str, Any],
+        *,
+        account: str,
+        region: str,
+        max_token_age_days: int = DEFAULT_MAX_TOKEN_AGE_DAYS,
+        check_token_scopes: bool = False,
+        gitlab_api: str = token_scopes.GITLAB_API,
+        github_api: str = token_scopes.GITHUB_API,
+        now: datetime | None = None,
+    ):
         self.ecr = aws.client("ecr")
         self.secrets = aws.client("secretsmanager")
         self.upstreams = outputs["upstreams"]
@@ -62,10 +71,14 @@ class Verifier:
 
     def run(self) -> list[Check]:
         try:
-            rules = {r["ecrRepositoryPrefix"]: r for r in self._all("describe_pull_through_cache_rules",
-                                                                     "pullThroughCacheRules")}
-            templates = {t["prefix"]: t for t in self._all("describe_repository_creation_templates",
-                                                           "repositoryCreationTemplates")}
+            rules = {
+                r["ecrRepositoryPrefix"]: r
+                for r in self._all("describe_pull_through_cache_rules", "pullThroughCacheRules")
+            }
+            templates = {
+                t["prefix"]: t
+                for t in self._all("describe_repository_creation_templates", "repositoryCreationTemplates")
+            }
         except (ClientError, BotoCoreError) as exc:
             self.add("*", "registry", FAIL, f"cannot read the registry's rules and templates: {error_message(exc)}")
             return self.checks
@@ -126,8 +139,10 @@ class Verifier:
             return None, []
         faults = []
         if secret.get("DeletedDate"):
-            faults.append(f"is scheduled for deletion on {secret['DeletedDate']:%Y-%m-%d}: restore it "
-                          "(aws secretsmanager restore-secret)")
+            faults.append(
+                f"is scheduled for deletion on {secret['DeletedDate']:%Y-%m-%d}: restore it "
+                "(aws secretsmanager restore-secret)"
+            )
         if not secret["Name"].startswith(naming.SECRET_NAME_PREFIX):
             faults.append(f"is named {secret['Name']!r}, outside {naming.SECRET_NAME_PREFIX!r}")
         parsed = naming.parse_arn(secret["ARN"])
@@ -145,8 +160,12 @@ class Verifier:
         if not declared:
             self.add(prefix, "scopes", FAIL, "the secret declares no ptc:token-scopes tag")
         elif excess:
-            self.add(prefix, "scopes", FAIL, f"declared scopes beyond least privilege: {', '.join(excess)} "
-                                             f"(allowed: {', '.join(sorted(allowed))})")
+            self.add(
+                prefix,
+                "scopes",
+                FAIL,
+                f"declared scopes beyond least privilege: {', '.join(excess)} (allowed: {', '.join(sorted(allowed))})",
+            )
         else:
             self.add(prefix, "scopes", PASS, f"declared {' '.join(declared)}")
 
@@ -154,11 +173,19 @@ class Verifier:
         if changed is not None:
             age = (self.now - changed.astimezone(UTC)).days
             if age > self.max_age:
-                self.add(prefix, "token-age", FAIL, f"the token is {age} days old, over the {self.max_age}-day "
-                                                    "rotation limit: rotate it")
+                self.add(
+                    prefix,
+                    "token-age",
+                    FAIL,
+                    f"the token is {age} days old, over the {self.max_age}-day rotation limit: rotate it",
+                )
             elif age > self.max_age - ROTATION_NOTICE_DAYS:
-                self.add(prefix, "token-age", WARN, f"the token is {age} days old: rotate it within "
-                                                    f"{self.max_age - age} days")
+                self.add(
+                    prefix,
+                    "token-age",
+                    WARN,
+                    f"the token is {age} days old: rotate it within {self.max_age - age} days",
+                )
             else:
                 self.add(prefix, "token-age", PASS, f"{age} days old (limit {self.max_age})")
         if changed is not None:
@@ -174,11 +201,15 @@ class Verifier:
             return
         left = lifetime - (self.now - changed.astimezone(UTC)).days
         if left <= 0:
-            self.add(prefix, "token-expiry", FAIL, f"the token expired {-left} days ago: run `pulumi up` to rotate "
-                                                   "it")
+            self.add(prefix, "token-expiry", FAIL, f"the token expired {-left} days ago: run `pulumi up` to rotate it")
         elif left <= window:
-            self.add(prefix, "token-expiry", WARN, f"the token expires in {left} days, inside its {window}-day "
-                                                   "rotation window: run `pulumi up` to rotate it")
+            self.add(
+                prefix,
+                "token-expiry",
+                WARN,
+                f"the token expires in {left} days, inside its {window}-day "
+                "rotation window: run `pulumi up` to rotate it",
+            )
         else:
             self.add(prefix, "token-expiry", PASS, f"expires in {left} days; rotated {window} days before")
 
@@ -187,8 +218,12 @@ class Verifier:
             value = self.secrets.get_secret_value(SecretId=arn)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) in ("AccessDeniedException", "DecryptionFailure"):
-                self.add(prefix, "credentials", SKIP, f"not allowed to read the secret here ({error_code(exc)}); "
-                                                      "ECR reads it with its own role")
+                self.add(
+                    prefix,
+                    "credentials",
+                    SKIP,
+                    f"not allowed to read the secret here ({error_code(exc)}); ECR reads it with its own role",
+                )
             else:
                 self.add(prefix, "credentials", FAIL, f"cannot read the secret: {error_message(exc)}")
             return None
@@ -197,13 +232,18 @@ class Verifier:
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            self.add(prefix, "credentials", FAIL, "the secret is not JSON; ECR expects "
-                                                  '{"username": ..., "accessToken": ...}')
+            self.add(
+                prefix, "credentials", FAIL, 'the secret is not JSON; ECR expects {"username": ..., "accessToken": ...}'
+            )
             return None
         missing = [k for k in ("username", "accessToken") if not isinstance(document.get(k), str) or not document[k]]
         if missing:
-            self.add(prefix, "credentials", FAIL, f"the secret has no {' or '.join(missing)}; ECR expects "
-                                                  '{"username": ..., "accessToken": ...}')
+            self.add(
+                prefix,
+                "credentials",
+                FAIL,
+                f'the secret has no {" or ".join(missing)}; ECR expects {{"username": ..., "accessToken": ...}}',
+            )
             return None
         self.add(prefix, "credentials", PASS, "JSON with username and accessToken")
         return document["accessToken"]
@@ -226,8 +266,13 @@ class Verifier:
         if not info.active:
             self.add(prefix, "live-scopes", FAIL, "the upstream reports the token inactive or revoked")
         elif excess:
-            self.add(prefix, "live-scopes", FAIL, f"the token really has {', '.join(excess)} beyond its declared "
-                                                  f"scopes ({', '.join(sorted(declared)) or 'none'}): reissue it")
+            self.add(
+                prefix,
+                "live-scopes",
+                FAIL,
+                f"the token really has {', '.join(excess)} beyond its declared "
+                f"scopes ({', '.join(sorted(declared)) or 'none'}): reissue it",
+            )
         else:
             self.add(prefix, "live-scopes", PASS, f"the upstream reports {', '.join(info.scopes)}")
 
@@ -235,14 +280,19 @@ class Verifier:
 
     def check_template(self, prefix: str, upstream: dict[str, Any], template: dict[str, Any] | None) -> None:
         if template is None:
-            self.add(prefix, "template", FAIL, "no repository creation template for this prefix: cached "
-                                               "repositories get ECR's defaults")
+            self.add(
+                prefix,
+                "template",
+                FAIL,
+                "no repository creation template for this prefix: cached repositories get ECR's defaults",
+            )
             return
         want = upstream.get("template") or {}
         have = {
             "image_tag_mutability": template.get("imageTagMutability", "MUTABLE"),
             "image_tag_mutability_exclusion_filters": sorted(
-                f["filter"] for f in template.get("imageTagMutabilityExclusionFilters") or []),
+                f["filter"] for f in template.get("imageTagMutabilityExclusionFilters") or []
+            ),
             "lifecycle_policy": canonical(template.get("lifecyclePolicy")),
             "encryption_type": (template.get("encryptionConfiguration") or {}).get("encryptionType", "AES256"),
             "kms_key_arn": (template.get("encryptionConfiguration") or {}).get("kmsKey") or None,
@@ -264,8 +314,12 @@ class Verifier:
         if wrong:
             self.add(prefix, "template", FAIL, f"differs from the stack in {', '.join(wrong)}: run `pulumi up`")
         else:
-            self.add(prefix, "template", PASS, f"{expected['image_tag_mutability']}, {expected['encryption_type']}, "
-                                               "lifecycle policy as deployed")
+            self.add(
+                prefix,
+                "template",
+                PASS,
+                f"{expected['image_tag_mutability']}, {expected['encryption_type']}, lifecycle policy as deployed",
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,9 +338,16 @@ def run(args: Any, console: Any) -> int:
     outputs, account, region = registry_outputs(args.outputs, args.region)
     aws = Aws(region, args.endpoint_url)
     confirm_identity(aws, account, region, getattr(args, "account", None))
-    verifier = Verifier(aws, outputs, account=account, region=region,
-                        max_token_age_days=args.max_token_age_days, check_token_scopes=args.check_token_scopes,
-                        gitlab_api=args.gitlab_api_url, github_api=args.github_api_url)
+    verifier = Verifier(
+        aws,
+        outputs,
+        account=account,
+        region=region,
+        max_token_age_days=args.max_token_age_days,
+        check_token_scopes=args.check_token_scopes,
+        gitlab_api=args.gitlab_api_url,
+        github_api=args.github_api_url,
+    )
     checks = verifier.run()
     counts = {status: sum(c.status == status for c in checks) for status in (PASS, FAIL, WARN, SKIP)}
     if args.json:
@@ -297,8 +358,10 @@ def run(args: Any, console: Any) -> int:
             line = Text(f"{check.status.upper():<5}", style=STYLE[check.status])
             line.append(f" {check.upstream:<{width}}  {check.check:<12} {check.detail}")
             console.print(line, soft_wrap=True)
-        console.print(f"{len(checks)} checks: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[WARN]} warnings, "
-                      f"{counts[SKIP]} skipped")
+        console.print(
+            f"{len(checks)} checks: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[WARN]} warnings, "
+            f"{counts[SKIP]} skipped"
+        )
     if any(c.upstream == "*" and c.status == FAIL for c in checks):
         return EXIT_UNCHECKED  # the registry itself could not be read
     return EXIT_FAILED if counts[FAIL] else EXIT_OK

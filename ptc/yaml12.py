@@ -50,8 +50,10 @@ class _Loader(yaml.SafeLoader):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
-                raise YamlError(f"line {mark.line + 1}: more than {MAX_ALIASES} aliases (*name); a config needs none "
-                                "or few: write the values out")
+                raise YamlError(
+                    f"line {mark.line + 1}: more than {MAX_ALIASES} aliases (*name); a config needs none "
+                    "or few: write the values out"
+                )
         self._nodes += 1
         if self._nodes > MAX_NODES:
             raise YamlError(f"more than {MAX_NODES} values: not a stack config")
@@ -82,14 +84,19 @@ class _Loader(yaml.SafeLoader):
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), as yaml.v3 resolves plain scalars.
 _Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-                              list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+.0123456789"))
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
 
 
 def _int(loader: _Loader, node: ScalarNode) -> int:
@@ -103,9 +110,13 @@ def _int(loader: _Loader, node: ScalarNode) -> int:
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _int)
 for _tag in ("binary", "set", "timestamp", "omap", "pairs"):
+
     def _refuse(loader: _Loader, node: Node, tag: str = _tag) -> Any:
-        raise YamlError(f"line {node.start_mark.line + 1}: !!{tag} values have no place in config; write text, "
-                        "numbers, true/false, lists and mappings")
+        raise YamlError(
+            f"line {node.start_mark.line + 1}: !!{tag} values have no place in config; write text, "
+            "numbers, true/false, lists and mappings"
+        )
+
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
 
 
@@ -136,8 +147,10 @@ def _expanded_size(document: Any) -> None:
 def loads(text: str, where: str = "<text>") -> Any:
     """Parse one YAML (or JSON) document as config."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise YamlError(f"{where} is over {MAX_BYTES // 1024} KiB; a stack config that large cannot be handed to "
-                        "policy packs: split the stack")
+        raise YamlError(
+            f"{where} is over {MAX_BYTES // 1024} KiB; a stack config that large cannot be handed to "
+            "policy packs: split the stack"
+        )
     try:
         document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
         _expanded_size(document)
@@ -160,11 +173,14 @@ def load_file(path: Path) -> Any:
     except OSError as exc:
         raise YamlError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
-        raise YamlError(f"{path} is {len(data) // 1024} KiB, over the {MAX_BYTES // 1024} KiB a stack config may be "
-                        "(the engine hands it to policy packs in one environment variable): split the stack")
+        raise YamlError(
+            f"{path} is {len(data) // 1024} KiB, over the {MAX_BYTES // 1024} KiB a stack config may be "
+            "(the engine hands it to policy packs in one environment variable): split the stack"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlError(f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); save it as "
-                        "UTF-8") from None
+        raise YamlError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); save it as UTF-8"
+        ) from None
     return loads(text, str(path))

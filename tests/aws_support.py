@@ -18,8 +18,12 @@ from components.lifecycle import default_lifecycle_policy
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-2"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-               "AWS_DEFAULT_REGION": REGION}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
 
 
 def template(**overrides: Any) -> dict[str, Any]:
@@ -40,8 +44,15 @@ def template(**overrides: Any) -> dict[str, Any]:
 
 def upstream(kind: str, url: str, prefix: str, credential_arn: str | None = None, **extra: Any) -> dict[str, Any]:
     role, upstream_prefix = extra.pop("custom_role_arn", None), extra.pop("upstream_prefix", None)
-    return {"kind": kind, "upstream_url": url, "cache_uri": f"{REGISTRY}/{prefix}", "credential_arn": credential_arn,
-            "custom_role_arn": role, "upstream_prefix": upstream_prefix, "template": template(**extra)}
+    return {
+        "kind": kind,
+        "upstream_url": url,
+        "cache_uri": f"{REGISTRY}/{prefix}",
+        "credential_arn": credential_arn,
+        "custom_role_arn": role,
+        "upstream_prefix": upstream_prefix,
+        "template": template(**extra),
+    }
 
 
 def outputs(upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -58,9 +69,12 @@ def free_port() -> int:
 def moto_server() -> Iterator[str]:
     """`python -m moto.server` on 127.0.0.1 and a free port; yields its endpoint URL."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, **CREDENTIALS})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **CREDENTIALS},
+    )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

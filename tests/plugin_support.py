@@ -54,6 +54,7 @@ class _MonitorService(resource_pb2_grpc.ResourceMonitorServicer):
 
     def RegisterResourceOutputs(self, request, context):  # noqa: N802
         from google.protobuf import json_format
+
         with self.lock:
             self.monitor.outputs[request.urn] = json_format.MessageToDict(request.outputs)
         return empty_pb2.Empty()
@@ -106,8 +107,9 @@ class Plugin:
     """The plugin started as the Python language host starts it: `python <plugin dir> <engine address>`."""
 
     def __init__(self, plugin_dir: Path, engine_address: str):
-        self.process = subprocess.Popen([sys.executable, str(plugin_dir), engine_address], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(plugin_dir), engine_address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: lines.put(self.process.stdout.readline()), daemon=True).start()
         port = lines.get(timeout=60).strip()

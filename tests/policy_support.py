@@ -62,17 +62,29 @@ def build(specs: list[Spec], stack: str = "dev") -> list[Registration]:
     registrations = []
     for spec in specs:
         request = resource_pb2.RegisterResourceRequest(
-            type=spec.type, name=spec.name, custom=spec.custom,
+            type=spec.type,
+            name=spec.name,
+            custom=spec.custom,
             parent=urns[spec.parent] if spec.parent else "",
             dependencies=sorted({urns[n] for deps in spec.property_dependencies.values() for n in deps}),
         )
         request.object.CopyFrom(_struct(spec.props))
         for key, names in spec.property_dependencies.items():
             request.propertyDependencies[key].CopyFrom(
-                resource_pb2.RegisterResourceRequest.PropertyDependencies(urns=[urns[n] for n in names]))
+                resource_pb2.RegisterResourceRequest.PropertyDependencies(urns=[urns[n] for n in names])
+            )
         state = {**copy.deepcopy(spec.props), **copy.deepcopy(spec.outputs)}
-        registrations.append(Registration(urn=urns[spec.name], type=spec.type, name=spec.name, custom=spec.custom,
-                                          parent=request.parent, request=request, state=state))
+        registrations.append(
+            Registration(
+                urn=urns[spec.name],
+                type=spec.type,
+                name=spec.name,
+                custom=spec.custom,
+                parent=request.parent,
+                request=request,
+                state=state,
+            )
+        )
     return registrations
 
 
@@ -92,39 +104,83 @@ def baseline(env: str = "dev") -> list[Spec]:
     tags = {"environment": env, "team": "platform"}
     return [
         Spec(REGISTRY, env, {"environment": env, "prefixes": ["docker-hub"]}, custom=False),
-        Spec(UPSTREAM, f"{env}-docker-hub", {"kind": "docker-hub", "prefix": "docker-hub", "environment": env},
-             parent=env, custom=False),
-        Spec(SECRET, f"{env}-docker-hub-secret", {
-            "namePrefix": f"ecr-pullthroughcache/{env}/docker-hub-",
-            "tags": {**tags, "ptc:upstream": "docker-hub", "ptc:token-scopes": "repo:public_read"},
-        }, parent=f"{env}-docker-hub", outputs={"name": secret_name, "arn": secret_arn(secret_name)}),
-        Spec(ROLE, f"{env}-docker-hub-template", {
-            "assumeRolePolicy": json.dumps(iam.template_role_trust()), "tags": tags,
-        }, parent=f"{env}-docker-hub", outputs={"arn": f"arn:aws:iam::{ACCOUNT}:role/{env}-docker-hub-template-1"}),
-        Spec(ROLE_POLICY, f"{env}-docker-hub-template", {
-            "role": UNKNOWN,
-            "policy": json.dumps(iam.template_role_policy("aws", REGION, ACCOUNT, "docker-hub")),
-        }, parent=f"{env}-docker-hub", property_dependencies={"role": [f"{env}-docker-hub-template"]}),
-        Spec(TEMPLATE, f"{env}-docker-hub-template", {
-            "prefix": "docker-hub",
-            "appliedFors": ["PULL_THROUGH_CACHE"],
-            "lifecyclePolicy": lifecycle.default_lifecycle_policy(),
-            "imageTagMutability": "MUTABLE",
-            "encryptionConfigurations": [{"encryptionType": "AES256"}],
-            "resourceTags": tags,
-            "customRoleArn": UNKNOWN,
-        }, parent=f"{env}-docker-hub", property_dependencies={"customRoleArn": [f"{env}-docker-hub-template"]},
-            outputs={"customRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{env}-docker-hub-template-1",
-                     "registryId": ACCOUNT}),
-        Spec(RULE, f"{env}-docker-hub-rule", {
-            "ecrRepositoryPrefix": "docker-hub",
-            "upstreamRegistryUrl": "registry-1.docker.io",
-            "credentialArn": UNKNOWN,
-        }, parent=f"{env}-docker-hub", property_dependencies={"credentialArn": [f"{env}-docker-hub-secret"]},
-            outputs={"credentialArn": secret_arn(secret_name), "registryId": ACCOUNT}),
-        Spec(POLICY, f"{env}-consumer", {
-            "policy": json.dumps(iam.consumer_policy("aws", REGION, ACCOUNT, ["docker-hub"])), "tags": tags,
-        }, parent=env),
+        Spec(
+            UPSTREAM,
+            f"{env}-docker-hub",
+            {"kind": "docker-hub", "prefix": "docker-hub", "environment": env},
+            parent=env,
+            custom=False,
+        ),
+        Spec(
+            SECRET,
+            f"{env}-docker-hub-secret",
+            {
+                "namePrefix": f"ecr-pullthroughcache/{env}/docker-hub-",
+                "tags": {**tags, "ptc:upstream": "docker-hub", "ptc:token-scopes": "repo:public_read"},
+            },
+            parent=f"{env}-docker-hub",
+            outputs={"name": secret_name, "arn": secret_arn(secret_name)},
+        ),
+        Spec(
+            ROLE,
+            f"{env}-docker-hub-template",
+            {
+                "assumeRolePolicy": json.dumps(iam.template_role_trust()),
+                "tags": tags,
+            },
+            parent=f"{env}-docker-hub",
+            outputs={"arn": f"arn:aws:iam::{ACCOUNT}:role/{env}-docker-hub-template-1"},
+        ),
+        Spec(
+            ROLE_POLICY,
+            f"{env}-docker-hub-template",
+            {
+                "role": UNKNOWN,
+                "policy": json.dumps(iam.template_role_policy("aws", REGION, ACCOUNT, "docker-hub")),
+            },
+            parent=f"{env}-docker-hub",
+            property_dependencies={"role": [f"{env}-docker-hub-template"]},
+        ),
+        Spec(
+            TEMPLATE,
+            f"{env}-docker-hub-template",
+            {
+                "prefix": "docker-hub",
+                "appliedFors": ["PULL_THROUGH_CACHE"],
+                "lifecyclePolicy": lifecycle.default_lifecycle_policy(),
+                "imageTagMutability": "MUTABLE",
+                "encryptionConfigurations": [{"encryptionType": "AES256"}],
+                "resourceTags": tags,
+                "customRoleArn": UNKNOWN,
+            },
+            parent=f"{env}-docker-hub",
+            property_dependencies={"customRoleArn": [f"{env}-docker-hub-template"]},
+            outputs={
+                "customRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{env}-docker-hub-template-1",
+                "registryId": ACCOUNT,
+            },
+        ),
+        Spec(
+            RULE,
+            f"{env}-docker-hub-rule",
+            {
+                "ecrRepositoryPrefix": "docker-hub",
+                "upstreamRegistryUrl": "registry-1.docker.io",
+                "credentialArn": UNKNOWN,
+            },
+            parent=f"{env}-docker-hub",
+            property_dependencies={"credentialArn": [f"{env}-docker-hub-secret"]},
+            outputs={"credentialArn": secret_arn(secret_name), "registryId": ACCOUNT},
+        ),
+        Spec(
+            POLICY,
+            f"{env}-consumer",
+            {
+                "policy": json.dumps(iam.consumer_policy("aws", REGION, ACCOUNT, ["docker-hub"])),
+                "tags": tags,
+            },
+            parent=env,
+        ),
     ]
 
 

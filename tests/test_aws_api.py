@@ -35,13 +35,13 @@ def findings_of(config: dict[str, Any], *, preview: bool = False, stack: str = "
 # Stacks that must pass
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 @pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
 def test_committed_stacks_make_only_requests_aws_accepts(stack, preview):
     result = run_program(ROOT, stack_config(stack_file(stack), stack), preview=preview)
     assert result.error is None
-    assert aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=stack_config(stack_file(stack)).region) \
-        == []
+    assert aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=stack_config(stack_file(stack)).region) == []
     assert {r.type for r in result.resources if r.custom} <= set(aws_api.REQUESTS) | aws_api.NO_REQUEST
 
 
@@ -53,35 +53,72 @@ ALL_KINDS: dict[str, Any] = {
     "kms": {"create_key": True},
     "scanning": {"scan_type": "ENHANCED", "frequency": "CONTINUOUS_SCAN"},
     "consumers": {"account_ids": ["210987654321", "333333333333"], "organization_id": "o-abcdefghij"},
-    "registry_policy_statements": [{
-        "Sid": "ReplicationFromBuildAccount", "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::444444444444:root"}, "Action": ["ecr:CreateRepository",
-                                                                           "ecr:ReplicateImage"],
-        "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*"}],
-    "template": {"image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION",
-                 "image_tag_mutability_exclusion_filters": ["latest", "nightly-*"],
-                 "applied_for": ["PULL_THROUGH_CACHE", "REPLICATION"]},
+    "registry_policy_statements": [
+        {
+            "Sid": "ReplicationFromBuildAccount",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+            "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*",
+        }
+    ],
+    "template": {
+        "image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION",
+        "image_tag_mutability_exclusion_filters": ["latest", "nightly-*"],
+        "applied_for": ["PULL_THROUGH_CACHE", "REPLICATION"],
+    },
     "upstreams": [
         {"kind": "ecr-public"},
         {"kind": "k8s"},
         {"kind": "quay", "template": {"tag_repositories": False, "encryption": "AES256"}},
-        {"kind": "docker-hub", "username": "acme-bot", "token_scopes": ["repo:public_read"],
-         "template": {"resource_tags": {"mirror-of": "docker.io"}}},
-        {"kind": "github-container-registry", "username": "acme-bot", "token_scopes": ["read:packages"],
-         "random_suffix": True},
-        {"kind": "azure-container-registry", "registry": "acmeprod", "username": "ptc-token",
-         "token_scopes": ["content/read", "metadata/read"]},
+        {
+            "kind": "docker-hub",
+            "username": "acme-bot",
+            "token_scopes": ["repo:public_read"],
+            "template": {"resource_tags": {"mirror-of": "docker.io"}},
+        },
+        {
+            "kind": "github-container-registry",
+            "username": "acme-bot",
+            "token_scopes": ["read:packages"],
+            "random_suffix": True,
+        },
+        {
+            "kind": "azure-container-registry",
+            "registry": "acmeprod",
+            "username": "ptc-token",
+            "token_scopes": ["content/read", "metadata/read"],
+        },
         {"kind": "gitlab-container-registry", "username": "ptc-bot", "token_scopes": ["read_registry"]},
-        {"kind": "chainguard", "existing_secret": "ecr-pullthroughcache/shared/chainguard",
-         "token_scopes": ["registry.pull"]},
-        {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
-         "upstream_prefix": "release",
-         "template": {"repository_policy": {"Version": "2012-10-17", "Statement": [{
-             "Sid": "ReleaseReaders", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::555555555555:root"},
-             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]}}},
+        {
+            "kind": "chainguard",
+            "existing_secret": "ecr-pullthroughcache/shared/chainguard",
+            "token_scopes": ["registry.pull"],
+        },
+        {
+            "kind": "ecr",
+            "prefix": "golden",
+            "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+            "upstream_prefix": "release",
+            "template": {
+                "repository_policy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "ReleaseReaders",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::555555555555:root"},
+                            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                        }
+                    ],
+                }
+            },
+        },
     ],
-    "credentials": {p: {"secure": TOKENS[k]} for p, k in (("docker-hub", "docker-hub"), ("github", "github"),
-                                                           ("azure", "azure"), ("gitlab", "gitlab"))},
+    "credentials": {
+        p: {"secure": TOKENS[k]}
+        for p, k in (("docker-hub", "docker-hub"), ("github", "github"), ("azure", "azure"), ("gitlab", "gitlab"))
+    },
 }
 
 
@@ -105,9 +142,15 @@ def worst_case() -> dict[str, Any]:
         upstreams.append(entry)
     room = 50 - len(config_module.RESERVED_TAGS)
     tags = {f"{i:02d}" + "k" * 126: "v" * 256 for i in range(room)}
-    return {"aws:region": "ap-southeast-2", "environment": "e" * 16, "tags": tags, "upstreams": upstreams,
-            "credentials": credentials, "consumers": {"organization_id": "o-" + "a" * 32},
-            "scanning": {"scan_type": "ENHANCED", "frequency": "SCAN_ON_PUSH"}}
+    return {
+        "aws:region": "ap-southeast-2",
+        "environment": "e" * 16,
+        "tags": tags,
+        "upstreams": upstreams,
+        "credentials": credentials,
+        "consumers": {"organization_id": "o-" + "a" * 32},
+        "scanning": {"scan_type": "ENHANCED", "frequency": "SCAN_ON_PUSH"},
+    }
 
 
 @pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
@@ -118,6 +161,7 @@ def test_the_worst_case_stack_is_accepted(preview):
 # --------------------------------------------------------------------------------------------
 # One crafted request per rule class
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Fake:
@@ -136,68 +180,173 @@ def secret(value: Any) -> dict[str, Any]:
 
 
 def rule(prefix: str = "docker-hub", **extra: Any) -> Fake:
-    return Fake(aws_api.RULE, "t-rule", {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": "registry-1.docker.io",
-                                         **extra})
+    return Fake(
+        aws_api.RULE, "t-rule", {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": "registry-1.docker.io", **extra}
+    )
 
 
 def template(**extra: Any) -> Fake:
-    return Fake(aws_api.TEMPLATE, "t-template", {"prefix": "docker-hub", "appliedFors": ["PULL_THROUGH_CACHE"],
-                                                 **extra})
+    return Fake(
+        aws_api.TEMPLATE, "t-template", {"prefix": "docker-hub", "appliedFors": ["PULL_THROUGH_CACHE"], **extra}
+    )
 
 
 def big_policy(statements: int) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": f"S{i}", "Effect": "Allow", "Action": "ecr:BatchGetImage",
-         "Resource": f"arn:aws:ecr:us-east-2:123456789012:repository/prefix-{i:04d}/*"} for i in range(statements)]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": f"S{i}",
+                    "Effect": "Allow",
+                    "Action": "ecr:BatchGetImage",
+                    "Resource": f"arn:aws:ecr:us-east-2:123456789012:repository/prefix-{i:04d}/*",
+                }
+                for i in range(statements)
+            ],
+        }
+    )
 
 
 CASES = [
     ("prefix over 30 characters", [rule("a" * 31)], "ecrRepositoryPrefix", "is 31 characters"),
     ("prefix outside ECR's pattern", [rule("Docker_Hub")], "ecrRepositoryPrefix", "does not match"),
-    ("credential ARN outside ecr-pullthroughcache/", [rule(credentialArn=(
-        "arn:aws:secretsmanager:us-east-2:123456789012:secret:dockerhub-credentials-AbCdEf"))],
-     "credentialArn", "does not match"),
+    (
+        "credential ARN outside ecr-pullthroughcache/",
+        [rule(credentialArn=("arn:aws:secretsmanager:us-east-2:123456789012:secret:dockerhub-credentials-AbCdEf"))],
+        "credentialArn",
+        "does not match",
+    ),
     ("unknown tag mutability", [template(imageTagMutability="FROZEN")], "imageTagMutability", "is not one of"),
-    ("six exclusion filters", [template(imageTagMutabilityExclusionFilters=[
-        {"filterType": "WILDCARD", "filter": f"t{i}"} for i in range(6)])], "imageTagMutabilityExclusionFilters",
-     "has 6 entries"),
-    ("KMS_DSSE outside GovCloud", [template(encryptionConfigurations=[{"encryptionType": "KMS_DSSE"}])],
-     "encryptionConfiguration.encryptionType", "only in the AWS GovCloud"),
-    ("lifecycle policy over 30,720", [template(lifecyclePolicy="x" * 30721)], "lifecyclePolicy",
-     "is 30721 characters"),
-    ("credentials secret under a customer-managed key", [Fake(aws_api.SECRET, "t-secret", {
-        "namePrefix": "ecr-pullthroughcache/dev/hub-", "kmsKeyId": "arn:aws:kms:us-east-2:123456789012:key/abc"})],
-     "KmsKeyId", "no KMS permission"),
-    ("51 tags", [Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "tags": {f"k{i}": "v" for i in range(51)}})],
-     "Tags", "has 51"),
-    ("a tag value AWS refuses", [Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "tags": {"k": "a#b"}})],
-     "Tags[0].Value", "does not match"),
-    ("an aws: tag", [Fake(aws_api.POLICY, "t-policy", {"policy": "{}", "tags": {"aws:team": "x"}})], "Tags[0]",
-     "reserved by AWS"),
-    ("an auto-named role over 64 characters", [Fake(aws_api.ROLE, "r" * 57, {"assumeRolePolicy": "{}"})],
-     "RoleName", "is 65 characters"),
-    ("a policy path roles accept but policies do not", [Fake(aws_api.POLICY, "t-policy", {
-        "policy": "{}", "path": "/a~b/"})], "Path", "does not match"),
-    ("managed policy over 6,144", [Fake(aws_api.POLICY, "t-policy", {"policy": big_policy(70)})], "PolicyDocument",
-     "6144 per managed policy"),
-    ("inline policies over 10,240 per role", [
-        Fake(aws_api.ROLE_POLICY, f"t-inline-{i}", {"role": "r", "policy": big_policy(40)},
-             {"role": ["urn:pulumi:test::p::aws:iam/role:Role::t-role"]}) for i in range(2)],
-     "PolicyDocument", "10240 per role"),
-    ("registry policy over 10,240", [Fake("aws:ecr/registryPolicy:RegistryPolicy", "t-registry", {
-        "policy": big_policy(120)})], "policyText", "AWS allows 0 to 10240"),
-    ("scanning filter with '--'", [Fake("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
-                                        "t-scan", {"scanType": "BASIC", "rules": [{"scanFrequency": "SCAN_ON_PUSH",
-                                                   "repositoryFilters": [{"filter": "a--b/*",
-                                                                          "filterType": "WILDCARD"}]}]})],
-     "rules[0].repositoryFilters[0].filter", "does not match"),
-    ("key deletion window out of range", [Fake("aws:kms/key:Key", "t-kms", {"deletionWindowInDays": 400})],
-     "PendingWindowInDays", "1 to 365"),
-    ("the stack's own registry as upstream", [rule(
-        "golden", upstreamRegistryUrl=f"{FAKE_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com")], "upstreamRegistryUrl",
-     "own registry"),
-    ("51 rules", [Fake(aws_api.RULE, f"r{i}", {"ecrRepositoryPrefix": f"p{i:02d}", "upstreamRegistryUrl": "quay.io"})
-                  for i in range(51)], "ecrRepositoryPrefix", "51 rules"),
+    (
+        "six exclusion filters",
+        [
+            template(
+                imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": f"t{i}"} for i in range(6)]
+            )
+        ],
+        "imageTagMutabilityExclusionFilters",
+        "has 6 entries",
+    ),
+    (
+        "KMS_DSSE outside GovCloud",
+        [template(encryptionConfigurations=[{"encryptionType": "KMS_DSSE"}])],
+        "encryptionConfiguration.encryptionType",
+        "only in the AWS GovCloud",
+    ),
+    ("lifecycle policy over 30,720", [template(lifecyclePolicy="x" * 30721)], "lifecyclePolicy", "is 30721 characters"),
+    (
+        "credentials secret under a customer-managed key",
+        [
+            Fake(
+                aws_api.SECRET,
+                "t-secret",
+                {
+                    "namePrefix": "ecr-pullthroughcache/dev/hub-",
+                    "kmsKeyId": "arn:aws:kms:us-east-2:123456789012:key/abc",
+                },
+            )
+        ],
+        "KmsKeyId",
+        "no KMS permission",
+    ),
+    (
+        "51 tags",
+        [Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "tags": {f"k{i}": "v" for i in range(51)}})],
+        "Tags",
+        "has 51",
+    ),
+    (
+        "a tag value AWS refuses",
+        [Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "tags": {"k": "a#b"}})],
+        "Tags[0].Value",
+        "does not match",
+    ),
+    (
+        "an aws: tag",
+        [Fake(aws_api.POLICY, "t-policy", {"policy": "{}", "tags": {"aws:team": "x"}})],
+        "Tags[0]",
+        "reserved by AWS",
+    ),
+    (
+        "an auto-named role over 64 characters",
+        [Fake(aws_api.ROLE, "r" * 57, {"assumeRolePolicy": "{}"})],
+        "RoleName",
+        "is 65 characters",
+    ),
+    (
+        "a policy path roles accept but policies do not",
+        [Fake(aws_api.POLICY, "t-policy", {"policy": "{}", "path": "/a~b/"})],
+        "Path",
+        "does not match",
+    ),
+    (
+        "managed policy over 6,144",
+        [Fake(aws_api.POLICY, "t-policy", {"policy": big_policy(70)})],
+        "PolicyDocument",
+        "6144 per managed policy",
+    ),
+    (
+        "inline policies over 10,240 per role",
+        [
+            Fake(
+                aws_api.ROLE_POLICY,
+                f"t-inline-{i}",
+                {"role": "r", "policy": big_policy(40)},
+                {"role": ["urn:pulumi:test::p::aws:iam/role:Role::t-role"]},
+            )
+            for i in range(2)
+        ],
+        "PolicyDocument",
+        "10240 per role",
+    ),
+    (
+        "registry policy over 10,240",
+        [Fake("aws:ecr/registryPolicy:RegistryPolicy", "t-registry", {"policy": big_policy(120)})],
+        "policyText",
+        "AWS allows 0 to 10240",
+    ),
+    (
+        "scanning filter with '--'",
+        [
+            Fake(
+                "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+                "t-scan",
+                {
+                    "scanType": "BASIC",
+                    "rules": [
+                        {
+                            "scanFrequency": "SCAN_ON_PUSH",
+                            "repositoryFilters": [{"filter": "a--b/*", "filterType": "WILDCARD"}],
+                        }
+                    ],
+                },
+            )
+        ],
+        "rules[0].repositoryFilters[0].filter",
+        "does not match",
+    ),
+    (
+        "key deletion window out of range",
+        [Fake("aws:kms/key:Key", "t-kms", {"deletionWindowInDays": 400})],
+        "PendingWindowInDays",
+        "1 to 365",
+    ),
+    (
+        "the stack's own registry as upstream",
+        [rule("golden", upstreamRegistryUrl=f"{FAKE_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com")],
+        "upstreamRegistryUrl",
+        "own registry",
+    ),
+    (
+        "51 rules",
+        [
+            Fake(aws_api.RULE, f"r{i}", {"ecrRepositoryPrefix": f"p{i:02d}", "upstreamRegistryUrl": "quay.io"})
+            for i in range(51)
+        ],
+        "ecrRepositoryPrefix",
+        "51 rules",
+    ),
     ("a type with no request model", [Fake("aws:s3/bucket:Bucket", "t-bucket", {})], "", "no AWS request model"),
 ]
 
@@ -212,8 +361,11 @@ def test_each_rule_draws_its_finding(case, resources, field_, message):
 
 def test_a_secret_never_appears_in_a_finding():
     token = "glpat-" + "Zq7" * 23000  # over SecretString's 65,536
-    version = Fake("aws:secretsmanager/secretVersion:SecretVersion", "t-credentials",
-                   {"secretId": "x", "secretString": secret(json.dumps({"username": "u", "accessToken": token}))})
+    version = Fake(
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "t-credentials",
+        {"secretId": "x", "secretString": secret(json.dumps({"username": "u", "accessToken": token}))},
+    )
     odd = Fake(aws_api.ROLE, "t-role", {"assumeRolePolicy": "{}", "description": secret("caf\u00e9 \u2603")})
     findings = aws_api.check([version, odd])
     assert [f.field for f in findings] == ["SecretString", "Description"]
@@ -234,12 +386,16 @@ def test_template_tags_over_the_quota_are_refused_at_config_time(tmp_path):
     import yaml
 
     config = copy.deepcopy(stack_file("dev"))
-    config["ecr-pull-through-cache:upstreams"][3]["template"] = {
-        "resource_tags": {f"t{i:02d}": "v" for i in range(46)}}
+    config["ecr-pull-through-cache:upstreams"][3]["template"] = {"resource_tags": {f"t{i:02d}": "v" for i in range(46)}}
     path = tmp_path / "Pulumi.ci.yaml"
     path.write_text(yaml.safe_dump({"config": config}))
-    result = subprocess.run([sys.executable, "-m", "ptc", "preview", "--config", str(path)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "resource_tags: with the stack's tags makes 48 repository tags" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -258,8 +414,9 @@ TAG_KEY = st.text(alphabet=string.ascii_letters + string.digits + " _.:/=+-@", m
 
 @st.composite
 def configs(draw) -> dict[str, Any]:
-    kinds = draw(st.lists(st.sampled_from(["ecr-public", "k8s", "quay", "docker-hub", "chainguard"]), min_size=1,
-                          max_size=5))
+    kinds = draw(
+        st.lists(st.sampled_from(["ecr-public", "k8s", "quay", "docker-hub", "chainguard"]), min_size=1, max_size=5)
+    )
     prefixes = draw(st.lists(PREFIX, min_size=len(kinds), max_size=len(kinds), unique=True))
     upstreams, credentials = [], {}
     for kind, prefix in zip(kinds, prefixes, strict=True):
@@ -268,8 +425,10 @@ def configs(draw) -> dict[str, Any]:
             entry.update(username="bot", token_scopes=["repo:read"])
             credentials[prefix] = {"secure": "dckr_pat_x"}
         if kind == "chainguard":
-            entry.update(existing_secret=f"ecr-pullthroughcache/shared/{prefix.replace('/', '-')}",
-                         token_scopes=["registry.pull"])
+            entry.update(
+                existing_secret=f"ecr-pullthroughcache/shared/{prefix.replace('/', '-')}",
+                token_scopes=["registry.pull"],
+            )
         entry["random_suffix"] = draw(st.booleans())
         upstreams.append(entry)
     config: dict[str, Any] = {
@@ -277,8 +436,10 @@ def configs(draw) -> dict[str, Any]:
         "environment": draw(st.from_regex(r"[a-z0-9-]{1,16}", fullmatch=True)),
         "tags": draw(st.dictionaries(TAG_KEY, TAG_TEXT, max_size=6)),
         "upstreams": upstreams,
-        "template": {"encryption": draw(st.sampled_from(["AES256", "KMS", "KMS_DSSE"])),
-                     "tag_repositories": draw(st.booleans())},
+        "template": {
+            "encryption": draw(st.sampled_from(["AES256", "KMS", "KMS_DSSE"])),
+            "tag_repositories": draw(st.booleans()),
+        },
         "iam": {"path": draw(st.sampled_from(["/", "/platform/", "/a.b/c_d/", "/x~y/", "/bad path/"]))},
     }
     if credentials:
@@ -311,8 +472,13 @@ def test_the_worst_case_previews_clean_through_every_phase(tmp_path):
     config = {k if k.startswith("aws:") else f"ecr-pull-through-cache:{k}": v for k, v in worst_case().items()}
     path = tmp_path / "Pulumi.worst.yaml"
     path.write_text(yaml.safe_dump({"config": config}))
-    result = subprocess.run([sys.executable, "-m", "ptc", "preview", "--config", str(path), "--json"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--config", str(path), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     document = json.loads(result.stdout)
     assert "aws_findings" not in document and not document["violations"]

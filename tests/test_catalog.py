@@ -9,25 +9,37 @@ def test_the_kinds_are_exactly_the_api_enum():
     assert sorted(k.value for k in catalog.UpstreamRegistry) == sorted(catalog.KINDS)
 
 
-@pytest.mark.parametrize("kind, url, prefix", [
-    ("ecr-public", "public.ecr.aws", "ecr-public"),
-    ("k8s", "registry.k8s.io", "kubernetes"),
-    ("quay", "quay.io", "quay"),
-    ("docker-hub", "registry-1.docker.io", "docker-hub"),
-    ("github-container-registry", "ghcr.io", "github"),
-    ("gitlab-container-registry", "registry.gitlab.com", "gitlab"),
-    ("chainguard", "cgr.dev", "chainguard"),
-])
+@pytest.mark.parametrize(
+    "kind, url, prefix",
+    [
+        ("ecr-public", "public.ecr.aws", "ecr-public"),
+        ("k8s", "registry.k8s.io", "kubernetes"),
+        ("quay", "quay.io", "quay"),
+        ("docker-hub", "registry-1.docker.io", "docker-hub"),
+        ("github-container-registry", "ghcr.io", "github"),
+        ("gitlab-container-registry", "registry.gitlab.com", "gitlab"),
+        ("chainguard", "cgr.dev", "chainguard"),
+    ],
+)
 def test_fixed_urls_and_default_prefixes(kind, url, prefix):
     assert catalog.upstream_url(kind) == url
     assert catalog.KINDS[kind].default_prefix == prefix
 
 
-@pytest.mark.parametrize("kind, auth", [
-    ("ecr-public", "none"), ("k8s", "none"), ("quay", "none"), ("docker-hub", "secret"),
-    ("github-container-registry", "secret"), ("azure-container-registry", "secret"),
-    ("gitlab-container-registry", "secret"), ("chainguard", "secret"), ("ecr", "role"),
-])
+@pytest.mark.parametrize(
+    "kind, auth",
+    [
+        ("ecr-public", "none"),
+        ("k8s", "none"),
+        ("quay", "none"),
+        ("docker-hub", "secret"),
+        ("github-container-registry", "secret"),
+        ("azure-container-registry", "secret"),
+        ("gitlab-container-registry", "secret"),
+        ("chainguard", "secret"),
+        ("ecr", "role"),
+    ],
+)
 def test_how_each_kind_authenticates(kind, auth):
     assert catalog.KINDS[kind].auth.value == auth
 

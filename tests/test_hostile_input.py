@@ -24,17 +24,27 @@ from tests.test_images import OUTPUTS
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalar = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
-                   st.text(max_size=20), st.sampled_from(["²", "١٢", "true", "null", "docker-hub", "ROOT", "*",
-                                                          "2026-12-02", "0777", "us-east-2", "KMS_DSSE", "\n"]))
-value = st.recursive(scalar, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                     st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                     max_leaves=10)
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(
+        ["²", "١٢", "true", "null", "docker-hub", "ROOT", "*", "2026-12-02", "0777", "us-east-2", "KMS_DSSE", "\n"]
+    ),
+)
+value = st.recursive(
+    scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=10,
+)
 
 
 # --------------------------------------------------------------------------------------------
 # Stack files
 # --------------------------------------------------------------------------------------------
+
 
 @FAST
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
@@ -47,10 +57,34 @@ def test_any_stack_file_is_read_or_refused(tmp_path_factory, data):
         assert str(exc)
 
 
-KEYS = ["environment", "tags", "upstreams", "credentials", "template", "kms", "scanning", "consumers",
-        "secret_recovery_window_days", "random_prefix_suffix", "iam", "registry_policy_statements", "aws:region"]
-UPSTREAM_KEYS = ["kind", "prefix", "random_suffix", "username", "token_scopes", "token_type", "existing_secret",
-                 "registry", "upstream_prefix", "template"]
+KEYS = [
+    "environment",
+    "tags",
+    "upstreams",
+    "credentials",
+    "template",
+    "kms",
+    "scanning",
+    "consumers",
+    "secret_recovery_window_days",
+    "random_prefix_suffix",
+    "iam",
+    "registry_policy_statements",
+    "aws:region",
+]
+UPSTREAM_KEYS = [
+    "kind",
+    "prefix",
+    "random_suffix",
+    "username",
+    "token_scopes",
+    "token_type",
+    "existing_secret",
+    "registry",
+    "upstream_prefix",
+    "template",
+    "token",
+]
 
 
 @st.composite
@@ -92,9 +126,12 @@ def test_the_program_refuses_any_mutated_config_with_a_config_error(config):
 reference = st.one_of(
     st.text(max_size=80),
     st.text(alphabet=string.ascii_lowercase + string.digits + "./:@-_", max_size=80),
-    st.builds(lambda h, p, t: f"{h}/{p}:{t}", st.sampled_from(["docker.io", "ghcr.io", "quay.io", "localhost:5000",
-                                                              "registry.gitlab.com", "x..y"]),
-              st.from_regex(r"[a-z0-9._/-]{1,60}", fullmatch=True), st.text(max_size=10)),
+    st.builds(
+        lambda h, p, t: f"{h}/{p}:{t}",
+        st.sampled_from(["docker.io", "ghcr.io", "quay.io", "localhost:5000", "registry.gitlab.com", "x..y"]),
+        st.from_regex(r"[a-z0-9._/-]{1,60}", fullmatch=True),
+        st.text(max_size=10),
+    ),
 )
 
 
@@ -112,9 +149,26 @@ def test_any_reference_is_rewritten_or_refused(text):
 
 
 @FAST
-@given(st.text(max_size=400) | st.lists(st.sampled_from(
-    ["image: nginx", "- image: 'ghcr.io/a/b:1'", "image: |", "  image: x", "{", '"image": "quay.io/a/b"', "---",
-     "image: [1, 2]", "image: *a", "a: &a b"]), max_size=12).map("\n".join))
+@given(
+    st.text(max_size=400)
+    | st.lists(
+        st.sampled_from(
+            [
+                "image: nginx",
+                "- image: 'ghcr.io/a/b:1'",
+                "image: |",
+                "  image: x",
+                "{",
+                '"image": "quay.io/a/b"',
+                "---",
+                "image: [1, 2]",
+                "image: *a",
+                "a: &a b",
+            ]
+        ),
+        max_size=12,
+    ).map("\n".join)
+)
 def test_any_manifest_is_rewritten_or_reported(text):
     rewritten, changes = rewrite_manifest(text, OUTPUTS)
     assert isinstance(rewritten, str)
@@ -126,21 +180,40 @@ def test_any_manifest_is_rewritten_or_reported(text):
 # Stack outputs
 # --------------------------------------------------------------------------------------------
 
-good_upstream = st.fixed_dictionaries({
-    "kind": st.sampled_from(["quay", "docker-hub", "ecr", 5, None]),
-    "upstream_url": st.one_of(st.just("quay.io"), value),
-    "cache_uri": st.one_of(st.just("123456789012.dkr.ecr.us-east-2.amazonaws.com/quay"), value),
-    "template": st.one_of(st.none(), st.dictionaries(st.sampled_from(
-        ["image_tag_mutability", "applied_for", "resource_tags", "lifecycle_policy"]), value, max_size=3)),
-})
+good_upstream = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["quay", "docker-hub", "ecr", 5, None]),
+        "upstream_url": st.one_of(st.just("quay.io"), value),
+        "cache_uri": st.one_of(st.just("123456789012.dkr.ecr.us-east-2.amazonaws.com/quay"), value),
+        "template": st.one_of(
+            st.none(),
+            st.dictionaries(
+                st.sampled_from(["image_tag_mutability", "applied_for", "resource_tags", "lifecycle_policy"]),
+                value,
+                max_size=3,
+            ),
+        ),
+    }
+)
 
 
 @FAST
-@given(st.one_of(value, st.fixed_dictionaries({
-    "registry_url": st.one_of(st.just("123456789012.dkr.ecr.us-east-2.amazonaws.com"), value),
-    "upstreams": st.one_of(value, st.dictionaries(st.sampled_from(["quay", "docker-hub", "x"]),
-                                                  st.one_of(good_upstream, value), max_size=3)),
-})))
+@given(
+    st.one_of(
+        value,
+        st.fixed_dictionaries(
+            {
+                "registry_url": st.one_of(st.just("123456789012.dkr.ecr.us-east-2.amazonaws.com"), value),
+                "upstreams": st.one_of(
+                    value,
+                    st.dictionaries(
+                        st.sampled_from(["quay", "docker-hub", "x"]), st.one_of(good_upstream, value), max_size=3
+                    ),
+                ),
+            }
+        ),
+    )
+)
 def test_any_outputs_document_is_validated_or_refused(document):
     try:
         outputs = validate_outputs(document)

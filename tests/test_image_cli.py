@@ -17,8 +17,15 @@ pytestmark = pytest.mark.e2e
 
 
 def ptc(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ptc", "image", *args], cwd=ROOT, capture_output=True, text=True,
-                          input=stdin, env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ptc", "image", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -50,8 +57,10 @@ def test_outputs_from_stdin_and_from_the_pulumi_cli(outputs, tmp_path):
     assert ptc("nginx", "--outputs", "-", stdin=json.dumps(OUTPUTS)).returncode == 0
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "pulumi").write_text(f"#!/bin/sh\n[ \"$*\" = 'stack output --json --stack acme/dev' ] && "
-                                 f"cat {outputs} || {{ echo \"unexpected: $*\" >&2; exit 3; }}\n")
+    (fake / "pulumi").write_text(
+        f"#!/bin/sh\n[ \"$*\" = 'stack output --json --stack acme/dev' ] && "
+        f'cat {outputs} || {{ echo "unexpected: $*" >&2; exit 3; }}\n'
+    )
     (fake / "pulumi").chmod(0o755)
     path = {"PATH": f"{fake}:{os.environ['PATH']}"}
     result = ptc("nginx", "--stack", "acme/dev", env=path)
@@ -114,10 +123,29 @@ def test_unreadable_and_read_only_manifests_are_reported_per_file_and_the_rest_p
     locked.write_text("image: nginx:1.27\n")
     os.chmod(locked_dir, 0o500)
     try:
-        result = subprocess.run([sys.executable, "-m", "ptc", "image", "--outputs", str(outputs_file), "--in-place",
-                                 "--manifest", str(tmp_path / "missing.yaml"), "--manifest", str(binary),
-                                 "--manifest", str(locked), "--manifest", str(good)],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ptc",
+                "image",
+                "--outputs",
+                str(outputs_file),
+                "--in-place",
+                "--manifest",
+                str(tmp_path / "missing.yaml"),
+                "--manifest",
+                str(binary),
+                "--manifest",
+                str(locked),
+                "--manifest",
+                str(good),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.chmod(locked_dir, 0o700)
     assert result.returncode == 2

@@ -72,22 +72,28 @@ def test_rewrites(reference, cached):
     assert rewrite_image(reference, OUTPUTS) == f"{REGISTRY}/{cached}"
 
 
-@pytest.mark.parametrize("reference, message", [
-    ("example.com/app:1", "no pull through cache rule of this stack caches"),
-    ("other.azurecr.io/app:1", "'other.azurecr.io'"),
-    (f"{GOLDEN}/other/app:1", "outside the upstream prefixes cached from"),
-    ("localhost:5000/app:dev", "localhost:5000"),
-    ("444444444444.dkr.ecr.us-east-1.amazonaws.com/app", "no pull through cache rule"),
-    (f"{REGISTRY}/team/app:1", "no pull through cache rule"),
-])
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("example.com/app:1", "no pull through cache rule of this stack caches"),
+        ("other.azurecr.io/app:1", "'other.azurecr.io'"),
+        (f"{GOLDEN}/other/app:1", "outside the upstream prefixes cached from"),
+        ("localhost:5000/app:dev", "localhost:5000"),
+        ("444444444444.dkr.ecr.us-east-1.amazonaws.com/app", "no pull through cache rule"),
+        (f"{REGISTRY}/team/app:1", "no pull through cache rule"),
+    ],
+)
 def test_references_no_rule_caches_are_refused(reference, message):
-    with pytest.raises(NotCached, match=message.replace("(", r"\(").replace(")", r"\)") if "'" not in message
-                       else None):
+    with pytest.raises(
+        NotCached, match=message.replace("(", r"\(").replace(")", r"\)") if "'" not in message else None
+    ):
         rewrite_image(reference, OUTPUTS)
 
 
-@pytest.mark.parametrize("reference", ["", "Nginx", "nginx:", "nginx@sha256:xyz", "a b", "ghcr.io/acme/API:1",
-                                       "nginx:-bad", "ex ample.com/app"])
+@pytest.mark.parametrize(
+    "reference",
+    ["", "Nginx", "nginx:", "nginx@sha256:xyz", "a b", "ghcr.io/acme/API:1", "nginx:-bad", "ex ample.com/app"],
+)
 def test_invalid_references(reference):
     with pytest.raises(InvalidReference):
         rewrite_image(reference, OUTPUTS)
@@ -113,12 +119,26 @@ def test_image_hosts_map():
 
 component = st.from_regex(r"[a-z0-9]{1,8}([._-][a-z0-9]{1,8})?", fullmatch=True)
 # Without a host, Docker reads a first component with a dot as a host (`0.0/x`): keep those out.
-paths = st.lists(component, min_size=1, max_size=4).map("/".join).filter(
-    lambda p: "/" not in p or "." not in p.split("/", 1)[0])
+paths = (
+    st.lists(component, min_size=1, max_size=4)
+    .map("/".join)
+    .filter(lambda p: "/" not in p or "." not in p.split("/", 1)[0])
+)
 tags = st.none() | st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 digests = st.none() | st.from_regex(r"sha256:[a-f0-9]{64}", fullmatch=True)
-hosts = st.sampled_from(["", "docker.io/", "ghcr.io/", "quay.io/", "registry.gitlab.com/", "acmeprod.azurecr.io/",
-                         "cgr.dev/", "registry.k8s.io/", "public.ecr.aws/"])
+hosts = st.sampled_from(
+    [
+        "",
+        "docker.io/",
+        "ghcr.io/",
+        "quay.io/",
+        "registry.gitlab.com/",
+        "acmeprod.azurecr.io/",
+        "cgr.dev/",
+        "registry.k8s.io/",
+        "public.ecr.aws/",
+    ]
+)
 
 
 @settings(max_examples=300)
@@ -220,8 +240,10 @@ def test_text_without_image_fields_is_untouched(lines):
 
 
 def test_a_block_scalar_that_mentions_image_is_text_not_a_field():
-    manifest = ("apiVersion: v1\nkind: ConfigMap\ndata:\n  compose.yaml: |\n    services:\n      web:\n"
-                "        image: nginx:1.27\n---\nkind: Pod\nspec:\n  containers:\n    - image: nginx:1.27\n")
+    manifest = (
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n  compose.yaml: |\n    services:\n      web:\n"
+        "        image: nginx:1.27\n---\nkind: Pod\nspec:\n  containers:\n    - image: nginx:1.27\n"
+    )
     text, changes = rewrite_manifest(manifest, OUTPUTS)
     assert [c.line for c in changes] == [12]
     assert "        image: nginx:1.27\n" in text  # inside the block scalar: untouched
@@ -234,15 +256,18 @@ def test_a_json_manifest_is_rewritten_in_place():
     assert text == manifest.replace("nginx:1.27", f"{REGISTRY}/docker-hub/library/nginx:1.27")
 
 
-@pytest.mark.parametrize("reference, message", [
-    ("nginx:lat\u00e9st", "ASCII"),
-    ("nginx@sha256:" + "ab" * 31, "not 64 lower-case hex"),
-    ("nginx@sha256:" + "AB" * 32, "not 64 lower-case hex"),
-    ("nginx@md5:xyz", "invalid digest"),
-    ("a" * 256, "over Docker's 255"),
-    ("nginx:" + "t" * 129, "invalid tag"),
-    ("ghcr.io/acme/" + "a" * 230 + ":1", "over Docker's 255"),
-])
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("nginx:lat\u00e9st", "ASCII"),
+        ("nginx@sha256:" + "ab" * 31, "not 64 lower-case hex"),
+        ("nginx@sha256:" + "AB" * 32, "not 64 lower-case hex"),
+        ("nginx@md5:xyz", "invalid digest"),
+        ("a" * 256, "over Docker's 255"),
+        ("nginx:" + "t" * 129, "invalid tag"),
+        ("ghcr.io/acme/" + "a" * 230 + ":1", "over Docker's 255"),
+    ],
+)
 def test_references_docker_or_ecr_would_refuse_are_refused(reference, message):
     with pytest.raises(InvalidReference, match=message):
         rewrite_image(reference, OUTPUTS)

@@ -13,8 +13,12 @@ def test_generated_policies_are_valid_and_within_ecr_limits(days, count):
     assert lifecycle.lifecycle_policy_faults(text) == []
     assert len(text) <= shape("LifecyclePolicyTextForRepositoryCreationTemplate")["max"]
     rules = json.loads(text)["rules"]
-    assert rules[0]["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                     "countUnit": "days", "countNumber": days}
+    assert rules[0]["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": days,
+    }
     assert rules[1]["selection"]["countNumber"] == count
 
 
@@ -24,12 +28,17 @@ def test_limits_match_the_model():
 
 
 def test_faults_of_custom_policies():
-    rule = {"selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
-            "action": {"type": "expire"}, "description": "x" * 60}
-    assert "rule priorities must be unique" in lifecycle.lifecycle_policy_faults(json.dumps(
-        {"rules": [dict(rule, rulePriority=1), dict(rule, rulePriority=1)]}))
+    rule = {
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+        "action": {"type": "expire"},
+        "description": "x" * 60,
+    }
+    assert "rule priorities must be unique" in lifecycle.lifecycle_policy_faults(
+        json.dumps({"rules": [dict(rule, rulePriority=1), dict(rule, rulePriority=1)]})
+    )
     assert "rule 1: rulePriority must be a whole number of at least 1" in lifecycle.lifecycle_policy_faults(
-        json.dumps({"rules": [rule, rule]}))
+        json.dumps({"rules": [rule, rule]})
+    )
     assert "at most 30720" in lifecycle.lifecycle_policy_faults("x" * 30721)[0]
     assert "at least 100" in lifecycle.lifecycle_policy_faults('{"rules": []}')[0]
 

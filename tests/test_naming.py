@@ -14,8 +14,11 @@ AWS_PREFIX = re.compile(PREFIX_SHAPE["pattern"])
 AWS_ARN = re.compile(ARN_SHAPE["pattern"])
 
 component = st.from_regex(r"[a-z0-9]{1,6}((\.|_|__|-{1,2})[a-z0-9]{1,6}){0,2}", fullmatch=True)
-valid_prefixes = st.lists(component, min_size=1, max_size=3).map("/".join).filter(
-    lambda p: naming.PREFIX_MIN_LENGTH <= len(p) <= naming.PREFIX_MAX_LENGTH)
+valid_prefixes = (
+    st.lists(component, min_size=1, max_size=3)
+    .map("/".join)
+    .filter(lambda p: naming.PREFIX_MIN_LENGTH <= len(p) <= naming.PREFIX_MAX_LENGTH)
+)
 
 
 def test_patterns_are_the_models():
@@ -34,8 +37,7 @@ def test_valid_prefixes_are_accepted_and_aws_agrees(prefix):
 @settings(max_examples=300)
 @given(st.text(alphabet="abcXYZ019-_./ ", min_size=0, max_size=34))
 def test_prefix_faults_agree_with_the_model_on_any_text(text):
-    aws_ok = bool(AWS_PREFIX.match(text)) and PREFIX_SHAPE["min"] <= len(text) <= PREFIX_SHAPE["max"] \
-        and text != "ROOT"
+    aws_ok = bool(AWS_PREFIX.match(text)) and PREFIX_SHAPE["min"] <= len(text) <= PREFIX_SHAPE["max"] and text != "ROOT"
     assert (naming.prefix_faults(text) == []) == aws_ok
 
 
@@ -55,8 +57,12 @@ def test_root_is_refused_as_a_cache_prefix_and_the_messages_name_the_fix():
     assert "25 (the random suffix takes 5)" in naming.prefix_faults("a" * 26, reserve=5)[0]
 
 
-@given(st.from_regex(r"[a-z0-9][a-z0-9-]{0,15}", fullmatch=True), valid_prefixes,
-       st.from_regex(r"[a-z0-9]{26}", fullmatch=True), st.sampled_from(["us-east-2", "eu-west-1", "cn-north-1"]))
+@given(
+    st.from_regex(r"[a-z0-9][a-z0-9-]{0,15}", fullmatch=True),
+    valid_prefixes,
+    st.from_regex(r"[a-z0-9]{26}", fullmatch=True),
+    st.sampled_from(["us-east-2", "eu-west-1", "cn-north-1"]),
+)
 def test_generated_secret_arns_satisfy_the_credential_arn_rule(environment, prefix, unique, region):
     """The secret ECR reads: name prefix + AWS's unique id, in an ARN with AWS's 6-char suffix."""
     partition = "aws-cn" if region.startswith("cn-") else "aws"

@@ -19,8 +19,10 @@ def load(path):
 
 
 def steps_text(job) -> str:
-    return "\n".join(str(step.get("run", "")) + str(step.get("uses", "")) + str(step.get("with", ""))
-                     for step in job.get("steps", []))
+    return "\n".join(
+        str(step.get("run", "")) + str(step.get("uses", "")) + str(step.get("with", ""))
+        for step in job.get("steps", [])
+    )
 
 
 def test_every_workflow_is_valid_yaml_with_jobs():

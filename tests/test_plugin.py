@@ -63,10 +63,21 @@ def construct(plugin: Plugin, engine: EngineServer, type_: str, name: str, input
     engine.reset()
     struct = struct_pb2.Struct()
     struct.update(inputs)
-    return plugin.provider.Construct(provider_pb2.ConstructRequest(
-        project=PROJECT, stack=STACK, organization="organization", dryRun=False, monitorEndpoint=engine.address,
-        type=f"{PACKAGE}:index:{type_}", name=name, parent=STACK_URN, inputs=struct, accepts_output_values=True,
-    ), timeout=120)
+    return plugin.provider.Construct(
+        provider_pb2.ConstructRequest(
+            project=PROJECT,
+            stack=STACK,
+            organization="organization",
+            dryRun=False,
+            monitorEndpoint=engine.address,
+            type=f"{PACKAGE}:index:{type_}",
+            name=name,
+            parent=STACK_URN,
+            inputs=struct,
+            accepts_output_values=True,
+        ),
+        timeout=120,
+    )
 
 
 def shape(registrations) -> set[tuple[str, str, str]]:
@@ -79,11 +90,15 @@ def shape(registrations) -> set[tuple[str, str, str]]:
 # GetSchema
 # --------------------------------------------------------------------------------------------
 
+
 def test_schema_has_every_component_with_typed_described_properties(schema):
     assert schema["name"] == PACKAGE and schema["version"] == __version__
     resources = schema["resources"]
-    assert set(resources) == {f"{PACKAGE}:index:UpstreamCache", f"{PACKAGE}:index:PullThroughCache",
-                              f"{PACKAGE}:index:UpstreamGrant"}
+    assert set(resources) == {
+        f"{PACKAGE}:index:UpstreamCache",
+        f"{PACKAGE}:index:PullThroughCache",
+        f"{PACKAGE}:index:UpstreamGrant",
+    }
     for token, resource in resources.items():
         assert resource["isComponent"] is True
         assert resource["description"]
@@ -103,16 +118,35 @@ def test_schema_required_inputs_outputs_and_enums(schema):
     assert "credentialArn" not in upstream_cache["required"]
     registry = schema["resources"][f"{PACKAGE}:index:PullThroughCache"]
     assert sorted(registry["requiredInputs"]) == ["environment", "upstreams"]
-    assert {"registryUrl", "upstreams", "consumerPolicyArn", "consumerPolicyArns", "consumerPolicyDocument",
-            "consumerPolicyDocuments", "upstreamGrants", "imageHosts"} <= set(registry["required"])
+    assert {
+        "registryUrl",
+        "upstreams",
+        "consumerPolicyArn",
+        "consumerPolicyArns",
+        "consumerPolicyDocument",
+        "consumerPolicyDocuments",
+        "upstreamGrants",
+        "imageHosts",
+    } <= set(registry["required"])
     grant = schema["resources"][f"{PACKAGE}:index:UpstreamGrant"]
     assert sorted(grant["requiredInputs"]) == ["grants", "registry"]
-    assert registry["properties"]["upstreams"]["additionalProperties"]["$ref"] == \
-        f"#/types/{PACKAGE}:index:UpstreamOutput"
+    assert (
+        registry["properties"]["upstreams"]["additionalProperties"]["$ref"] == f"#/types/{PACKAGE}:index:UpstreamOutput"
+    )
     kinds = schema["types"][f"{PACKAGE}:index:UpstreamRegistry"]
     assert sorted(e["value"] for e in kinds["enum"]) == sorted(
-        ["ecr-public", "k8s", "quay", "docker-hub", "github-container-registry", "azure-container-registry",
-         "gitlab-container-registry", "chainguard", "ecr"])
+        [
+            "ecr-public",
+            "k8s",
+            "quay",
+            "docker-hub",
+            "github-container-registry",
+            "azure-container-registry",
+            "gitlab-container-registry",
+            "chainguard",
+            "ecr",
+        ]
+    )
     upstream = schema["types"][f"{PACKAGE}:index:UpstreamArgs"]
     assert upstream["required"] == ["kind"]
     assert upstream["properties"]["kind"]["$ref"] == f"#/types/{PACKAGE}:index:UpstreamRegistry"
@@ -130,16 +164,36 @@ BOUNDARY = "arn:aws:iam::123456789012:policy/platform-boundary"
 
 
 def test_construct_upstream_cache_like_the_python_path(plugin, engine):
-    response = construct(plugin, engine, "UpstreamCache", "plug-hub", {
-        "upstream": {**HUB, "accessToken": secret(TOKENS["docker-hub"])}, "environment": "dev",
-        "tags": {"team": "platform"}, "iam": {"path": "/platform/", "permissionsBoundary": BOUNDARY}})
+    response = construct(
+        plugin,
+        engine,
+        "UpstreamCache",
+        "plug-hub",
+        {
+            "upstream": {**HUB, "accessToken": secret(TOKENS["docker-hub"])},
+            "environment": "dev",
+            "tags": {"team": "platform"},
+            "iam": {"path": "/platform/", "permissionsBoundary": BOUNDARY},
+        },
+    )
     registrations = engine.registrations
 
-    in_process = run_component(lambda: UpstreamCache("plug-hub", {
-        "upstream": {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:public_read"],
-                     "access_token": TOKENS["docker-hub"]},
-        "environment": "dev", "tags": {"team": "platform"},
-        "iam": {"path": "/platform/", "permissions_boundary": BOUNDARY}}))
+    in_process = run_component(
+        lambda: UpstreamCache(
+            "plug-hub",
+            {
+                "upstream": {
+                    "kind": "docker-hub",
+                    "username": "bot",
+                    "token_scopes": ["repo:public_read"],
+                    "access_token": TOKENS["docker-hub"],
+                },
+                "environment": "dev",
+                "tags": {"team": "platform"},
+                "iam": {"path": "/platform/", "permissions_boundary": BOUNDARY},
+            },
+        )
+    )
     assert shape(registrations) == shape(in_process.resources)
 
     component = next(r for r in registrations if r.type == f"{PACKAGE}:index:UpstreamCache")
@@ -166,20 +220,55 @@ def test_construct_upstream_cache_like_the_python_path(plugin, engine):
 
 
 def test_construct_pull_through_cache_like_the_python_path(plugin, engine):
-    upstreams = [{"kind": "ecr-public"}, {**HUB, "accessToken": secret(TOKENS["docker-hub"])},
-                 {"kind": "gitlab-container-registry", "username": "bot", "tokenScopes": ["read_registry"],
-                  "accessToken": secret(TOKENS["gitlab"]), "template": {"imageTagMutability": "IMMUTABLE"}}]
-    response = construct(plugin, engine, "PullThroughCache", "dev", {
-        "environment": "dev", "upstreams": upstreams, "kms": {"createKey": True},
-        "consumers": {"organizationId": "o-abcdefghij"}})
-    in_process = run_component(lambda: PullThroughCache("dev", {
-        "environment": "dev",
-        "upstreams": [{"kind": "ecr-public"},
-                      {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:public_read"],
-                       "access_token": TOKENS["docker-hub"]},
-                      {"kind": "gitlab-container-registry", "username": "bot", "token_scopes": ["read_registry"],
-                       "access_token": TOKENS["gitlab"], "template": {"image_tag_mutability": "IMMUTABLE"}}],
-        "kms": {"create_key": True}, "consumers": {"organization_id": "o-abcdefghij"}}))
+    upstreams = [
+        {"kind": "ecr-public"},
+        {**HUB, "accessToken": secret(TOKENS["docker-hub"])},
+        {
+            "kind": "gitlab-container-registry",
+            "username": "bot",
+            "tokenScopes": ["read_registry"],
+            "accessToken": secret(TOKENS["gitlab"]),
+            "template": {"imageTagMutability": "IMMUTABLE"},
+        },
+    ]
+    response = construct(
+        plugin,
+        engine,
+        "PullThroughCache",
+        "dev",
+        {
+            "environment": "dev",
+            "upstreams": upstreams,
+            "kms": {"createKey": True},
+            "consumers": {"organizationId": "o-abcdefghij"},
+        },
+    )
+    in_process = run_component(
+        lambda: PullThroughCache(
+            "dev",
+            {
+                "environment": "dev",
+                "upstreams": [
+                    {"kind": "ecr-public"},
+                    {
+                        "kind": "docker-hub",
+                        "username": "bot",
+                        "token_scopes": ["repo:public_read"],
+                        "access_token": TOKENS["docker-hub"],
+                    },
+                    {
+                        "kind": "gitlab-container-registry",
+                        "username": "bot",
+                        "token_scopes": ["read_registry"],
+                        "access_token": TOKENS["gitlab"],
+                        "template": {"image_tag_mutability": "IMMUTABLE"},
+                    },
+                ],
+                "kms": {"create_key": True},
+                "consumers": {"organization_id": "o-abcdefghij"},
+            },
+        )
+    )
     assert in_process.error is None
     assert shape(engine.registrations) == shape(in_process.resources)
     versions = [r for r in engine.registrations if r.type == "aws:secretsmanager/secretVersion:SecretVersion"]
@@ -197,8 +286,13 @@ def test_construct_pull_through_cache_like_the_python_path(plugin, engine):
 
 def test_construct_refuses_bad_arguments_before_creating_anything(plugin, engine):
     with pytest.raises(grpc.RpcError) as error:
-        construct(plugin, engine, "UpstreamCache", "bad", {
-            "upstream": {"kind": "quay", "accessToken": secret("t")}, "environment": "dev"})
+        construct(
+            plugin,
+            engine,
+            "UpstreamCache",
+            "bad",
+            {"upstream": {"kind": "quay", "accessToken": secret("t")}, "environment": "dev"},
+        )
     assert "UpstreamCache 'bad' (quay) credentials.quay: is not allowed for kind 'quay'" in error.value.details()
     assert engine.registrations == []
     with pytest.raises(grpc.RpcError) as error:
@@ -244,8 +338,12 @@ def test_the_typescript_example_uses_the_schema_it_would_get(schema):
     source = (example / "index.ts").read_text()
     registry = schema["resources"][f"{PACKAGE}:index:PullThroughCache"]
     types = schema["types"]
-    known = set(registry["inputProperties"]) | set(types[f"{PACKAGE}:index:UpstreamArgs"]["properties"]) | \
-        set(types[f"{PACKAGE}:index:TemplateArgs"]["properties"]) | {"team"}
+    known = (
+        set(registry["inputProperties"])
+        | set(types[f"{PACKAGE}:index:UpstreamArgs"]["properties"])
+        | set(types[f"{PACKAGE}:index:TemplateArgs"]["properties"])
+        | {"team"}
+    )
     used = set(re.findall(r"^\s*(?:\{\s*)?(\w+):", source, re.MULTILINE))
     assert used <= known, used - known
     for output in re.findall(r"cache\.(\w+)", source):

@@ -46,8 +46,9 @@ def packs():
         yield running
 
 
-def analyze(packs: PolicyPacks, specs: list[Spec], *, outputs: bool = False,
-            config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def analyze(
+    packs: PolicyPacks, specs: list[Spec], *, outputs: bool = False, config: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     return packs.run(build(specs), policy_config=config, outputs=outputs).violations
 
 
@@ -69,22 +70,32 @@ def set_tag(name: str, key: str, value: str | None, field: str = "tags"):
     def change(specs):
         tags = props(specs, name)[field]
         tags.pop(key) if value is None else tags.__setitem__(key, value)
+
     return change
 
 
 def set_policy(name: str, statement: dict[str, Any], resource_type: str = POLICY, key: str = "policy"):
     def change(specs):
-        specs.append(Spec(resource_type, name, {key: json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
-                                                "tags": {"environment": "dev"}}))
+        specs.append(
+            Spec(
+                resource_type,
+                name,
+                {key: json.dumps({"Version": "2012-10-17", "Statement": [statement]}), "tags": {"environment": "dev"}},
+            )
+        )
+
     return change
 
 
 def add_rule(name: str, url: str, **extra: Any):
     def change(specs):
-        specs.append(Spec(RULE, name, {"ecrRepositoryPrefix": name.removeprefix("dev-"), "upstreamRegistryUrl": url,
-                                       **extra}))
-        specs.append(Spec(TEMPLATE, f"{name}-template", {**props(specs, HUB_TEMPLATE),
-                                                         "prefix": name.removeprefix("dev-")}))
+        specs.append(
+            Spec(RULE, name, {"ecrRepositoryPrefix": name.removeprefix("dev-"), "upstreamRegistryUrl": url, **extra})
+        )
+        specs.append(
+            Spec(TEMPLATE, f"{name}-template", {**props(specs, HUB_TEMPLATE), "prefix": name.removeprefix("dev-")})
+        )
+
     return change
 
 
@@ -92,6 +103,7 @@ def all_of(*changes):
     def change(specs):
         for c in changes:
             c(specs)
+
     return change
 
 
@@ -108,21 +120,30 @@ HUB_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*"
 
 def registry_policy(*statements: dict[str, Any]):
     def change(specs):
-        specs.append(Spec(REGISTRY_POLICY, "dev-consumers", {"policy": json.dumps(
-            {"Version": "2012-10-17", "Statement": list(statements)})}))
+        specs.append(
+            Spec(
+                REGISTRY_POLICY,
+                "dev-consumers",
+                {"policy": json.dumps({"Version": "2012-10-17", "Statement": list(statements)})},
+            )
+        )
+
     return change
 
 
 def template_policy(*statements: dict[str, Any]):
-    return lambda s: props(s, HUB_TEMPLATE).update(repositoryPolicy=json.dumps(
-        {"Version": "2012-10-17", "Statement": list(statements)}))
+    return lambda s: props(s, HUB_TEMPLATE).update(
+        repositoryPolicy=json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    )
 
 
 def gitlab_secret(token_type: str | None):
-    changes = [set_tag(HUB_SECRET, "ptc:upstream", "gitlab-container-registry"),
-               set_tag(HUB_SECRET, "ptc:token-scopes", "read_registry"),
-               lambda s: props(s, HUB_RULE).update(upstreamRegistryUrl="registry.gitlab.com"),
-               lambda s: spec(s, "dev-docker-hub", UPSTREAM_TYPE).props.update(kind="gitlab-container-registry")]
+    changes = [
+        set_tag(HUB_SECRET, "ptc:upstream", "gitlab-container-registry"),
+        set_tag(HUB_SECRET, "ptc:token-scopes", "read_registry"),
+        lambda s: props(s, HUB_RULE).update(upstreamRegistryUrl="registry.gitlab.com"),
+        lambda s: spec(s, "dev-docker-hub", UPSTREAM_TYPE).props.update(kind="gitlab-container-registry"),
+    ]
     if token_type:
         changes.append(set_tag(HUB_SECRET, "ptc:token-type", token_type))
     return all_of(*changes)
@@ -131,221 +152,746 @@ def gitlab_secret(token_type: str | None):
 GROUP_TOKEN = "gitlab:index/groupAccessToken:GroupAccessToken"
 PERSONAL_TOKEN = "gitlab:index/personalAccessToken:PersonalAccessToken"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-GOOD_TOKEN = {"group": "acme", "scopes": ["read_registry"], "accessLevel": "guest",
-              "rotationConfiguration": {"expirationDays": 90, "rotateBeforeDays": 14}}
+GOOD_TOKEN = {
+    "group": "acme",
+    "scopes": ["read_registry"],
+    "accessLevel": "guest",
+    "rotationConfiguration": {"expirationDays": 90, "rotateBeforeDays": 14},
+}
 
 
 def token_feeding_secret(type_: str = GROUP_TOKEN, **props: Any):
     """A GitLab token resource whose value flows into the hub secret's version, as the components write it."""
+
     def change(specs):
         values = {k: v for k, v in {**GOOD_TOKEN, **props}.items() if v is not None}
         if type_ == PERSONAL_TOKEN:
             values.pop("accessLevel", None)
         specs.append(Spec(type_, "dev-docker-hub-gitlab-token", values, parent="dev-docker-hub"))
-        specs.append(Spec(SECRET_VERSION, "dev-docker-hub-credentials", {"secretId": UNKNOWN, "secretString": UNKNOWN},
-                          parent="dev-docker-hub", property_dependencies={
-                              "secretId": [HUB_SECRET], "secretString": ["dev-docker-hub-gitlab-token"]}))
+        specs.append(
+            Spec(
+                SECRET_VERSION,
+                "dev-docker-hub-credentials",
+                {"secretId": UNKNOWN, "secretString": UNKNOWN},
+                parent="dev-docker-hub",
+                property_dependencies={"secretId": [HUB_SECRET], "secretString": ["dev-docker-hub-gitlab-token"]},
+            )
+        )
+
     return change
 
 
 # (case, change, outputs mode, policy config, policy, resource named in the message, message fragment)
 CASES = [
     # --- security: GitLab token resources feeding a credentials secret
-    ("a GitLab token with the api scope", token_feeding_secret(scopes=["read_registry", "api"]), False, None,
-     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "give it exactly read_registry"),
-    ("a GitLab token at the provider's default access level", token_feeding_secret(accessLevel=None), False, None,
-     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "the provider's default maintainer"),
-    ("a GitLab token as maintainer", token_feeding_secret(accessLevel="maintainer"), False, None,
-     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "access level maintainer"),
-    ("a GitLab token that never expires", token_feeding_secret(rotationConfiguration=None), False, None,
-     "gitlab-token-least-privilege", "dev-docker-hub-gitlab-token", "neither expires nor rotates"),
-    ("a GitLab personal access token feeding the secret", token_feeding_secret(PERSONAL_TOKEN), False, None,
-     "gitlab-personal-access-token", "dev-docker-hub-gitlab-token", "acts as a person"),
+    (
+        "a GitLab token with the api scope",
+        token_feeding_secret(scopes=["read_registry", "api"]),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab token at the provider's default access level",
+        token_feeding_secret(accessLevel=None),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "the provider's default maintainer",
+    ),
+    (
+        "a GitLab token as maintainer",
+        token_feeding_secret(accessLevel="maintainer"),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "access level maintainer",
+    ),
+    (
+        "a GitLab token that never expires",
+        token_feeding_secret(rotationConfiguration=None),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "neither expires nor rotates",
+    ),
+    (
+        "a GitLab personal access token feeding the secret",
+        token_feeding_secret(PERSONAL_TOKEN),
+        False,
+        None,
+        "gitlab-personal-access-token",
+        "dev-docker-hub-gitlab-token",
+        "acts as a person",
+    ),
     # --- security: who is let in (registry, repository and template policies)
-    ("registry policy lets anyone create and import", registry_policy(
-        {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN}), False, None,
-     "cache-principals-allowed", "dev-consumers", "lets in every AWS principal"),
-    ("registry policy with Principal '*' as a string", registry_policy(
-        {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": HUB_ARN}), False,
-     None, "cache-principals-allowed", "dev-consumers", "allows ecr:BatchImportUpstreamImage"),
-    ("org condition with a wildcard organization", registry_policy(
-        {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN,
-         "Condition": {"StringLike": {"aws:PrincipalOrgID": "*"}}}), False, None,
-     "cache-principals-allowed", "dev-consumers", "aws:PrincipalOrgID"),
-    ("template repository policy lets anyone pull", template_policy(
-        {"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}), False,
-     None, "cache-principals-allowed", HUB_TEMPLATE, "allows ecr:BatchGetImage, ecr:GetDownloadUrlForLayer"),
-    ("repository policy lets anyone import", lambda s: s.append(Spec(
-        "aws:ecr/repositoryPolicy:RepositoryPolicy", "dev-open", {"repository": "docker-hub/library/nginx",
-                                                                   "policy": json.dumps({"Statement": [{
-                                                                       "Effect": "Allow", "Principal": ANYONE,
-                                                                       "Action": "ecr:*"}]})})), False, None,
-     "cache-principals-allowed", "dev-open", "lets in every AWS principal"),
-    ("NotPrincipal with Allow", registry_policy(
-        {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": CREATE,
-         "Resource": HUB_ARN}), False, None, "cache-principals-allowed", "dev-consumers", "NotPrincipal"),
-    ("an account outside allowedAccounts", registry_policy(
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": CREATE,
-         "Resource": HUB_ARN}), False, {"cache-principals-allowed": {"allowedAccounts": ["210987654321"]}},
-     "cache-principals-allowed", "dev-consumers", "account 999999999999, which is not in allowedAccounts"),
-    ("federated principals", template_policy(
-        {"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-         "Action": "ecr:BatchGetImage"}), False, None, "cache-principals-allowed", HUB_TEMPLATE,
-     "lets in Federated principals"),
+    (
+        "registry policy lets anyone create and import",
+        registry_policy({"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN}),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "lets in every AWS principal",
+    ),
+    (
+        "registry policy with Principal '*' as a string",
+        registry_policy(
+            {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": HUB_ARN}
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "allows ecr:BatchImportUpstreamImage",
+    ),
+    (
+        "org condition with a wildcard organization",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+                "Condition": {"StringLike": {"aws:PrincipalOrgID": "*"}},
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "aws:PrincipalOrgID",
+    ),
+    (
+        "template repository policy lets anyone pull",
+        template_policy(
+            {"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        HUB_TEMPLATE,
+        "allows ecr:BatchGetImage, ecr:GetDownloadUrlForLayer",
+    ),
+    (
+        "repository policy lets anyone import",
+        lambda s: s.append(
+            Spec(
+                "aws:ecr/repositoryPolicy:RepositoryPolicy",
+                "dev-open",
+                {
+                    "repository": "docker-hub/library/nginx",
+                    "policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": ANYONE, "Action": "ecr:*"}]}),
+                },
+            )
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-open",
+        "lets in every AWS principal",
+    ),
+    (
+        "NotPrincipal with Allow",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "NotPrincipal",
+    ),
+    (
+        "an account outside allowedAccounts",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+            }
+        ),
+        False,
+        {"cache-principals-allowed": {"allowedAccounts": ["210987654321"]}},
+        "cache-principals-allowed",
+        "dev-consumers",
+        "account 999999999999, which is not in allowedAccounts",
+    ),
+    (
+        "federated principals",
+        template_policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                "Action": "ecr:BatchGetImage",
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        HUB_TEMPLATE,
+        "lets in Federated principals",
+    ),
     # --- security: partial unknowns, names for ARNs, other environments' secrets, literal ARNs
-    ("a secret outside the prefix while the region is unknown", lambda s: (
-        props(s, HUB_RULE).update(credentialArn=secret_arn("dockerhub"), region=UNKNOWN)), False, None,
-     "rule-secret-location", HUB_RULE, "not a secret under 'ecr-pullthroughcache/'"),
-    ("a secret name where the ARN belongs", lambda s: props(s, HUB_RULE).update(
-        credentialArn="ecr-pullthroughcache/dev/docker-hub"), False, None,
-     "rule-secret-location", HUB_RULE, "gives the secret name 'ecr-pullthroughcache/dev/docker-hub'"),
-    ("accountIds in preview with the registry id unknown", lambda s: props(s, HUB_RULE).update(
-        credentialArn=OTHER_ACCOUNT_ARN, registryId=UNKNOWN), False,
-     {"rule-secret-location": {"accountIds": [ACCOUNT]}}, "rule-secret-location", HUB_RULE,
-     "reads credentials from account 999999999999"),
-    ("a dev rule reading the prod secret", lambda s: props(s, HUB_RULE).update(
-        credentialArn=secret_arn("ecr-pullthroughcache/prod/docker-hub")), False, None,
-     "secret-of-own-environment", HUB_RULE, "reads the prod environment's secret"),
-    ("a literal ARN to a declared secret of another kind", all_of(
-        set_tag(HUB_SECRET, "ptc:upstream", "github-container-registry"),
-        set_tag(HUB_SECRET, "ptc:token-scopes", "read:packages"),
-        lambda s: (props(s, HUB_RULE).update(
-            credentialArn=secret_arn("ecr-pullthroughcache/dev/docker-hub-20261126000000000000000001")),
-            spec(s, HUB_RULE).property_dependencies.clear())), False, None,
-     "upstream-matches-kind", HUB_RULE, "is tagged ptc:upstream=github-container-registry"),
+    (
+        "a secret outside the prefix while the region is unknown",
+        lambda s: props(s, HUB_RULE).update(credentialArn=secret_arn("dockerhub"), region=UNKNOWN),
+        False,
+        None,
+        "rule-secret-location",
+        HUB_RULE,
+        "not a secret under 'ecr-pullthroughcache/'",
+    ),
+    (
+        "a secret name where the ARN belongs",
+        lambda s: props(s, HUB_RULE).update(credentialArn="ecr-pullthroughcache/dev/docker-hub"),
+        False,
+        None,
+        "rule-secret-location",
+        HUB_RULE,
+        "gives the secret name 'ecr-pullthroughcache/dev/docker-hub'",
+    ),
+    (
+        "accountIds in preview with the registry id unknown",
+        lambda s: props(s, HUB_RULE).update(credentialArn=OTHER_ACCOUNT_ARN, registryId=UNKNOWN),
+        False,
+        {"rule-secret-location": {"accountIds": [ACCOUNT]}},
+        "rule-secret-location",
+        HUB_RULE,
+        "reads credentials from account 999999999999",
+    ),
+    (
+        "a dev rule reading the prod secret",
+        lambda s: props(s, HUB_RULE).update(credentialArn=secret_arn("ecr-pullthroughcache/prod/docker-hub")),
+        False,
+        None,
+        "secret-of-own-environment",
+        HUB_RULE,
+        "reads the prod environment's secret",
+    ),
+    (
+        "a literal ARN to a declared secret of another kind",
+        all_of(
+            set_tag(HUB_SECRET, "ptc:upstream", "github-container-registry"),
+            set_tag(HUB_SECRET, "ptc:token-scopes", "read:packages"),
+            lambda s: (
+                props(s, HUB_RULE).update(
+                    credentialArn=secret_arn("ecr-pullthroughcache/dev/docker-hub-20261126000000000000000001")
+                ),
+                spec(s, HUB_RULE).property_dependencies.clear(),
+            ),
+        ),
+        False,
+        None,
+        "upstream-matches-kind",
+        HUB_RULE,
+        "is tagged ptc:upstream=github-container-registry",
+    ),
     # --- security: GitLab token types (advisory by default)
-    ("a GitLab token of undeclared type", gitlab_secret(None), False, None, "gitlab-token-type", HUB_SECRET,
-     "does not declare its type"),
-    ("a GitLab personal access token", gitlab_secret("personal-access-token"), False, None, "gitlab-token-type",
-     HUB_SECRET, "personal access token, which acts as a person"),
+    (
+        "a GitLab token of undeclared type",
+        gitlab_secret(None),
+        False,
+        None,
+        "gitlab-token-type",
+        HUB_SECRET,
+        "does not declare its type",
+    ),
+    (
+        "a GitLab personal access token",
+        gitlab_secret("personal-access-token"),
+        False,
+        None,
+        "gitlab-token-type",
+        HUB_SECRET,
+        "personal access token, which acts as a person",
+    ),
     # --- conventions: duplicate and nested prefixes
-    ("two rules with one prefix", add_rule("dev-docker-hub", "quay.io"), False, None,
-     "rule-prefixes-unique", "dev-docker-hub-rule", "both use the prefix 'docker-hub'"),
-    ("a prefix nested in another", add_rule("dev-docker-hub/mirror", "quay.io"), False, None,
-     "rule-prefixes-unique", "dev-docker-hub/mirror", "nest one prefix in the other"),
+    (
+        "two rules with one prefix",
+        add_rule("dev-docker-hub", "quay.io"),
+        False,
+        None,
+        "rule-prefixes-unique",
+        "dev-docker-hub-rule",
+        "both use the prefix 'docker-hub'",
+    ),
+    (
+        "a prefix nested in another",
+        add_rule("dev-docker-hub/mirror", "quay.io"),
+        False,
+        None,
+        "rule-prefixes-unique",
+        "dev-docker-hub/mirror",
+        "nest one prefix in the other",
+    ),
     # --- security: least-privilege tokens
-    ("scope beyond read-only", set_tag(HUB_SECRET, "ptc:token-scopes", "repo:public_read repo:write"), False, None,
-     "token-scopes-least-privilege", HUB_SECRET, "scopes beyond least privilege: repo:write"),
-    ("gitlab api scope", all_of(set_tag(HUB_SECRET, "ptc:upstream", "gitlab-container-registry"),
-                                set_tag(HUB_SECRET, "ptc:token-scopes", "read_registry api")), False, None,
-     "token-scopes-least-privilege", HUB_SECRET, "Guest role and only read_registry"),
-    ("no scopes declared", set_tag(HUB_SECRET, "ptc:token-scopes", None), False, None,
-     "token-scopes-least-privilege", HUB_SECRET, "declares no token scopes"),
-    ("credentials without a kind", set_tag(HUB_SECRET, "ptc:upstream", None), False, None,
-     "token-scopes-least-privilege", HUB_SECRET, "has no 'ptc:upstream' tag"),
-    ("narrower scopes by config", lambda s: None, False,
-     {"token-scopes-least-privilege": {"allowedScopes": {"docker-hub": ["repo:read"]}}},
-     "token-scopes-least-privilege", HUB_SECRET, "Allowed: repo:read"),
+    (
+        "scope beyond read-only",
+        set_tag(HUB_SECRET, "ptc:token-scopes", "repo:public_read repo:write"),
+        False,
+        None,
+        "token-scopes-least-privilege",
+        HUB_SECRET,
+        "scopes beyond least privilege: repo:write",
+    ),
+    (
+        "gitlab api scope",
+        all_of(
+            set_tag(HUB_SECRET, "ptc:upstream", "gitlab-container-registry"),
+            set_tag(HUB_SECRET, "ptc:token-scopes", "read_registry api"),
+        ),
+        False,
+        None,
+        "token-scopes-least-privilege",
+        HUB_SECRET,
+        "Guest role and only read_registry",
+    ),
+    (
+        "no scopes declared",
+        set_tag(HUB_SECRET, "ptc:token-scopes", None),
+        False,
+        None,
+        "token-scopes-least-privilege",
+        HUB_SECRET,
+        "declares no token scopes",
+    ),
+    (
+        "credentials without a kind",
+        set_tag(HUB_SECRET, "ptc:upstream", None),
+        False,
+        None,
+        "token-scopes-least-privilege",
+        HUB_SECRET,
+        "has no 'ptc:upstream' tag",
+    ),
+    (
+        "narrower scopes by config",
+        lambda s: None,
+        False,
+        {"token-scopes-least-privilege": {"allowedScopes": {"docker-hub": ["repo:read"]}}},
+        "token-scopes-least-privilege",
+        HUB_SECRET,
+        "Allowed: repo:read",
+    ),
     # --- security: rules and their secrets
-    ("token upstream without a secret", lambda s: props(s, HUB_RULE).pop("credentialArn"), False, None,
-     "rule-credentials", HUB_RULE, "needs credentials, but has no credentialArn"),
-    ("credentials for quay", add_rule("dev-quay", "quay.io", credentialArn=secret_arn("ecr-pullthroughcache/q")),
-     False, None, "rule-credentials", "dev-quay", "ECR refuses credentials for Quay"),
-    ("ecr upstream without a role", add_rule("dev-golden", f"210987654321.dkr.ecr.{REGION}.amazonaws.com"),
-     False, None, "rule-credentials", "dev-golden", "has no customRoleArn"),
-    ("secret outside the prefix", lambda s: props(s, HUB_RULE).update(
-        credentialArn=secret_arn("dockerhub/creds")), False, None,
-     "rule-secret-location", HUB_RULE, "not a secret under 'ecr-pullthroughcache/'"),
-    ("secret in another region", lambda s: props(s, HUB_RULE).update(credentialArn=OTHER_REGION_ARN), False, None,
-     "rule-secret-location", HUB_RULE, "deploys to us-east-2 but its secret"),
-    ("secret in another account", lambda s: spec(s, HUB_RULE).outputs.update(credentialArn=OTHER_ACCOUNT_ARN), True,
-     None, "rule-secret-location", HUB_RULE, "reads credentials from account 999999999999"),
-    ("secret in another account, known in preview", lambda s: props(s, HUB_RULE).update(
-        credentialArn=OTHER_ACCOUNT_ARN), False, {"rule-secret-location": {"accountIds": [ACCOUNT]}},
-     "rule-secret-location", HUB_RULE, "reads credentials from account 999999999999"),
-    ("unknown ARN from a badly named secret", lambda s: props(s, HUB_SECRET).update(namePrefix="dockerhub/"), False,
-     {"token-scopes-least-privilege": "disabled"}, "rule-secret-location", HUB_RULE, "named 'dockerhub/'"),
+    (
+        "token upstream without a secret",
+        lambda s: props(s, HUB_RULE).pop("credentialArn"),
+        False,
+        None,
+        "rule-credentials",
+        HUB_RULE,
+        "needs credentials, but has no credentialArn",
+    ),
+    (
+        "credentials for quay",
+        add_rule("dev-quay", "quay.io", credentialArn=secret_arn("ecr-pullthroughcache/q")),
+        False,
+        None,
+        "rule-credentials",
+        "dev-quay",
+        "ECR refuses credentials for Quay",
+    ),
+    (
+        "ecr upstream without a role",
+        add_rule("dev-golden", f"210987654321.dkr.ecr.{REGION}.amazonaws.com"),
+        False,
+        None,
+        "rule-credentials",
+        "dev-golden",
+        "has no customRoleArn",
+    ),
+    (
+        "secret outside the prefix",
+        lambda s: props(s, HUB_RULE).update(credentialArn=secret_arn("dockerhub/creds")),
+        False,
+        None,
+        "rule-secret-location",
+        HUB_RULE,
+        "not a secret under 'ecr-pullthroughcache/'",
+    ),
+    (
+        "secret in another region",
+        lambda s: props(s, HUB_RULE).update(credentialArn=OTHER_REGION_ARN),
+        False,
+        None,
+        "rule-secret-location",
+        HUB_RULE,
+        "deploys to us-east-2 but its secret",
+    ),
+    (
+        "secret in another account",
+        lambda s: spec(s, HUB_RULE).outputs.update(credentialArn=OTHER_ACCOUNT_ARN),
+        True,
+        None,
+        "rule-secret-location",
+        HUB_RULE,
+        "reads credentials from account 999999999999",
+    ),
+    (
+        "secret in another account, known in preview",
+        lambda s: props(s, HUB_RULE).update(credentialArn=OTHER_ACCOUNT_ARN),
+        False,
+        {"rule-secret-location": {"accountIds": [ACCOUNT]}},
+        "rule-secret-location",
+        HUB_RULE,
+        "reads credentials from account 999999999999",
+    ),
+    (
+        "unknown ARN from a badly named secret",
+        lambda s: props(s, HUB_SECRET).update(namePrefix="dockerhub/"),
+        False,
+        {"token-scopes-least-privilege": "disabled"},
+        "rule-secret-location",
+        HUB_RULE,
+        "named 'dockerhub/'",
+    ),
     # --- security: upstreams
-    ("unknown upstream", add_rule("dev-harbor", "harbor.example.com"), False, None,
-     "upstream-allowlist", "dev-harbor", "not an allowed upstream"),
-    ("upstream outside the configured allowlist", add_rule("dev-quay", "quay.io"), False,
-     {"upstream-allowlist": {"allowedHosts": ["registry-1.docker.io", "*.azurecr.io"]}},
-     "upstream-allowlist", "dev-quay", "'quay.io', which is not an allowed upstream"),
-    ("component kind disagrees", lambda s: props(s, "dev-docker-hub").update(kind="quay"), False, None,
-     "upstream-matches-kind", HUB_RULE, "declared as kind quay"),
-    ("secret kind disagrees", all_of(set_tag(HUB_SECRET, "ptc:upstream", "github-container-registry"),
-                                     set_tag(HUB_SECRET, "ptc:token-scopes", "read:packages")), False, None,
-     "upstream-matches-kind", HUB_RULE, "tagged ptc:upstream=github-container-registry"),
+    (
+        "unknown upstream",
+        add_rule("dev-harbor", "harbor.example.com"),
+        False,
+        None,
+        "upstream-allowlist",
+        "dev-harbor",
+        "not an allowed upstream",
+    ),
+    (
+        "upstream outside the configured allowlist",
+        add_rule("dev-quay", "quay.io"),
+        False,
+        {"upstream-allowlist": {"allowedHosts": ["registry-1.docker.io", "*.azurecr.io"]}},
+        "upstream-allowlist",
+        "dev-quay",
+        "'quay.io', which is not an allowed upstream",
+    ),
+    (
+        "component kind disagrees",
+        lambda s: props(s, "dev-docker-hub").update(kind="quay"),
+        False,
+        None,
+        "upstream-matches-kind",
+        HUB_RULE,
+        "declared as kind quay",
+    ),
+    (
+        "secret kind disagrees",
+        all_of(
+            set_tag(HUB_SECRET, "ptc:upstream", "github-container-registry"),
+            set_tag(HUB_SECRET, "ptc:token-scopes", "read:packages"),
+        ),
+        False,
+        None,
+        "upstream-matches-kind",
+        HUB_RULE,
+        "tagged ptc:upstream=github-container-registry",
+    ),
     # --- security: permissions
-    ("create anywhere", set_policy("dev-wide", {"Effect": "Allow", "Action": ["ecr:CreateRepository"],
-                                                "Resource": "*"}), False, None,
-     "cache-permissions-scoped", "dev-wide", "grants ecr:CreateRepository on *"),
-    ("import on every repository", set_policy("dev-wide", {
-        "Effect": "Allow", "Action": "ecr:BatchImportUpstreamImage",
-        "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*"}), False, None,
-     "cache-permissions-scoped", "dev-wide", "repository/*"),
-    ("ecr:*", set_policy("dev-admin", {"Effect": "Allow", "Action": "ecr:*",
-                                       "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*"}),
-     False, None, "cache-permissions-scoped", "dev-admin", "grants ecr:*"),
-    ("wildcard action covering import", set_policy("dev-batch", {"Effect": "Allow", "Action": "ecr:Batch*",
-                                                                 "Resource": "*"}), False, None,
-     "cache-permissions-scoped", "dev-batch", "grants ecr:BatchImportUpstreamImage on *"),
-    ("registry policy with NotResource", set_policy("dev-registry", {
-        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:CreateRepository", "NotResource": "x"},
-        REGISTRY_POLICY), False, None, "cache-permissions-scoped", "dev-registry", "NotResource"),
-    ("role inline policy", lambda s: s.append(Spec(ROLE, "dev-ci", {
-        "assumeRolePolicy": "{}", "inlinePolicies": [{"name": "push", "policy": json.dumps(
-            {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})}]})), False, None,
-     "cache-permissions-scoped", "dev-ci", "inline policy 'push'"),
-    ("template repository policy", lambda s: props(s, HUB_TEMPLATE).update(repositoryPolicy=json.dumps(
-        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]})), False, None,
-     "cache-permissions-scoped", HUB_TEMPLATE, "grants ecr:*"),
+    (
+        "create anywhere",
+        set_policy("dev-wide", {"Effect": "Allow", "Action": ["ecr:CreateRepository"], "Resource": "*"}),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-wide",
+        "grants ecr:CreateRepository on *",
+    ),
+    (
+        "import on every repository",
+        set_policy(
+            "dev-wide",
+            {
+                "Effect": "Allow",
+                "Action": "ecr:BatchImportUpstreamImage",
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
+            },
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-wide",
+        "repository/*",
+    ),
+    (
+        "ecr:*",
+        set_policy(
+            "dev-admin",
+            {
+                "Effect": "Allow",
+                "Action": "ecr:*",
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*",
+            },
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-admin",
+        "grants ecr:*",
+    ),
+    (
+        "wildcard action covering import",
+        set_policy("dev-batch", {"Effect": "Allow", "Action": "ecr:Batch*", "Resource": "*"}),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-batch",
+        "grants ecr:BatchImportUpstreamImage on *",
+    ),
+    (
+        "registry policy with NotResource",
+        set_policy(
+            "dev-registry",
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:CreateRepository", "NotResource": "x"},
+            REGISTRY_POLICY,
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-registry",
+        "NotResource",
+    ),
+    (
+        "role inline policy",
+        lambda s: s.append(
+            Spec(
+                ROLE,
+                "dev-ci",
+                {
+                    "assumeRolePolicy": "{}",
+                    "inlinePolicies": [
+                        {
+                            "name": "push",
+                            "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+                        }
+                    ],
+                },
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-ci",
+        "inline policy 'push'",
+    ),
+    (
+        "template repository policy",
+        lambda s: props(s, HUB_TEMPLATE).update(
+            repositoryPolicy=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]})
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        HUB_TEMPLATE,
+        "grants ecr:*",
+    ),
     # --- security: credentials on the default key (every environment), customer-managed keys in production
-    ("secret under a customer-managed key", lambda s: props(s, HUB_SECRET).update(
-        kmsKeyId=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"), False, None,
-     "credentials-default-key", HUB_SECRET, "has no KMS permission"),
-    ("secret under a key alias of its own", lambda s: props(s, HUB_SECRET).update(kmsKeyId="alias/ptc"), False, None,
-     "credentials-default-key", HUB_SECRET, "Remove kmsKeyId"),
-    ("AES256 where KMS is required", lambda s: None, False, {"kms-in-production": {"environments": ["dev"]}},
-     "kms-in-production", HUB_TEMPLATE, "with AES256 in the dev environment"),
-    ("KMS on the AWS managed key where a CMK is required", lambda s: props(s, HUB_TEMPLATE).update(
-        encryptionConfigurations=[{"encryptionType": "KMS"}]), False,
-     {"kms-in-production": {"environments": ["dev"]}}, "kms-in-production", HUB_TEMPLATE, "AWS managed aws/ecr key"),
+    (
+        "secret under a customer-managed key",
+        lambda s: props(s, HUB_SECRET).update(
+            kmsKeyId=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ),
+        False,
+        None,
+        "credentials-default-key",
+        HUB_SECRET,
+        "has no KMS permission",
+    ),
+    (
+        "secret under a key alias of its own",
+        lambda s: props(s, HUB_SECRET).update(kmsKeyId="alias/ptc"),
+        False,
+        None,
+        "credentials-default-key",
+        HUB_SECRET,
+        "Remove kmsKeyId",
+    ),
+    (
+        "AES256 where KMS is required",
+        lambda s: None,
+        False,
+        {"kms-in-production": {"environments": ["dev"]}},
+        "kms-in-production",
+        HUB_TEMPLATE,
+        "with AES256 in the dev environment",
+    ),
+    (
+        "KMS on the AWS managed key where a CMK is required",
+        lambda s: props(s, HUB_TEMPLATE).update(encryptionConfigurations=[{"encryptionType": "KMS"}]),
+        False,
+        {"kms-in-production": {"environments": ["dev"]}},
+        "kms-in-production",
+        HUB_TEMPLATE,
+        "AWS managed aws/ecr key",
+    ),
     # --- conventions: prefixes
-    ("prefix pattern", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="Docker_Hub"),
-                                  props(s, HUB_TEMPLATE).update(prefix="Docker_Hub")), False, None,
-     "prefix-naming", HUB_RULE, "'Docker_Hub', which ECR rejects"),
-    ("prefix too long", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="a" * 31),
-                                   props(s, HUB_TEMPLATE).update(prefix="a" * 31)), False, None,
-     "prefix-naming", HUB_RULE, "2-30 lower-case"),
-    ("ROOT for a non-ECR upstream", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="ROOT"),
-                                               props(s, HUB_TEMPLATE).update(prefix="ROOT")), False, None,
-     "prefix-naming", HUB_RULE, "only ECR upstreams may use"),
-    ("organisation prefix pattern", lambda s: None, False, {"prefix-naming": {"prefixPattern": "^mirror/.+$"}},
-     "prefix-naming", HUB_RULE, "organisation's prefix pattern '^mirror/.+$'"),
+    (
+        "prefix pattern",
+        lambda s: (
+            props(s, HUB_RULE).update(ecrRepositoryPrefix="Docker_Hub"),
+            props(s, HUB_TEMPLATE).update(prefix="Docker_Hub"),
+        ),
+        False,
+        None,
+        "prefix-naming",
+        HUB_RULE,
+        "'Docker_Hub', which ECR rejects",
+    ),
+    (
+        "prefix too long",
+        lambda s: (
+            props(s, HUB_RULE).update(ecrRepositoryPrefix="a" * 31),
+            props(s, HUB_TEMPLATE).update(prefix="a" * 31),
+        ),
+        False,
+        None,
+        "prefix-naming",
+        HUB_RULE,
+        "2-30 lower-case",
+    ),
+    (
+        "ROOT for a non-ECR upstream",
+        lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="ROOT"), props(s, HUB_TEMPLATE).update(prefix="ROOT")),
+        False,
+        None,
+        "prefix-naming",
+        HUB_RULE,
+        "only ECR upstreams may use",
+    ),
+    (
+        "organisation prefix pattern",
+        lambda s: None,
+        False,
+        {"prefix-naming": {"prefixPattern": "^mirror/.+$"}},
+        "prefix-naming",
+        HUB_RULE,
+        "organisation's prefix pattern '^mirror/.+$'",
+    ),
     # --- conventions: tags and names
-    ("missing environment tag", lambda s: spec(s, "dev-docker-hub-template", ROLE).props["tags"].pop("environment"),
-     False, {"environment-in-names": "disabled"}, "required-tags", "dev-docker-hub-template",
-     "needs the tag(s) environment"),
-    ("required tags by config", lambda s: None, False, {"required-tags": {"requiredTags": ["cost-center"]}},
-     "required-tags", "dev-consumer", "needs the tag(s) cost-center"),
-    ("untagged cached repositories", lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"), False, None,
-     "required-tags", HUB_TEMPLATE, "must tag the repositories it creates with environment"),
-    ("secret name without the environment", lambda s: props(s, HUB_SECRET).update(
-        namePrefix="ecr-pullthroughcache/docker-hub-"), False, None,
-     "environment-in-names", HUB_SECRET, "without its environment 'dev'"),
-    ("resource name without the environment", lambda s: s.append(Spec(SECRET, "hub-secret", {
-        "name": "ecr-pullthroughcache/dev/hub", "tags": {"environment": "dev", "ptc:upstream": "docker-hub",
-                                                         "ptc:token-scopes": "repo:read"}})), False, None,
-     "environment-in-names", "hub-secret", "name it 'dev-...'"),
-    ("environment outside the allowed set", lambda s: None, False,
-     {"environment-in-names": {"environments": ["staging", "prod"]}}, "environment-in-names", HUB_SECRET,
-     "'dev', which is not one of staging, prod"),
+    (
+        "missing environment tag",
+        lambda s: spec(s, "dev-docker-hub-template", ROLE).props["tags"].pop("environment"),
+        False,
+        {"environment-in-names": "disabled"},
+        "required-tags",
+        "dev-docker-hub-template",
+        "needs the tag(s) environment",
+    ),
+    (
+        "required tags by config",
+        lambda s: None,
+        False,
+        {"required-tags": {"requiredTags": ["cost-center"]}},
+        "required-tags",
+        "dev-consumer",
+        "needs the tag(s) cost-center",
+    ),
+    (
+        "untagged cached repositories",
+        lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"),
+        False,
+        None,
+        "required-tags",
+        HUB_TEMPLATE,
+        "must tag the repositories it creates with environment",
+    ),
+    (
+        "secret name without the environment",
+        lambda s: props(s, HUB_SECRET).update(namePrefix="ecr-pullthroughcache/docker-hub-"),
+        False,
+        None,
+        "environment-in-names",
+        HUB_SECRET,
+        "without its environment 'dev'",
+    ),
+    (
+        "resource name without the environment",
+        lambda s: s.append(
+            Spec(
+                SECRET,
+                "hub-secret",
+                {
+                    "name": "ecr-pullthroughcache/dev/hub",
+                    "tags": {"environment": "dev", "ptc:upstream": "docker-hub", "ptc:token-scopes": "repo:read"},
+                },
+            )
+        ),
+        False,
+        None,
+        "environment-in-names",
+        "hub-secret",
+        "name it 'dev-...'",
+    ),
+    (
+        "environment outside the allowed set",
+        lambda s: None,
+        False,
+        {"environment-in-names": {"environments": ["staging", "prod"]}},
+        "environment-in-names",
+        HUB_SECRET,
+        "'dev', which is not one of staging, prod",
+    ),
     # --- conventions: templates
-    ("rule without a template", lambda s: s.remove(spec(s, HUB_TEMPLATE, TEMPLATE)), False, None,
-     "template-coverage", HUB_RULE, "has no repository creation template"),
-    ("template not for pull through cache", lambda s: props(s, HUB_TEMPLATE).update(appliedFors=["REPLICATION"]),
-     False, None, "template-coverage", HUB_TEMPLATE, "does not apply to PULL_THROUGH_CACHE"),
-    ("template without a lifecycle policy", lambda s: props(s, HUB_TEMPLATE).pop("lifecyclePolicy"), False, None,
-     "template-coverage", HUB_TEMPLATE, "has no lifecycle policy"),
-    ("tags without a custom role", lambda s: props(s, HUB_TEMPLATE).pop("customRoleArn"), False, None,
-     "template-custom-role", HUB_TEMPLATE, "sets resource tags but has no customRoleArn"),
-    ("KMS without a custom role", lambda s: (props(s, HUB_TEMPLATE).pop("customRoleArn"),
-                                             props(s, HUB_TEMPLATE).pop("resourceTags"),
-                                             props(s, HUB_TEMPLATE).update(
-                                                 encryptionConfigurations=[{"encryptionType": "KMS"}])), False,
-     {"required-tags": {"requiredRepositoryTags": []}}, "template-custom-role", HUB_TEMPLATE,
-     "sets KMS encryption but has no customRoleArn"),
+    (
+        "rule without a template",
+        lambda s: s.remove(spec(s, HUB_TEMPLATE, TEMPLATE)),
+        False,
+        None,
+        "template-coverage",
+        HUB_RULE,
+        "has no repository creation template",
+    ),
+    (
+        "template not for pull through cache",
+        lambda s: props(s, HUB_TEMPLATE).update(appliedFors=["REPLICATION"]),
+        False,
+        None,
+        "template-coverage",
+        HUB_TEMPLATE,
+        "does not apply to PULL_THROUGH_CACHE",
+    ),
+    (
+        "template without a lifecycle policy",
+        lambda s: props(s, HUB_TEMPLATE).pop("lifecyclePolicy"),
+        False,
+        None,
+        "template-coverage",
+        HUB_TEMPLATE,
+        "has no lifecycle policy",
+    ),
+    (
+        "tags without a custom role",
+        lambda s: props(s, HUB_TEMPLATE).pop("customRoleArn"),
+        False,
+        None,
+        "template-custom-role",
+        HUB_TEMPLATE,
+        "sets resource tags but has no customRoleArn",
+    ),
+    (
+        "KMS without a custom role",
+        lambda s: (
+            props(s, HUB_TEMPLATE).pop("customRoleArn"),
+            props(s, HUB_TEMPLATE).pop("resourceTags"),
+            props(s, HUB_TEMPLATE).update(encryptionConfigurations=[{"encryptionType": "KMS"}]),
+        ),
+        False,
+        {"required-tags": {"requiredRepositoryTags": []}},
+        "template-custom-role",
+        HUB_TEMPLATE,
+        "sets KMS encryption but has no customRoleArn",
+    ),
 ]
 
 
@@ -354,8 +900,7 @@ def test_the_baseline_draws_no_violation(packs):
     assert analyze(packs, baseline(), outputs=True) == []
 
 
-@pytest.mark.parametrize("case, change, outputs, config, policy, resource, message", CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("case, change, outputs, config, policy, resource, message", CASES, ids=[c[0] for c in CASES])
 def test_each_mutation_is_caught_by_its_policy(packs, case, change, outputs, config, policy, resource, message):
     violations = analyze(packs, mutated(change), outputs=outputs, config=config)
     hits = [v for v in violations if v["policy"] == policy and message in v["message"]]
@@ -386,13 +931,16 @@ def test_enforcement_levels_and_config_through_configure(packs):
     assert {v["level"] for v in analyze(packs, bad)} == {"mandatory"}
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"no-such-policy": "advisory"}, "unknown policies: no-such-policy"),
-    ({"all": "loud"}, "'all' must be one of"),
-    ({"upstream-allowlist": {"allowedHosts": "quay.io"}}, "'upstream-allowlist' at allowedHosts"),
-    ({"prefix-naming": {"prefixPatern": "x"}}, "Additional properties are not allowed"),
-    ({"required-tags": {"enforcementLevel": "sometimes"}}, "enforcementLevel must be one of"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"no-such-policy": "advisory"}, "unknown policies: no-such-policy"),
+        ({"all": "loud"}, "'all' must be one of"),
+        ({"upstream-allowlist": {"allowedHosts": "quay.io"}}, "'upstream-allowlist' at allowedHosts"),
+        ({"prefix-naming": {"prefixPatern": "x"}}, "Additional properties are not allowed"),
+        ({"required-tags": {"enforcementLevel": "sometimes"}}, "enforcementLevel must be one of"),
+    ],
+)
 def test_bad_policy_config_is_refused_with_the_field_named(packs, config, message):
     with pytest.raises(PolicyConfigError, match=message):
         analyze(packs, baseline(), config=config)
@@ -402,13 +950,28 @@ def test_analyzer_info_describes_every_policy(packs):
     infos = {info.name: info for info in packs.infos}
     assert set(infos) == {"ecr-ptc-security", "ecr-ptc-conventions"}
     assert set(infos["ecr-ptc-security"].policies) == {
-        "token-scopes-least-privilege", "rule-credentials", "rule-secret-location", "upstream-allowlist",
-        "upstream-matches-kind", "cache-permissions-scoped", "credentials-default-key", "kms-in-production",
-        "gitlab-token-type", "secret-of-own-environment", "cache-principals-allowed", "gitlab-token-least-privilege",
-        "gitlab-personal-access-token"}
+        "token-scopes-least-privilege",
+        "rule-credentials",
+        "rule-secret-location",
+        "upstream-allowlist",
+        "upstream-matches-kind",
+        "cache-permissions-scoped",
+        "credentials-default-key",
+        "kms-in-production",
+        "gitlab-token-type",
+        "secret-of-own-environment",
+        "cache-principals-allowed",
+        "gitlab-token-least-privilege",
+        "gitlab-personal-access-token",
+    }
     assert set(infos["ecr-ptc-conventions"].policies) == {
-        "prefix-naming", "rule-prefixes-unique", "required-tags", "environment-in-names", "template-coverage",
-        "template-custom-role"}
+        "prefix-naming",
+        "rule-prefixes-unique",
+        "required-tags",
+        "environment-in-names",
+        "template-coverage",
+        "template-custom-role",
+    }
     for info in infos.values():
         for name, policy in info.policies.items():
             assert policy["description"].endswith("."), name
@@ -417,8 +980,12 @@ def test_analyzer_info_describes_every_policy(packs):
 
 
 def test_unknown_values_are_never_passed_over_silently(packs):
-    specs = mutated(lambda s: (props(s, "dev-consumer").update(policy=UNKNOWN),
-                               props(s, HUB_RULE).update(upstreamRegistryUrl=UNKNOWN)))
+    specs = mutated(
+        lambda s: (
+            props(s, "dev-consumer").update(policy=UNKNOWN),
+            props(s, HUB_RULE).update(upstreamRegistryUrl=UNKNOWN),
+        )
+    )
     violations = analyze(packs, specs)
     notes = {v["policy"]: v for v in violations if "during preview" in v["message"]}
     assert {"cache-permissions-scoped", "upstream-allowlist"} <= set(notes)
@@ -430,23 +997,32 @@ def test_one_unknown_does_not_hide_other_findings(packs):
     def change(specs):
         props(specs, "dev-consumer").update(policy=UNKNOWN)
         set_policy("dev-wide", {"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*"})(specs)
+
     violations = analyze(packs, mutated(change))
     assert any(v["policy"] == "cache-permissions-scoped" and v["level"] == "mandatory" for v in violations)
 
 
 def test_prefixes_known_only_after_apply_are_matched_through_their_source(packs):
     def random_prefix(specs):
-        specs.append(Spec("random:index/randomId:RandomId", "dev-docker-hub-prefix-suffix", {"byteLength": 2},
-                          parent="dev-docker-hub"))
+        specs.append(
+            Spec(
+                "random:index/randomId:RandomId",
+                "dev-docker-hub-prefix-suffix",
+                {"byteLength": 2},
+                parent="dev-docker-hub",
+            )
+        )
         for name, key in ((HUB_RULE, "ecrRepositoryPrefix"), (HUB_TEMPLATE, "prefix")):
             props(specs, name)[key] = UNKNOWN
             spec(specs, name, TYPES_BY_NAME.get(name)).property_dependencies[key] = ["dev-docker-hub-prefix-suffix"]
+
     covered = analyze(packs, mutated(random_prefix))
     assert not [v for v in covered if v["policy"] == "template-coverage"], covered
 
     def unrelated(specs):
         random_prefix(specs)
         spec(specs, HUB_TEMPLATE, TEMPLATE).property_dependencies["prefix"] = ["dev-consumer"]
+
     violations = [v for v in analyze(packs, mutated(unrelated)) if v["policy"] == "template-coverage"]
     assert violations and violations[0]["level"] == "advisory" and "during preview" in violations[0]["message"]
 
@@ -503,34 +1079,80 @@ def test_the_packs_run_from_any_directory(tmp_path: Path):
 # --------------------------------------------------------------------------------------------
 
 NO_ALARM = [
-    ("anyone in the organization", registry_policy(
-        {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN, "Condition": ORG}), None),
-    ("anyone under an organization path", template_policy(
-        {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage",
-         "Condition": {"ForAnyValue:StringLike": {
-             "aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/ou-ab12-11111111/*"]}}}),
-     None),
-    ("a Deny for everyone", registry_policy(
-        {"Effect": "Deny", "Principal": "*", "Action": CREATE, "Resource": HUB_ARN}), None),
-    ("named accounts and roles", registry_policy(
-        {"Effect": "Allow", "Principal": {"AWS": ["210987654321", "arn:aws:iam::333333333333:role/ci"]},
-         "Action": CREATE, "Resource": HUB_ARN}), {"cache-principals-allowed": {
-             "allowedAccounts": ["210987654321", "333333333333"]}}),
-    ("a service principal pulling", template_policy(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "ecr:BatchGetImage"}), None),
-    ("a template on a parent namespace", lambda s: (props(s, HUB_RULE).update(ecrRepositoryPrefix="docker-hub/team"),
-                                                    props(s, POLICY_SPEC).update(policy=json.dumps(iam.consumer_policy(
-                                                        "aws", REGION, ACCOUNT, ["docker-hub/team"]))),
-                                                    spec(s, "dev-docker-hub", UPSTREAM_TYPE).props.update(
-                                                        prefix="docker-hub/team")), None),
-    ("no required tags", lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"),
-     {"required-tags": {"requiredTags": [], "requiredRepositoryTags": []}, "template-custom-role": "disabled"}),
+    (
+        "anyone in the organization",
+        registry_policy(
+            {"Effect": "Allow", "Principal": ANYONE, "Action": CREATE, "Resource": HUB_ARN, "Condition": ORG}
+        ),
+        None,
+    ),
+    (
+        "anyone under an organization path",
+        template_policy(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "ecr:BatchGetImage",
+                "Condition": {
+                    "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/ou-ab12-11111111/*"]}
+                },
+            }
+        ),
+        None,
+    ),
+    (
+        "a Deny for everyone",
+        registry_policy({"Effect": "Deny", "Principal": "*", "Action": CREATE, "Resource": HUB_ARN}),
+        None,
+    ),
+    (
+        "named accounts and roles",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["210987654321", "arn:aws:iam::333333333333:role/ci"]},
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+            }
+        ),
+        {"cache-principals-allowed": {"allowedAccounts": ["210987654321", "333333333333"]}},
+    ),
+    (
+        "a service principal pulling",
+        template_policy(
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "ecr:BatchGetImage"}
+        ),
+        None,
+    ),
+    (
+        "a template on a parent namespace",
+        lambda s: (
+            props(s, HUB_RULE).update(ecrRepositoryPrefix="docker-hub/team"),
+            props(s, POLICY_SPEC).update(
+                policy=json.dumps(iam.consumer_policy("aws", REGION, ACCOUNT, ["docker-hub/team"]))
+            ),
+            spec(s, "dev-docker-hub", UPSTREAM_TYPE).props.update(prefix="docker-hub/team"),
+        ),
+        None,
+    ),
+    (
+        "no required tags",
+        lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"),
+        {"required-tags": {"requiredTags": [], "requiredRepositoryTags": []}, "template-custom-role": "disabled"},
+    ),
     ("a tag that says prod in a dev stack", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), None),
     ("a GitLab group access token", gitlab_secret("group-access-token"), None),
     ("a least-privilege GitLab token resource feeding the secret", token_feeding_secret(), None),
-    ("a GitLab deploy token with an expiry", token_feeding_secret(
-        "gitlab:index/groupDeployToken:GroupDeployToken", accessLevel=None, rotationConfiguration=None,
-        expiresAt="2027-03-01"), None),
+    (
+        "a GitLab deploy token with an expiry",
+        token_feeding_secret(
+            "gitlab:index/groupDeployToken:GroupDeployToken",
+            accessLevel=None,
+            rotationConfiguration=None,
+            expiresAt="2027-03-01",
+        ),
+        None,
+    ),
 ]
 POLICY_SPEC = "dev-consumer"
 UPSTREAM_TYPE = "ecr-pull-through-cache:index:UpstreamCache"
@@ -546,15 +1168,23 @@ def test_what_is_right_draws_no_violation(packs, case, change, config):
 # The packs refuse bad config themselves, as they must under the Pulumi CLI
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pack, policy, properties, message", [
-    ("conventions", "prefix-naming", {"prefixPattern": "(unclosed"}, "prefixPattern: \"(unclosed\" is not a valid"),
-    ("conventions", "prefix-naming", {"prefixPatern": "^x$"}, "prefixPatern: is not a setting of this policy"),
-    ("security", "token-scopes-least-privilege", {"allowedScopes": {"harbor": ["pull"]}},
-     "allowedScopes: harbor is not an upstream kind"),
-    ("security", "rule-secret-location", {"accountIds": ["12345"]}, "does not match"),
-    ("security", "upstream-allowlist", {"allowedHosts": []}, "would refuse every upstream"),
-    ("security", "no-such-policy", {}, "this pack has no such policy"),
-])
+
+@pytest.mark.parametrize(
+    "pack, policy, properties, message",
+    [
+        ("conventions", "prefix-naming", {"prefixPattern": "(unclosed"}, 'prefixPattern: "(unclosed" is not a valid'),
+        ("conventions", "prefix-naming", {"prefixPatern": "^x$"}, "prefixPatern: is not a setting of this policy"),
+        (
+            "security",
+            "token-scopes-least-privilege",
+            {"allowedScopes": {"harbor": ["pull"]}},
+            "allowedScopes: harbor is not an upstream kind",
+        ),
+        ("security", "rule-secret-location", {"accountIds": ["12345"]}, "does not match"),
+        ("security", "upstream-allowlist", {"allowedHosts": []}, "would refuse every upstream"),
+        ("security", "no-such-policy", {}, "this pack has no such policy"),
+    ],
+)
 def test_each_pack_refuses_invalid_config_on_configure(pack, policy, properties, message):
     from ptc.analyzer import EngineServer, PackProcess
 

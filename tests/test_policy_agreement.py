@@ -35,14 +35,16 @@ CONTEXT = StackContext(account_id=ACCOUNT, region=REGION)
 # Same facts
 # --------------------------------------------------------------------------------------------
 
+
 def test_hosts_auth_and_scopes_agree_with_the_catalog():
     fixed = {k: v.url for k, v in catalog.KINDS.items() if v.url is not None}
     assert facts.KIND_HOSTS == fixed
     assert facts.SECRET_CREDENTIALS == {k for k, v in catalog.KINDS.items() if v.auth is catalog.Auth.SECRET}
     assert facts.NO_CREDENTIALS == {k for k, v in catalog.KINDS.items() if v.auth is catalog.Auth.NONE}
     assert facts.ROLE_CREDENTIALS == {k for k, v in catalog.KINDS.items() if v.auth is catalog.Auth.ROLE}
-    assert {k: set(v) for k, v in facts.ALLOWED_SCOPES.items()} == \
-        {k: set(v.allowed_scopes) for k, v in catalog.KINDS.items() if v.allowed_scopes}
+    assert {k: set(v) for k, v in facts.ALLOWED_SCOPES.items()} == {
+        k: set(v.allowed_scopes) for k, v in catalog.KINDS.items() if v.allowed_scopes
+    }
 
 
 def test_patterns_agree_with_the_components():
@@ -65,12 +67,14 @@ def test_every_catalog_url_is_recognised_and_allowed(kind):
     url = catalog.upstream_url(kind, registry.get(kind), REGION)
     assert facts.kind_of_url(url) == kind
     from fnmatch import fnmatchcase
+
     assert any(fnmatchcase(url, pattern) for pattern in facts.DEFAULT_ALLOWED_HOSTS)
 
 
 # --------------------------------------------------------------------------------------------
 # Same verdicts
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def packs():
@@ -98,12 +102,18 @@ def pack_accepts(packs, specs: list[Spec], policy: str) -> bool:
 
 
 SCOPE_CASES = [
-    ("docker-hub", ["repo:public_read"]), ("docker-hub", ["repo:read"]), ("docker-hub", ["repo:write"]),
+    ("docker-hub", ["repo:public_read"]),
+    ("docker-hub", ["repo:read"]),
+    ("docker-hub", ["repo:write"]),
     ("docker-hub", ["repo:admin", "repo:read"]),
-    ("github-container-registry", ["read:packages"]), ("github-container-registry", ["read:packages", "repo"]),
-    ("azure-container-registry", ["content/read", "metadata/read"]), ("azure-container-registry", ["content/write"]),
-    ("gitlab-container-registry", ["read_registry"]), ("gitlab-container-registry", ["read_registry", "api"]),
-    ("gitlab-container-registry", ["write_registry"]), ("chainguard", ["registry.pull"]),
+    ("github-container-registry", ["read:packages"]),
+    ("github-container-registry", ["read:packages", "repo"]),
+    ("azure-container-registry", ["content/read", "metadata/read"]),
+    ("azure-container-registry", ["content/write"]),
+    ("gitlab-container-registry", ["read_registry"]),
+    ("gitlab-container-registry", ["read_registry", "api"]),
+    ("gitlab-container-registry", ["write_registry"]),
+    ("chainguard", ["registry.pull"]),
     ("chainguard", ["registry.push"]),
 ]
 
@@ -113,41 +123,92 @@ def test_token_scopes_same_verdict(packs, kind, scopes):
     upstream = {"kind": kind, "username": "bot", "token_scopes": scopes}
     if kind == "azure-container-registry":
         upstream["registry"] = "acmeprod"
-    secret = Spec(SECRET, "dev-x-secret", {"namePrefix": "ecr-pullthroughcache/dev/x-", "tags": {
-        "environment": "dev", "ptc:upstream": kind, "ptc:token-scopes": " ".join(scopes)}})
+    secret = Spec(
+        SECRET,
+        "dev-x-secret",
+        {
+            "namePrefix": "ecr-pullthroughcache/dev/x-",
+            "tags": {"environment": "dev", "ptc:upstream": kind, "ptc:token-scopes": " ".join(scopes)},
+        },
+    )
     assert config_accepts(upstream) == pack_accepts(packs, [secret], "token-scopes-least-privilege")
 
 
-PREFIX_CASES = ["docker-hub", "mirror/quay", "team__x", "a.b-c", "ab", "a", "Docker", "x-", "a" * 30, "a" * 31,
-                "-x", "a//b", "ROOT"]
+PREFIX_CASES = [
+    "docker-hub",
+    "mirror/quay",
+    "team__x",
+    "a.b-c",
+    "ab",
+    "a",
+    "Docker",
+    "x-",
+    "a" * 30,
+    "a" * 31,
+    "-x",
+    "a//b",
+    "ROOT",
+]
 
 
 @pytest.mark.parametrize("prefix", PREFIX_CASES)
 def test_prefixes_same_verdict(packs, prefix):
     rule = Spec(RULE, "dev-x-rule", {"ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": "public.ecr.aws"})
-    assert config_accepts({"kind": "ecr-public", "prefix": prefix}, token=None) == \
-        pack_accepts(packs, [rule], "prefix-naming")
+    assert config_accepts({"kind": "ecr-public", "prefix": prefix}, token=None) == pack_accepts(
+        packs, [rule], "prefix-naming"
+    )
 
 
 CREDENTIAL_CASES = [
-    ("quay with a token", {"kind": "quay"}, "tok",
-     {"upstreamRegistryUrl": "quay.io", "credentialArn": secret_arn("ecr-pullthroughcache/quay")}),
-    ("ecr-public with a token", {"kind": "ecr-public"}, "tok",
-     {"upstreamRegistryUrl": "public.ecr.aws", "credentialArn": secret_arn("ecr-pullthroughcache/x")}),
-    ("docker hub without a token", {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:read"]}, None,
-     {"upstreamRegistryUrl": "registry-1.docker.io"}),
-    ("docker hub with a token", {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:read"]}, "tok",
-     {"upstreamRegistryUrl": "registry-1.docker.io", "credentialArn": UNKNOWN}),
-    ("existing secret outside the prefix", {"kind": "docker-hub", "existing_secret": secret_arn("dockerhub/creds"),
-                                            "token_scopes": ["repo:read"]}, None,
-     {"upstreamRegistryUrl": "registry-1.docker.io", "credentialArn": secret_arn("dockerhub/creds")}),
-    ("existing secret in another region", {"kind": "docker-hub", "token_scopes": ["repo:read"],
-                                           "existing_secret": secret_arn("ecr-pullthroughcache/x", "eu-west-1")},
-     None, {"upstreamRegistryUrl": "registry-1.docker.io",
-            "credentialArn": secret_arn("ecr-pullthroughcache/x", "eu-west-1")}),
-    ("existing secret in place", {"kind": "docker-hub", "token_scopes": ["repo:read"],
-                                  "existing_secret": secret_arn("ecr-pullthroughcache/x")}, None,
-     {"upstreamRegistryUrl": "registry-1.docker.io", "credentialArn": secret_arn("ecr-pullthroughcache/x")}),
+    (
+        "quay with a token",
+        {"kind": "quay"},
+        "tok",
+        {"upstreamRegistryUrl": "quay.io", "credentialArn": secret_arn("ecr-pullthroughcache/quay")},
+    ),
+    (
+        "ecr-public with a token",
+        {"kind": "ecr-public"},
+        "tok",
+        {"upstreamRegistryUrl": "public.ecr.aws", "credentialArn": secret_arn("ecr-pullthroughcache/x")},
+    ),
+    (
+        "docker hub without a token",
+        {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:read"]},
+        None,
+        {"upstreamRegistryUrl": "registry-1.docker.io"},
+    ),
+    (
+        "docker hub with a token",
+        {"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:read"]},
+        "tok",
+        {"upstreamRegistryUrl": "registry-1.docker.io", "credentialArn": UNKNOWN},
+    ),
+    (
+        "existing secret outside the prefix",
+        {"kind": "docker-hub", "existing_secret": secret_arn("dockerhub/creds"), "token_scopes": ["repo:read"]},
+        None,
+        {"upstreamRegistryUrl": "registry-1.docker.io", "credentialArn": secret_arn("dockerhub/creds")},
+    ),
+    (
+        "existing secret in another region",
+        {
+            "kind": "docker-hub",
+            "token_scopes": ["repo:read"],
+            "existing_secret": secret_arn("ecr-pullthroughcache/x", "eu-west-1"),
+        },
+        None,
+        {
+            "upstreamRegistryUrl": "registry-1.docker.io",
+            "credentialArn": secret_arn("ecr-pullthroughcache/x", "eu-west-1"),
+        },
+    ),
+    (
+        "existing secret in place",
+        {"kind": "docker-hub", "token_scopes": ["repo:read"], "existing_secret": secret_arn("ecr-pullthroughcache/x")},
+        None,
+        {"upstreamRegistryUrl": "registry-1.docker.io", "credentialArn": secret_arn("ecr-pullthroughcache/x")},
+    ),
 ]
 
 
@@ -155,8 +216,11 @@ CREDENTIAL_CASES = [
 def test_credentials_same_verdict(packs, case, upstream, token, rule):
     specs = [Spec(RULE, "dev-hub-rule", {"ecrRepositoryPrefix": "hub", **rule})]
     violations = packs.run(build(specs), policy_config={"rule-secret-location": {"accountIds": [ACCOUNT]}}).violations
-    pack_ok = not [v for v in violations if v["policy"] in ("rule-credentials", "rule-secret-location")
-                   and v["level"] == "mandatory"]
+    pack_ok = not [
+        v
+        for v in violations
+        if v["policy"] in ("rule-credentials", "rule-secret-location") and v["level"] == "mandatory"
+    ]
     assert config_accepts({**upstream, "prefix": "hub"}, token) == pack_ok
 
 
@@ -164,34 +228,57 @@ def test_credentials_same_verdict(packs, case, upstream, token, rule):
 # Rule functions in-process (fast)
 # --------------------------------------------------------------------------------------------
 
+
 def resource_args(resource_type: str, props: dict[str, Any], name: str = "r") -> ResourceValidationArgs:
     options = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
     urn = f"urn:pulumi:s::p::{resource_type}::{name}"
     return ResourceValidationArgs(resource_type, unknown_checking_proxy(props), urn, name, options, None, {})
 
 
-@pytest.mark.parametrize("statement, faults", [
-    ({"Effect": "Allow", "Action": "ecr:CreateRepository",
-      "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*"}, 0),
-    ({"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*"}, 1),
-    ({"Effect": "Allow", "Action": "ecr:CreateRepository",
-      "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*"}, 1),
-    ({"Effect": "Allow", "Action": "ecr:CreateRepository",
-      "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/doc*/*"}, 1),
-    ({"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetAuthorizationToken"], "Resource": "*"}, 0),
-    ({"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}, 0),
-    ({"Effect": "Allow", "Action": "*", "Resource": "*"}, 2),
-    ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, 1),
-    ({"Effect": "Allow", "Action": "ECR:createrepository", "Resource": "*"}, 1),
-])
+@pytest.mark.parametrize(
+    "statement, faults",
+    [
+        (
+            {
+                "Effect": "Allow",
+                "Action": "ecr:CreateRepository",
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*",
+            },
+            0,
+        ),
+        ({"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*"}, 1),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "ecr:CreateRepository",
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
+            },
+            1,
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "ecr:CreateRepository",
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/doc*/*",
+            },
+            1,
+        ),
+        ({"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetAuthorizationToken"], "Resource": "*"}, 0),
+        ({"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}, 0),
+        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, 2),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, 1),
+        ({"Effect": "Allow", "Action": "ECR:createrepository", "Resource": "*"}, 1),
+    ],
+)
 def test_statement_faults(statement, faults):
     proxied = unknown_checking_proxy({"s": statement})["s"]
     assert len(permissions.statement_faults(proxied, repository_scoped=False)) == faults
 
 
 def test_repository_policies_need_no_resource_of_their_own():
-    statement = unknown_checking_proxy({"s": {"Effect": "Allow", "Principal": "*",
-                                              "Action": "ecr:BatchImportUpstreamImage"}})["s"]
+    statement = unknown_checking_proxy(
+        {"s": {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage"}}
+    )["s"]
     assert permissions.statement_faults(statement, repository_scoped=True) == []
     assert permissions.statement_faults(statement, repository_scoped=False)
 
@@ -211,22 +298,30 @@ def test_unknowns_collects_and_defers():
 def test_policy_documents_are_read_from_text_and_objects():
     document = {"Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
     reports: list[str] = []
-    permissions.validate(resource_args("aws:iam/policy:Policy", {"policy": json.dumps(document)}),
-                         lambda m, u=None: reports.append(m))
-    permissions.validate(resource_args("aws:iam/rolePolicy:RolePolicy", {"policy": "not json"}),
-                         lambda m, u=None: reports.append(m))
+    permissions.validate(
+        resource_args("aws:iam/policy:Policy", {"policy": json.dumps(document)}), lambda m, u=None: reports.append(m)
+    )
+    permissions.validate(
+        resource_args("aws:iam/rolePolicy:RolePolicy", {"policy": "not json"}), lambda m, u=None: reports.append(m)
+    )
     assert "statement 0 grants ecr:*" in reports[0]
     assert "grants ecr:BatchImportUpstreamImage, ecr:CreateRepository on *" in reports[1]
     assert "not a JSON policy document" in reports[2] and len(reports) == 3
 
 
 def test_in_scope_covers_hand_written_ptc_resources_only():
-    assert resources.in_scope(SECRET, "urn:x::y::aws:secretsmanager/secret:Secret::s",
-                              unknown_checking_proxy({"name": "ecr-pullthroughcache/dev/hub"}))
-    assert not resources.in_scope(SECRET, "urn:x::y::aws:secretsmanager/secret:Secret::s",
-                                  unknown_checking_proxy({"name": "app/db-password"}))
+    assert resources.in_scope(
+        SECRET,
+        "urn:x::y::aws:secretsmanager/secret:Secret::s",
+        unknown_checking_proxy({"name": "ecr-pullthroughcache/dev/hub"}),
+    )
+    assert not resources.in_scope(
+        SECRET, "urn:x::y::aws:secretsmanager/secret:Secret::s", unknown_checking_proxy({"name": "app/db-password"})
+    )
     trust = json.dumps({"Statement": [{"Principal": {"Service": "pullthroughcache.ecr.amazonaws.com"}}]})
-    assert resources.in_scope("aws:iam/role:Role", "urn:x::y::aws:iam/role:Role::r",
-                              unknown_checking_proxy({"assumeRolePolicy": trust}))
-    assert not resources.in_scope("aws:iam/role:Role", "urn:x::y::aws:iam/role:Role::r",
-                                  unknown_checking_proxy({"assumeRolePolicy": "{}"}))
+    assert resources.in_scope(
+        "aws:iam/role:Role", "urn:x::y::aws:iam/role:Role::r", unknown_checking_proxy({"assumeRolePolicy": trust})
+    )
+    assert not resources.in_scope(
+        "aws:iam/role:Role", "urn:x::y::aws:iam/role:Role::r", unknown_checking_proxy({"assumeRolePolicy": "{}"})
+    )

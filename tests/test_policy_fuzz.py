@@ -37,10 +37,25 @@ pytestmark = pytest.mark.e2e
 REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 KEYS = {
     SECRET: ["name", "namePrefix", "tags", "kmsKeyId", "region"],
-    RULE: ["ecrRepositoryPrefix", "upstreamRegistryUrl", "credentialArn", "customRoleArn", "registryId", "region",
-           "upstreamRepositoryPrefix"],
-    TEMPLATE: ["prefix", "appliedFors", "lifecyclePolicy", "encryptionConfigurations", "resourceTags",
-               "customRoleArn", "repositoryPolicy", "imageTagMutability"],
+    RULE: [
+        "ecrRepositoryPrefix",
+        "upstreamRegistryUrl",
+        "credentialArn",
+        "customRoleArn",
+        "registryId",
+        "region",
+        "upstreamRepositoryPrefix",
+    ],
+    TEMPLATE: [
+        "prefix",
+        "appliedFors",
+        "lifecyclePolicy",
+        "encryptionConfigurations",
+        "resourceTags",
+        "customRoleArn",
+        "repositoryPolicy",
+        "imageTagMutability",
+    ],
     ROLE: ["assumeRolePolicy", "tags", "inlinePolicies", "name"],
     ROLE_POLICY: ["role", "policy"],
     POLICY: ["policy", "tags"],
@@ -50,25 +65,82 @@ KEYS = {
     "aws:s3/bucket:Bucket": ["bucket", "tags"],
 }
 
-scalar = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12), st.floats(allow_nan=False, allow_infinity=False),
-                   st.text(max_size=20), st.just(UNKNOWN), st.sampled_from([
-                       "ecr-pullthroughcache/prod/x", "registry.gitlab.com", "quay.io", "ROOT", "docker-hub",
-                       "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/dev/x-AbCdEf",
-                       "arn:aws:ecr:us-east-2:123456789012:repository/*", "*", "ecr:*", "KMS", "o-abcdefghij"]))
-json_value = st.recursive(scalar, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(
-        ["Effect", "Action", "Principal", "Resource", "Condition", "Sid", "NotAction", "NotPrincipal",
-         "NotResource", "AWS", "Service", "StringEquals", "aws:PrincipalOrgID", "environment", "ptc:upstream",
-         "ptc:token-scopes", "ptc:token-type", "encryptionType", "kmsKey", "rules", "name", "policy"]) | st.text(
-        max_size=8), inner, max_size=5)), max_leaves=12)
-statement = st.one_of(json_value, st.fixed_dictionaries({
-    "Effect": st.sampled_from(["Allow", "Deny", None, 1]),
-    "Action": st.one_of(st.sampled_from(["ecr:*", "*", "ecr:CreateRepository", "ecr:BatchGetImage"]),
-                        st.lists(json_value, max_size=3)),
-    "Principal": st.one_of(st.just("*"), st.just({"AWS": "*"}), json_value),
-    "Resource": json_value,
-    "Condition": json_value,
-}))
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.just(UNKNOWN),
+    st.sampled_from(
+        [
+            "ecr-pullthroughcache/prod/x",
+            "registry.gitlab.com",
+            "quay.io",
+            "ROOT",
+            "docker-hub",
+            "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/dev/x-AbCdEf",
+            "arn:aws:ecr:us-east-2:123456789012:repository/*",
+            "*",
+            "ecr:*",
+            "KMS",
+            "o-abcdefghij",
+        ]
+    ),
+)
+json_value = st.recursive(
+    scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "Effect",
+                    "Action",
+                    "Principal",
+                    "Resource",
+                    "Condition",
+                    "Sid",
+                    "NotAction",
+                    "NotPrincipal",
+                    "NotResource",
+                    "AWS",
+                    "Service",
+                    "StringEquals",
+                    "aws:PrincipalOrgID",
+                    "environment",
+                    "ptc:upstream",
+                    "ptc:token-scopes",
+                    "ptc:token-type",
+                    "encryptionType",
+                    "kmsKey",
+                    "rules",
+                    "name",
+                    "policy",
+                ]
+            )
+            | st.text(max_size=8),
+            inner,
+            max_size=5,
+        ),
+    ),
+    max_leaves=12,
+)
+statement = st.one_of(
+    json_value,
+    st.fixed_dictionaries(
+        {
+            "Effect": st.sampled_from(["Allow", "Deny", None, 1]),
+            "Action": st.one_of(
+                st.sampled_from(["ecr:*", "*", "ecr:CreateRepository", "ecr:BatchGetImage"]),
+                st.lists(json_value, max_size=3),
+            ),
+            "Principal": st.one_of(st.just("*"), st.just({"AWS": "*"}), json_value),
+            "Resource": json_value,
+            "Condition": json_value,
+        }
+    ),
+)
 policy_text = st.one_of(
     st.text(max_size=30),
     st.just('{"Statement": [null, 1]}'),
@@ -97,10 +169,14 @@ def hostile_specs(draw) -> list[Spec]:
         names = [s.name for s in specs if s.custom]
         deps = {}
         if names and draw(st.booleans()):
-            deps = {draw(st.sampled_from(KEYS[type_])): draw(st.lists(st.sampled_from(names), min_size=1, max_size=2,
-                                                                      unique=True))}
-        specs.append(Spec(type_, f"fuzz-{index}", props, property_dependencies=deps,
-                          custom=type_ not in (UPSTREAM, REGISTRY)))
+            deps = {
+                draw(st.sampled_from(KEYS[type_])): draw(
+                    st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)
+                )
+            }
+        specs.append(
+            Spec(type_, f"fuzz-{index}", props, property_dependencies=deps, custom=type_ not in (UPSTREAM, REGISTRY))
+        )
     return specs
 
 
@@ -118,8 +194,11 @@ def packs(request):
         yield running
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(specs=hostile_specs())
 def test_no_input_crashes_a_pack(packs, specs):
     resources = build(_json_safe(specs))
@@ -131,17 +210,26 @@ def test_no_input_crashes_a_pack(packs, specs):
 def test_a_policy_that_meets_an_unreadable_shape_reports_it(packs):
     specs = baseline()
     specs.append(Spec(REGISTRY_POLICY, "dev-weird", {"policy": json.dumps({"Statement": [None, 1, "x"]})}))
-    specs.append(Spec(TEMPLATE, "dev-weird-template", {"prefix": 42, "encryptionConfigurations": [None, 7],
-                                                       "resourceTags": ["not", "a", "map"]}))
+    specs.append(
+        Spec(
+            TEMPLATE,
+            "dev-weird-template",
+            {"prefix": 42, "encryptionConfigurations": [None, 7], "resourceTags": ["not", "a", "map"]},
+        )
+    )
     run = packs.run(build(specs), outputs=not packs.dry_run)
     messages = [v["message"] for v in run.violations]
     assert any("'dev-weird'" in m for m in messages), messages
     assert any("'dev-weird-template'" in m for m in messages), messages
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(specs=hostile_specs())
 def test_every_shape_is_handled_by_the_policy_itself(packs, specs):
     """The guard is a net, not the handler: on these inputs no policy falls back to "could not check"."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def ptc(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ptc", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-m", "ptc", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def write_config(tmp_path: Path, config: dict, name: str = "Pulumi.ci.yaml") -> Path:
@@ -42,7 +42,9 @@ def test_human_output_shows_the_tree_outputs_and_summary_without_colour():
     assert "+ ecr-pull-through-cache:index:UpstreamCache  dev-docker-hub   docker-hub <- registry-1.docker.io" in out
     assert "+ aws:ecr:PullThroughCacheRule  dev-docker-hub-rule" in out
     assert "registry_url: 123456789012.dkr.ecr.us-east-2.amazonaws.com" in out
-    assert out.strip().splitlines()[-1].startswith("Resources: 46 to create; policy: 0 mandatory")
+    assert out.strip().splitlines()[-1].startswith("Resources: 45 to create; policy: 0 mandatory")
+    document = json.loads(ptc("preview", "--stack", "dev", "--json").stdout)
+    assert len(document["resources"]) == 45  # text and JSON count alike
     assert "\x1b[" not in out  # no colour when not a terminal
     assert result.stderr == ""
 
@@ -94,10 +96,13 @@ def test_policy_config_is_applied_like_policy_pack_config(tmp_path):
     assert ptc("preview", "--stack", "dev", "--policy-config", str(policy)).returncode == 0
 
 
-@pytest.mark.parametrize("policy, message", [
-    ({"no-such-policy": "mandatory"}, "unknown policies: no-such-policy"),
-    ({"required-tags": {"requiredTags": "team"}}, "policy config 'required-tags' at requiredTags"),
-])
+@pytest.mark.parametrize(
+    "policy, message",
+    [
+        ({"no-such-policy": "mandatory"}, "unknown policies: no-such-policy"),
+        ({"required-tags": {"requiredTags": "team"}}, "policy config 'required-tags' at requiredTags"),
+    ],
+)
 def test_an_invalid_policy_config_exits_2(tmp_path, policy, message):
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(policy))
@@ -120,10 +125,13 @@ def test_a_broken_config_exits_2_naming_every_field(tmp_path):
     assert "upstreams[3] (docker-hub) username" in document["error"] and document["resources"] == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--stack", "nope"), "stack 'nope' has no Pulumi.nope.yaml (stacks here: dev, prod)"),
-    (("--config", "/nonexistent/Pulumi.x.yaml"), "cannot read /nonexistent/Pulumi.x.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--stack", "nope"), "stack 'nope' has no Pulumi.nope.yaml (stacks here: dev, prod)"),
+        (("--config", "/nonexistent/Pulumi.x.yaml"), "cannot read /nonexistent/Pulumi.x.yaml"),
+    ],
+)
 def test_a_missing_stack_exits_2(args, message):
     result = ptc("preview", *args)
     assert result.returncode == 2
@@ -152,13 +160,16 @@ def test_a_request_aws_would_refuse_exits_2_naming_resource_field_rule_and_fix(t
     (project / "__main__.py").write_text(
         "import pulumi_aws as aws\n"
         "aws.ecr.PullThroughCacheRule('hub', ecr_repository_prefix='a' * 31,"
-        " upstream_registry_url='registry-1.docker.io')\n")
+        " upstream_registry_url='registry-1.docker.io')\n"
+    )
     (project / "policies").mkdir()
     result = ptc("preview", "--stack", "dev", "--project-dir", str(project))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "AWS would refuse 1 request of this stack; nothing was created." in result.stdout
-    assert "aws:ecr/pullThroughCacheRule:PullThroughCacheRule 'hub': ecr:CreatePullThroughCacheRule " \
-           "ecrRepositoryPrefix: is 31 characters; AWS allows 2 to 30" in result.stdout
+    assert (
+        "aws:ecr/pullThroughCacheRule:PullThroughCacheRule 'hub': ecr:CreatePullThroughCacheRule "
+        "ecrRepositoryPrefix: is 31 characters; AWS allows 2 to 30" in result.stdout
+    )
     assert "shorten it to 30 characters" in result.stdout
     document = json.loads(ptc("preview", "--stack", "dev", "--project-dir", str(project), "--json").stdout)
     assert document["aws_findings"][0]["field"] == "ecrRepositoryPrefix"
@@ -172,8 +183,9 @@ def test_make_preview_is_the_dev_stack():
 def test_all_stacks_in_one_process():
     result = ptc("preview", "--all")
     assert result.returncode == 0, result.stdout
-    assert [line.split()[2] for line in result.stdout.splitlines() if line.startswith("Previewing stack")] == \
-        stack_names(ROOT)
+    assert [
+        line.split()[2] for line in result.stdout.splitlines() if line.startswith("Previewing stack")
+    ] == stack_names(ROOT)
     document = json.loads(ptc("preview", "--all", "--json").stdout)
     assert sorted(document["stacks"]) == stack_names(ROOT)
     assert all(set(s) >= {"resources", "outputs", "violations"} for s in document["stacks"].values())
@@ -211,26 +223,44 @@ def test_all_previews_every_readable_stack_and_reports_the_unreadable_one(tmp_pa
     assert "is not UTF-8 text (byte 22" in result.stdout and "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("text, message", [
-    (b"config:\n  ecr-pull-through-cache:environment: 42\n", "declares it a string, but the stack sets it to int 42"),
-    (b"config:\n  ecr-pull-through-cache:environment:\n", "declares it a string, but the stack sets it to empty"),
-    (b"config:\n  aws:region: [us-east-2]\n", "aws:region: [\"us-east-2\"] is not an AWS region name"),
-    (b"config:\n  aws:region: mars-north-1\n", "aws:region: \"mars-north-1\" is not an AWS region name"),
-    (b"config:\n  a: 1\n  a: 2\n", "the key 'a' appears twice"),
-    (b"config:\n  ecr-pull-through-cache:tags: !!binary aGVsbG8=\n", "!!binary values have no place in config"),
-    (b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub:\n      secure:\n",
-     "secure needs the ciphertext text"),
-    (b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub: {secure: v1:abc}\n    github: ghp_plain1234\n",
-     "credentials.github: is stored in plain text"),
-    (b"config:\n  aws:region: us-east-2\n  ecr-pull-through-cache:environment: dev\n"
-     b"  ecr-pull-through-cache:upstreams: [{kind: quay}]\n"
-     b"  ecr-pull-through-cache:credentials: {secure: ghp_plain1234}\n",
-     "credentials: must be a list or a mapping (its value is not shown: it is secret)"),
-    (b"config:\n  x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" + b"".join(
-        f"  y{i}: &b{i} [*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}, "
-        f"*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}]\n".encode() for i in range(12)),
-     "expands to more than 100000 values"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            b"config:\n  ecr-pull-through-cache:environment: 42\n",
+            "declares it a string, but the stack sets it to int 42",
+        ),
+        (b"config:\n  ecr-pull-through-cache:environment:\n", "declares it a string, but the stack sets it to empty"),
+        (b"config:\n  aws:region: [us-east-2]\n", 'aws:region: ["us-east-2"] is not an AWS region name'),
+        (b"config:\n  aws:region: mars-north-1\n", 'aws:region: "mars-north-1" is not an AWS region name'),
+        (b"config:\n  a: 1\n  a: 2\n", "the key 'a' appears twice"),
+        (b"config:\n  ecr-pull-through-cache:tags: !!binary aGVsbG8=\n", "!!binary values have no place in config"),
+        (
+            b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub:\n      secure:\n",
+            "secure needs the ciphertext text",
+        ),
+        (
+            b"config:\n  ecr-pull-through-cache:credentials:\n"
+            b"    docker-hub: {secure: v1:abc}\n    github: ghp_plain1234\n",
+            "credentials.github: is stored in plain text",
+        ),
+        (
+            b"config:\n  aws:region: us-east-2\n  ecr-pull-through-cache:environment: dev\n"
+            b"  ecr-pull-through-cache:upstreams: [{kind: quay}]\n"
+            b"  ecr-pull-through-cache:credentials: {secure: ghp_plain1234}\n",
+            "credentials: must be a list or a mapping (its value is not shown: it is secret)",
+        ),
+        (
+            b"config:\n  x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+            + b"".join(
+                f"  y{i}: &b{i} [*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}, "
+                f"*{'a' if i == 0 else f'b{i - 1}'}, *{'a' if i == 0 else f'b{i - 1}'}]\n".encode()
+                for i in range(12)
+            ),
+            "expands to more than 100000 values",
+        ),
+    ],
+)
 def test_hostile_stack_files_exit_2_naming_the_fault(tmp_path, text, message):
     path = tmp_path / "Pulumi.ci.yaml"
     path.write_bytes(text)
@@ -239,3 +269,80 @@ def test_hostile_stack_files_exit_2_naming_the_fault(tmp_path, text, message):
     assert message in result.stdout, result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert "ghp_plain1234" not in result.stdout + result.stderr
+
+
+def test_the_project_is_found_from_a_subdirectory_or_given_with_c(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # as if installed: ptc importable from anywhere
+    inside = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--json"],
+        cwd=ROOT / "components",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert inside.returncode == 0 and json.loads(inside.stdout)["stack"] == "dev"
+    given = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "-C", str(ROOT), "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert given.returncode == 0
+    nowhere = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert nowhere.returncode == 2 and "no Pulumi.yaml in" in nowhere.stderr and "pass -C DIR" in nowhere.stderr
+
+
+def readme_stack_file() -> tuple[str, dict]:
+    """The stack the README's "Deploying for real" steps create, as `pulumi config set` would write it."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Deploying for real", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    stack = re.search(r"pulumi stack init (\S+)", block).group(1)
+    config: dict = {}
+    for line in block.splitlines():
+        words = shlex.split(line.split("  #", 1)[0])
+        if words[:3] != ["pulumi", "config", "set"]:
+            continue
+        words = words[3:]
+        secret, path = "--secret" in words, "--path" in words
+        key, value = [w for w in words if not w.startswith("--")]
+        value = {"secure": "v1:readme-placeholder"} if secret else value
+        namespace, _, name = key.rpartition(":") if ":" in key else ("ecr-pull-through-cache", "", key)
+        if not path:
+            config[f"{namespace}:{name}"] = value
+            continue
+        parts = re.findall(r"[^.\[\]]+|\[\d+\]", name)
+        full = f"{namespace}:{parts[0]}"
+        node, keys = config, [full, *parts[1:]]
+        for here, following in zip(keys, keys[1:] + [None], strict=True):
+            index = int(here[1:-1]) if here.startswith("[") else here
+            if isinstance(node, list):
+                while len(node) <= index:
+                    node.append(None)
+            if following is None:
+                node[index] = value
+                break
+            empty = [] if following.startswith("[") else {}
+            if isinstance(node, list):
+                node[index] = node[index] if node[index] is not None else empty
+            else:
+                node.setdefault(index, empty)
+            node = node[index]
+    return stack, {"config": config}
+
+
+def test_the_readmes_deploy_steps_start_a_new_stack_that_previews_clean(tmp_path):
+    stack, document = readme_stack_file()
+    assert stack not in stack_names(ROOT)  # never the committed dev or prod stack
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = ptc("preview", "--config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Previewing stack {stack}" in result.stdout

@@ -20,13 +20,32 @@ from ptc.reconcile import Reconciler, canonical
 from tests.aws_support import CREDENTIALS, REGION, moto_server, outputs, upstream
 from tests.conftest import ROOT
 
-OUTPUTS = outputs({
-    "docker-hub": upstream("docker-hub", "registry-1.docker.io", "docker-hub"),
-    "quay": upstream("quay", "quay.io", "quay", image_tag_mutability="MUTABLE",
-                     image_tag_mutability_exclusion_filters=[], scan_on_push=False, repository_policy=json.dumps({
-                         "Version": "2012-10-17", "Statement": [{"Sid": "Org", "Effect": "Allow", "Principal": {
-                             "AWS": "arn:aws:iam::210987654321:root"}, "Action": ["ecr:BatchGetImage"]}]})),
-})
+OUTPUTS = outputs(
+    {
+        "docker-hub": upstream("docker-hub", "registry-1.docker.io", "docker-hub"),
+        "quay": upstream(
+            "quay",
+            "quay.io",
+            "quay",
+            image_tag_mutability="MUTABLE",
+            image_tag_mutability_exclusion_filters=[],
+            scan_on_push=False,
+            repository_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "Org",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+                            "Action": ["ecr:BatchGetImage"],
+                        }
+                    ],
+                }
+            ),
+        ),
+    }
+)
 HUB = OUTPUTS["upstreams"]["docker-hub"]["template"]
 
 
@@ -41,7 +60,8 @@ def conform(ecr, name: str, settings: dict) -> None:
     kwargs = {"repositoryName": name, "imageTagMutability": settings["image_tag_mutability"]}
     if settings["image_tag_mutability_exclusion_filters"]:
         kwargs["imageTagMutabilityExclusionFilters"] = [
-            {"filterType": "WILDCARD", "filter": f} for f in settings["image_tag_mutability_exclusion_filters"]]
+            {"filterType": "WILDCARD", "filter": f} for f in settings["image_tag_mutability_exclusion_filters"]
+        ]
     ecr.put_image_tag_mutability(**kwargs)
     ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=settings["lifecycle_policy"])
     arn = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryArn"]
@@ -57,8 +77,13 @@ def snapshot(ecr, name: str) -> dict:
     except ecr.exceptions.LifecyclePolicyNotFoundException:
         lifecycle = None
     tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
-    return {"mutability": repo["imageTagMutability"], "filters": repo.get("imageTagMutabilityExclusionFilters"),
-            "scan": repo["imageScanningConfiguration"], "lifecycle": lifecycle, "tags": tags}
+    return {
+        "mutability": repo["imageTagMutability"],
+        "filters": repo.get("imageTagMutabilityExclusionFilters"),
+        "scan": repo["imageScanningConfiguration"],
+        "lifecycle": lifecycle,
+        "tags": tags,
+    }
 
 
 def test_each_kind_of_drift_is_found_then_fixed_once():
@@ -72,8 +97,9 @@ def test_each_kind_of_drift_is_found_then_fixed_once():
         redis = ecr.describe_repositories(repositoryNames=["docker-hub/bitnami/redis"])["repositories"][0]
         arn = redis["repositoryArn"]
         ecr.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "data"}, {"Key": "extra", "Value": "kept"}])
-        ecr.put_lifecycle_policy(repositoryName="quay/prometheus/node-exporter",
-                                 lifecyclePolicyText=default_lifecycle_policy(30, 50))
+        ecr.put_lifecycle_policy(
+            repositoryName="quay/prometheus/node-exporter", lifecyclePolicyText=default_lifecycle_policy(30, 50)
+        )
 
         report = Reconciler(aws, OUTPUTS).run()
         found = {(c.repository, c.setting): c for c in report.changes}
@@ -87,7 +113,9 @@ def test_each_kind_of_drift_is_found_then_fixed_once():
         assert found[("docker-hub/bitnami/redis", "tags")].before == {"team": "data"}
         assert found[("docker-hub/bitnami/redis", "tags")].after == {"team": "platform"}
         assert found[("docker-hub/library/nginx", "image_tag_mutability")].after == {
-            "mutability": "IMMUTABLE_WITH_EXCLUSION", "exclusion_filters": ["latest"]}
+            "mutability": "IMMUTABLE_WITH_EXCLUSION",
+            "exclusion_filters": ["latest"],
+        }
         assert report.repositories == 3 and report.errors == []
         assert not any(c.applied for c in report.changes)
         assert snapshot(ecr, "docker-hub/library/nginx")["lifecycle"] is None  # a dry run writes nothing
@@ -100,7 +128,8 @@ def test_each_kind_of_drift_is_found_then_fixed_once():
         fixed = snapshot(ecr, "docker-hub/bitnami/redis")
         assert {"Key": "extra", "Value": "kept"} in fixed["tags"]  # tags the template does not name stay
         assert canonical(snapshot(ecr, "quay/prometheus/node-exporter")["lifecycle"]) == canonical(
-            OUTPUTS["upstreams"]["quay"]["template"]["lifecycle_policy"])
+            OUTPUTS["upstreams"]["quay"]["template"]["lifecycle_policy"]
+        )
 
 
 def test_repository_policy_drift_for_org_wide_access():
@@ -122,8 +151,9 @@ def test_only_repositories_under_the_prefixes_are_touched():
         ecr = aws.client("ecr")
         for name in ("docker-hub-mirror/app", "team/docker-hub/app", "dockerhub/app", "quayx/app", "docker-hub/app"):
             ecr.create_repository(repositoryName=name)
-        before = {n: snapshot(ecr, n) for n in ("docker-hub-mirror/app", "team/docker-hub/app", "dockerhub/app",
-                                                "quayx/app")}
+        before = {
+            n: snapshot(ecr, n) for n in ("docker-hub-mirror/app", "team/docker-hub/app", "dockerhub/app", "quayx/app")
+        }
         report = Reconciler(aws, OUTPUTS, apply=True).run()
         assert report.repositories == 1 and report.skipped == 4
         assert {c.repository for c in report.changes} == {"docker-hub/app"}
@@ -133,22 +163,32 @@ def test_only_repositories_under_the_prefixes_are_touched():
 def test_every_page_of_repositories_is_read():
     aws = Aws(REGION)
     ecr = aws.client("ecr")
-    repo = {"repositoryArn": "arn:aws:ecr:us-east-2:123456789012:repository/quay/a", "repositoryName": "quay/a",
-            "imageTagMutability": "MUTABLE", "imageScanningConfiguration": {"scanOnPush": False}}
+    repo = {
+        "repositoryArn": "arn:aws:ecr:us-east-2:123456789012:repository/quay/a",
+        "repositoryName": "quay/a",
+        "imageTagMutability": "MUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": False},
+    }
     template = OUTPUTS["upstreams"]["quay"]["template"]
     with Stubber(ecr) as stub:
-        stub.add_response("describe_repositories", {"repositories": [repo], "nextToken": "page-2"},
-                          {"maxResults": 1000})
+        stub.add_response(
+            "describe_repositories", {"repositories": [repo], "nextToken": "page-2"}, {"maxResults": 1000}
+        )
         second = dict(repo, repositoryName="quay/b", repositoryArn=repo["repositoryArn"][:-1] + "b")
-        stub.add_response("describe_repositories", {"repositories": [second]},
-                          {"maxResults": 1000, "nextToken": "page-2"})
+        stub.add_response(
+            "describe_repositories", {"repositories": [second]}, {"maxResults": 1000, "nextToken": "page-2"}
+        )
         for name in ("quay/a", "quay/b"):
-            stub.add_response("get_lifecycle_policy", {"lifecyclePolicyText": template["lifecycle_policy"]},
-                              {"repositoryName": name})
-            stub.add_response("list_tags_for_resource", {"tags": [{"Key": k, "Value": v} for k, v in
-                                                                  template["resource_tags"].items()]})
-            stub.add_response("get_repository_policy", {"policyText": template["repository_policy"]},
-                              {"repositoryName": name})
+            stub.add_response(
+                "get_lifecycle_policy", {"lifecyclePolicyText": template["lifecycle_policy"]}, {"repositoryName": name}
+            )
+            stub.add_response(
+                "list_tags_for_resource",
+                {"tags": [{"Key": k, "Value": v} for k, v in template["resource_tags"].items()]},
+            )
+            stub.add_response(
+                "get_repository_policy", {"policyText": template["repository_policy"]}, {"repositoryName": name}
+            )
         report = Reconciler(aws, OUTPUTS, workers=1).run()
         stub.assert_no_pending_responses()
     assert report.repositories == 2 and report.changes == [] and report.errors == []
@@ -164,8 +204,11 @@ def test_a_failing_repository_is_reported_and_the_others_are_fixed():
         def deny_b(params, **_):
             if params.get("repositoryName") == "docker-hub/b":
                 from botocore.exceptions import ClientError
-                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not for b"}},
-                                  "PutLifecyclePolicy")
+
+                raise ClientError(
+                    {"Error": {"Code": "AccessDeniedException", "Message": "not for b"}}, "PutLifecyclePolicy"
+                )
+
         ecr.meta.events.register("provide-client-params.ecr.PutLifecyclePolicy", deny_b)
         report = Reconciler(aws, OUTPUTS, apply=True).run()
         assert report.errors == [{"repository": "docker-hub/b", "error": "AccessDeniedException: not for b"}]
@@ -176,6 +219,7 @@ def test_a_failing_repository_is_reported_and_the_others_are_fixed():
 # --------------------------------------------------------------------------------------------
 # End to end: the CLI against moto.server
 # --------------------------------------------------------------------------------------------
+
 
 def fresh_drift(settings: dict) -> list[str]:
     """What a repository ECR created with its defaults differs in from a template."""
@@ -188,8 +232,14 @@ def fresh_drift(settings: dict) -> list[str]:
 
 
 def ptc(*args: str, endpoint: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ptc", "reconcile", *args, "--endpoint-url", endpoint],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **CREDENTIALS})
+    return subprocess.run(
+        [sys.executable, "-m", "ptc", "reconcile", *args, "--endpoint-url", endpoint],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **CREDENTIALS},
+    )
 
 
 @pytest.mark.e2e
@@ -233,8 +283,13 @@ def test_hundreds_of_repositories_converge_on_moto_server(tmp_path: Path):
         again = json.loads(ptc("--outputs", str(path), "--json", "--apply", endpoint=endpoint).stdout)
         assert again["changes"] == [] and again["errors"] == []
         calls = again["calls"]
-        assert set(calls) <= {"GetCallerIdentity", "DescribeRepositories", "GetLifecyclePolicy", "ListTagsForResource",
-                              "GetRepositoryPolicy"}  # a converged registry draws reads only
+        assert set(calls) <= {
+            "GetCallerIdentity",
+            "DescribeRepositories",
+            "GetLifecyclePolicy",
+            "ListTagsForResource",
+            "GetRepositoryPolicy",
+        }  # a converged registry draws reads only
         assert {n: snapshot(ecr, n) for n in unrelated} == untouched
 
         human = ptc("--outputs", str(path), "--fail-on-drift", endpoint=endpoint)
@@ -256,18 +311,39 @@ def test_human_output_with_a_progress_bar_on_a_terminal(tmp_path):
         ecr = Aws(REGION).client("ecr")
         ecr.create_repository(repositoryName="docker-hub/library/nginx")
         ecr.create_repository(repositoryName="apps/web")
-        args = SimpleNamespace(outputs=str(path), apply=False, json=False, fail_on_drift=True, workers=2,
-                               region=None, endpoint_url=None)
+        args = SimpleNamespace(
+            outputs=str(path), apply=False, json=False, fail_on_drift=True, workers=2, region=None, endpoint_url=None
+        )
         buffer = io.StringIO()
         code = reconcile_module.run(args, Console(file=buffer, force_terminal=True, width=160, highlight=False))
         raw = buffer.getvalue()
         assert "Reconciling (dry run)" in raw  # the progress bar, on a terminal only
         text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
         assert code == 1  # --fail-on-drift
-        assert "Cached repositories under 2 prefixes in 123456789012/us-east-2: 1 (1 other repository left alone)" \
-            in text
-        assert "docker-hub/library/nginx" in text and "IMMUTABLE_WITH_EXCLUSION (latest)" in text
+        assert (
+            "Cached repositories under 2 prefixes in 123456789012/us-east-2: 1 (1 other repository left alone)" in text
+        )
+        assert "docker-hub/library/nginx" in text  # the summary's example
+        assert "IMMUTABLE_WITH_EXCLUSION (latest)" not in text  # values only with --details
         assert "3 changes in 1 repositories to fix (dry run; --apply writes them)" in text
+        buffer = io.StringIO()
+        args.details = True
+        reconcile_module.run(args, Console(file=buffer, force_terminal=True, width=160, highlight=False))
+        assert "IMMUTABLE_WITH_EXCLUSION (latest)" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue())
         from ptc.cli import main
 
         assert main(["reconcile", "--outputs", str(path), "--region", "eu-west-1"]) == 2  # another registry's outputs
+
+
+def test_the_summary_has_one_row_per_prefix_and_setting_however_many_repositories():
+    from ptc.reconcile import Change, Desired, summarize
+
+    desired = [Desired.from_outputs(p, u) for p, u in OUTPUTS["upstreams"].items()]
+    changes = [
+        Change(f"docker-hub/team/image{i}", setting, None, None)
+        for i in range(400)
+        for setting in ("tags", "lifecycle_policy", "image_tag_mutability", "tags2")
+    ]
+    groups = summarize(changes, desired)
+    assert len(groups) == 4 and sum(len(v) for v in groups.values()) == 1600
+    assert {prefix for prefix, _ in groups} == {"docker-hub"}

@@ -30,7 +30,8 @@ def test_outputs_contract_of_the_program():
     assert hub["kind"] == "docker-hub" and hub["upstream_url"] == "registry-1.docker.io"
     assert hub["cache_uri"] == "123456789012.dkr.ecr.us-east-2.amazonaws.com/docker-hub"
     assert hub["credential_arn"].startswith(
-        "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/")
+        "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/"
+    )
     assert hub["upstream_prefix"] is None
     template = hub["template"]
     assert template["image_tag_mutability"] == "MUTABLE"
@@ -73,8 +74,14 @@ def test_an_existing_kms_key_is_used_without_creating_one():
 
 def test_scanning_covers_exactly_the_cached_prefixes():
     config = config_with(scanning={"scan_type": "ENHANCED", "frequency": "CONTINUOUS_SCAN"})
-    config["upstreams"].append({"kind": "gitlab-container-registry", "random_suffix": True, "username": "bot",
-                                "token_scopes": ["read_registry"]})
+    config["upstreams"].append(
+        {
+            "kind": "gitlab-container-registry",
+            "random_suffix": True,
+            "username": "bot",
+            "token_scopes": ["read_registry"],
+        }
+    )
     config["credentials"]["gitlab"] = {"secure": TOKENS["gitlab"]}
     result = run_stack(config)
     scanning = result.by_type(SCANNING)[0].inputs
@@ -93,12 +100,19 @@ def test_no_scanning_configuration_unless_asked():
 
 def test_component_arguments_get_the_same_validation_as_the_config():
     def build():
-        PullThroughCache("bad", {
-            "environment": "test",
-            "upstreams": [{"kind": "quay"}, {"kind": "quay"},
-                          {"kind": "docker-hub", "username": "x", "access_token": "t", "token_scopes": ["admin"]}],
-            "template": {"kms_key_arn": "arn:aws:kms:us-east-2:123456789012:key/x"},
-        })
+        PullThroughCache(
+            "bad",
+            {
+                "environment": "test",
+                "upstreams": [
+                    {"kind": "quay"},
+                    {"kind": "quay"},
+                    {"kind": "docker-hub", "username": "x", "access_token": "t", "token_scopes": ["admin"]},
+                ],
+                "template": {"kms_key_arn": "arn:aws:kms:us-east-2:123456789012:key/x"},
+            },
+        )
+
     result = run_component(build)
     assert isinstance(result.error, ConfigError)
     text = str(result.error)
@@ -110,13 +124,23 @@ def test_component_arguments_get_the_same_validation_as_the_config():
 
 def test_component_takes_tokens_inside_upstreams_and_tags_as_outputs():
     def build():
-        cache = PullThroughCache("plug", {
-            "environment": "test",
-            "tags": pulumi.Output.from_input({"team": "platform"}),
-            "upstreams": [{"kind": "docker-hub", "username": "bot", "access_token": pulumi.Output.secret("tok-123"),
-                           "token_scopes": ["repo:read"]}],
-        })
+        cache = PullThroughCache(
+            "plug",
+            {
+                "environment": "test",
+                "tags": pulumi.Output.from_input({"team": "platform"}),
+                "upstreams": [
+                    {
+                        "kind": "docker-hub",
+                        "username": "bot",
+                        "access_token": pulumi.Output.secret("tok-123"),
+                        "token_scopes": ["repo:read"],
+                    }
+                ],
+            },
+        )
         pulumi.export("upstreams", cache.upstreams)
+
     result = run_component(build)
     assert result.error is None, result.error
     assert result.by_type(SECRET)[0].inputs["tags"]["team"] == "platform"
@@ -139,8 +163,15 @@ def test_the_repository_stacks_run_clean(stack, preview):
 def test_dev_stack_covers_several_kinds_and_an_existing_secret(dev_up):
     upstreams = dev_up.plain_outputs["upstreams"]
     kinds = {u["kind"] for u in upstreams.values()}
-    assert {"ecr-public", "k8s", "quay", "docker-hub", "github-container-registry", "gitlab-container-registry",
-            "chainguard"} <= kinds
+    assert {
+        "ecr-public",
+        "k8s",
+        "quay",
+        "docker-hub",
+        "github-container-registry",
+        "gitlab-container-registry",
+        "chainguard",
+    } <= kinds
     chainguard = upstreams["chainguard"]
     assert "ecr-pullthroughcache/shared/chainguard" in chainguard["credential_arn"]
     assert not [s for s in dev_up.by_type(SECRET) if "chainguard" in s.name]
@@ -166,8 +197,10 @@ def test_consumer_policy_output_covers_every_prefix():
     assert outputs["consumer_policy_arns"] == [policy.state["arn"]]
     assert [json.loads(d) for d in outputs["consumer_policy_documents"]] == [document]
     resources = document["Statement"][0]["Resource"]
-    assert resources == ["arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
-                         "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*"]
+    assert resources == [
+        "arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
+        "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*",
+    ]
     assert "ecr:TagResource" in document["Statement"][0]["Action"]  # the templates tag repositories
     assert outputs["image_hosts"]["docker.io"] == outputs["upstreams"]["docker-hub"]["cache_uri"]
     assert result.by_type("aws:ecr/registryPolicy:RegistryPolicy") == []
@@ -178,12 +211,17 @@ def test_org_wide_access_adds_a_registry_policy_and_repository_policies():
     policy = json.loads(result.get("aws:ecr/registryPolicy:RegistryPolicy", "test-consumers").inputs["policy"])
     statement = policy["Statement"][0]
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}
-    assert sorted(statement["Resource"]) == ["arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
-                                             "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*"]
+    assert sorted(statement["Resource"]) == [
+        "arn:aws:ecr:us-east-2:123456789012:repository/docker-hub/*",
+        "arn:aws:ecr:us-east-2:123456789012:repository/ecr-public/*",
+    ]
     for template in result.by_type(TEMPLATE):
         repository = json.loads(template.inputs["repositoryPolicy"])
         assert repository["Statement"][0]["Action"] == [
-            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+        ]
     template = result.plain_outputs["upstreams"]["docker-hub"]["template"]
     assert json.loads(template["repository_policy"])["Statement"][0]["Sid"] == "PullCachedImagesOrganization"
 
@@ -205,9 +243,13 @@ def test_rules_and_templates_are_replaced_delete_first():
 
 def test_iam_path_and_permissions_boundary_reach_every_role_and_policy():
     boundary = "arn:aws:iam::123456789012:policy/platform-boundary"
-    config = config_with(iam={"path": "/platform/ptc/", "permissions_boundary": boundary}, upstreams=[
-        *BASE_CONFIG["upstreams"],
-        {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com"}])
+    config = config_with(
+        iam={"path": "/platform/ptc/", "permissions_boundary": boundary},
+        upstreams=[
+            *BASE_CONFIG["upstreams"],
+            {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com"},
+        ],
+    )
     result = run_stack(config)
     roles = result.by_type(ROLE)
     assert len(roles) == 4  # three templates, one upstream
@@ -234,17 +276,34 @@ def test_template_tags_are_merged_over_the_stack_tags_and_replication_is_granted
 
 
 def test_extra_registry_statements_and_template_repository_policies_are_merged():
-    extra = {"Sid": "Replication", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
-             "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
-             "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*"}
-    readers = {"Statement": [{"Sid": "Readers", "Effect": "Allow",
-                              "Principal": {"AWS": "arn:aws:iam::555555555555:root"}, "Action": "ecr:BatchGetImage"}]}
+    extra = {
+        "Sid": "Replication",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+        "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+        "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*",
+    }
+    readers = {
+        "Statement": [
+            {
+                "Sid": "Readers",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::555555555555:root"},
+                "Action": "ecr:BatchGetImage",
+            }
+        ]
+    }
     only_extra = run_stack(config_with(registry_policy_statements=[extra]))
     policy = json.loads(only_extra.get(REGISTRY_POLICY, "test-consumers").inputs["policy"])
     assert [s["Sid"] for s in policy["Statement"]] == ["Replication"]
 
-    result = run_stack(config_with(registry_policy_statements=[extra], consumers={"organization_id": "o-abcdefghij"},
-                                   template={"repository_policy": readers}))
+    result = run_stack(
+        config_with(
+            registry_policy_statements=[extra],
+            consumers={"organization_id": "o-abcdefghij"},
+            template={"repository_policy": readers},
+        )
+    )
     policy = json.loads(result.get(REGISTRY_POLICY, "test-consumers").inputs["policy"])
     assert [s["Sid"] for s in policy["Statement"]] == ["FirstPullThroughCacheOrganization", "Replication"]
     repository = json.loads(result.get(TEMPLATE, "test-docker-hub-template").inputs["repositoryPolicy"])
@@ -275,8 +334,12 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 
 def with_gitlab_token(**token):
-    return config_with(upstreams=[*BASE_CONFIG["upstreams"], {
-        "kind": "gitlab-container-registry", "token": {"group": "acme/platform", **token}}])
+    return config_with(
+        upstreams=[
+            *BASE_CONFIG["upstreams"],
+            {"kind": "gitlab-container-registry", "token": {"group": "acme/platform", **token}},
+        ]
+    )
 
 
 def test_the_stack_creates_a_least_privilege_group_access_token_and_keeps_it_secret():
@@ -324,14 +387,17 @@ def test_a_deploy_token_expiry_is_stable_between_runs_and_moves_each_period():
         assert 14 <= (expiry - today).days <= 90  # never inside the last 14 days, never beyond the lifetime
 
 
-@pytest.mark.parametrize("token, extra, message", [
-    ({"group": "acme"}, {"credentials_key": "gitlab"}, "this upstream creates its own token (token:)"),
-    ({"group": "acme"}, {"existing_secret": "ecr-pullthroughcache/shared/gitlab"}, "and token: are both set"),
-    ({"group": "acme", "expires_in_days": 400}, {}, "token.expires_in_days: must be a whole number from 1 to 365"),
-    ({"group": "acme", "expires_in_days": 30, "rotate_before_days": 30}, {}, "must be shorter than the expiry"),
-    ({"type": "group-access-token"}, {}, "token.group: is required"),
-    ({"group": "acme", "type": "personal-access-token"}, {}, "token.type: 'personal-access-token' is not one of"),
-])
+@pytest.mark.parametrize(
+    "token, extra, message",
+    [
+        ({"group": "acme"}, {"credentials_key": "gitlab"}, "this upstream creates its own token (token:)"),
+        ({"group": "acme"}, {"existing_secret": "ecr-pullthroughcache/shared/gitlab"}, "and token: are both set"),
+        ({"group": "acme", "expires_in_days": 400}, {}, "token.expires_in_days: must be a whole number from 1 to 365"),
+        ({"group": "acme", "expires_in_days": 30, "rotate_before_days": 30}, {}, "must be shorter than the expiry"),
+        ({"type": "group-access-token"}, {}, "token.group: is required"),
+        ({"group": "acme", "type": "personal-access-token"}, {}, "token.type: 'personal-access-token' is not one of"),
+    ],
+)
 def test_token_blocks_are_refused_naming_the_field(token, extra, message):
     upstream = {"kind": "gitlab-container-registry", "token": token}
     config = config_with(upstreams=[*BASE_CONFIG["upstreams"], upstream])

@@ -46,6 +46,7 @@ def other_accounts_outputs() -> dict:
 # 1. Who is calling
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("verb", [["reconcile", "--apply"], ["verify"]])
 def test_another_accounts_outputs_are_refused_before_any_write(tmp_path, capsys, verb):
     path = write_outputs(tmp_path, other_accounts_outputs())
@@ -54,8 +55,10 @@ def test_another_accounts_outputs_are_refused_before_any_write(tmp_path, capsys,
         ecr.create_repository(repositoryName="quay/prometheus")
         assert main([*verb, "--outputs", path]) == 2
         err = capsys.readouterr().err
-        assert f"describe the registry of account {OTHER_ACCOUNT}, but these credentials are account 123456789012's" \
-            in err and "--account 123456789012" in err
+        assert (
+            f"describe the registry of account {OTHER_ACCOUNT}, but these credentials are account 123456789012's" in err
+            and "--account 123456789012" in err
+        )
         repo = ecr.describe_repositories()["repositories"][0]
         assert repo["imageTagMutability"] == "MUTABLE"  # nothing was written
         # Named explicitly, the caller's own registry is acted on.
@@ -76,13 +79,16 @@ def test_the_identity_check_reports_no_credentials_as_could_not_check(monkeypatc
 # 2. No token in a traceback, a log or an error
 # --------------------------------------------------------------------------------------------
 
+
 def test_a_token_with_a_trailing_newline_fails_the_check_without_showing_it():
     token = "glpat-SecretValue1234567890"
     with mock_aws():
         secrets = boto3.client("secretsmanager", region_name=REGION)
-        arn = secrets.create_secret(Name="ecr-pullthroughcache/dev/gitlab", SecretString=json.dumps(
-            {"username": "bot", "accessToken": token + "\n"}), Tags=[
-            {"Key": "ptc:token-scopes", "Value": "read_registry"}])["ARN"]
+        arn = secrets.create_secret(
+            Name="ecr-pullthroughcache/dev/gitlab",
+            SecretString=json.dumps({"username": "bot", "accessToken": token + "\n"}),
+            Tags=[{"Key": "ptc:token-scopes", "Value": "read_registry"}],
+        )["ARN"]
         document = outputs({"gitlab": upstream("gitlab-container-registry", "registry.gitlab.com", "gitlab", arn)})
         verifier = Verifier(Aws(REGION), document, account="123456789012", region=REGION, check_token_scopes=True)
         verifier.check_secret("gitlab", document["upstreams"]["gitlab"])
@@ -98,6 +104,7 @@ def test_an_unexpected_failure_prints_no_traceback_and_no_message(tmp_path, monk
 
     def explode(args):
         raise RuntimeError("glpat-SecretValue1234567890 leaked into an exception")
+
     monkeypatch.setattr(ptc.image, "run", explode)
     assert main(["image", "nginx", "--outputs", write_outputs(tmp_path, outputs({}))]) == 3
     err = capsys.readouterr().err
@@ -107,6 +114,7 @@ def test_an_unexpected_failure_prints_no_traceback_and_no_message(tmp_path, monk
 # --------------------------------------------------------------------------------------------
 # 4. Ctrl-C
 # --------------------------------------------------------------------------------------------
+
 
 def test_the_first_ctrl_c_stops_submitting_and_reports_what_was_applied():
     document = outputs({"quay": upstream("quay", "quay.io", "quay")})
@@ -120,6 +128,7 @@ def test_the_first_ctrl_c_stops_submitting_and_reports_what_was_applied():
         def slow(repo, desired):  # a real registry answers slower than in-process moto: keep work queued
             time.sleep(0.05)
             return one(repo, desired)
+
         reconciler.reconcile_one = slow
         seen = []
 
@@ -128,7 +137,9 @@ def test_the_first_ctrl_c_stops_submitting_and_reports_what_was_applied():
                 seen.append(step)
                 if len(seen) == 3:
                     raise KeyboardInterrupt
+
         import signal
+
         before = signal.getsignal(signal.SIGINT)
         try:
             report = reconciler.run(progress)
@@ -145,11 +156,13 @@ def test_the_first_ctrl_c_stops_submitting_and_reports_what_was_applied():
 
 
 def test_the_second_ctrl_c_aborts_at_once():
-    script = ("import os, signal, time\n"
-              "from ptc.reconcile import _abort_on_second_interrupt\n"
-              "_abort_on_second_interrupt()\n"
-              "os.kill(os.getpid(), signal.SIGINT)\n"
-              "time.sleep(30)\n")
+    script = (
+        "import os, signal, time\n"
+        "from ptc.reconcile import _abort_on_second_interrupt\n"
+        "_abort_on_second_interrupt()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(30)\n"
+    )
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 130 and "aborted" in result.stderr
@@ -173,17 +186,27 @@ def test_a_repository_deleted_during_the_run_is_gone_not_an_error():
 # 12. Arguments and the environment
 # --------------------------------------------------------------------------------------------
 
+
 def ptc(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ptc", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **CREDENTIALS, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ptc", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **CREDENTIALS, **(env or {})},
+    )
 
 
-@pytest.mark.parametrize("args, env, message", [
-    (["reconcile", "--workers", "0"], {}, "--workers: '0' is not a whole number of at least 1"),
-    (["verify", "--max-token-age-days", "-5"], {}, "--max-token-age-days: '-5' is not a whole number"),
-    (["verify", "--endpoint-url", "ftp://127.0.0.1"], {}, "is not an http(s) URL"),
-    (["verify"], {"AWS_PROFILE": "no-such-profile"}, "set AWS_PROFILE to a profile"),
-])
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["reconcile", "--workers", "0"], {}, "--workers: '0' is not a whole number of at least 1"),
+        (["verify", "--max-token-age-days", "-5"], {}, "--max-token-age-days: '-5' is not a whole number"),
+        (["verify", "--endpoint-url", "ftp://127.0.0.1"], {}, "is not an http(s) URL"),
+        (["verify"], {"AWS_PROFILE": "no-such-profile"}, "set AWS_PROFILE to a profile"),
+    ],
+)
 def test_bad_arguments_and_environment_exit_2_with_the_fault_named(tmp_path, args, env, message):
     path = write_outputs(tmp_path, outputs({"quay": upstream("quay", "quay.io", "quay")}))
     result = ptc(*args, "--outputs", path, env=env)
@@ -208,7 +231,6 @@ def test_invalid_input_is_not_could_not_check():
         Aws(REGION, endpoint_url="not a url")
 
 
-
 # --------------------------------------------------------------------------------------------
 # 11. The outputs contract, validated on load
 # --------------------------------------------------------------------------------------------
@@ -222,15 +244,20 @@ def broken(change):
     return document
 
 
-@pytest.mark.parametrize("document, message", [
-    (broken(lambda d: d["upstreams"].update(quay="x")), "upstreams.quay: must be an object"),
-    (broken(lambda d: d["upstreams"]["quay"].pop("cache_uri")), "upstreams.quay.cache_uri: is missing"),
-    (broken(lambda d: d["upstreams"]["quay"].update(cache_uri=None)), "upstreams.quay.cache_uri: is missing"),
-    (broken(lambda d: d["upstreams"]["quay"]["template"].update(applied_for="PULL_THROUGH_CACHE")),
-     "upstreams.quay.template.applied_for: must be list"),
-    (broken(lambda d: d.update(registry_url=None)), "registry_url: null is not an ECR registry host"),
-    ([1, 2], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (broken(lambda d: d["upstreams"].update(quay="x")), "upstreams.quay: must be an object"),
+        (broken(lambda d: d["upstreams"]["quay"].pop("cache_uri")), "upstreams.quay.cache_uri: is missing"),
+        (broken(lambda d: d["upstreams"]["quay"].update(cache_uri=None)), "upstreams.quay.cache_uri: is missing"),
+        (
+            broken(lambda d: d["upstreams"]["quay"]["template"].update(applied_for="PULL_THROUGH_CACHE")),
+            "upstreams.quay.template.applied_for: must be list",
+        ),
+        (broken(lambda d: d.update(registry_url=None)), "registry_url: null is not an ECR registry host"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
 def test_malformed_outputs_are_refused_naming_the_key(tmp_path, capsys, document, message):
     for verb in (["image", "nginx"], ["reconcile"], ["verify"]):
         assert main([*verb, "--outputs", write_outputs(tmp_path, document)]) == 2
@@ -240,10 +267,20 @@ def test_malformed_outputs_are_refused_naming_the_key(tmp_path, capsys, document
 
 def test_camel_case_outputs_of_a_typescript_stack_are_read(tmp_path, capsys):
     quay = GOOD["upstreams"]["quay"]
-    camel = {"registryUrl": GOOD["registry_url"], "upstreams": {"quay": {
-        "kind": "quay", "upstreamUrl": quay["upstream_url"], "cacheUri": quay["cache_uri"], "credentialArn": None,
-        "template": {"imageTagMutability": "MUTABLE", "resourceTags": {"costCenter": "x"}}}}}
+    camel = {
+        "registryUrl": GOOD["registry_url"],
+        "upstreams": {
+            "quay": {
+                "kind": "quay",
+                "upstreamUrl": quay["upstream_url"],
+                "cacheUri": quay["cache_uri"],
+                "credentialArn": None,
+                "template": {"imageTagMutability": "MUTABLE", "resourceTags": {"costCenter": "x"}},
+            }
+        },
+    }
     assert main(["image", "quay.io/prometheus/node-exporter:v1", "--outputs", write_outputs(tmp_path, camel)]) == 0
     assert capsys.readouterr().out.strip() == f"{quay['cache_uri']}/prometheus/node-exporter:v1"
     from ptc.outputs import validate_outputs
+
     assert validate_outputs(camel)["upstreams"]["quay"]["template"]["resource_tags"] == {"costCenter": "x"}

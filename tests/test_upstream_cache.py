@@ -25,36 +25,81 @@ UPSTREAMS: dict[str, dict[str, Any]] = {
     "ecr-public": {"kind": "ecr-public"},
     "k8s": {"kind": "k8s"},
     "quay": {"kind": "quay"},
-    "docker-hub": {"kind": "docker-hub", "username": "bot", "access_token": TOKENS["docker-hub"],
-                   "token_scopes": ["repo:public_read"]},
-    "github-container-registry": {"kind": "github-container-registry", "username": "bot",
-                                  "access_token": TOKENS["github"], "token_scopes": ["read:packages"]},
-    "azure-container-registry": {"kind": "azure-container-registry", "registry": "acmeprod", "username": "tok",
-                                 "access_token": TOKENS["azure"], "token_scopes": ["content/read", "metadata/read"]},
-    "gitlab-container-registry": {"kind": "gitlab-container-registry", "username": "bot",
-                                  "access_token": TOKENS["gitlab"], "token_scopes": ["read_registry"]},
-    "chainguard": {"kind": "chainguard", "username": "identity", "access_token": TOKENS["chainguard"],
-                   "token_scopes": ["registry.pull"]},
-    "ecr": {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
-            "upstream_prefix": "release"},
+    "docker-hub": {
+        "kind": "docker-hub",
+        "username": "bot",
+        "access_token": TOKENS["docker-hub"],
+        "token_scopes": ["repo:public_read"],
+    },
+    "github-container-registry": {
+        "kind": "github-container-registry",
+        "username": "bot",
+        "access_token": TOKENS["github"],
+        "token_scopes": ["read:packages"],
+    },
+    "azure-container-registry": {
+        "kind": "azure-container-registry",
+        "registry": "acmeprod",
+        "username": "tok",
+        "access_token": TOKENS["azure"],
+        "token_scopes": ["content/read", "metadata/read"],
+    },
+    "gitlab-container-registry": {
+        "kind": "gitlab-container-registry",
+        "username": "bot",
+        "access_token": TOKENS["gitlab"],
+        "token_scopes": ["read_registry"],
+    },
+    "chainguard": {
+        "kind": "chainguard",
+        "username": "identity",
+        "access_token": TOKENS["chainguard"],
+        "token_scopes": ["registry.pull"],
+    },
+    "ecr": {
+        "kind": "ecr",
+        "prefix": "golden",
+        "registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+        "upstream_prefix": "release",
+    },
 }
 EXPECTED_URL = {
-    "ecr-public": "public.ecr.aws", "k8s": "registry.k8s.io", "quay": "quay.io",
-    "docker-hub": "registry-1.docker.io", "github-container-registry": "ghcr.io",
-    "azure-container-registry": "acmeprod.azurecr.io", "gitlab-container-registry": "registry.gitlab.com",
-    "chainguard": "cgr.dev", "ecr": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+    "ecr-public": "public.ecr.aws",
+    "k8s": "registry.k8s.io",
+    "quay": "quay.io",
+    "docker-hub": "registry-1.docker.io",
+    "github-container-registry": "ghcr.io",
+    "azure-container-registry": "acmeprod.azurecr.io",
+    "gitlab-container-registry": "registry.gitlab.com",
+    "chainguard": "cgr.dev",
+    "ecr": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
 }
-SECRET_KINDS = {"docker-hub", "github-container-registry", "azure-container-registry",
-                "gitlab-container-registry", "chainguard"}
+SECRET_KINDS = {
+    "docker-hub",
+    "github-container-registry",
+    "azure-container-registry",
+    "gitlab-container-registry",
+    "chainguard",
+}
 
 
 def cache(upstream: dict[str, Any], *, name: str = "t", preview: bool = False, **extra: Any) -> RunResult:
     def build():
-        c = UpstreamCache(name, {"upstream": upstream, "environment": "test", "tags": {"team": "platform"},
-                                 **extra})
-        pulumi.export("cache", {"prefix": c.prefix, "cache_uri": c.cache_uri, "credential_arn": c.credential_arn,
-                                "custom_role_arn": c.custom_role_arn, "template": c.template, "kind": c.kind,
-                                "upstream_url": c.upstream_url, "upstream_prefix": c.upstream_prefix})
+        c = UpstreamCache(name, {"upstream": upstream, "environment": "test", "tags": {"team": "platform"}, **extra})
+        pulumi.export(
+            "cache",
+            {
+                "prefix": c.prefix,
+                "cache_uri": c.cache_uri,
+                "credential_arn": c.credential_arn,
+                "custom_role_arn": c.custom_role_arn,
+                "template": c.template,
+                "kind": c.kind,
+                "upstream_url": c.upstream_url,
+                "upstream_prefix": c.upstream_prefix,
+            },
+        )
+
     result = run_component(build, preview=preview)
     if result.error is not None and not isinstance(result.error, ConfigError):
         raise result.error
@@ -101,8 +146,7 @@ def test_tokens_appear_only_as_secrets(kind):
     token = UPSTREAMS[kind]["access_token"]
     version = result.by_type(VERSION)[0]
     assert version.secret_paths == ["secretString"]
-    assert json.loads(version.inputs["secretString"]) == {"username": UPSTREAMS[kind]["username"],
-                                                          "accessToken": token}
+    assert json.loads(version.inputs["secretString"]) == {"username": UPSTREAMS[kind]["username"], "accessToken": token}
     for reg in result.resources:
         exposed = {k: v for k, v in reg.properties.items() if not (reg is version and k == "secretString")}
         assert token not in json.dumps(exposed), f"{reg.type} {reg.name} holds the token in plain text"
@@ -139,8 +183,13 @@ def test_the_rule_waits_for_its_template_and_credentials():
 
 
 def test_existing_secret_by_name_is_looked_up_and_nothing_is_created():
-    result = cache({"kind": "gitlab-container-registry", "existing_secret": "ecr-pullthroughcache/shared/gitlab",
-                    "token_scopes": ["read_registry"]})
+    result = cache(
+        {
+            "kind": "gitlab-container-registry",
+            "existing_secret": "ecr-pullthroughcache/shared/gitlab",
+            "token_scopes": ["read_registry"],
+        }
+    )
     assert result.by_type(SECRET) == [] and result.by_type(VERSION) == []
     arn = result.by_type(RULE)[0].inputs["credentialArn"]
     assert arn.startswith("arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/shared/gitlab-")
@@ -217,17 +266,33 @@ def test_ecr_upstream_role_is_trusted_as_aws_documents_it():
     assert resources["ImportIntoCache"] == "arn:aws:ecr:us-east-2:123456789012:repository/golden/*"
 
 
-@pytest.mark.parametrize("upstream, message", [
-    ({"kind": "gitlab-container-registry", "username": "bot", "access_token": "t", "token_scopes": ["api"]},
-     "UpstreamCache 'bad' (gitlab-container-registry) token_scopes: 'api' is beyond least privilege"),
-    ({"kind": "quay", "access_token": "t"},
-     "UpstreamCache 'bad' (quay) credentials.quay: is not allowed for kind 'quay' because ECR refuses credentials"),
-    ({"kind": "ecr", "prefix": "golden", "registry": "210987654321"},
-     "UpstreamCache 'bad' (ecr) registry: '210987654321' is an account id; give the full registry host"),
-    ({"kind": "docker-hub", "username": "bot", "token_scopes": ["repo:read"],
-      "template": {"image_tag_mutability": "FROZEN"}},
-     "UpstreamCache 'bad' (docker-hub) credentials.docker-hub: is required"),
-])
+@pytest.mark.parametrize(
+    "upstream, message",
+    [
+        (
+            {"kind": "gitlab-container-registry", "username": "bot", "access_token": "t", "token_scopes": ["api"]},
+            "UpstreamCache 'bad' (gitlab-container-registry) token_scopes: 'api' is beyond least privilege",
+        ),
+        (
+            {"kind": "quay", "access_token": "t"},
+            "UpstreamCache 'bad' (quay) credentials.quay: is not allowed for kind 'quay' because ECR refuses "
+            "credentials",
+        ),
+        (
+            {"kind": "ecr", "prefix": "golden", "registry": "210987654321"},
+            "UpstreamCache 'bad' (ecr) registry: '210987654321' is an account id; give the full registry host",
+        ),
+        (
+            {
+                "kind": "docker-hub",
+                "username": "bot",
+                "token_scopes": ["repo:read"],
+                "template": {"image_tag_mutability": "FROZEN"},
+            },
+            "UpstreamCache 'bad' (docker-hub) credentials.docker-hub: is required",
+        ),
+    ],
+)
 def test_invalid_arguments_are_refused_before_anything_is_registered(upstream, message):
     result = cache(upstream, name="bad")
     assert isinstance(result.error, ConfigError)

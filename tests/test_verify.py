@@ -56,7 +56,8 @@ def template(prefix: str, up: dict[str, Any]) -> dict[str, Any]:
     }
     if t["image_tag_mutability_exclusion_filters"]:
         found["imageTagMutabilityExclusionFilters"] = [
-            {"filterType": "WILDCARD", "filter": f} for f in t["image_tag_mutability_exclusion_filters"]]
+            {"filterType": "WILDCARD", "filter": f} for f in t["image_tag_mutability_exclusion_filters"]
+        ]
     return found
 
 
@@ -88,13 +89,16 @@ class Registry:
         """The ECR answers of one verify run, in the order it asks."""
         stub = Stubber(self.aws.client("ecr"))
         stub.add_response("describe_pull_through_cache_rules", {"pullThroughCacheRules": list(self.rules.values())})
-        stub.add_response("describe_repository_creation_templates",
-                          {"repositoryCreationTemplates": list(self.templates.values())})
+        stub.add_response(
+            "describe_repository_creation_templates", {"repositoryCreationTemplates": list(self.templates.values())}
+        )
         for prefix in sorted(self.upstreams):
             if prefix in self.validation and prefix in self.rules:
-                stub.add_response("validate_pull_through_cache_rule",
-                                  {"ecrRepositoryPrefix": prefix, **self.validation[prefix]},
-                                  {"ecrRepositoryPrefix": prefix})
+                stub.add_response(
+                    "validate_pull_through_cache_rule",
+                    {"ecrRepositoryPrefix": prefix, **self.validation[prefix]},
+                    {"ecrRepositoryPrefix": prefix},
+                )
         return stub
 
     def verify(self, **options: Any) -> dict[tuple[str, str], tuple[str, str]]:
@@ -109,13 +113,21 @@ class Registry:
 def registry():
     with mock_aws():
         r = Registry()
-        arn = r.secret("ecr-pullthroughcache/dev/docker-hub-x1", {"username": "bot", "accessToken": HUB_TOKEN},
-                       "repo:public_read")
+        arn = r.secret(
+            "ecr-pullthroughcache/dev/docker-hub-x1", {"username": "bot", "accessToken": HUB_TOKEN}, "repo:public_read"
+        )
         r.add("docker-hub", upstream("docker-hub", "registry-1.docker.io", "docker-hub", arn))
         r.add("quay", upstream("quay", "quay.io", "quay"))
-        r.add("golden", upstream("ecr", "210987654321.dkr.ecr.eu-west-1.amazonaws.com", "golden",
-                                 custom_role_arn=f"arn:aws:iam::{ACCOUNT}:role/dev-golden-upstream",
-                                 upstream_prefix="release"))
+        r.add(
+            "golden",
+            upstream(
+                "ecr",
+                "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+                "golden",
+                custom_role_arn=f"arn:aws:iam::{ACCOUNT}:role/dev-golden-upstream",
+                upstream_prefix="release",
+            ),
+        )
         yield r
 
 
@@ -126,11 +138,18 @@ def statuses(results) -> dict[tuple[str, str], str]:
 def test_a_healthy_registry_passes_every_check(registry):
     results = registry.verify()
     assert statuses(results) == {
-        ("docker-hub", "rule"): "pass", ("docker-hub", "validation"): "pass", ("docker-hub", "secret"): "pass",
-        ("docker-hub", "scopes"): "pass", ("docker-hub", "token-age"): "pass", ("docker-hub", "credentials"): "pass",
+        ("docker-hub", "rule"): "pass",
+        ("docker-hub", "validation"): "pass",
+        ("docker-hub", "secret"): "pass",
+        ("docker-hub", "scopes"): "pass",
+        ("docker-hub", "token-age"): "pass",
+        ("docker-hub", "credentials"): "pass",
         ("docker-hub", "template"): "pass",
-        ("golden", "rule"): "pass", ("golden", "validation"): "pass", ("golden", "template"): "pass",
-        ("quay", "rule"): "pass", ("quay", "template"): "pass",
+        ("golden", "rule"): "pass",
+        ("golden", "validation"): "pass",
+        ("golden", "template"): "pass",
+        ("quay", "rule"): "pass",
+        ("quay", "template"): "pass",
     }
     assert results[("docker-hub", "secret")][1] == f"ecr-pullthroughcache/dev/docker-hub-x1 in {ACCOUNT}/{REGION}"
 
@@ -151,8 +170,7 @@ def test_validation_failure_is_reported_verbatim(registry):
 
 
 def test_a_secret_scheduled_for_deletion(registry):
-    registry.secrets.delete_secret(SecretId=registry.upstreams["docker-hub"]["credential_arn"],
-                                   RecoveryWindowInDays=7)
+    registry.secrets.delete_secret(SecretId=registry.upstreams["docker-hub"]["credential_arn"], RecoveryWindowInDays=7)
     status, detail = registry.verify()[("docker-hub", "secret")]
     assert status == "fail" and "is scheduled for deletion" in detail and "restore-secret" in detail
 
@@ -160,8 +178,9 @@ def test_a_secret_scheduled_for_deletion(registry):
 def test_a_secret_outside_the_prefix_and_one_in_another_region(registry):
     outside = registry.secret("dockerhub/creds", {"username": "u", "accessToken": "t"}, "repo:read")
     registry.add("hub2", upstream("docker-hub", "registry-1.docker.io", "hub2", outside))
-    elsewhere = registry.secret("ecr-pullthroughcache/hub3", {"username": "u", "accessToken": "t"}, "repo:read",
-                                region="eu-west-1")
+    elsewhere = registry.secret(
+        "ecr-pullthroughcache/hub3", {"username": "u", "accessToken": "t"}, "repo:read", region="eu-west-1"
+    )
     registry.add("hub3", upstream("docker-hub", "registry-1.docker.io", "hub3", elsewhere))
     results = registry.verify()
     status, detail = results[("hub2", "secret")]
@@ -169,11 +188,14 @@ def test_a_secret_outside_the_prefix_and_one_in_another_region(registry):
     assert results[("hub3", "secret")][0] == "fail"  # not found from the rule's region: ECR could not read it either
 
 
-@pytest.mark.parametrize("scopes, status, detail", [
-    ("repo:public_read repo:write", "fail", "declared scopes beyond least privilege: repo:write"),
-    (None, "fail", "declares no ptc:token-scopes tag"),
-    ("repo:read", "pass", "declared repo:read"),
-])
+@pytest.mark.parametrize(
+    "scopes, status, detail",
+    [
+        ("repo:public_read repo:write", "fail", "declared scopes beyond least privilege: repo:write"),
+        (None, "fail", "declares no ptc:token-scopes tag"),
+        ("repo:read", "pass", "declared repo:read"),
+    ],
+)
 def test_declared_scopes(registry, scopes, status, detail):
     arn = registry.secret("ecr-pullthroughcache/dev/hub2", {"username": "u", "accessToken": "t"}, scopes)
     registry.add("hub2", upstream("docker-hub", "registry-1.docker.io", "hub2", arn))
@@ -181,11 +203,14 @@ def test_declared_scopes(registry, scopes, status, detail):
     assert found == status and detail in text
 
 
-@pytest.mark.parametrize("value, detail", [
-    ("not json", "the secret is not JSON"),
-    ({"username": "bot"}, "the secret has no accessToken"),
-    ({"user": "bot", "token": "t"}, "the secret has no username or accessToken"),
-])
+@pytest.mark.parametrize(
+    "value, detail",
+    [
+        ("not json", "the secret is not JSON"),
+        ({"username": "bot"}, "the secret has no accessToken"),
+        ({"user": "bot", "token": "t"}, "the secret has no username or accessToken"),
+    ],
+)
 def test_credentials_that_ecr_cannot_use(registry, value, detail):
     arn = registry.secret("ecr-pullthroughcache/dev/hub2", value, "repo:read")
     registry.add("hub2", upstream("docker-hub", "registry-1.docker.io", "hub2", arn))
@@ -196,15 +221,20 @@ def test_credentials_that_ecr_cannot_use(registry, value, detail):
 def test_token_age_against_the_rotation_limit(registry):
     later = datetime.now(UTC) + timedelta(days=120)
     assert registry.verify(now=later)[("docker-hub", "token-age")] == (
-        "fail", "the token is 120 days old, over the 90-day rotation limit: rotate it")
+        "fail",
+        "the token is 120 days old, over the 90-day rotation limit: rotate it",
+    )
     assert registry.verify(now=later, max_token_age_days=180)[("docker-hub", "token-age")][0] == "pass"
     assert registry.verify(now=later, max_token_age_days=125)[("docker-hub", "token-age")] == (
-        "warn", "the token is 120 days old: rotate it within 5 days")
+        "warn",
+        "the token is 120 days old: rotate it within 5 days",
+    )
 
 
 def test_reading_the_secret_may_be_denied_without_failing(registry):
     def deny(**_):
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetSecretValue")
+
     registry.secrets.meta.events.register("before-call.secrets-manager.GetSecretValue", deny)
     status, detail = registry.verify()[("docker-hub", "credentials")]
     assert status == "skip" and "ECR reads it with its own role" in detail
@@ -216,13 +246,16 @@ def test_template_drift_and_absence(registry):
     del registry.templates["quay"]
     results = registry.verify()
     assert results[("docker-hub", "template")] == (
-        "fail", "differs from the stack in image_tag_mutability, lifecycle_policy: run `pulumi up`")
+        "fail",
+        "differs from the stack in image_tag_mutability, lifecycle_policy: run `pulumi up`",
+    )
     assert results[("quay", "template")][0] == "fail"
 
 
 # --------------------------------------------------------------------------------------------
 # Live token scopes against a local server playing GitLab and GitHub
 # --------------------------------------------------------------------------------------------
+
 
 class Upstreams(BaseHTTPRequestHandler):
     gitlab: dict[str, dict[str, Any]] = {}
@@ -258,11 +291,16 @@ class Upstreams(BaseHTTPRequestHandler):
 def upstream_api():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Upstreams)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    Upstreams.gitlab = {TOKEN: {"scopes": ["read_registry"], "active": True},
-                        "glpat-too-much": {"scopes": ["read_registry", "api"], "active": True},
-                        "glpat-revoked": {"scopes": ["read_registry"], "active": False, "revoked": True}}
-    Upstreams.github = {"ghp_ok": "read:packages", "ghp_wide": "read:packages, repo, delete_repo",
-                        "github_pat_fine": None}
+    Upstreams.gitlab = {
+        TOKEN: {"scopes": ["read_registry"], "active": True},
+        "glpat-too-much": {"scopes": ["read_registry", "api"], "active": True},
+        "glpat-revoked": {"scopes": ["read_registry"], "active": False, "revoked": True},
+    }
+    Upstreams.github = {
+        "ghp_ok": "read:packages",
+        "ghp_wide": "read:packages, repo, delete_repo",
+        "github_pat_fine": None,
+    }
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -279,14 +317,17 @@ def test_the_scope_lookups(upstream_api):
         gitlab_token(TOKEN, "http://127.0.0.1:9")
 
 
-@pytest.mark.parametrize("kind, token, scopes, status, detail", [
-    ("gitlab-container-registry", TOKEN, "read_registry", "pass", "the upstream reports read_registry"),
-    ("gitlab-container-registry", "glpat-too-much", "read_registry", "fail", "really has api beyond"),
-    ("gitlab-container-registry", "glpat-revoked", "read_registry", "fail", "inactive or revoked"),
-    ("github-container-registry", "ghp_ok", "read:packages", "pass", "reports read:packages"),
-    ("github-container-registry", "ghp_wide", "read:packages", "fail", "really has delete_repo, repo beyond"),
-    ("github-container-registry", "github_pat_fine", "read:packages", "fail", "GHCR does not accept"),
-])
+@pytest.mark.parametrize(
+    "kind, token, scopes, status, detail",
+    [
+        ("gitlab-container-registry", TOKEN, "read_registry", "pass", "the upstream reports read_registry"),
+        ("gitlab-container-registry", "glpat-too-much", "read_registry", "fail", "really has api beyond"),
+        ("gitlab-container-registry", "glpat-revoked", "read_registry", "fail", "inactive or revoked"),
+        ("github-container-registry", "ghp_ok", "read:packages", "pass", "reports read:packages"),
+        ("github-container-registry", "ghp_wide", "read:packages", "fail", "really has delete_repo, repo beyond"),
+        ("github-container-registry", "github_pat_fine", "read:packages", "fail", "GHCR does not accept"),
+    ],
+)
 def test_live_scopes_against_the_declared_ones(registry, upstream_api, kind, token, scopes, status, detail):
     url = {"gitlab-container-registry": "registry.gitlab.com", "github-container-registry": "ghcr.io"}[kind]
     arn = registry.secret("ecr-pullthroughcache/dev/live", {"username": "bot", "accessToken": token}, scopes)
@@ -297,16 +338,23 @@ def test_live_scopes_against_the_declared_ones(registry, upstream_api, kind, tok
 
 
 def test_the_verb_prints_one_line_per_check_and_never_a_token(registry, upstream_api, monkeypatch, tmp_path):
-    arn = registry.secret("ecr-pullthroughcache/dev/gitlab", {"username": "bot", "accessToken": TOKEN},
-                          "read_registry")
+    arn = registry.secret("ecr-pullthroughcache/dev/gitlab", {"username": "bot", "accessToken": TOKEN}, "read_registry")
     registry.add("gitlab", upstream("gitlab-container-registry", "registry.gitlab.com", "gitlab", arn))
     registry.validation["gitlab"] = {"isValid": False, "failure": "Invalid credentials for the upstream registry"}
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs(registry.upstreams)))
 
     monkeypatch.setattr(verify_module, "Aws", lambda region, endpoint: registry.aws)
-    args = SimpleNamespace(outputs=str(path), region=None, endpoint_url=None, json=False, max_token_age_days=90,
-                           check_token_scopes=True, gitlab_api_url=upstream_api, github_api_url=upstream_api)
+    args = SimpleNamespace(
+        outputs=str(path),
+        region=None,
+        endpoint_url=None,
+        json=False,
+        max_token_age_days=90,
+        check_token_scopes=True,
+        gitlab_api_url=upstream_api,
+        github_api_url=upstream_api,
+    )
 
     buffer = io.StringIO()
     with registry.stub():
@@ -314,8 +362,9 @@ def test_the_verb_prints_one_line_per_check_and_never_a_token(registry, upstream
     text = buffer.getvalue()
     assert code == 1
     lines = text.strip().splitlines()
-    assert "FAIL  gitlab      validation   ECR cannot use the rule: Invalid credentials for the upstream " \
-           "registry" in lines
+    assert (
+        "FAIL  gitlab      validation   ECR cannot use the rule: Invalid credentials for the upstream registry" in lines
+    )
     assert lines[-1].startswith(f"{len(lines) - 1} checks: ")
 
     args.json = True
@@ -330,15 +379,21 @@ def test_the_verb_prints_one_line_per_check_and_never_a_token(registry, upstream
 
 def _capture_json(args, console):
     import contextlib
+
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = verify_module.run(args, console)
     return code, out.getvalue()
 
 
-@pytest.mark.parametrize("age, status, words", [(10, "pass", "expires in 80 days"),
-                                                (80, "warn", "inside its 14-day rotation window"),
-                                                (95, "fail", "expired 5 days ago")])
+@pytest.mark.parametrize(
+    "age, status, words",
+    [
+        (10, "pass", "expires in 80 days"),
+        (80, "warn", "inside its 14-day rotation window"),
+        (95, "fail", "expired 5 days ago"),
+    ],
+)
 def test_a_stack_made_token_reports_its_expiry_and_warns_in_the_rotation_window(age, status, words):
     from datetime import UTC, datetime, timedelta
 
@@ -346,7 +401,10 @@ def test_a_stack_made_token_reports_its_expiry_and_warns_in_the_rotation_window(
 
     verifier = Verifier.__new__(Verifier)
     verifier.checks, verifier.now = [], datetime(2026, 12, 2, tzinfo=UTC)
-    verifier.check_expiry("gitlab", {"ptc:token-expires-in-days": "90", "ptc:token-rotate-before-days": "14"},
-                          verifier.now - timedelta(days=age))
+    verifier.check_expiry(
+        "gitlab",
+        {"ptc:token-expires-in-days": "90", "ptc:token-rotate-before-days": "14"},
+        verifier.now - timedelta(days=age),
+    )
     [check] = verifier.checks
     assert (check.check, check.status) == ("token-expiry", status) and words in check.detail

@@ -20,11 +20,14 @@ images: list[str] = config.get_object("images") or []
 
 execution_role = aws.iam.Role(
     "workload-execution",
-    assume_role_policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                       "Action": "sts:AssumeRole"}],
-    }),
+    assume_role_policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    ),
 )
 # Every consumer policy: the cache splits its grants across several when IAM's 6,144-character
 # quota cannot hold them in one. Exclusive: this role carries exactly these policies.
@@ -35,7 +38,8 @@ aws.iam.RolePolicyAttachmentsExclusive(
 )
 
 cached_images = cache.require_output("upstreams").apply(
-    lambda upstreams: [rewrite_image(image, upstreams) for image in images])
+    lambda upstreams: [rewrite_image(image, upstreams) for image in images]
+)
 
 task = aws.ecs.TaskDefinition(
     "workload",
@@ -45,10 +49,11 @@ task = aws.ecs.TaskDefinition(
     cpu="256",
     memory="512",
     execution_role_arn=execution_role.arn,
-    container_definitions=cached_images.apply(lambda refs: json.dumps([
-        {"name": f"container-{index}", "image": ref, "essential": index == 0}
-        for index, ref in enumerate(refs)
-    ])),
+    container_definitions=cached_images.apply(
+        lambda refs: json.dumps(
+            [{"name": f"container-{index}", "image": ref, "essential": index == 0} for index, ref in enumerate(refs)]
+        )
+    ),
 )
 
 pulumi.export("images", cached_images)

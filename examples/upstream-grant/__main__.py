@@ -30,10 +30,13 @@ def combined(each: list[dict[str, str]]) -> dict[str, str]:
     return {host: json.dumps({"Version": "2012-10-17", "Statement": s}) for host, s in merged.items()}
 
 
-grant = UpstreamGrant("upstream", {
-    "grants": pulumi.Output.all(*grants).apply(combined),
-    "registry": registry,
-    "statements": json.dumps(config.get_object("statements") or []),
-})
+grant = UpstreamGrant(
+    "upstream",
+    {
+        "grants": pulumi.Output.all(*grants).apply(combined),
+        "registry": registry,
+        "statements": json.dumps(config.get_object("statements") or []),
+    },
+)
 
 pulumi.export("registry_policy", grant.policy)

@@ -36,8 +36,10 @@ def check(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     limits = (2, 30) if args.resource_type == RULE else (1, 256)
     if not PREFIX.fullmatch(prefix) or not limits[0] <= len(prefix) <= limits[1]:
-        report(f"The {what} has {key} '{prefix}', which ECR rejects: {limits[0]}-{limits[1]} lower-case letters and "
-               "digits separated by '.', '_', '__', '-' or '/'.")
+        report(
+            f"The {what} has {key} '{prefix}', which ECR rejects: {limits[0]}-{limits[1]} lower-case letters and "
+            "digits separated by '.', '_', '__', '-' or '/'."
+        )
         return
     if prefix == "ROOT":
         url = get(args.props, "upstreamRegistryUrl") if args.resource_type == RULE else None
@@ -46,22 +48,26 @@ def check(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     pattern = args.get_config().get("prefixPattern")
     if pattern and not re.fullmatch(pattern, prefix.rstrip("/")):
-        report(f"The {what} has {key} '{prefix}', which does not follow the organisation's prefix pattern "
-               f"'{pattern}'; rename the prefix.")
+        report(
+            f"The {what} has {key} '{prefix}', which does not follow the organisation's prefix pattern "
+            f"'{pattern}'; rename the prefix."
+        )
 
 
 POLICY = ResourceValidationPolicy(
     name="prefix-naming",
     description="Pull through cache and template prefixes match ECR's pattern and length, and the organisation's "
-                "prefix pattern when one is configured.",
+    "prefix pattern when one is configured.",
     validate=guarded(validate, "prefix-naming"),
-    config_schema=PolicyConfigSchema(properties={
-        "prefixPattern": {
-            "type": "string",
-            "description": "A regular expression every prefix must match in full, for example "
-                           "'^(mirror|cache)/[a-z0-9-]+$'. Default: ECR's pattern only.",
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "prefixPattern": {
+                "type": "string",
+                "description": "A regular expression every prefix must match in full, for example "
+                "'^(mirror|cache)/[a-z0-9-]+$'. Default: ECR's pattern only.",
+            },
+        }
+    ),
 )
 
 
@@ -76,15 +82,19 @@ def _rule_prefix(rule) -> str | None:
 def validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
     """AWS keeps one rule per prefix, and a prefix nested in another's makes it ambiguous which rule caches a
     repository: both are refused, naming both rules."""
-    rules = [(p, r) for r in args.resources if r.resource_type == RULE
-             if (p := _rule_prefix(r)) is not None and p != "ROOT"]
+    rules = [
+        (p, r) for r in args.resources if r.resource_type == RULE if (p := _rule_prefix(r)) is not None and p != "ROOT"
+    ]
     first: dict[str, object] = {}
     for prefix, rule in rules:
         if prefix in first:
             other = first[prefix]
-            report(f"The pull through cache rules {label(other.resource_type, other.name)} and "
-                   f"{label(rule.resource_type, rule.name)} both use the prefix '{prefix}'; ECR allows one rule per "
-                   "prefix: give each upstream its own prefix.", rule.urn)
+            report(
+                f"The pull through cache rules {label(other.resource_type, other.name)} and "
+                f"{label(rule.resource_type, rule.name)} both use the prefix '{prefix}'; ECR allows one rule per "
+                "prefix: give each upstream its own prefix.",
+                rule.urn,
+            )
         else:
             first[prefix] = rule
     for prefix, rule in rules:  # each parent namespace of a prefix, looked up: O(rules x depth)
@@ -93,9 +103,12 @@ def validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
             parent = "/".join(parts[:end])
             if parent in first:
                 other = first[parent]
-                report(f"The pull through cache rule {label(rule.resource_type, rule.name)} (prefix '{prefix}') and "
-                       f"{label(other.resource_type, other.name)} (prefix '{parent}') nest one prefix in the other, "
-                       "so a repository path matches both; use prefixes that do not contain each other.", rule.urn)
+                report(
+                    f"The pull through cache rule {label(rule.resource_type, rule.name)} (prefix '{prefix}') and "
+                    f"{label(other.resource_type, other.name)} (prefix '{parent}') nest one prefix in the other, "
+                    "so a repository path matches both; use prefixes that do not contain each other.",
+                    rule.urn,
+                )
                 break
 
 

@@ -59,8 +59,9 @@ class Unknowns:
     def finish(self) -> None:
         if self.skipped:
             error = UnknownValueError(UNKNOWN_STRING_VALUE, [])
-            error.message = f"{len(self.skipped)} check(s) need values known only after apply: " \
-                            f"{'; '.join(self.skipped)}"
+            error.message = (
+                f"{len(self.skipped)} check(s) need values known only after apply: {'; '.join(self.skipped)}"
+            )
             raise error
 
 
@@ -75,8 +76,9 @@ def in_scope(resource_type: str, urn: str, props: Mapping[str, Any]) -> bool:
     if resource_type == SECRET:
         if get(get(props, "tags") or {}, "ptc:upstream") is not None:
             return True
-        return any(isinstance(get(props, k), str) and get(props, k).startswith(SECRET_PREFIX)
-                   for k in ("name", "namePrefix"))
+        return any(
+            isinstance(get(props, k), str) and get(props, k).startswith(SECRET_PREFIX) for k in ("name", "namePrefix")
+        )
     if resource_type == ROLE:
         trust = get(props, "assumeRolePolicy")
         text = trust if isinstance(trust, str) else json.dumps(trust or {}, default=str)

@@ -79,16 +79,25 @@ def validate_coverage(args: StackValidationArgs, report: ReportViolation) -> Non
             template = templates.covering(rule)
             prefix = _prefix(rule, "ecrRepositoryPrefix") or "(known after apply)"
             if template is None:
-                report(f"The pull through cache rule {what} (prefix '{prefix}') has no repository creation template; "
-                       "cached repositories would get no lifecycle policy: add a template for the prefix.", rule.urn)
+                report(
+                    f"The pull through cache rule {what} (prefix '{prefix}') has no repository creation template; "
+                    "cached repositories would get no lifecycle policy: add a template for the prefix.",
+                    rule.urn,
+                )
                 continue
             shown = label(template.resource_type, template.name)
             if "PULL_THROUGH_CACHE" not in as_list(get(template.props, "appliedFors")):
-                report(f"The repository creation template {shown} covers the rule {what} but does not apply to "
-                       "PULL_THROUGH_CACHE; add it to appliedFors.", template.urn)
+                report(
+                    f"The repository creation template {shown} covers the rule {what} but does not apply to "
+                    "PULL_THROUGH_CACHE; add it to appliedFors.",
+                    template.urn,
+                )
             if require_lifecycle and not policy_lifecycle_rules(get(template.props, "lifecyclePolicy")):
-                report(f"The repository creation template {shown} of the rule {what} has no lifecycle policy; cached "
-                       "images would pile up: expire untagged images and cap the image count.", template.urn)
+                report(
+                    f"The repository creation template {shown} of the rule {what} has no lifecycle policy; cached "
+                    "images would pile up: expire untagged images and cap the image count.",
+                    template.urn,
+                )
     unknowns.finish()
 
 
@@ -105,19 +114,23 @@ def validate_role(args: ResourceValidationArgs, report: ReportViolation) -> None
         if configs and hasattr(configs[0], "keys") and get(configs[0], "encryptionType") in ("KMS", "KMS_DSSE"):
             needs.append("KMS encryption")
         if needs and not has(args.props, "customRoleArn"):
-            report(f"The repository creation template {what} sets {' and '.join(needs)} but has no customRoleArn; "
-                   "ECR needs a role trusted by ecr.amazonaws.com to create such repositories.")
+            report(
+                f"The repository creation template {what} sets {' and '.join(needs)} but has no customRoleArn; "
+                "ECR needs a role trusted by ecr.amazonaws.com to create such repositories."
+            )
     unknowns.finish()
 
 
 COVERAGE_POLICY = StackValidationPolicy(
     name="template-coverage",
     description="Every pull through cache prefix has a repository creation template applied to PULL_THROUGH_CACHE "
-                "with a lifecycle policy.",
+    "with a lifecycle policy.",
     validate=guarded(validate_coverage, "template-coverage", stack=True),
-    config_schema=PolicyConfigSchema(properties={
-        "requireLifecyclePolicy": {"type": "boolean", "description": "Require a lifecycle policy. Default: true."},
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "requireLifecyclePolicy": {"type": "boolean", "description": "Require a lifecycle policy. Default: true."},
+        }
+    ),
 )
 
 ROLE_POLICY = ResourceValidationPolicy(

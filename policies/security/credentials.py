@@ -47,21 +47,31 @@ def validate_rule(args: ResourceValidationArgs, report: ReportViolation) -> None
         return  # upstream-allowlist reports unknown registries
     has_secret, has_role = has(props, "credentialArn"), has(props, "customRoleArn")
     if kind in SECRET_CREDENTIALS and not has_secret:
-        report(f"The pull through cache rule {what} caches {url}, which needs credentials, but has no credentialArn; "
-               f"store the upstream's username and accessToken in a secret under '{SECRET_PREFIX}' and reference it.")
+        report(
+            f"The pull through cache rule {what} caches {url}, which needs credentials, but has no credentialArn; "
+            f"store the upstream's username and accessToken in a secret under '{SECRET_PREFIX}' and reference it."
+        )
     if kind in NO_CREDENTIALS and has_secret:
         reason = "ECR refuses credentials for Quay" if kind == "quay" else "it is public"
-        report(f"The pull through cache rule {what} caches {url} with a credentialArn, but {reason}; remove the "
-               "credentialArn.")
+        report(
+            f"The pull through cache rule {what} caches {url} with a credentialArn, but {reason}; remove the "
+            "credentialArn."
+        )
     if kind in ROLE_CREDENTIALS and has_secret:
-        report(f"The pull through cache rule {what} caches the ECR registry {url} with a credentialArn; ECR upstreams "
-               "authenticate with customRoleArn, not a secret.")
+        report(
+            f"The pull through cache rule {what} caches the ECR registry {url} with a credentialArn; ECR upstreams "
+            "authenticate with customRoleArn, not a secret."
+        )
     if kind in ROLE_CREDENTIALS and not has_role:
-        report(f"The pull through cache rule {what} caches the ECR registry {url} but has no customRoleArn; give it a "
-               "role trusted by pullthroughcache.ecr.amazonaws.com that may pull from the upstream.")
+        report(
+            f"The pull through cache rule {what} caches the ECR registry {url} but has no customRoleArn; give it a "
+            "role trusted by pullthroughcache.ecr.amazonaws.com that may pull from the upstream."
+        )
     if kind not in ROLE_CREDENTIALS and has_role:
-        report(f"The pull through cache rule {what} caches {url} with a customRoleArn, which only ECR upstreams use; "
-               "remove it.")
+        report(
+            f"The pull through cache rule {what} caches {url} with a customRoleArn, which only ECR upstreams use; "
+            "remove it."
+        )
 
 
 def _known(props, key: str):
@@ -89,36 +99,50 @@ def validate_location(args: StackValidationArgs, report: ReportViolation) -> Non
                 check_source_secrets(rule, by_urn, what, report, unknowns)
             continue
         if isinstance(arn, str) and arn.startswith(SECRET_PREFIX):
-            report(f"The pull through cache rule {what} gives the secret name '{arn}' as its credentialArn; ECR needs "
-                   "the secret's full ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>): "
-                   "reference the secret's arn.", rule.urn)
+            report(
+                f"The pull through cache rule {what} gives the secret name '{arn}' as its credentialArn; ECR needs "
+                "the secret's full ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>): "
+                "reference the secret's arn.",
+                rule.urn,
+            )
             continue
         if not isinstance(arn, str) or not CREDENTIAL_ARN.fullmatch(arn):
-            report(f"The pull through cache rule {what} reads credentials from {arn}, which is not a secret under "
-                   f"'{SECRET_PREFIX}'; ECR only reads secrets whose name starts with '{SECRET_PREFIX}': move the "
-                   f"credentials to a secret named '{SECRET_PREFIX}...' and reference its ARN.", rule.urn)
+            report(
+                f"The pull through cache rule {what} reads credentials from {arn}, which is not a secret under "
+                f"'{SECRET_PREFIX}'; ECR only reads secrets whose name starts with '{SECRET_PREFIX}': move the "
+                f"credentials to a secret named '{SECRET_PREFIX}...' and reference its ARN.",
+                rule.urn,
+            )
             continue
         parsed = ARN.fullmatch(arn)
         with unknowns.guard(f"{what} .region"):
             region = region_of(rule)
             if region and parsed["region"] != region:
-                report(f"The pull through cache rule {what} deploys to {region} but its secret {arn} is in "
-                       f"{parsed['region']}; ECR only reads a secret in the rule's own region: copy it there.",
-                       rule.urn)
+                report(
+                    f"The pull through cache rule {what} deploys to {region} but its secret {arn} is in "
+                    f"{parsed['region']}; ECR only reads a secret in the rule's own region: copy it there.",
+                    rule.urn,
+                )
         registry, registry_known = _known(rule.props, "registryId")
         expected = {registry} if registry_known and registry else accounts
         if not expected:
             unknowns.skipped.append(f"{what} .registryId (set accountIds to check the account during preview)")
         elif parsed["account"] not in expected:
-            report(f"The pull through cache rule {what} reads credentials from account {parsed['account']} "
-                   f"({arn}) but deploys to {' or '.join(sorted(expected))}; ECR only reads a secret in the "
-                   "rule's own account: copy the secret there.", rule.urn)
+            report(
+                f"The pull through cache rule {what} reads credentials from account {parsed['account']} "
+                f"({arn}) but deploys to {' or '.join(sorted(expected))}; ECR only reads a secret in the "
+                "rule's own account: copy the secret there.",
+                rule.urn,
+            )
     unknowns.finish()
 
 
 def check_source_secrets(rule, by_urn, what: str, report: ReportViolation, unknowns: Unknowns) -> None:
-    sources = [by_urn[d.urn] for d in rule.property_dependencies.get("credentialArn", [])
-               if d.urn in by_urn and by_urn[d.urn].resource_type == SECRET]
+    sources = [
+        by_urn[d.urn]
+        for d in rule.property_dependencies.get("credentialArn", [])
+        if d.urn in by_urn and by_urn[d.urn].resource_type == SECRET
+    ]
     if not sources:
         raise UnknownValueError(UNKNOWN_STRING_VALUE, ["credentialArn"])
     for secret in sources:
@@ -128,14 +152,19 @@ def check_source_secrets(rule, by_urn, what: str, report: ReportViolation, unkno
             if not isinstance(name, str):
                 raise UnknownValueError(UNKNOWN_STRING_VALUE, ["credentialArn"])
             if not name.startswith(SECRET_PREFIX):
-                report(f"The pull through cache rule {what} reads credentials from the secret {shown} named '{name}'; "
-                       f"ECR only reads secrets under '{SECRET_PREFIX}': rename it.", rule.urn)
+                report(
+                    f"The pull through cache rule {what} reads credentials from the secret {shown} named '{name}'; "
+                    f"ECR only reads secrets under '{SECRET_PREFIX}': rename it.",
+                    rule.urn,
+                )
         with unknowns.guard(f"{what} .region"):
             region, secret_region = region_of(rule), region_of(secret)
             if region and secret_region and secret_region != region:
-                report(f"The pull through cache rule {what} deploys to {region} but its secret {shown} to "
-                       f"{secret_region}; ECR only reads a secret in the rule's own region: create it there.",
-                       rule.urn)
+                report(
+                    f"The pull through cache rule {what} deploys to {region} but its secret {shown} to "
+                    f"{secret_region}; ECR only reads a secret in the rule's own region: create it there.",
+                    rule.urn,
+                )
 
 
 def secret_name_of(rule, by_urn) -> str | None:
@@ -159,52 +188,62 @@ def secret_name_of(rule, by_urn) -> str | None:
 def validate_environment(args: StackValidationArgs, report: ReportViolation) -> None:
     """A rule of one environment reads a secret of its own: `ecr-pullthroughcache/<env>/...` or a shared one."""
     env = pulumi.Config("ecr-pull-through-cache").get("environment") or pulumi.get_stack()
-    known_environments = set(args.get_config().get("environments") or ["dev", "test", "staging", "stage", "prod",
-                                                                        "production"])
+    known_environments = set(
+        args.get_config().get("environments") or ["dev", "test", "staging", "stage", "prod", "production"]
+    )
     by_urn = {r.urn: r for r in args.resources}
     for rule in (r for r in args.resources if r.resource_type == RULE and has(r.props, "credentialArn")):
         name = secret_name_of(rule, by_urn)
         if not isinstance(name, str) or not name.startswith(SECRET_PREFIX):
             continue
-        first = name[len(SECRET_PREFIX):].split("/", 1)[0]
-        if "/" in name[len(SECRET_PREFIX):] and first != env and first in known_environments:
-            report(f"The pull through cache rule {label(rule.resource_type, rule.name)} of the {env} environment reads "
-                   f"the {first} environment's secret '{name}'; give {env} a secret of its own "
-                   f"('{SECRET_PREFIX}{env}/...') or share one under '{SECRET_PREFIX}shared/'.", rule.urn)
+        first = name[len(SECRET_PREFIX) :].split("/", 1)[0]
+        if "/" in name[len(SECRET_PREFIX) :] and first != env and first in known_environments:
+            report(
+                f"The pull through cache rule {label(rule.resource_type, rule.name)} of the {env} environment reads "
+                f"the {first} environment's secret '{name}'; give {env} a secret of its own "
+                f"('{SECRET_PREFIX}{env}/...') or share one under '{SECRET_PREFIX}shared/'.",
+                rule.urn,
+            )
 
 
 RULE_POLICY = ResourceValidationPolicy(
     name="rule-credentials",
     description="A pull through cache rule has exactly the credentials its upstream needs: a secret for token "
-                "upstreams, none for public ones, a role (and no secret) for ECR upstreams.",
+    "upstreams, none for public ones, a role (and no secret) for ECR upstreams.",
     validate=guarded(validate_rule, "rule-credentials"),
 )
 
 STACK_POLICY = StackValidationPolicy(
     name="rule-secret-location",
     description="A pull through cache rule's secret is named under ecr-pullthroughcache/ and lives in the rule's own "
-                "region and account.",
+    "region and account.",
     validate=guarded(validate_location, "rule-secret-location", stack=True),
-    config_schema=PolicyConfigSchema(properties={
-        "accountIds": {
-            "type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-            "description": "Accounts the stack deploys to; lets the account check run during preview, before the "
-                           "registry's account is known.",
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "accountIds": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+                "description": "Accounts the stack deploys to; lets the account check run during preview, before the "
+                "registry's account is known.",
+            },
+        }
+    ),
 )
 
 ENVIRONMENT_POLICY = StackValidationPolicy(
     name="secret-of-own-environment",
     description="A pull through cache rule reads a secret of its own environment (ecr-pullthroughcache/<env>/...) "
-                "or a shared one, not another environment's.",
+    "or a shared one, not another environment's.",
     validate=guarded(validate_environment, "secret-of-own-environment", stack=True),
     enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(properties={
-        "environments": {
-            "type": "array", "items": {"type": "string"},
-            "description": "Names that count as environments in secret paths. Default: dev, test, staging, stage, "
-                           "prod, production.",
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "environments": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Names that count as environments in secret paths. Default: dev, test, staging, stage, "
+                "prod, production.",
+            },
+        }
+    ),
 )

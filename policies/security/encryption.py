@@ -45,9 +45,11 @@ def validate_secret_key(args: ResourceValidationArgs, report: ReportViolation) -
         with unknowns.guard(what):
             key = get(args.props, "kmsKeyId") if has(args.props, "kmsKeyId") else None
             if key not in (None, "") and not is_default_secret_key(key):
-                report(f"The secret {what} holds upstream credentials under the KMS key {key}; ECR's pull through "
-                       "cache reads secrets through AWSServiceRoleForECRPullThroughCache, which has no KMS permission, "
-                       "so every pull would fail. Remove kmsKeyId (the default aws/secretsmanager key).")
+                report(
+                    f"The secret {what} holds upstream credentials under the KMS key {key}; ECR's pull through "
+                    "cache reads secrets through AWSServiceRoleForECRPullThroughCache, which has no KMS permission, "
+                    "so every pull would fail. Remove kmsKeyId (the default aws/secretsmanager key)."
+                )
     unknowns.finish()
 
 
@@ -68,31 +70,38 @@ def validate_templates(args: ResourceValidationArgs, report: ReportViolation) ->
         kind = get(first, "encryptionType") or "AES256"
         key = get(first, "kmsKey")
         if kind not in ("KMS", "KMS_DSSE"):
-            report(f"The repository creation template {what} encrypts cached repositories with {kind} in the {env} "
-                   "environment; use KMS with a customer-managed key (kms.create_key or kms.key_arn).")
+            report(
+                f"The repository creation template {what} encrypts cached repositories with {kind} in the {env} "
+                "environment; use KMS with a customer-managed key (kms.create_key or kms.key_arn)."
+            )
         elif not key:
-            report(f"The repository creation template {what} uses {kind} without a key in the {env} environment, so "
-                   "ECR uses the AWS managed aws/ecr key; give a customer-managed key (kms.create_key or kms.key_arn).")
+            report(
+                f"The repository creation template {what} uses {kind} without a key in the {env} environment, so "
+                "ECR uses the AWS managed aws/ecr key; give a customer-managed key (kms.create_key or kms.key_arn)."
+            )
     unknowns.finish()
 
 
 SECRET_KEY_POLICY = ResourceValidationPolicy(
     name="credentials-default-key",
     description="Upstream credentials secrets use the default aws/secretsmanager key, the only one ECR's pull "
-                "through cache can decrypt.",
+    "through cache can decrypt.",
     validate=guarded(validate_secret_key, "credentials-default-key"),
 )
 
 POLICY = ResourceValidationPolicy(
     name="kms-in-production",
     description="In production environments, repository creation templates encrypt cached repositories with a "
-                "customer-managed KMS key.",
+    "customer-managed KMS key.",
     validate=guarded(validate_templates, "kms-in-production"),
-    config_schema=PolicyConfigSchema(properties={
-        "environments": {
-            "type": "array", "items": {"type": "string"},
-            "description": "Environments (the stack's environment setting, else its name) that require a "
-                           "customer-managed key. Default: prod, production.",
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "environments": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Environments (the stack's environment setting, else its name) that require a "
+                "customer-managed key. Default: prod, production.",
+            },
+        }
+    ),
 )

@@ -20,9 +20,15 @@ ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com(
 
 NO_CREDENTIALS = frozenset({"ecr-public", "k8s", "quay"})
 ROLE_CREDENTIALS = frozenset({"ecr"})
-SECRET_CREDENTIALS = frozenset({
-    "docker-hub", "github-container-registry", "azure-container-registry", "gitlab-container-registry", "chainguard",
-})
+SECRET_CREDENTIALS = frozenset(
+    {
+        "docker-hub",
+        "github-container-registry",
+        "azure-container-registry",
+        "gitlab-container-registry",
+        "chainguard",
+    }
+)
 
 ALLOWED_SCOPES = {
     "docker-hub": ["repo:public_read", "repo:read"],
@@ -35,31 +41,45 @@ TOKEN_HELP = {
     "docker-hub": "use a personal access token with 'Public Repo Read-only' or 'Read-only' access",
     "github-container-registry": "use a classic personal access token with only read:packages",
     "azure-container-registry": "use a repository-scoped token whose scope map grants only content/read "
-                                "and metadata/read",
+    "and metadata/read",
     "gitlab-container-registry": "use a group access token with the Guest role and only read_registry",
     "chainguard": "use a Chainguard pull token (registry.pull)",
 }
 
 DEFAULT_ALLOWED_HOSTS = [
-    *KIND_HOSTS.values(), "*.azurecr.io", "*.dkr.ecr.*.amazonaws.com", "*.dkr.ecr.*.amazonaws.com.cn",
+    *KIND_HOSTS.values(),
+    "*.azurecr.io",
+    "*.dkr.ecr.*.amazonaws.com",
+    "*.dkr.ecr.*.amazonaws.com.cn",
 ]
 
 SECRET_PREFIX = "ecr-pullthroughcache/"
 CREDENTIAL_ARN = re.compile(
-    r"arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+", re.ASCII)
-ARN = re.compile(r"arn:(?P<partition>aws[a-z0-9-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-                 r"(?P<account>\d{12}|):(?P<resource>.+)", re.ASCII)
+    r"arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+", re.ASCII
+)
+ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z0-9-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
+    r"(?P<account>\d{12}|):(?P<resource>.+)",
+    re.ASCII,
+)
 CACHE_REPOSITORY_ARN = re.compile(
     r"arn:aws[a-z0-9-]*:ecr:[a-z0-9-]+:\d{12}:repository/"
-    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/\*", re.ASCII)
+    r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/\*",
+    re.ASCII,
+)
 """Patterns here are matched with `fullmatch` and ASCII classes: `$` alone admits a trailing newline."""
 CACHE_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
 
 TAG_UPSTREAM = "ptc:upstream"
 TAG_SCOPES = "ptc:token-scopes"
 TAG_TOKEN_TYPE = "ptc:token-type"
-GITLAB_TOKEN_TYPES = ("group-access-token", "group-deploy-token", "project-access-token", "project-deploy-token",
-                      "personal-access-token")
+GITLAB_TOKEN_TYPES = (
+    "group-access-token",
+    "group-deploy-token",
+    "project-access-token",
+    "project-deploy-token",
+    "personal-access-token",
+)
 """GitLab token types (GitLab docs, "Token overview"); least privilege is a group access token with the Guest
 role and only read_registry, or a group deploy token with read_registry where group access tokens are not
 offered."""

@@ -23,8 +23,10 @@ ACCESS_TOKENS = {
     "gitlab:index/personalAccessToken:PersonalAccessToken": "personal access token",
     "gitlab:index/groupDeployToken:GroupDeployToken": "group deploy token",
 }
-HAS_ACCESS_LEVEL = {"gitlab:index/groupAccessToken:GroupAccessToken",
-                    "gitlab:index/projectAccessToken:ProjectAccessToken"}
+HAS_ACCESS_LEVEL = {
+    "gitlab:index/groupAccessToken:GroupAccessToken",
+    "gitlab:index/projectAccessToken:ProjectAccessToken",
+}
 PERSONAL = "gitlab:index/personalAccessToken:PersonalAccessToken"
 
 
@@ -66,36 +68,48 @@ def validate_least_privilege(args: StackValidationArgs, report: ReportViolation)
         with unknowns.guard(what):
             scopes = [s for s in as_list(get(token.props, "scopes"))]
             if scopes != ["read_registry"]:
-                report(f"The GitLab {kind} {what} {feeds} with the scopes {', '.join(map(str, scopes)) or 'none'}; "
-                       "give it exactly read_registry.", token.urn)
+                report(
+                    f"The GitLab {kind} {what} {feeds} with the scopes {', '.join(map(str, scopes)) or 'none'}; "
+                    "give it exactly read_registry.",
+                    token.urn,
+                )
         if token.resource_type in HAS_ACCESS_LEVEL:
             with unknowns.guard(what):
                 level = get(token.props, "accessLevel")
                 if level != "guest":
                     shown = level if level is not None else "none given, so the provider's default maintainer"
-                    report(f"The GitLab {kind} {what} {feeds} with the access level {shown}; set accessLevel "
-                           "guest, all a pull needs.", token.urn)
+                    report(
+                        f"The GitLab {kind} {what} {feeds} with the access level {shown}; set accessLevel "
+                        "guest, all a pull needs.",
+                        token.urn,
+                    )
         with unknowns.guard(what):
             expires = get(token.props, "expiresAt")
             rotation = get(token.props, "rotationConfiguration")
             if not expires and not rotation:
-                report(f"The GitLab {kind} {what} {feeds} but neither expires nor rotates; set "
-                       "rotationConfiguration (or expiresAt) so a leaked token dies on its own.", token.urn)
+                report(
+                    f"The GitLab {kind} {what} {feeds} but neither expires nor rotates; set "
+                    "rotationConfiguration (or expiresAt) so a leaked token dies on its own.",
+                    token.urn,
+                )
     unknowns.finish()
 
 
 def validate_personal(args: StackValidationArgs, report: ReportViolation) -> None:
     for token, secret in feeding_tokens(args):
         if token.resource_type == PERSONAL:
-            report(f"The GitLab personal access token {label(token.resource_type, token.name)} feeds the pull through "
-                   f"cache secret '{secret.name}'; it acts as a person with all of their groups and projects: use "
-                   "a group access token with the Guest role and only read_registry.", token.urn)
+            report(
+                f"The GitLab personal access token {label(token.resource_type, token.name)} feeds the pull through "
+                f"cache secret '{secret.name}'; it acts as a person with all of their groups and projects: use "
+                "a group access token with the Guest role and only read_registry.",
+                token.urn,
+            )
 
 
 LEAST_PRIVILEGE_POLICY = StackValidationPolicy(
     name="gitlab-token-least-privilege",
     description="A GitLab token resource that feeds a pull through cache secret has exactly read_registry, the Guest "
-                "access level where it has one, and an expiry or a rotation.",
+    "access level where it has one, and an expiry or a rotation.",
     validate=guarded(validate_least_privilege, "gitlab-token-least-privilege", stack=True),
 )
 

@@ -38,9 +38,11 @@ def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = Fal
             raise
         except Exception as exc:  # noqa: BLE001 - the engine must never see it
             what = "the stack" if stack else f"the resource {_label(args.resource_type, args.name)}"
-            report(f"The policy {policy_name} could not check {what}: a property has a shape it cannot read "
-                   f"({type(exc).__name__}). Fix the property to the provider's documented type; until then the "
-                   "check counts as failed.")
+            report(
+                f"The policy {policy_name} could not check {what}: a property has a shape it cannot read "
+                f"({type(exc).__name__}). Fix the property to the provider's documented type; until then the "
+                "check counts as failed."
+            )
             return None
 
     return wrapper
@@ -89,16 +91,20 @@ def schema_faults(value: Any, schema: Mapping[str, Any], where: str) -> list[str
     return faults
 
 
-def config_faults(policies: list[Any], config: Mapping[str, Mapping[str, Any]],
-                  checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]]) -> list[str]:
+def config_faults(
+    policies: list[Any],
+    config: Mapping[str, Mapping[str, Any]],
+    checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]],
+) -> list[str]:
     """Every fault in a pack's policy config: unknown policies and settings, types, and the policies' own checks."""
     by_name = {p.name: p for p in policies}
     faults = []
     for name, settings in config.items():
         policy = by_name.get(name)
         if policy is None:
-            faults.append(f"policy config '{name}': this pack has no such policy (policies: "
-                          f"{', '.join(sorted(by_name))})")
+            faults.append(
+                f"policy config '{name}': this pack has no such policy (policies: {', '.join(sorted(by_name))})"
+            )
             continue
         settings = dict(settings or {})
         level = settings.pop("enforcementLevel", None)
@@ -106,15 +112,21 @@ def config_faults(policies: list[Any], config: Mapping[str, Mapping[str, Any]],
             faults.append(f"policy config '{name}'.enforcementLevel: must be one of {', '.join(LEVELS)}")
         schema = policy.config_schema
         properties = dict(schema.properties) if schema is not None else {}
-        faults.extend(schema_faults(settings, {"type": "object", "properties": properties,
-                                               "additionalProperties": False}, f"policy config '{name}'"))
+        faults.extend(
+            schema_faults(
+                settings,
+                {"type": "object", "properties": properties, "additionalProperties": False},
+                f"policy config '{name}'",
+            )
+        )
         if not faults and name in checks:
             faults.extend(f"policy config '{name}'.{fault}" for fault in checks[name](settings))
     return faults
 
 
-def check_config_on_configure(policies: list[Any],
-                              checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]]) -> None:
+def check_config_on_configure(
+    policies: list[Any], checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]]
+) -> None:
     """Make the SDK's `Configure` refuse invalid policy config (call before constructing the PolicyPack)."""
     import grpc
     from google.protobuf import json_format

@@ -23,8 +23,11 @@ REPOSITORY_SCOPED = {"aws:ecr/repositoryPolicy:RepositoryPolicy", TEMPLATE}
 
 def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     if args.resource_type == "aws:iam/role:Role":
-        return [(f"inline policy '{get(p, 'name')}'", get(p, "policy"))
-                for p in as_list(get(args.props, "inlinePolicies")) if hasattr(p, "keys")]
+        return [
+            (f"inline policy '{get(p, 'name')}'", get(p, "policy"))
+            for p in as_list(get(args.props, "inlinePolicies"))
+            if hasattr(p, "keys")
+        ]
     key = POLICY_PROPERTIES.get(args.resource_type)
     return [(key, get(args.props, key))] if key else []
 
@@ -39,18 +42,23 @@ def statement_faults(statement, repository_scoped: bool) -> list[str]:
         faults.append("allows everything but a list of actions (NotAction); list the actions it grants instead")
     actions = [a for a in as_list(get(statement, "Action")) if isinstance(a, str)]
     if any(a.lower() in ("*", "ecr:*") for a in actions):
-        faults.append(f"grants {', '.join(a for a in actions if a.lower() in ('*', 'ecr:*'))}; grant the ECR "
-                      "actions it needs by name")
+        faults.append(
+            f"grants {', '.join(a for a in actions if a.lower() in ('*', 'ecr:*'))}; grant the ECR "
+            "actions it needs by name"
+        )
     granted = [c for c in CACHE_ACTIONS if any(fnmatchcase(c.lower(), a.lower()) for a in actions)]
     if granted and get(statement, "NotResource") is not None:
-        faults.append(f"grants {', '.join(granted)} on everything but a list (NotResource); scope it to "
-                      "repository/<prefix>/*")
+        faults.append(
+            f"grants {', '.join(granted)} on everything but a list (NotResource); scope it to repository/<prefix>/*"
+        )
     resources = as_list(get(statement, "Resource"))
     if granted and not (repository_scoped and not resources):
         loose = [r for r in resources if not (isinstance(r, str) and CACHE_REPOSITORY_ARN.fullmatch(r))]
         if loose or not resources:
-            faults.append(f"grants {', '.join(granted)} on {', '.join(map(str, loose)) or 'no resource'}; scope it "
-                          "to arn:<partition>:ecr:<region>:<account>:repository/<prefix>/* for each cache prefix")
+            faults.append(
+                f"grants {', '.join(granted)} on {', '.join(map(str, loose)) or 'no resource'}; scope it "
+                "to arn:<partition>:ecr:<region>:<account>:repository/<prefix>/* for each cache prefix"
+            )
     return faults
 
 
@@ -64,8 +72,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             with unknowns.guard(what):
                 document = policy_document(text)
                 if document is None:
-                    report(f"The {where} of {what} is not a JSON policy document, so its cache permissions cannot "
-                           "be checked.")
+                    report(
+                        f"The {where} of {what} is not a JSON policy document, so its cache permissions cannot "
+                        "be checked."
+                    )
                     continue
                 for index, statement in enumerate(as_list(get(document, "Statement"))):
                     sid = get(statement, "Sid") if hasattr(statement, "keys") else None
@@ -78,6 +88,6 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 POLICY = ResourceValidationPolicy(
     name="cache-permissions-scoped",
     description="IAM, registry and repository policies never grant ecr:*, and grant ecr:CreateRepository or "
-                "ecr:BatchImportUpstreamImage only on repository/<prefix>/*.",
+    "ecr:BatchImportUpstreamImage only on repository/<prefix>/*.",
     validate=guarded(validate, "cache-permissions-scoped"),
 )

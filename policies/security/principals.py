@@ -22,12 +22,23 @@ POLICY_PROPERTIES = {
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository policy", "policy"),
     TEMPLATE: ("repository policy of the repositories it creates", "repositoryPolicy"),
 }
-LET_IN_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:BatchGetImage",
-                  "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+LET_IN_ACTIONS = (
+    "ecr:BatchImportUpstreamImage",
+    "ecr:CreateRepository",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
+)
 """First pulls (create, import) and every pull: what a stranger must not get on a cache."""
 ORG_KEYS = ("aws:principalorgid", "aws:principalorgpaths")
-ORG_OPERATORS = ("stringequals", "stringlike", "forallvalues:stringequals", "forallvalues:stringlike",
-                 "foranyvalue:stringequals", "foranyvalue:stringlike")
+ORG_OPERATORS = (
+    "stringequals",
+    "stringlike",
+    "forallvalues:stringequals",
+    "forallvalues:stringlike",
+    "foranyvalue:stringequals",
+    "foranyvalue:stringlike",
+)
 ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::(?P<account>[0-9]{12}):.+", re.ASCII)
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 ORG_VALUE = re.compile(r"o-[a-z0-9]{10,32}(/.*)?", re.ASCII)
@@ -53,8 +64,9 @@ def org_condition(statement) -> bool:
         for key, values in keys.items():
             if isinstance(key, str) and key.lower() in ORG_KEYS:
                 values = as_list(values)
-                if values and all(isinstance(v, str) and ORG_VALUE.fullmatch(v) and "*" not in v.split("/")[0]
-                                  for v in values):
+                if values and all(
+                    isinstance(v, str) and ORG_VALUE.fullmatch(v) and "*" not in v.split("/")[0] for v in values
+                ):
                     return True
     return False
 
@@ -82,8 +94,10 @@ def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
             continue
         if value == "*":
             if not org_condition(statement):
-                faults.append("lets in every AWS principal (\"*\"); name the accounts or roles, or keep \"*\" with an "
-                              "aws:PrincipalOrgID (or aws:PrincipalOrgPaths) condition naming your organization")
+                faults.append(
+                    'lets in every AWS principal ("*"); name the accounts or roles, or keep "*" with an '
+                    "aws:PrincipalOrgID (or aws:PrincipalOrgPaths) condition naming your organization"
+                )
             continue
         account = None
         if isinstance(value, str) and ACCOUNT_ID.fullmatch(value):
@@ -91,12 +105,15 @@ def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
         elif isinstance(value, str) and (match := ACCOUNT_ARN.fullmatch(value)):
             account = match.group("account")
         if account is None:
-            faults.append(f"lets in {value!r}, which is not an AWS account or IAM principal ARN; name accounts or "
-                          "roles")
+            faults.append(
+                f"lets in {value!r}, which is not an AWS account or IAM principal ARN; name accounts or roles"
+            )
         elif allowed_accounts is not None and account not in allowed_accounts:
-            faults.append(f"lets in account {account}, which is not in allowedAccounts "
-                          f"({', '.join(sorted(allowed_accounts)) or 'none'}); remove it or add it to the policy's "
-                          "allowedAccounts")
+            faults.append(
+                f"lets in account {account}, which is not in allowedAccounts "
+                f"({', '.join(sorted(allowed_accounts)) or 'none'}); remove it or add it to the policy's "
+                "allowedAccounts"
+            )
     return faults
 
 
@@ -115,8 +132,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             return
         document = policy_document(text)
         if document is None:
-            report(f"The {noun} of {what} is not a JSON policy document, so who it lets in cannot be checked; "
-                   "give it valid policy JSON.")
+            report(
+                f"The {noun} of {what} is not a JSON policy document, so who it lets in cannot be checked; "
+                "give it valid policy JSON."
+            )
             return
         for index, statement in enumerate(as_list(get(document, "Statement"))):
             if not hasattr(statement, "get"):
@@ -137,13 +156,16 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 POLICY = ResourceValidationPolicy(
     name="cache-principals-allowed",
     description="Registry, repository and creation-template policies let in to the cache only named accounts or "
-                "roles (from allowedAccounts when set), AWS services, or \"*\" limited to an organization.",
+    'roles (from allowedAccounts when set), AWS services, or "*" limited to an organization.',
     validate=guarded(validate, "cache-principals-allowed"),
-    config_schema=PolicyConfigSchema(properties={
-        "allowedAccounts": {
-            "type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-            "description": "AWS accounts whose principals ECR policies may let in to the cache. Default: any named "
-                           "account (\"*\" still needs an organization condition).",
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedAccounts": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+                "description": "AWS accounts whose principals ECR policies may let in to the cache. Default: any named "
+                'account ("*" still needs an organization condition).',
+            },
+        }
+    ),
 )

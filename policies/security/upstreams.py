@@ -23,14 +23,18 @@ def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) ->
     allowed = args.get_config().get("allowedHosts") or DEFAULT_ALLOWED_HOSTS
     url = get(args.props, "upstreamRegistryUrl")
     if not isinstance(url, str) or not any(fnmatchcase(url.lower(), pattern.lower()) for pattern in allowed):
-        report(f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which is not an "
-               f"allowed upstream ({', '.join(allowed)}); use a supported registry or add the host to the policy's "
-               "allowedHosts.")
+        report(
+            f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which is not an "
+            f"allowed upstream ({', '.join(allowed)}); use a supported registry or add the host to the policy's "
+            "allowedHosts."
+        )
     elif kind_of_url(url) is None:
-        report(f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which ECR pull "
-               "through cache does not support as an upstream; use one of the supported registries (ECR Public, "
-               "registry.k8s.io, quay.io, Docker Hub, ghcr.io, *.azurecr.io, registry.gitlab.com, cgr.dev, or an ECR "
-               "registry) or remove the rule.")
+        report(
+            f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which ECR pull "
+            "through cache does not support as an upstream; use one of the supported registries (ECR Public, "
+            "registry.k8s.io, quay.io, Docker Hub, ghcr.io, *.azurecr.io, registry.gitlab.com, cgr.dev, or an ECR "
+            "registry) or remove the rule."
+        )
 
 
 class DeclaredSecrets:
@@ -52,8 +56,9 @@ class DeclaredSecrets:
         """Secrets an ARN's `secret:<name>-<6 characters>` part names."""
         name = resource[:-7] if len(resource) > 7 and resource[-7] == "-" else resource
         found = [self.by_name[name]] if name in self.by_name else []
-        found += [self.by_prefix[resource[:end]] for end in range(1, len(resource) + 1)
-                  if resource[:end] in self.by_prefix]
+        found += [
+            self.by_prefix[resource[:end]] for end in range(1, len(resource) + 1) if resource[:end] in self.by_prefix
+        ]
         return found
 
 
@@ -87,17 +92,22 @@ def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
             if rule.parent is not None and rule.parent.resource_type == UPSTREAM_COMPONENT:
                 declared = get(rule.parent.props, "kind")
                 if declared and declared != actual:
-                    report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
-                           f"UpstreamCache '{rule.parent.name}' is declared as kind {declared}; make the kind and "
-                           "the registry agree.", rule.urn)
+                    report(
+                        f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
+                        f"UpstreamCache '{rule.parent.name}' is declared as kind {declared}; make the kind and "
+                        "the registry agree.",
+                        rule.urn,
+                    )
             for secret in secrets_of(rule, secrets):
                 with unknowns.guard(what):
                     declared = get(get(secret.props, "tags") or {}, TAG_UPSTREAM)
                     if declared and declared != actual:
-                        report(f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
-                               f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={declared}; store "
-                               f"{actual} credentials in it (and tag it so) or point the rule at the right secret.",
-                               rule.urn)
+                        report(
+                            f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
+                            f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={declared}; store "
+                            f"{actual} credentials in it (and tag it so) or point the rule at the right secret.",
+                            rule.urn,
+                        )
     unknowns.finish()
 
 
@@ -105,19 +115,22 @@ ALLOWLIST_POLICY = ResourceValidationPolicy(
     name="upstream-allowlist",
     description="A pull through cache rule caches a known upstream registry (Azure and ECR registries by pattern).",
     validate=guarded(validate_allowlist, "upstream-allowlist"),
-    config_schema=PolicyConfigSchema(properties={
-        "allowedHosts": {
-            "type": "array", "items": {"type": "string"},
-            "description": "Upstream hosts rules may cache; shell-style patterns such as '*.azurecr.io' or "
-                           "'acmeprod.azurecr.io'. Default: every upstream ECR supports.",
-        },
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedHosts": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Upstream hosts rules may cache; shell-style patterns such as '*.azurecr.io' or "
+                "'acmeprod.azurecr.io'. Default: every upstream ECR supports.",
+            },
+        }
+    ),
 )
 
 KIND_POLICY = StackValidationPolicy(
     name="upstream-matches-kind",
     description="A pull through cache rule's registry matches the kind its UpstreamCache or its credentials "
-                "secret (tag ptc:upstream) declares.",
+    "secret (tag ptc:upstream) declares.",
     validate=guarded(validate_kind, "upstream-matches-kind", stack=True),
 )
 

@@ -16,10 +16,18 @@ CACHE_OUTPUTS = {
     "consumer_policy_arn": "arn:aws:iam::123456789012:policy/dev-consumer-1a2b3c4",
     "consumer_policy_arns": ["arn:aws:iam::123456789012:policy/dev-consumer-1a2b3c4"],
     "upstreams": {
-        "docker-hub": {"kind": "docker-hub", "upstream_url": "registry-1.docker.io",
-                       "cache_uri": f"{REGISTRY}/docker-hub", "upstream_prefix": None},
-        "github": {"kind": "github-container-registry", "upstream_url": "ghcr.io",
-                   "cache_uri": f"{REGISTRY}/github", "upstream_prefix": None},
+        "docker-hub": {
+            "kind": "docker-hub",
+            "upstream_url": "registry-1.docker.io",
+            "cache_uri": f"{REGISTRY}/docker-hub",
+            "upstream_prefix": None,
+        },
+        "github": {
+            "kind": "github-container-registry",
+            "upstream_url": "ghcr.io",
+            "cache_uri": f"{REGISTRY}/github",
+            "upstream_prefix": None,
+        },
     },
 }
 REFERENCES = {"acme/ecr-pull-through-cache/dev": CACHE_OUTPUTS}
@@ -28,21 +36,26 @@ REFERENCES = {"acme/ecr-pull-through-cache/dev": CACHE_OUTPUTS}
 def run(config=None):
     stack = load_stack_config(EXAMPLE, stack="dev")
     if config is not None:
-        stack = make_stack_config(stack.project, "dev", {**config, "aws:region": "us-east-2",
-                                                         "cacheStack": "acme/ecr-pull-through-cache/dev"})
+        stack = make_stack_config(
+            stack.project, "dev", {**config, "aws:region": "us-east-2", "cacheStack": "acme/ecr-pull-through-cache/dev"}
+        )
     return run_program(EXAMPLE, stack, preview=False, stack_references=REFERENCES)
 
 
 def test_the_workload_pulls_through_the_cache():
     result = run()
     assert result.error is None, result.error
-    attachment = result.get("aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
-                            "workload-pulls-through-cache")
+    attachment = result.get(
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive", "workload-pulls-through-cache"
+    )
     assert attachment.inputs["policyArns"][:-1] == CACHE_OUTPUTS["consumer_policy_arns"]
-    containers = json.loads(result.get("aws:ecs/taskDefinition:TaskDefinition", "workload")
-                            .inputs["containerDefinitions"])
-    assert [c["image"] for c in containers] == [f"{REGISTRY}/docker-hub/library/nginx:1.27",
-                                                f"{REGISTRY}/github/acme/api:2.4.0"]
+    containers = json.loads(
+        result.get("aws:ecs/taskDefinition:TaskDefinition", "workload").inputs["containerDefinitions"]
+    )
+    assert [c["image"] for c in containers] == [
+        f"{REGISTRY}/docker-hub/library/nginx:1.27",
+        f"{REGISTRY}/github/acme/api:2.4.0",
+    ]
     assert result.plain_outputs["images"] == [c["image"] for c in containers]
 
 
