@@ -28,6 +28,8 @@ class PreviewReport:
     outputs: dict[str, Any] = field(default_factory=dict)
     violations: list[dict[str, Any]] = field(default_factory=list)
     aws_findings: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the preview could not see (ESC environments without the `esc` CLI)."""
     """Requests AWS would refuse (`ptc.aws_api`); any makes the preview an error."""
     error: str | None = None
     """The config fault or program failure, already worded for people."""
@@ -59,6 +61,8 @@ class PreviewReport:
         }
         if self.aws_findings:
             document["aws_findings"] = self.aws_findings
+        if self.notes:
+            document["notes"] = self.notes
         if self.error is not None:
             document["error"] = self.error
         return document
@@ -112,6 +116,12 @@ def _preview_one(
         report = PreviewReport(
             project=config.project, stack=config.stack, resources=result.resources, outputs=result.outputs
         )
+        if config.esc_placeholders:
+            report.notes.append(
+                f"the stack imports the ESC environment(s) {', '.join(config.esc_environments)}, and `esc` is not "
+                f"here to open them: {', '.join(config.esc_placeholders)} are assumed to come from ESC and are not "
+                "checked offline (install the esc CLI to check them too)"
+            )
         if result.error is not None:
             report.error = describe_failure(result.error)
             return report
@@ -159,6 +169,8 @@ def print_report(report: PreviewReport, console: Console) -> None:
         f"Previewing stack [bold]{report.stack}[/bold] of project {report.project} "
         "(mock engine: no cloud account, no Pulumi CLI)"
     )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     if report.error is not None:
         console.print(f"[bold red]error:[/bold red] {report.error}", highlight=False, soft_wrap=True)
         return

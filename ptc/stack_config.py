@@ -32,6 +32,10 @@ class StackConfig:
     """Full keys (`namespace:key`) to the strings the runtime holds (JSON for objects and lists)."""
     secret_keys: list[str] = field(default_factory=list)
     path: Path | None = None
+    esc_environments: list[str] = field(default_factory=list)
+    """Pulumi ESC environments the stack file imports (`environment:`)."""
+    esc_placeholders: list[str] = field(default_factory=list)
+    """Keys given a placeholder because ESC could not be opened here (no `esc` CLI): assumed, not checked."""
 
     def get(self, key: str, default: Any = None) -> Any:
         """A value decoded from its runtime string (`aws:region`, `ecr-pull-through-cache:upstreams`)."""
@@ -110,7 +114,84 @@ def load_stack_config(
         raise StackConfigError(
             f"{config_file} has {len(faults)} problem{'s' if len(faults) > 1 else ''}; nothing was previewed.\n{lines}"
         )
-    return make_stack_config(name, stack, raw, project.get("config"), path=config_file)
+    environments = _esc_imports(document.get("environment"), config_file)
+    placeholders: list[str] = []
+    if environments:
+        raw, placeholders = _with_esc(name, raw, environments)
+    config = make_stack_config(name, stack, raw, project.get("config"), path=config_file)
+    config.esc_environments, config.esc_placeholders = environments, placeholders
+    return config
+
+
+def _esc_imports(value: Any, path: Path) -> list[str]:
+    """`environment: [a, b]` (or `environment: {imports: [...]}`) of a stack file."""
+    if value is None:
+        return []
+    imports = value.get("imports") if isinstance(value, dict) else value
+    if not isinstance(imports, list) or not all(isinstance(e, str) and e for e in imports):
+        raise StackConfigError(f"{path}: 'environment' must list ESC environment names")
+    return list(imports)
+
+
+def _with_esc(project: str, raw: dict[str, Any], environments: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The stack's config with what its ESC environments provide (`esc env open <env> pulumiConfig`), the stack's
+    own values winning as in Pulumi. Without the `esc` CLI, each credentials entry an upstream needs and the stack
+    lacks gets a marked placeholder, and the report names it: never a false "credentials required"."""
+    import shutil
+    import subprocess
+
+    esc = shutil.which("esc")
+    if esc is not None:
+        merged: dict[str, Any] = {}
+        for environment in environments:
+            try:
+                result = subprocess.run(
+                    [esc, "env", "open", environment, "pulumiConfig", "--format", "json"],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise StackConfigError(f"cannot open the ESC environment {environment}: {exc}") from None
+            if result.returncode != 0:
+                raise StackConfigError(f"`esc env open {environment}` failed: {result.stderr.strip()[:300]}")
+            try:
+                values = json.loads(result.stdout or "{}") or {}
+            except ValueError:
+                raise StackConfigError(f"`esc env open {environment}` printed no JSON") from None
+            if isinstance(values, dict):  # tokens from ESC stay secrets, entry by entry
+                merged.update(
+                    {k: _secure_leaves(v) if k.split(":")[-1] in SECRET_MAPS else v for k, v in values.items()}
+                )
+        return {**merged, **raw}, []
+    return _esc_placeholders(project, raw, environments)
+
+
+def _secure_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _secure_leaves(v) for k, v in value.items()}
+    return {"secure": value} if isinstance(value, str) else value
+
+
+def _esc_placeholders(project: str, raw: dict[str, Any], environments: list[str]) -> tuple[dict[str, Any], list[str]]:
+    from components.catalog import KINDS
+    from components.config import credentials_key
+
+    upstreams = raw.get(f"{project}:upstreams", raw.get("upstreams"))
+    key = f"{project}:credentials" if f"{project}:credentials" in raw or "credentials" not in raw else "credentials"
+    credentials = dict(raw.get(key) or {}) if isinstance(raw.get(key) or {}, dict) else {}
+    added = []
+    for entry in upstreams if isinstance(upstreams, list) else []:
+        if not isinstance(entry, dict) or entry.get("existing_secret") or entry.get("token"):
+            continue
+        spec = KINDS.get(entry.get("kind")) if isinstance(entry.get("kind"), str) else None
+        prefix = credentials_key(entry) if spec is not None and spec.needs_secret else None
+        if prefix and prefix not in credentials:
+            credentials[prefix] = {"secure": f"esc-unresolved:{','.join(environments)}"}
+            added.append(f"credentials.{prefix}")
+    if added:
+        raw = {**raw, key: credentials}
+    return raw, added
 
 
 TYPE_CHECKS = {

@@ -346,3 +346,46 @@ def test_the_readmes_deploy_steps_start_a_new_stack_that_previews_clean(tmp_path
     result = ptc("preview", "--config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Previewing stack {stack}" in result.stdout
+
+
+def test_esc_imports_without_the_esc_cli_are_named_not_a_false_credentials_error(tmp_path):
+    config = dict(stack_file("dev"))
+    config.pop("ecr-pull-through-cache:credentials")
+    path = tmp_path / "Pulumi.esc.yaml"
+    path.write_text(yaml.safe_dump({"environment": ["acme/ptc-tokens"], "config": config}))
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable)}  # no esc CLI on PATH
+    result = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--config", str(path), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    note = json.loads(result.stdout)["notes"][0]
+    assert "acme/ptc-tokens" in note and "credentials.docker-hub, credentials.github" in note
+    assert "not checked offline" in note
+
+
+def test_esc_values_are_merged_when_the_esc_cli_is_here(tmp_path):
+    config = dict(stack_file("dev"))
+    credentials = config.pop("ecr-pull-through-cache:credentials")
+    fake = tmp_path / "bin" / "esc"
+    fake.parent.mkdir()
+    payload = json.dumps({"ecr-pull-through-cache:credentials": {k: v["secure"] for k, v in credentials.items()}})
+    fake.write_text(f"#!/bin/sh\necho '{payload}'\n")
+    fake.chmod(0o755)
+    path = tmp_path / "Pulumi.esc.yaml"
+    path.write_text(yaml.safe_dump({"environment": ["acme/ptc-tokens"], "config": config}))
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.path.dirname(sys.executable)}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--config", str(path), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "notes" not in json.loads(result.stdout)
