@@ -87,3 +87,19 @@ def test_gitlab_has_the_same_gates():
     assert pipeline["deploy-prod"]["rules"][0]["when"] == "manual"
     for job in ("deploy-dev", "deploy-prod"):
         assert pipeline[job]["extends"] == ".deploy"
+
+
+def test_the_package_declares_ranges_and_make_installs_exact_pins():
+    """Installing the tool never forces exact pins; the project's own installs are reproducible."""
+    import re
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = {
+        line.split("==")[0].lower(): line.split("==")[1]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    names = {re.split(r"[<>=!~]", d)[0].lower() for d in declared}
+    assert names == set(pins)
+    assert not [d for d in declared if "==" in d]
