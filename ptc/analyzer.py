@@ -219,12 +219,17 @@ class PackHost:
 
     def close(self) -> None:
         self._sock.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
+
+
+def stop(process: Any, timeout: float = 5) -> None:
+    """Terminate a process (or a forked pack), and kill it if it has not gone within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 _HOSTS: dict[str, PackHost] = {}
@@ -399,12 +404,7 @@ class PackProcess:
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
 
 
 def _pump(stream, sink, at_end=None) -> None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError
+from components.config import CONFIG_KEYS, ConfigError
 from components.images import InvalidReference, NotCached, parse_image, rewrite_image, rewrite_manifest
 from ptc.mock_engine import run_program
 from ptc.outputs import OutputsError, validate_outputs
@@ -57,21 +57,7 @@ def test_any_stack_file_is_read_or_refused(tmp_path_factory, data):
         assert str(exc)
 
 
-KEYS = [
-    "environment",
-    "tags",
-    "upstreams",
-    "credentials",
-    "template",
-    "kms",
-    "scanning",
-    "consumers",
-    "secret_recovery_window_days",
-    "random_prefix_suffix",
-    "iam",
-    "registry_policy_statements",
-    "aws:region",
-]
+KEYS = [*CONFIG_KEYS, "aws:region"]
 UPSTREAM_KEYS = [
     "kind",
     "prefix",

@@ -103,3 +103,9 @@ def test_the_package_declares_ranges_and_make_installs_exact_pins():
     names = {re.split(r"[<>=!~]", d)[0].lower() for d in declared}
     assert names == set(pins)
     assert not [d for d in declared if "==" in d]
+
+
+def test_gitlab_never_runs_a_branch_and_a_merge_request_pipeline_for_one_change():
+    rules = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["workflow"]["rules"]
+    assert rules[0] == {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}
+    assert rules[1] == {"if": "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS", "when": "never"}
