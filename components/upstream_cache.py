@@ -272,42 +272,46 @@ class UpstreamCache(pulumi.ComponentResource):
         The GitLab provider authenticates with GITLAB_TOKEN or the `gitlab:token` secret config (a token allowed
         to create group tokens), never with this project's settings.
         """
-        import pulumi_gitlab as gitlab
-
         managed = plan.managed_token
         assert managed is not None
         token_name = f"ecr-pull-through-cache-{plan.environment}-{naming.slug(plan.prefix)}"
         if managed.type == "group-access-token":
             # Guest role and only read_registry: the least privilege the ECR/GitLab tutorial asks for. The provider
             # rotates the token on `pulumi up` once it is within rotate_before_days of its expiry.
-            token = gitlab.GroupAccessToken(
+            token = gitlab_resource(
+                GITLAB_GROUP_ACCESS_TOKEN,
                 f"{name}-gitlab-token",
-                group=managed.group,
-                name=token_name,
-                description=f"ECR pull through cache '{plan.prefix}' ({plan.environment}): pull only",
-                access_level="guest",
-                scopes=["read_registry"],
-                rotation_configuration=gitlab.GroupAccessTokenRotationConfigurationArgs(
-                    expiration_days=managed.expires_in_days, rotate_before_days=managed.rotate_before_days
-                ),
-                opts=child,
+                {
+                    "group": managed.group,
+                    "name": token_name,
+                    "description": f"ECR pull through cache '{plan.prefix}' ({plan.environment}): pull only",
+                    "accessLevel": "guest",
+                    "scopes": ["read_registry"],
+                    "rotationConfiguration": {
+                        "expirationDays": managed.expires_in_days,
+                        "rotateBeforeDays": managed.rotate_before_days,
+                    },
+                },
+                child,
             )
             # "Any non-blank value as a username" (GitLab docs, "Group access tokens").
-            return catalog.GITLAB_ACCESS_TOKEN_USERNAME, token.token
+            return catalog.GITLAB_ACCESS_TOKEN_USERNAME, token.token  # type: ignore[attr-defined]
         # Deploy tokens have no rotation: the expiry moves on a fixed schedule (stable between runs), and a new
         # expiry replaces the token, the new one created and stored before the old one is deleted.
-        expires_at = deploy_token_expiry(managed.expires_in_days, managed.rotate_before_days)
-        token = gitlab.GroupDeployToken(
+        token = gitlab_resource(
+            GITLAB_GROUP_DEPLOY_TOKEN,
             f"{name}-gitlab-token",
-            group=managed.group,
-            name=token_name,
-            username=token_name,
-            scopes=["read_registry"],
-            expires_at=expires_at,
-            opts=child,
+            {
+                "group": managed.group,
+                "name": token_name,
+                "username": token_name,
+                "scopes": ["read_registry"],
+                "expiresAt": deploy_token_expiry(managed.expires_in_days, managed.rotate_before_days),
+            },
+            child,
         )
         # A deploy token authenticates with its own username (GitLab docs, "Deploy tokens").
-        return token.username, token.token
+        return token.username, token.token  # type: ignore[attr-defined]
 
     def _upstream_role(
         self,
@@ -442,6 +446,27 @@ class UpstreamCache(pulumi.ComponentResource):
             pulumi.Output.from_input(repository_policy),
         ).apply(lambda v: template_output(settings, v[0], v[1], v[2], plan.scan_frequency))
         return template, output
+
+
+GITLAB_GROUP_ACCESS_TOKEN = "gitlab:index/groupAccessToken:GroupAccessToken"
+GITLAB_GROUP_DEPLOY_TOKEN = "gitlab:index/groupDeployToken:GroupDeployToken"
+GITLAB_OUTPUTS = ("token", "username", "expiresAt")
+
+
+def gitlab_resource(type_token: str, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> Any:
+    """A resource of the GitLab provider (pulumi-gitlab's plugin, at the pinned package's version).
+
+    Registered as the SDK class would register it (same type token, the engine's property names, `token` a
+    secret output), without importing `pulumi_gitlab`: its package imports all of its ~300 modules, 0.25 s of
+    every preview for two resource types.
+    """
+    from importlib.metadata import version
+
+    merged = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(version=version("pulumi-gitlab"), additional_secret_outputs=["token"])
+    )
+    outputs = {key: None for key in GITLAB_OUTPUTS if key not in props}  # inputs given keep their values
+    return pulumi.CustomResource(type_token, name, {**props, **outputs}, merged)
 
 
 def deploy_token_expiry(expires_in_days: int, rotate_before_days: int, today: Optional[Any] = None) -> str:

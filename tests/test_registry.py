@@ -350,6 +350,9 @@ def test_the_stack_creates_a_least_privilege_group_access_token_and_keeps_it_sec
     assert token.inputs["rotationConfiguration"] == {"expirationDays": 60, "rotateBeforeDays": 7}
     assert token.inputs["group"] == "acme/platform"
     assert "token" in token.request.additionalSecretOutputs  # the provider keeps the value secret in state
+    from importlib.metadata import version
+
+    assert token.request.version == version("pulumi-gitlab")  # the pinned provider plugin, as the SDK class pins it
     value = token.state["token"]
     version = result.get(SECRET_VERSION, "test-gitlab-credentials")
     assert version.secret_paths == ["secretString"]
