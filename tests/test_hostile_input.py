@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import CONFIG_KEYS, ConfigError
+from components.config import UPSTREAM_KEYS as CONFIG_UPSTREAM_KEYS
 from components.images import InvalidReference, NotCached, parse_image, rewrite_image, rewrite_manifest
 from ptc.mock_engine import run_program
 from ptc.outputs import OutputsError, validate_outputs
@@ -58,19 +59,7 @@ def test_any_stack_file_is_read_or_refused(tmp_path_factory, data):
 
 
 KEYS = [*CONFIG_KEYS, "aws:region"]
-UPSTREAM_KEYS = [
-    "kind",
-    "prefix",
-    "random_suffix",
-    "username",
-    "token_scopes",
-    "token_type",
-    "existing_secret",
-    "registry",
-    "upstream_prefix",
-    "template",
-    "token",
-]
+UPSTREAM_KEYS = list(CONFIG_UPSTREAM_KEYS)
 
 
 @st.composite
