@@ -1017,7 +1017,7 @@ def _registry_wide_faults(
                 f"KMS_DSSE exists only in the AWS GovCloud (US) regions ({govcloud}), not in {context.region}; use KMS",
             )
         if template.tag_repositories:
-            added = len(tag_rules.PROJECT_TAGS) - 1  # templates carry environment, ptc:upstream and ptc:prefix
+            added = len(tag_rules.TEMPLATE_PROJECT_TAGS)
             merged = {**tags, **template.resource_tags}
             if len(merged) + added > tag_rules.MAX_TAGS:
                 c.add(

@@ -33,6 +33,8 @@ PROJECT_TAGS = (
 )
 """Tags the components add themselves; the most any one resource gets is all seven (the secret of a GitLab token
 the stack creates)."""
+TEMPLATE_PROJECT_TAGS = ("environment", "ptc:upstream", "ptc:prefix")
+"""The project tags a creation template gives the repositories it creates."""
 
 
 def _allowed(char: str) -> bool:

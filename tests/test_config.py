@@ -644,3 +644,13 @@ def test_a_token_block_with_a_stray_token_scopes_of_any_type_is_a_named_fault():
             )
         )
         assert any("token_scopes: is read_registry for a token the stack creates" in f for f in faults), faults
+
+
+def test_templates_count_only_the_three_project_tags_they_add():
+    """47 repository tags plus the template's environment, ptc:upstream and ptc:prefix make 50: allowed."""
+    config = mutate(lambda c: c.update(tags={}, template={"resource_tags": {f"r{i}": "v" for i in range(42)}}))
+    config["tags"] = {f"s{i}": "v" for i in range(5)}
+    assert parse(config).upstreams[0].template.resource_tags
+    from components import tags
+
+    assert len(tags.TEMPLATE_PROJECT_TAGS) == 3
