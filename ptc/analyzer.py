@@ -308,7 +308,8 @@ class PackProcess:
         if line is None or not line.strip().isdigit():
             self.process.wait(timeout=10)
             stderr = "".join(self._stderr).strip()
-            raise PolicyPackError(f"policy pack {self.pack_dir.name} did not start: {stderr or line!r}")
+            shown = self.config.redact(stderr or repr(line))  # the pack's environment holds the stack's config
+            raise PolicyPackError(f"policy pack {self.pack_dir.name} did not start: {shown}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line.strip()}", options=CHANNEL_OPTIONS)
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         # wait_for_ready rather than channel_ready_future: the future's connectivity subscription makes

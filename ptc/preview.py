@@ -68,16 +68,19 @@ class PreviewReport:
         return document
 
 
-def describe_failure(error: BaseException) -> str:
-    """A program failure for people: the config faults as written, anything else in one line."""
+def describe_failure(error: BaseException, config: StackConfig | None = None) -> str:
+    """A program failure for people: the config faults as written, anything else in one line; with `config`,
+    no secret config value survives in it (an exception message may quote one), the debug traceback included."""
     from components.config import ConfigError  # imported late: only needed on failure
 
     if isinstance(error, ConfigError):
-        return str(error)
-    if os.environ.get("PTC_DEBUG"):
-        return "".join(traceback.format_exception(error))
-    message = str(error).strip() or type(error).__name__
-    return f"The program failed: {type(error).__name__}: {message} (set PTC_DEBUG=1 for the traceback)"
+        text = str(error)
+    elif os.environ.get("PTC_DEBUG"):
+        text = "".join(traceback.format_exception(error))
+    else:
+        message = str(error).strip() or type(error).__name__
+        text = f"The program failed: {type(error).__name__}: {message} (set PTC_DEBUG=1 for the traceback)"
+    return config.redact(text) if config is not None else text
 
 
 def preview(project_dir: Path, config: StackConfig, policy_config: dict[str, Any] | None = None) -> PreviewReport:
@@ -123,7 +126,7 @@ def _preview_one(
                 "checked offline (install the esc CLI to check them too)"
             )
         if result.error is not None:
-            report.error = describe_failure(result.error)
+            report.error = describe_failure(result.error, config)
             return report
         # Phase 2: the create requests as AWS would check them (botocore's model and AWS's quotas).
         from . import aws_api

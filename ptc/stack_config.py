@@ -47,6 +47,32 @@ class StackConfig:
         except ValueError:
             return text
 
+    def secret_texts(self) -> list[str]:
+        """Every string held under a secret key (the leaves of a secret map included), longest first."""
+        found: list[str] = []
+
+        def leaves(value: Any) -> None:
+            if isinstance(value, dict):
+                for item in value.values():
+                    leaves(item)
+            elif isinstance(value, list):
+                for item in value:
+                    leaves(item)
+            elif isinstance(value, str) and len(value) >= 4:
+                found.append(value)
+
+        for key in self.secret_keys:
+            if key in self.values:
+                leaves(self.values[key])
+                leaves(self.get(key))
+        return sorted(set(found), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret config value replaced by `[secret]`, for messages shown to people."""
+        for secret in self.secret_texts():
+            text = text.replace(secret, "[secret]")
+        return text
+
     @property
     def region(self) -> str:
         return self.get("aws:region") or "us-east-1"

@@ -389,3 +389,15 @@ def test_esc_values_are_merged_when_the_esc_cli_is_here(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notes" not in json.loads(result.stdout)
+
+
+def test_a_program_failure_that_quotes_a_secret_config_value_shows_it_redacted():
+    from ptc.preview import describe_failure
+    from ptc.stack_config import make_stack_config
+
+    config = make_stack_config(
+        "p", "dev", {"credentials": {"hub": {"secure": "v1:ZZsecret-ciphertext"}}, "environment": "dev"}
+    )
+    shown = describe_failure(ValueError("bad value v1:ZZsecret-ciphertext in credentials"), config)
+    assert "ZZsecret" not in shown and "[secret]" in shown and "ValueError" in shown
+    assert describe_failure(ValueError("dev is fine"), config).endswith("(set PTC_DEBUG=1 for the traceback)")
