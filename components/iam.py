@@ -49,14 +49,18 @@ def service_linked_role_arn(partition: str, account: str) -> str:
     return f"arn:{partition}:iam::{account}:role/aws-service-role/{PTC_SERVICE}/AWSServiceRoleForECRPullThroughCache"
 
 
-def policy_size(document: Document) -> int:
-    """Characters IAM counts against its policy quotas: the JSON text without white space.
+def policy_text_size(text: str) -> int:
+    """Characters IAM counts against its policy quotas: the text without white space.
 
     IAM user guide, "IAM and AWS STS quotas": "IAM doesn't count white space when calculating the size of a
     policy against these limits".
     """
-    text = json.dumps(document, separators=(",", ":"))
     return len(text) - sum(map(text.count, (" ", "\t", "\n", "\r", "\x0b", "\x0c")))  # counted in C, not per char
+
+
+def policy_size(document: Document) -> int:
+    """`policy_text_size` of a document as the components write it (compact JSON)."""
+    return policy_text_size(json.dumps(document, separators=(",", ":")))
 
 
 def _consumer_statements(partition: str, region: str, account: str, prefixes: Mapping[str, bool]) -> list[Document]:

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
+from components import catalog, iam
+from components import tags as tag_rules
+
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The engine's sentinel for a value known only after apply (`pulumi.runtime.rpc.UNKNOWN`)."""
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -31,18 +34,16 @@ AUTONAME_SUFFIX = 7
 NAME_PREFIX_SUFFIX = 26
 """`name_prefix` appends a 26-character unique id (the AWS provider's `id.PrefixedUniqueId`)."""
 
-MAX_TAGS = 50
-"""Tags per resource: IAM's `tagListType` max 50; ECR, Secrets Manager and KMS document the same quota."""
-MANAGED_POLICY_MAX = 6144
-"""Customer managed policy size, white space not counted (IAM user guide, "IAM and AWS STS quotas")."""
-INLINE_POLICIES_PER_ROLE_MAX = 10240
-"""All inline policies of one role together, white space not counted (same page)."""
+# AWS's limits, one definition each (their sources are cited where they are defined): tags per resource,
+# managed-policy and inline-policies-per-role sizes, the GovCloud regions of KMS_DSSE, IAM's size count.
+MAX_TAGS = tag_rules.MAX_TAGS
+MANAGED_POLICY_MAX = iam.MANAGED_POLICY_MAX
+INLINE_POLICIES_PER_ROLE_MAX = iam.INLINE_POLICIES_PER_ROLE_MAX
 ROLE_TRUST_POLICY_MAX = 2048
 """Role trust policy length, the default quota (same page; adjustable to 4,096 on request)."""
 RULES_PER_REGISTRY = 50
 """Pull through cache rules per registry per region (ECR service quotas, not adjustable)."""
-GOVCLOUD_REGIONS = frozenset({"us-gov-east-1", "us-gov-west-1"})
-"""KMS_DSSE exists only here (ECR user guide, "Encryption at rest")."""
+GOVCLOUD_REGIONS = catalog.GOVCLOUD_REGIONS
 DEFAULT_SECRET_KEYS = ("alias/aws/secretsmanager",)
 
 
@@ -587,9 +588,7 @@ def model_findings(resource: Resource, call: Call) -> list[Finding]:
 # --------------------------------------------------------------------------------------------
 
 
-def policy_size(text: str) -> int:
-    """IAM does not count white space against its policy quotas (IAM user guide, "IAM and AWS STS quotas")."""
-    return sum(1 for c in text if not c.isspace())
+policy_size = iam.policy_text_size
 
 
 def label(resource: Resource) -> str:

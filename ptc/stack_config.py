@@ -276,12 +276,13 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
                     f"set --secret --path '{short}.<prefix>' <token>` (its value is not shown)"
                 )
             else:
-                for leaf, token in value.items():
-                    if not (isinstance(token, dict) and set(token) == {"secure"}):
-                        faults.append(
-                            f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
-                            f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)"
-                        )
+                from components.config import plain_secret_leaves  # the program's own per-entry check
+
+                for leaf in plain_secret_leaves({full: value}, project):
+                    faults.append(
+                        f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
+                        f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)"
+                    )
     region = raw.get(REGION_KEY)
     if region is not None:
         from components.catalog import partition_of_region
