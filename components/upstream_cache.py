@@ -28,8 +28,6 @@ from .args import TemplateOutput, UpstreamCacheArgs
 from .context import AwsContext, aws_context
 
 TYPE = "ecr-pull-through-cache:index:UpstreamCache"
-TEMPLATE_ONLY_KEYS = ("kms_key_arn", "repository_policy")
-"""Template arguments the component takes that the stack config does not (they come from elsewhere)."""
 
 
 def plain(value: Any) -> Any:
@@ -71,14 +69,13 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
     upstream = plain(dict(args.get("upstream") or {}))
     token = upstream.pop("access_token", None)
     template_raw = dict(upstream.pop("template", None) or {})
-    # A plain-text repository policy is validated with the template; one known only later (an Output) is passed on.
-    template_extra = {
-        k: template_raw.pop(k)
-        for k in TEMPLATE_ONLY_KEYS
-        if template_raw.get(k) is not None
-        and not isinstance(template_raw.get(k), str)
-        or (k == "kms_key_arn" and template_raw.get(k) is not None)
-    }
+    # The KMS key is passed on as given. A repository policy in plain text stays in the template, to be validated
+    # with it; one known only later (an Output) is passed on.
+    template_extra = {}
+    if template_raw.get("kms_key_arn") is not None:
+        template_extra["kms_key_arn"] = template_raw.pop("kms_key_arn")
+    if template_raw.get("repository_policy") is not None and not isinstance(template_raw["repository_policy"], str):
+        template_extra["repository_policy"] = template_raw.pop("repository_policy")
     entry = {k: v for k, v in upstream.items() if v is not None}
     where = f"UpstreamCache '{name}'"
 
