@@ -10,14 +10,14 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
-from components.config import (
+from ecr_pull_through_cache.config import (
     StackContext,
     parse_settings,
     plain_secret_leaves,
     read_config,
     registry_args,
 )
-from components.registry import PullThroughCache
+from ecr_pull_through_cache.registry import PullThroughCache
 
 config = pulumi.Config()
 raw, read_faults = read_config(config.get, lambda key: pulumi.runtime.is_config_secret(config.full_key(key)))

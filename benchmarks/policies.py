@@ -7,7 +7,7 @@ import json
 import statistics
 import time
 
-from components import iam, lifecycle
+from ecr_pull_through_cache import iam, lifecycle
 from ptc.analyzer import PolicyPacks, pack_dirs
 from ptc.stack_config import make_stack_config
 from tests.policy_support import (

@@ -56,7 +56,7 @@ def interleaved(commands: dict[str, list[str]], repeat: int) -> tuple[dict[str, 
 CURVE_SCRIPT = """
 import json, sys, time, tempfile
 from pathlib import Path
-import components.config as settings
+import ecr_pull_through_cache.config as settings
 settings.MAX_RULES = 1000  # for the curve only: ECR allows 50
 from benchmarks import configs
 from ptc.mock_engine import run_program

@@ -1,8 +1,9 @@
 """The plugin entry point: host UpstreamCache, PullThroughCache and UpstreamGrant for programs in any language.
 
 The Python language host runs a plugin as `python <plugin dir> <engine address>`. This file loads
-the folder as the package `components` (whatever the folder is called), infers the schema from the
-components' type annotations and serves the ResourceProvider protocol.
+the folder as the package `ecr_pull_through_cache` (the import name the wheel ships it under, whatever
+the folder is called), infers the schema from the components' type annotations and serves the
+ResourceProvider protocol.
 """
 
 import importlib.util
@@ -11,20 +12,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "ecr-pull-through-cache"
+IMPORT_NAME = "ecr_pull_through_cache"
 
 
 def load_components():
-    """Import this folder as the `components` package, with relative imports working."""
+    """Import this folder as the `ecr_pull_through_cache` package, with relative imports working."""
     if str(HERE) in sys.path:
         sys.path.remove(str(HERE))  # our modules are not top-level modules
-    if "components" not in sys.modules:
+    if IMPORT_NAME not in sys.modules:
         spec = importlib.util.spec_from_file_location(
-            "components", HERE / "__init__.py", submodule_search_locations=[str(HERE)]
+            IMPORT_NAME, HERE / "__init__.py", submodule_search_locations=[str(HERE)]
         )
         module = importlib.util.module_from_spec(spec)
-        sys.modules["components"] = module
+        sys.modules[IMPORT_NAME] = module
         spec.loader.exec_module(module)
-    return sys.modules["components"]
+    return sys.modules[IMPORT_NAME]
 
 
 def provider():
@@ -33,9 +35,9 @@ def provider():
     from pulumi.provider.experimental.component import ComponentProvider
 
     components = load_components()
-    from components.registry import PullThroughCache
-    from components.upstream_cache import UpstreamCache
-    from components.upstream_grant import UpstreamGrant
+    from ecr_pull_through_cache.registry import PullThroughCache
+    from ecr_pull_through_cache.upstream_cache import UpstreamCache
+    from ecr_pull_through_cache.upstream_grant import UpstreamGrant
 
     class Provider(ComponentProvider):
         def get_state(self, instance, component_def):

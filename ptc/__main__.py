@@ -1,5 +1,5 @@
 import sys
 
-from ptc.cli import entry
+from .cli import entry
 
 sys.exit(entry())

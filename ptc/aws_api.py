@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
-from components import catalog, iam
-from components import tags as tag_rules
+from ecr_pull_through_cache import catalog, iam
+from ecr_pull_through_cache import tags as tag_rules
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The engine's sentinel for a value known only after apply (`pulumi.runtime.rpc.UNKNOWN`)."""

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components.images import InvalidReference, NotCached, rewrite_image, rewrite_manifest
+from ecr_pull_through_cache.images import InvalidReference, NotCached, rewrite_image, rewrite_manifest
 
 from .outputs import load_outputs
 

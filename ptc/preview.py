@@ -71,7 +71,7 @@ class PreviewReport:
 def describe_failure(error: BaseException, config: StackConfig | None = None) -> str:
     """A program failure for people: the config faults as written, anything else in one line; with `config`,
     no secret config value survives in it (an exception message may quote one), the debug traceback included."""
-    from components.config import ConfigError  # imported late: only needed on failure
+    from ecr_pull_through_cache.config import ConfigError  # imported late: only needed on failure
 
     if isinstance(error, ConfigError):
         text = str(error)

@@ -200,8 +200,8 @@ def _secure_leaves(value: Any) -> Any:
 
 
 def _esc_placeholders(project: str, raw: dict[str, Any], environments: list[str]) -> tuple[dict[str, Any], list[str]]:
-    from components.catalog import KINDS
-    from components.config import credentials_key
+    from ecr_pull_through_cache.catalog import KINDS
+    from ecr_pull_through_cache.config import credentials_key
 
     upstreams = raw.get(f"{project}:upstreams", raw.get("upstreams"))
     key = f"{project}:credentials" if f"{project}:credentials" in raw or "credentials" not in raw else "credentials"
@@ -276,7 +276,7 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
                     f"set --secret --path '{short}.<prefix>' <token>` (its value is not shown)"
                 )
             else:
-                from components.config import plain_secret_leaves  # the program's own per-entry check
+                from ecr_pull_through_cache.config import plain_secret_leaves  # the program's own per-entry check
 
                 for leaf in plain_secret_leaves({full: value}, project):
                     faults.append(
@@ -285,7 +285,7 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
                     )
     region = raw.get(REGION_KEY)
     if region is not None:
-        from components.catalog import partition_of_region
+        from ecr_pull_through_cache.catalog import partition_of_region
 
         if not isinstance(region, str) or partition_of_region(region) is None:
             shown = json.dumps(region)[:40] if not isinstance(region, dict) else "a mapping"

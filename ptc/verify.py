@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components import catalog, naming
+from ecr_pull_through_cache import catalog, naming
 
 from . import token_scopes
 from .aws import Aws, error_code, error_message

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from components.lifecycle import default_lifecycle_policy
+from ecr_pull_through_cache.lifecycle import default_lifecycle_policy
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-2"

@@ -10,7 +10,7 @@ from typing import Any
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import resource_pb2
 
-from components import iam, lifecycle
+from ecr_pull_through_cache import iam, lifecycle
 from ptc.mock_engine import Registration
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import config as config_module
+from ecr_pull_through_cache import config as config_module
 from ptc import aws_api
 from ptc.mock_engine import FAKE_ACCOUNT_ID, SECRET_SIG, SIG_KEY, run_program
 from tests.conftest import ROOT, TOKENS, stack_config, stack_file

@@ -1,6 +1,6 @@
 import pytest
 
-from components import catalog
+from ecr_pull_through_cache import catalog
 from tests.botocore_model import shape
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import CONFIG_KEYS, ConfigError, StackContext, parse_settings
+from ecr_pull_through_cache.config import CONFIG_KEYS, ConfigError, StackContext, parse_settings
 from tests.conftest import BASE_CONFIG, PROJECT, TOKENS, run_stack, stack_config
 
 CONTEXT = StackContext(account_id="123456789012", region="us-east-2")
@@ -651,6 +651,6 @@ def test_templates_count_only_the_three_project_tags_they_add():
     config = mutate(lambda c: c.update(tags={}, template={"resource_tags": {f"r{i}": "v" for i in range(42)}}))
     config["tags"] = {f"s{i}": "v" for i in range(5)}
     assert parse(config).upstreams[0].template.resource_tags
-    from components import tags
+    from ecr_pull_through_cache import tags
 
     assert len(tags.TEMPLATE_PROJECT_TAGS) == 3

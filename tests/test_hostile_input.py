@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import CONFIG_KEYS, ConfigError
-from components.config import UPSTREAM_KEYS as CONFIG_UPSTREAM_KEYS
-from components.images import InvalidReference, NotCached, parse_image, rewrite_image, rewrite_manifest
+from ecr_pull_through_cache.config import CONFIG_KEYS, ConfigError
+from ecr_pull_through_cache.config import UPSTREAM_KEYS as CONFIG_UPSTREAM_KEYS
+from ecr_pull_through_cache.images import InvalidReference, NotCached, parse_image, rewrite_image, rewrite_manifest
 from ptc.mock_engine import run_program
 from ptc.outputs import OutputsError, validate_outputs
 from ptc.stack_config import StackConfigError, config_faults, load_stack_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import iam
+from ecr_pull_through_cache import iam
 
 PREFIXES = ["docker-hub", "github", "team/quay"]
 

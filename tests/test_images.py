@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.images import (
+from ecr_pull_through_cache.images import (
     InvalidReference,
     NotCached,
     image_hosts,

@@ -3,7 +3,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import lifecycle
+from ecr_pull_through_cache import lifecycle
 from tests.botocore_model import shape
 
 

@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import naming
+from ecr_pull_through_cache import naming
 from tests.botocore_model import shape
 
 PREFIX_SHAPE = shape("PullThroughCacheRuleRepositoryPrefix")

@@ -15,9 +15,9 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import provider_pb2
 
-from components import __version__
-from components.registry import PullThroughCache
-from components.upstream_cache import UpstreamCache
+from ecr_pull_through_cache import __version__
+from ecr_pull_through_cache.registry import PullThroughCache
+from ecr_pull_through_cache.upstream_cache import UpstreamCache
 from ptc.mock_engine import SECRET_SIG, SIG_KEY
 from tests.conftest import ROOT, TOKENS, run_component
 from tests.plugin_support import EngineServer, Plugin
@@ -323,7 +323,7 @@ def test_plugin_files():
     requirements = (ROOT / "components" / "requirements.txt").read_text()
     for package in ("pulumi==", "pulumi-aws==", "pulumi-random=="):
         assert package in requirements
-    assert 'version = { attr = "components.__version__" }' in (ROOT / "pyproject.toml").read_text()
+    assert 'version = { attr = "ecr_pull_through_cache.__version__" }' in (ROOT / "pyproject.toml").read_text()
 
 
 def test_the_typescript_example_uses_the_schema_it_would_get(schema):

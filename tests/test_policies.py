@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components import iam
+from ecr_pull_through_cache import iam
 from ptc.analyzer import PolicyConfigError, PolicyPacks, pack_dirs
 from ptc.mock_engine import run_program
 from ptc.stack_config import make_stack_config

@@ -15,8 +15,8 @@ import pytest
 from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from components import catalog, naming
-from components.config import ConfigError, StackContext, parse_settings
+from ecr_pull_through_cache import catalog, naming
+from ecr_pull_through_cache.config import ConfigError, StackContext, parse_settings
 from ptc.analyzer import PolicyPacks, pack_dirs
 from ptc.stack_config import make_stack_config
 from tests.conftest import ROOT

@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from components.lifecycle import default_lifecycle_policy
+from ecr_pull_through_cache.lifecycle import default_lifecycle_policy
 from ptc.aws import Aws
 from ptc.reconcile import Reconciler, canonical
 from tests.aws_support import CREDENTIALS, REGION, moto_server, outputs, upstream

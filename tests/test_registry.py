@@ -7,8 +7,8 @@ import json
 import pulumi
 import pytest
 
-from components.config import ConfigError
-from components.registry import PullThroughCache
+from ecr_pull_through_cache.config import ConfigError
+from ecr_pull_through_cache.registry import PullThroughCache
 from ptc.mock_engine import run_program
 from tests.conftest import BASE_CONFIG, ROOT, TOKENS, config_with, run_component, run_stack, stack_config, stack_file
 
@@ -379,7 +379,7 @@ def test_a_group_deploy_token_for_tiers_without_group_access_tokens():
 def test_a_deploy_token_expiry_is_stable_between_runs_and_moves_each_period():
     import datetime
 
-    from components.upstream_cache import deploy_token_expiry
+    from ecr_pull_through_cache.upstream_cache import deploy_token_expiry
 
     day = datetime.date(2026, 12, 2)
     dates = {deploy_token_expiry(90, 14, day + datetime.timedelta(days=n)) for n in range(0, 200)}

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import ConfigError
-from components.upstream_cache import UpstreamCache
+from ecr_pull_through_cache.config import ConfigError
+from ecr_pull_through_cache.upstream_cache import UpstreamCache
 from ptc.mock_engine import RunResult
 from tests.conftest import TOKENS, run_component
 

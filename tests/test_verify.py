@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from rich.console import Console
 
-from components.lifecycle import default_lifecycle_policy
+from ecr_pull_through_cache.lifecycle import default_lifecycle_policy
 from ptc import verify as verify_module
 from ptc.aws import Aws
 from ptc.token_scopes import ScopeLookupError, github_token, gitlab_token

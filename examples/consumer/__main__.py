@@ -10,7 +10,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.images import rewrite_image
+from ecr_pull_through_cache.images import rewrite_image
 
 ECS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 

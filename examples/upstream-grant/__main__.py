@@ -9,7 +9,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.upstream_grant import UpstreamGrant
+from ecr_pull_through_cache.upstream_grant import UpstreamGrant
 
 config = pulumi.Config()
 identity = aws.get_caller_identity()

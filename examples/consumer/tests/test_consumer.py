@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from components.images import NotCached
+from ecr_pull_through_cache.images import NotCached
 from ptc.mock_engine import run_program
 from ptc.stack_config import load_stack_config, make_stack_config
 
