@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install packs preview test lint bench clean
+.PHONY: install packs preview test lint lint-types lint-ci bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,12 +26,23 @@ preview: $(STAMP)  ## the dev stack through the mock engine and every policy pac
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff's checks and its formatting (`$(BIN)/ruff format .` fixes the latter)
+lint: $(STAMP) lint-types lint-ci  ## ruff (checks, formatting: `$(BIN)/ruff format .` fixes it), mypy, CI schemas
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lint-types: $(STAMP)  ## mypy, strict on components/ and ptc/ (pyproject.toml)
+	@# mypy cannot follow the editable install's import hook: it reads components/ through a link named
+	@# like the package (pyproject.toml: mypy_path).
+	@mkdir -p $(VENV)/mypy && ln -sfn $(CURDIR)/components $(VENV)/mypy/ecr_pull_through_cache
+	$(BIN)/mypy -p ecr_pull_through_cache -p ptc
+	$(BIN)/mypy __main__.py
+
+lint-ci: $(STAMP)  ## the workflow and pipeline files against their published schemas (vendored, offline)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) policies/*/venv .pytest_cache .hypothesis
+	rm -rf $(VENV) policies/*/venv .pytest_cache .hypothesis .mypy_cache

@@ -6,16 +6,23 @@ the folder is called), infers the schema from the components' type annotations a
 ResourceProvider protocol.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pulumi.provider.experimental.component import ComponentProvider
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "ecr-pull-through-cache"
 IMPORT_NAME = "ecr_pull_through_cache"
 
 
-def load_components():
+def load_components() -> ModuleType:
     """Import this folder as the `ecr_pull_through_cache` package, with relative imports working."""
     if str(HERE) in sys.path:
         sys.path.remove(str(HERE))  # our modules are not top-level modules
@@ -23,13 +30,15 @@ def load_components():
         spec = importlib.util.spec_from_file_location(
             IMPORT_NAME, HERE / "__init__.py", submodule_search_locations=[str(HERE)]
         )
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {HERE} as {IMPORT_NAME}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[IMPORT_NAME] = module
         spec.loader.exec_module(module)
     return sys.modules[IMPORT_NAME]
 
 
-def provider():
+def provider() -> ComponentProvider:
     """The component provider, with outputs that are maps of complex types mapped to schema names too."""
     from pulumi import Output
     from pulumi.provider.experimental.component import ComponentProvider
@@ -40,7 +49,7 @@ def provider():
     from ecr_pull_through_cache.upstream_grant import UpstreamGrant
 
     class Provider(ComponentProvider):
-        def get_state(self, instance, component_def):
+        def get_state(self, instance: Any, component_def: Any) -> dict[str, Any]:
             state = super().get_state(instance, component_def)
             for name, prop in component_def.outputs.items():
                 inner = prop.additional_properties
@@ -50,7 +59,7 @@ def provider():
                 if type_def is None or type_def.enum:
                     continue
 
-                def each(values, type_def=type_def):
+                def each(values: dict[str, Any], type_def: Any = type_def) -> dict[str, Any]:
                     return {k: self.map_complex_output(v, type_def) for k, v in values.items()}
 
                 value = state[name]
@@ -58,6 +67,8 @@ def provider():
             return state
 
     hosted = Provider([UpstreamCache, PullThroughCache, UpstreamGrant], PACKAGE, None, components.__version__)
+    if hosted.schema is None:
+        raise RuntimeError("the component provider inferred no schema")
     hosted.schema = mark_secrets(hosted.schema)
     return hosted
 

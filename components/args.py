@@ -10,14 +10,9 @@ properties (tokens, tags, ARNs, policies) are `pulumi.Input`s.
 """
 
 from enum import Enum
-from typing import Optional, TypedDict
+from typing import NotRequired, Optional, Required, TypedDict
 
 import pulumi
-
-try:  # Python 3.11+
-    from typing import NotRequired, Required
-except ImportError:  # pragma: no cover
-    from typing import NotRequired, Required  # type: ignore
 
 from .catalog import UpstreamRegistry
 

@@ -16,12 +16,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pulumi.errors import RunError
 
 from . import catalog, iam, lifecycle, naming
 from . import tags as tag_rules
+
+if TYPE_CHECKING:
+    from .args import PullThroughCacheArgs
 
 CONFIG_KEYS = (
     "environment",
@@ -284,7 +287,7 @@ class _Collector:
         if isinstance(value, bool):
             return value
         if value in ("true", "false"):
-            return value == "true"
+            return bool(value == "true")
         self.add(where, field_, f"must be true or false, not {_show(value)}")
         return default
 
@@ -305,7 +308,7 @@ class _Collector:
         if value not in choices:
             self.add(where, field_, f"{_show(value)} is not one of {', '.join(choices)}")
             return default
-        return value
+        return str(value)
 
     def string_list(self, where: str, field_: str, value: Any) -> list[str] | None:
         if value is None:
@@ -315,7 +318,7 @@ class _Collector:
             return None
         return value
 
-    def mapping(self, where: str, field_: str, value: Any, known: Iterable[str] | None = None) -> dict | None:
+    def mapping(self, where: str, field_: str, value: Any, known: Iterable[str] | None = None) -> dict[str, Any] | None:
         if value is None:
             return None
         if not isinstance(value, Mapping):
@@ -874,7 +877,7 @@ def parse_settings(
             c.add(key, "", f"is not a setting of this project and would be ignored; {hint}")
     for problem in naming.environment_faults(raw.get("environment")):
         c.add("environment", "", problem)
-    environment = raw.get("environment") if isinstance(raw.get("environment"), str) else ""
+    environment = raw["environment"] if isinstance(raw.get("environment"), str) else ""
 
     tags = _tags(c, raw.get("tags"))
     iam_settings = _iam(c, raw.get("iam"))
@@ -893,9 +896,9 @@ def parse_settings(
             "holds tokens in plain text; set each with "
             "`pulumi config set --secret --path 'credentials.<prefix>' <token>`",
         )
-    for key, value in credentials.items():
+    for name, value in credentials.items():
         if value is None or value == "" or (not isinstance(value, str) and not _is_output(value)):
-            c.add("credentials", str(key), "must be a non-empty token string")
+            c.add("credentials", str(name), "must be a non-empty token string")
 
     template_raw = c.mapping("template", "", raw.get("template"), TEMPLATE_KEYS) or {}
     default_faults, default_template = template_settings(template_raw, "template", kms.enabled, field_prefix="")
@@ -924,8 +927,8 @@ def parse_settings(
         if not isinstance(entry, Mapping):
             c.add(upstream_label(index, None), "", f"must be a mapping with at least 'kind', not {_show(entry)}")
             continue
-        key = credentials_key(entry)
-        token = credentials.get(key) if key else None
+        token_key = credentials_key(entry)
+        token = credentials.get(token_key) if token_key else None
         faults, values = upstream_faults(
             entry,
             f"upstreams[{index}]",
@@ -1128,7 +1131,7 @@ def _policy_document(c: _Collector, where: str, field_: str, raw: Any, limit: in
     if isinstance(raw, str):
         try:
             document = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             c.add(where, field_, f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
             return None
     if not isinstance(document, Mapping) or not isinstance(document.get("Statement"), (list, Mapping)):
@@ -1175,7 +1178,7 @@ def _registry_statements(c: _Collector, raw: Any) -> tuple[dict[str, Any], ...]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             c.add("registry_policy_statements", "", f"is not valid JSON ({exc.msg})")
             return ()
     if not isinstance(raw, list) or not all(isinstance(s, Mapping) for s in raw):
@@ -1310,7 +1313,7 @@ def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
     return args
 
 
-def registry_args(settings: Settings) -> dict[str, Any]:
+def registry_args(settings: Settings) -> PullThroughCacheArgs:
     """`PullThroughCacheArgs` of validated settings: what `__main__.py` hands the component."""
     args: dict[str, Any] = {
         "environment": settings.environment,
@@ -1338,4 +1341,4 @@ def registry_args(settings: Settings) -> dict[str, Any]:
         if settings.consumers.organization_id:
             consumers["organization_id"] = settings.consumers.organization_id
         args["consumers"] = consumers
-    return args
+    return cast("PullThroughCacheArgs", args)

@@ -116,8 +116,8 @@ def lifecycle_policy_faults(text: str) -> list[str]:
     valid = [p for p in priorities if isinstance(p, int) and not isinstance(p, bool)]
     if len(set(valid)) != len(valid):
         faults.append("rule priorities must be unique")
-    anys = [
-        r.get("rulePriority")
+    anys: list[int] = [
+        r["rulePriority"]
         for r in rules
         if isinstance(r, dict)
         and isinstance(r.get("selection"), dict)

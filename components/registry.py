@@ -15,13 +15,13 @@ component registers anything.
 
 import json
 import re
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from . import catalog, config, iam, images, naming
-from .args import PullThroughCacheArgs, UpstreamOutput
+from .args import PullThroughCacheArgs, UpstreamArgs, UpstreamCacheArgs, UpstreamOutput
 from .context import aws_context
 from .upstream_cache import UpstreamCache, merge_tags, plain
 
@@ -143,21 +143,24 @@ class PullThroughCache(pulumi.ComponentResource):
         caches = [
             UpstreamCache(
                 f"{name}-{naming.slug(u.prefix)}",
-                {
-                    "upstream": self._upstream_args(u, kms_key_arn, settings.consumers, ctx),
-                    "environment": settings.environment,
-                    "tags": tags,
-                    "iam": {
-                        "path": settings.iam.path,
-                        **(
-                            {"permissions_boundary": settings.iam.permissions_boundary}
-                            if settings.iam.permissions_boundary
-                            else {}
-                        ),
+                cast(
+                    UpstreamCacheArgs,
+                    {  # the `**` spreads below are beyond a type checker's TypedDict inference
+                        "upstream": self._upstream_args(u, kms_key_arn, settings.consumers, ctx),
+                        "environment": settings.environment,
+                        "tags": tags,
+                        "iam": {
+                            "path": settings.iam.path,
+                            **(
+                                {"permissions_boundary": settings.iam.permissions_boundary}
+                                if settings.iam.permissions_boundary
+                                else {}
+                            ),
+                        },
+                        "secret_recovery_window_days": settings.secret_recovery_window_days,
+                        **({"scan_frequency": settings.scanning.frequency} if settings.scanning is not None else {}),
                     },
-                    "secret_recovery_window_days": settings.secret_recovery_window_days,
-                    **({"scan_frequency": settings.scanning.frequency} if settings.scanning is not None else {}),
-                },
+                ),
                 child,
                 context=ctx,
             )
@@ -191,7 +194,7 @@ class PullThroughCache(pulumi.ComponentResource):
                 )
                 for c in caches
             ]
-        ).apply(lambda entries: {e.pop("prefix"): e for e in (dict(x) for x in entries)})
+        ).apply(lambda entries: {e.pop("prefix"): cast(UpstreamOutput, e) for e in (dict(x) for x in entries)})
         self.upstream_grants = pulumi.Output.all(ctx.partition, self.upstreams).apply(
             lambda v: upstream_grants(v[0], settings.environment, v[1])
         )
@@ -213,7 +216,7 @@ class PullThroughCache(pulumi.ComponentResource):
     @staticmethod
     def _upstream_args(
         upstream: config.UpstreamSettings, kms_key_arn: Any, consumers: Optional[config.ConsumerSettings], ctx: Any
-    ) -> dict[str, Any]:
+    ) -> UpstreamArgs:
         args = config.upstream_args(upstream)
         if upstream.template.encryption in ("KMS", "KMS_DSSE") and kms_key_arn is not None:
             args["template"]["kms_key_arn"] = kms_key_arn
@@ -222,7 +225,7 @@ class PullThroughCache(pulumi.ComponentResource):
             args["template"]["repository_policy"] = ctx.partition.apply(
                 lambda p: merged_repository_policy(p, consumers, own)
             )
-        return args
+        return cast(UpstreamArgs, args)
 
     def _consumer_policies(
         self,
@@ -239,16 +242,19 @@ class PullThroughCache(pulumi.ComponentResource):
             deployed_prefix_bound(u): (cache, u.template.tag_repositories)
             for u, cache in zip(settings.upstreams, caches, strict=True)
         }
-        documents, policies = [], []
+        documents: list[pulumi.Output[str]] = []
+        policies: list[aws.iam.Policy] = []
         for index, group in enumerate(iam.consumer_policy_groups(bounds)):
             members = [by_bound[b] for b in group]
-            document = pulumi.Output.all(
-                ctx.partition, ctx.region, ctx.account_id, *[c.prefix for c, _ in members]
-            ).apply(
-                lambda v, members=members: json.dumps(
+
+            def consumer_document(v: list[Any], members: list[Any] = members) -> str:
+                return json.dumps(
                     iam.consumer_policy(v[0], v[1], v[2], {p: t for p, (_, t) in zip(v[3:], members, strict=True)})
                 )
-            )
+
+            document = pulumi.Output.all(
+                ctx.partition, ctx.region, ctx.account_id, *[c.prefix for c, _ in members]
+            ).apply(consumer_document)
             suffix = "" if index == 0 else f"-{index + 1}"
             policies.append(
                 aws.iam.Policy(
@@ -265,7 +271,12 @@ class PullThroughCache(pulumi.ComponentResource):
         return documents, policies
 
     def _registry_policy(
-        self, name: str, settings: config.Settings, prefixes: pulumi.Output, ctx: Any, child: pulumi.ResourceOptions
+        self,
+        name: str,
+        settings: config.Settings,
+        prefixes: pulumi.Output[list[str]],
+        ctx: Any,
+        child: pulumi.ResourceOptions,
     ) -> None:
         """The registry's one policy: other accounts may create and import cached repositories under the prefixes
         (and nowhere else), merged with the stack's extra statements."""
@@ -317,7 +328,7 @@ class PullThroughCache(pulumi.ComponentResource):
         self, name: str, scanning: config.ScanningSettings, caches: list[UpstreamCache], child: pulumi.ResourceOptions
     ) -> None:
         # Filters `<prefix>/*` are valid ScanningRepositoryFilterValues: config refuses prefixes that are not.
-        filters = pulumi.Output.all(*[c.prefix for c in caches]).apply(
+        filters: pulumi.Output[Any] = pulumi.Output.all(*[c.prefix for c in caches]).apply(
             lambda prefixes: [{"filter": f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes]
         )
         aws.ecr.RegistryScanningConfiguration(

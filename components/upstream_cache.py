@@ -255,7 +255,7 @@ class UpstreamCache(pulumi.ComponentResource):
         username, token = plan.username, plan.token
         if plan.managed_token is not None:
             username, token = self._gitlab_token(name, plan, child)
-        value = pulumi.Output.secret(
+        value: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.json_dumps({"username": username, "accessToken": pulumi.Output.secret(token)})
         )
         version = aws.secretsmanager.SecretVersion(
@@ -292,7 +292,7 @@ class UpstreamCache(pulumi.ComponentResource):
                 child,
             )
             # "Any non-blank value as a username" (GitLab docs, "Group access tokens").
-            return catalog.GITLAB_ACCESS_TOKEN_USERNAME, token.token  # type: ignore[attr-defined]
+            return catalog.GITLAB_ACCESS_TOKEN_USERNAME, token.token
         # Deploy tokens have no rotation: the expiry moves on a fixed schedule (stable between runs), and a new
         # expiry replaces the token, the new one created and stored before the old one is deleted.
         token = gitlab_resource(
@@ -308,7 +308,7 @@ class UpstreamCache(pulumi.ComponentResource):
             child,
         )
         # A deploy token authenticates with its own username (GitLab docs, "Deploy tokens").
-        return token.username, token.token  # type: ignore[attr-defined]
+        return token.username, token.token
 
     def _upstream_role(
         self,
@@ -359,7 +359,7 @@ class UpstreamCache(pulumi.ComponentResource):
         ctx: AwsContext,
         args: UpstreamCacheArgs,
         child: pulumi.ResourceOptions,
-    ) -> tuple[pulumi.Resource, pulumi.Output]:
+    ) -> tuple[pulumi.Resource, pulumi.Output[Any]]:
         settings = plan.template
         kms_key_arn = plan.template_extra.get("kms_key_arn")
         repository_policy = plan.template_extra.get("repository_policy") or settings.repository_policy
@@ -500,7 +500,7 @@ def merge_tags(given: Any, extra: dict[str, Any]) -> Any:
 
 def template_output(
     settings: config.TemplateSettings,
-    resource_tags: dict,
+    resource_tags: dict[str, str],
     kms_key_arn: Optional[str],
     repository_policy: Optional[str],
     scan_frequency: Optional[str],

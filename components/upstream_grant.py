@@ -16,15 +16,10 @@ needs the V2 registry policy scope, AWS's default (ECR user guide, "Private regi
 """
 
 import json
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
-
-try:  # Python 3.11+
-    from typing import Required
-except ImportError:  # pragma: no cover
-    from typing import Required  # type: ignore
 
 from . import catalog, config, iam
 
@@ -91,9 +86,10 @@ def merged_policy(grants: Any, registry: str, own_statements: list[dict[str, Any
             document = json.loads(text)
         except (TypeError, ValueError):
             raise GrantError(f"the grant for {registry} is not a JSON policy document") from None
-        statements = document.get("Statement") if isinstance(document, dict) else None
-        if not isinstance(statements, list):
+        found = document.get("Statement") if isinstance(document, dict) else None
+        if not isinstance(found, list):
             raise GrantError(f"the grant for {registry} has no Statement list")
+        statements = found
         for index, statement in enumerate(statements):
             faults = grant_faults(statement, match.group("account"), match.group("region"))
             if faults:

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,16 +62,16 @@ class EngineService(engine_pb2_grpc.EngineServicer):
     def __init__(self) -> None:
         self.logs: list[tuple[int, str]] = []
 
-    def Log(self, request, context):  # noqa: N802 - gRPC method name
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802 - gRPC method name
         self.logs.append((request.severity, request.message))
         return empty_pb2.Empty()
 
-    def GetRootResource(self, request, context):  # noqa: N802
+    def GetRootResource(self, request: Any, context: Any) -> Any:  # noqa: N802
         from pulumi.runtime.proto import engine_pb2
 
         return engine_pb2.GetRootResourceResponse()
 
-    def SetRootResource(self, request, context):  # noqa: N802
+    def SetRootResource(self, request: Any, context: Any) -> Any:  # noqa: N802
         from pulumi.runtime.proto import engine_pb2
 
         return engine_pb2.SetRootResourceResponse()
@@ -298,6 +298,18 @@ class PackProcess:
         self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self.info: PackInfo | None = None
 
+    @property
+    def api(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        """The pack's Analyzer service, once `connect` has reached it."""
+        if self.stub is None:
+            raise PolicyPackError(f"policy pack {self.pack_dir.name} is not connected")
+        return self.stub
+
+    @property
+    def name(self) -> str:
+        """The pack's own name once connected (what policy config is keyed by), else its folder."""
+        return self.info.name if self.info else self.pack_dir.name
+
     def connect(self, timeout: float = START_TIMEOUT) -> PackInfo:
         """Wait for the port line, then ask the pack who it is."""
         try:
@@ -314,7 +326,7 @@ class PackProcess:
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         # wait_for_ready rather than channel_ready_future: the future's connectivity subscription makes
         # channel.close() wait ~0.2 s for its polling thread.
-        info = self.stub.GetAnalyzerInfo(empty_pb2.Empty(), wait_for_ready=True, timeout=timeout)
+        info = self.api.GetAnalyzerInfo(empty_pb2.Empty(), wait_for_ready=True, timeout=timeout)
         self.info = PackInfo(
             name=info.name,
             version=info.version,
@@ -340,16 +352,14 @@ class PackProcess:
                 analyzer_pb2.PolicyConfig(enforcementLevel=LEVEL_VALUES[entry["level"]], properties=properties)
             )
         try:
-            self.stub.Configure(request)
+            self.api.Configure(request)
         except grpc.RpcError as exc:  # the pack refuses invalid config itself, as it does under the Pulumi CLI
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise PolicyConfigError(
-                    f"policy pack {self.info.name if self.info else self.pack_dir.name}: {exc.details()}"
-                ) from None
+                raise PolicyConfigError(f"policy pack {self.name}: {exc.details()}") from None
             raise
 
     def configure_stack(self) -> None:
-        self.stub.ConfigureStack(
+        self.api.ConfigureStack(
             analyzer_pb2.AnalyzerStackConfigureRequest(
                 stack=self.config.stack,
                 project=self.config.project,
@@ -362,15 +372,15 @@ class PackProcess:
 
     def analyze(self, resource: Registration) -> list[dict[str, Any]]:
         """Diagnostics of one resource; like the engine, attribute them to the resource analyzed."""
-        return self._attributed(resource, self.stub.Analyze(analyze_request(resource)))
+        return self._attributed(resource, self.api.Analyze(analyze_request(resource)))
 
     def analyze_all(self, resources: Iterable[Registration], window: int = ANALYZE_WINDOW) -> list[dict[str, Any]]:
         """`Analyze` every resource, with up to `window` calls in flight (the engine, too, analyzes
         resources concurrently); diagnostics come back in resource order."""
-        pending: deque = deque()
+        pending: deque[tuple[Registration, Any]] = deque()
         found: list[dict[str, Any]] = []
         for resource in resources:
-            pending.append((resource, self.stub.Analyze.future(analyze_request(resource))))
+            pending.append((resource, self.api.Analyze.future(analyze_request(resource))))
             if len(pending) >= window:
                 done, call = pending.popleft()
                 found += self._attributed(done, call.result())
@@ -379,7 +389,7 @@ class PackProcess:
             found += self._attributed(done, call.result())
         return found
 
-    def _attributed(self, resource: Registration, response) -> list[dict[str, Any]]:
+    def _attributed(self, resource: Registration, response: Any) -> list[dict[str, Any]]:
         diagnostics = self._diagnostics(response)
         for d in diagnostics:
             d["urn"] = d["urn"] or resource.urn
@@ -387,9 +397,9 @@ class PackProcess:
 
     def analyze_stack(self, resources: Iterable[Registration], *, outputs: bool) -> list[dict[str, Any]]:
         request = analyzer_pb2.AnalyzeStackRequest(resources=[stack_resource(r, outputs) for r in resources])
-        return self._diagnostics(self.stub.AnalyzeStack(request))
+        return self._diagnostics(self.api.AnalyzeStack(request))
 
-    def _diagnostics(self, response) -> list[dict[str, Any]]:
+    def _diagnostics(self, response: Any) -> list[dict[str, Any]]:
         return [
             {
                 "pack": d.policyPackName,
@@ -408,7 +418,7 @@ class PackProcess:
         stop(self.process)
 
 
-def _pump(stream, sink, at_end=None) -> None:
+def _pump(stream: Iterable[str], sink: Callable[[str], object], at_end: Callable[[], object] | None = None) -> None:
     """Drain a pipe so the pack never blocks on a full buffer."""
     for line in stream:
         sink(line)
@@ -416,7 +426,7 @@ def _pump(stream, sink, at_end=None) -> None:
         at_end()
 
 
-def _options(request) -> analyzer_pb2.AnalyzerResourceOptions:
+def _options(request: Any) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(
         protect=request.protect,
         ignoreChanges=list(request.ignoreChanges),
@@ -513,7 +523,7 @@ class PolicyRun:
     violations: list[dict[str, Any]]
 
 
-WARM_UP = [
+WARM_UP: list[tuple[str, dict[str, Any]]] = [
     (
         "aws:secretsmanager/secret:Secret",
         {"namePrefix": "ecr-pullthroughcache/warm-up/x-", "tags": {"ptc:upstream": "quay", "environment": "warm-up"}},
@@ -554,13 +564,13 @@ class PolicyPacks:
                 properties = struct_pb2.Struct()
                 properties.update(props)
                 urn = f"urn:pulumi:warm-up::warm-up::{type_}::warm-up"
-                process.stub.Analyze(
+                process.api.Analyze(
                     analyzer_pb2.AnalyzeRequest(type=type_, properties=properties, urn=urn, name="warm-up")
                 )
                 resources.append(
                     analyzer_pb2.AnalyzerResource(type=type_, properties=properties, urn=urn, name="warm-up")
                 )
-            process.stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources))
+            process.api.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources))
         except grpc.RpcError:
             pass  # a warm-up only: its answers are dropped, and each real run configures the pack afresh
         return info
@@ -591,7 +601,7 @@ class PolicyPacks:
         violations: list[dict[str, Any]] = []
 
         def one_pack(process: PackProcess) -> list[dict[str, Any]]:
-            process.configure(configs.get(process.info.name, {}))
+            process.configure(configs.get(process.name, {}))
             process.configure_stack()
             return process.analyze_all(resources) + process.analyze_stack(resources, outputs=outputs)
 

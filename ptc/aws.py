@@ -36,7 +36,7 @@ class CouldNotCheck(Exception):
 class CallCounter:
     """Counts API calls per operation (retries included), thread-safely."""
 
-    calls: Counter = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event_name: str, **_: Any) -> None:
@@ -73,7 +73,8 @@ class Aws:
 
     @property
     def region(self) -> str | None:
-        return self.session.region_name
+        region: str | None = self.session.region_name
+        return region
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -108,7 +109,7 @@ def confirm_identity(aws: Aws, account: str, region: str, allow_account: str | N
             "sts", endpoint_url=aws.endpoint_url, config=aws.config.merge(Config(retries=IDENTITY_RETRIES))
         )
         sts.meta.events.register("before-send.*.*", aws.counter)
-        caller = sts.get_caller_identity()["Account"]
+        caller: str = sts.get_caller_identity()["Account"]
     except NoCredentialsError:
         raise CouldNotCheck("no AWS credentials found (environment, profile or instance role)") from None
     except (ClientError, BotoCoreError) as exc:

@@ -668,12 +668,12 @@ def _quota_findings(resource: Resource, call: Call, region: str | None) -> list[
                 )
             )
     if call.operation == "CreateSecret" and str(call.params.get("Name", "")).startswith("ecr-pullthroughcache/"):
-        key = call.params.get("KmsKeyId")
+        kms_key = call.params.get("KmsKeyId")
         if (
-            isinstance(key, str)
-            and key
-            and key not in DEFAULT_SECRET_KEYS
-            and not key.endswith(":alias/aws/secretsmanager")
+            isinstance(kms_key, str)
+            and kms_key
+            and kms_key not in DEFAULT_SECRET_KEYS
+            and not kms_key.endswith(":alias/aws/secretsmanager")
         ):
             found.append(
                 Finding(

@@ -54,12 +54,14 @@ class Registration:
     @property
     def properties(self) -> dict[str, Any]:
         """The raw inputs as JSON values: secrets stay wrapped in their signature object, unknowns are sentinels."""
-        return json_format.MessageToDict(self.request.object)
+        properties: dict[str, Any] = json_format.MessageToDict(self.request.object)
+        return properties
 
     @property
     def inputs(self) -> dict[str, Any]:
         """Inputs with secrets unwrapped; see `secret_paths` for which were secret."""
-        return unwrap_secrets(self.properties)
+        inputs: dict[str, Any] = unwrap_secrets(self.properties)
+        return inputs
 
     @property
     def secret_paths(self) -> list[str]:
@@ -96,7 +98,8 @@ class RunResult:
 
     @property
     def plain_outputs(self) -> dict[str, Any]:
-        return unwrap_secrets(self.outputs)
+        outputs: dict[str, Any] = unwrap_secrets(self.outputs)
+        return outputs
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -142,7 +145,7 @@ class FakeCloud(pulumi.runtime.Mocks):
         self.account_id = account_id
         self.stack_references = stack_references or {}
 
-    def call(self, args: mocks.MockCallArgs) -> dict:
+    def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]  # the SDK takes a dict too
         token, a = args.token, args.args
         acct, region = self.account_id, self.region
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -176,7 +179,7 @@ class FakeCloud(pulumi.runtime.Mocks):
             return {"arn": arn, "name": name, "id": arn, "tags": {}}
         raise NotImplementedError(f"the fake cloud has no answer for invoke {token}")
 
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
             name = args.resource_id or args.name
             if name not in self.stack_references:
@@ -191,7 +194,7 @@ class FakeCloud(pulumi.runtime.Mocks):
         state.update(computed)
         return computed.get("id") or f"{args.name}-{_digest(args.typ, args.name)}", state
 
-    def _computed(self, typ: str, name: str, inputs: dict) -> dict[str, Any]:
+    def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         acct, region, p = self.account_id, self.region, PARTITION
         unique = _digest(typ, name, length=26)
         if typ == "aws:secretsmanager/secret:Secret":
@@ -279,8 +282,8 @@ class RecordingMonitor(mocks.MockMonitor):
     ReadResource = _closing_worker_loop(mocks.MockMonitor.ReadResource)
 
     @_closing_worker_loop
-    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # untyped in the SDK
         if request.type != "pulumi:pulumi:Stack":
             urn = response.urn
             self.registrations.append(
@@ -329,14 +332,17 @@ def run_program(
     capture = _LogCapture()
     logger.handlers = [capture]
 
-    settings.set_root_resource(None)  # type: ignore[arg-type] - a fresh stack per run
+    settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack per run
     pulumi.runtime.set_mocks(
         fake, project=config.project, stack=config.stack, preview=preview, logger=logger, monitor=monitor
     )
     pulumi.runtime.set_all_config(dict(config.values), list(config.secret_keys))
     settings.SETTINGS.outputs.clear()
 
-    main = program or (lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
+    def run_main() -> None:
+        runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
+
+    main: Callable[[], Any] = program or run_main
     error: BaseException | None = None
     # The SDK's output graph is many small, long-lived objects: a collection pass during the run finds nothing to
     # free and, past ~50 upstreams, doubles the CPU per resource. Freeze what exists, pause collection, resume after.

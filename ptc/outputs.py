@@ -13,7 +13,7 @@ from typing import Any
 REGISTRY_URL = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?", re.ASCII)
 MAX_BYTES = 16 * 1024 * 1024
 
-CAMEL = {
+CAMEL: dict[str, str] = {
     "registryUrl": "registry_url",
     "consumerPolicyArn": "consumer_policy_arn",
     "consumerPolicyArns": "consumer_policy_arns",
@@ -39,7 +39,7 @@ CAMEL = {
 }
 """A program in TypeScript (or any language but Python) exports the schema's camelCase names."""
 
-TEMPLATE_FIELDS = {
+TEMPLATE_FIELDS: dict[str, tuple[type, ...]] = {
     "image_tag_mutability": (str,),
     "image_tag_mutability_exclusion_filters": (list,),
     "lifecycle_policy": (str, type(None)),
@@ -51,7 +51,7 @@ TEMPLATE_FIELDS = {
     "scan_frequency": (str, type(None)),
     "repository_policy": (str, type(None)),
 }
-UPSTREAM_FIELDS = {
+UPSTREAM_FIELDS: dict[str, tuple[type, ...]] = {
     "kind": (str,),
     "upstream_url": (str,),
     "cache_uri": (str,),
@@ -117,12 +117,11 @@ def _snake(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def validate_outputs(outputs: Any) -> dict[str, Any]:
+def validate_outputs(raw: Any) -> dict[str, Any]:
     """The outputs contract (docs/DESIGN.md section 6), checked once for every verb, each fault naming its key."""
-    if not isinstance(outputs, dict):
+    if not isinstance(raw, dict):
         raise OutputsError("the stack outputs must be a JSON object (`pulumi stack output --json`)")
-    outputs = dict(outputs)
-    outputs = {CAMEL.get(k, k): v for k, v in outputs.items()}
+    outputs: dict[str, Any] = {CAMEL[k] if k in CAMEL else str(k): v for k, v in raw.items()}
     upstreams = outputs.get("upstreams")
     if not isinstance(upstreams, dict):
         raise OutputsError(

@@ -285,8 +285,8 @@ def describe(change: Change) -> tuple[str, str]:
 
     if change.setting == "image_tag_mutability":
 
-        def show(v):
-            return v["mutability"] + (f" ({', '.join(v['exclusion_filters'])})" if v["exclusion_filters"] else "")
+        def show(v: dict[str, Any]) -> str:
+            return str(v["mutability"]) + (f" ({', '.join(v['exclusion_filters'])})" if v["exclusion_filters"] else "")
 
         return show(change.before), show(change.after)
     if change.setting == "tags":

@@ -210,7 +210,7 @@ def _esc_placeholders(project: str, raw: dict[str, Any], environments: list[str]
     for entry in upstreams if isinstance(upstreams, list) else []:
         if not isinstance(entry, dict) or entry.get("existing_secret") or entry.get("token"):
             continue
-        spec = KINDS.get(entry.get("kind")) if isinstance(entry.get("kind"), str) else None
+        spec = KINDS.get(entry["kind"]) if isinstance(entry.get("kind"), str) else None
         prefix = credentials_key(entry) if spec is not None and spec.needs_secret else None
         if prefix and prefix not in credentials:
             credentials[prefix] = {"secure": f"esc-unresolved:{','.join(environments)}"}
@@ -327,8 +327,8 @@ def _reveal_ciphertext(value: Any) -> tuple[Any, bool]:
         items = {k: _reveal_ciphertext(v) for k, v in value.items()}
         return {k: v for k, (v, _) in items.items()}, any(s for _, s in items.values())
     if isinstance(value, list):
-        items = [_reveal_ciphertext(v) for v in value]
-        return [v for v, _ in items], any(s for _, s in items)
+        revealed = [_reveal_ciphertext(v) for v in value]
+        return [v for v, _ in revealed], any(s for _, s in revealed)
     return value, False
 
 

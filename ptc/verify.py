@@ -87,7 +87,8 @@ class Verifier:
             self.check_rule(prefix, upstream, rule)
             if rule is not None and (upstream.get("credential_arn") or upstream.get("custom_role_arn")):
                 self.check_validation(prefix)
-            token, declared = None, []
+            token: str | None = None
+            declared: list[str] = []
             if upstream.get("credential_arn"):
                 token, declared = self.check_secret(prefix, upstream)
             if self.check_token_scopes and upstream["kind"] in token_scopes.LOOKUPS:
@@ -246,7 +247,8 @@ class Verifier:
             )
             return None
         self.add(prefix, "credentials", PASS, "JSON with username and accessToken")
-        return document["accessToken"]
+        token: str = document["accessToken"]
+        return token
 
     def check_live_scopes(self, prefix: str, kind: str, token: str | None, declared_scopes: list[str]) -> None:
         if token is None:

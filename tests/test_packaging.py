@@ -141,7 +141,8 @@ def test_a_throwaway_program_imports_the_library_beside_its_own_components_modul
         "from ecr_pull_through_cache.images import rewrite_image\n"
         "registry = '123456789012.dkr.ecr.us-east-2.amazonaws.com'\n"
         "outputs = {'registry_url': registry, 'upstreams': {'docker-hub': {'kind': 'docker-hub',\n"
-        "    'upstream_url': 'registry-1.docker.io', 'cache_uri': registry + '/docker-hub', 'upstream_prefix': None}}}\n"
+        "    'upstream_url': 'registry-1.docker.io', 'cache_uri': registry + '/docker-hub',\n"
+        "    'upstream_prefix': None}}}\n"
         "print(components.NAME, '|', ptc.NAME, '|', rewrite_image('nginx:1.27', outputs), '|',\n"
         "    ecr_pull_through_cache.__file__)\n"
     )

@@ -89,20 +89,27 @@ def test_gitlab_has_the_same_gates():
         assert pipeline[job]["extends"] == ".deploy"
 
 
-def test_the_package_declares_ranges_and_make_installs_exact_pins():
-    """Installing the tool never forces exact pins; the project's own installs are reproducible."""
+def test_every_action_is_pinned_by_commit_sha_with_its_release_beside_it():
+    """A tag can be moved to other code; a commit cannot. The comment keeps the pin readable and updatable."""
     import re
-    import tomllib
 
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    pins = {
-        line.split("==")[0].lower(): line.split("==")[1]
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    }
-    names = {re.split(r"[<>=!~]", d)[0].lower() for d in declared}
-    assert names == set(pins)
-    assert not [d for d in declared if "==" in d]
+    pinned = re.compile(r"^\s*(?:- )?uses: (?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+    seen = 0
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "uses:" not in line or "uses: ./" in line:
+                continue
+            seen += 1
+            assert pinned.match(line), f"{path.name}:{number}: {line.strip()} is not pinned by SHA with # vX.Y.Z"
+    assert seen
+
+
+def test_python_setup_caches_pip_on_the_requirements():
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for name, job in (yaml.safe_load(path.read_text())["jobs"]).items():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith("actions/setup-python@"):
+                    assert step["with"]["cache"] == "pip", f"{path.name}:{name}"
 
 
 def test_gitlab_never_runs_a_branch_and_a_merge_request_pipeline_for_one_change():
