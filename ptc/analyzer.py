@@ -9,16 +9,10 @@ receives the packs' log messages.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import queue
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent import futures
@@ -30,7 +24,9 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
+from . import pack_launch, timing
 from .mock_engine import Registration
+from .pack_launch import launch, pack_python, stop
 from .stack_config import StackConfig
 
 LEVELS = {
@@ -103,13 +99,6 @@ class PackInfo:
     """Policy name -> {level, description, type, config_schema}."""
 
 
-def pack_python(pack_dir: Path) -> str:
-    """The pack's own virtualenv (`runtime.options.virtualenv: venv`, made by `make packs`) when it exists,
-    as the CLI would use it; otherwise this interpreter, which has the same pinned pulumi-policy."""
-    own = pack_dir / "venv" / "bin" / "python"
-    return str(own) if own.exists() else sys.executable
-
-
 def pack_environment(config: StackConfig, dry_run: bool) -> dict[str, str]:
     """What the CLI puts in a pack's environment."""
     return {
@@ -121,158 +110,6 @@ def pack_environment(config: StackConfig, dry_run: bool) -> dict[str, str]:
         "PULUMI_DRY_RUN": "true" if dry_run else "false",
         "PULUMI_ORGANIZATION": "organization",
     }
-
-
-class _ForkedPack:
-    """A pack forked by the pack host: the parts of `subprocess.Popen` that `PackProcess` uses. Its pid arrives
-    once the host has forked it; asking for it waits."""
-
-    def __init__(self, host: PackHost, stdout: Any, stderr: Any):
-        self._host, self.stdout, self.stderr = host, stdout, stderr
-        self._pid: int | None = None
-        self.returncode: int | None = None
-
-    @property
-    def pid(self) -> int:
-        while self._pid is None:
-            self._host.receive()
-        return self._pid
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            if self.pid <= 0:  # never signal pid 0 or -1: that would reach the whole process group, or everyone
-                self.returncode = -1
-                return self.returncode
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = -1
-            except PermissionError:
-                pass
-        return self.returncode
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, number: int) -> None:
-        if self.pid <= 0:
-            return
-        try:
-            os.kill(self.pid, number)
-        except ProcessLookupError:
-            self.returncode = -1
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
-            time.sleep(0.01)
-        return self.returncode or 0
-
-
-class PackHost:
-    """`ptc/pack_host.py` for one interpreter: imports the policy SDK once, forks a child per pack."""
-
-    def __init__(self, python: str):
-        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._lock = threading.Lock()
-        self._pending: deque[_ForkedPack] = deque()
-        self.process = subprocess.Popen(
-            [python, "-u", str(Path(__file__).with_name("pack_host.py"))],
-            pass_fds=[theirs.fileno()],
-            env={**os.environ, "PTC_PACK_HOST_FD": str(theirs.fileno())},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        theirs.close()
-
-    def spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str]) -> _ForkedPack:
-        """Ask for a fork and return at once: the host may still be importing the SDK."""
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
-            with self._lock:
-                socket.send_fds(
-                    self._sock, [json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()], [out_w, err_w]
-                )
-                pack = _ForkedPack(self, os.fdopen(out_r, "r"), os.fdopen(err_r, "r"))
-                self._pending.append(pack)
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        return pack
-
-    def receive(self) -> None:
-        """The host's next answer: the pid of the oldest pack still waiting for one."""
-        with self._lock:
-            if not self._pending:
-                return
-            reply = self._sock.recv(4096)
-            pack = self._pending.popleft()
-            pack._pid = json.loads(reply)["pid"] if reply else -1
-            if not reply:
-                pack.returncode = -1
-
-    def close(self) -> None:
-        self._sock.close()
-        stop(self.process)
-
-
-def stop(process: Any, timeout: float = 5) -> None:
-    """Terminate a process (or a forked pack), and kill it if it has not gone within `timeout` seconds."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-_HOSTS: dict[str, PackHost] = {}
-_HOSTS_LOCK = threading.Lock()
-
-
-def _host(python: str) -> PackHost | None:
-    """The pack host of an interpreter, started on first use and kept for every later stack (`--all`)."""
-    if not hasattr(os, "fork") or os.environ.get("PTC_PACK_HOST", "1") == "0":
-        return None
-    with _HOSTS_LOCK:
-        host = _HOSTS.get(python)
-        if host is None or host.process.poll() is not None:
-            host = _HOSTS[python] = PackHost(python)
-            if len(_HOSTS) == 1:
-                atexit.register(_close_hosts)
-        return host
-
-
-def _close_hosts() -> None:
-    with _HOSTS_LOCK:
-        for host in _HOSTS.values():
-            host.close()
-        _HOSTS.clear()
-
-
-def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> Any:
-    """Start `python -u -m pulumi.policy <argv>` in `cwd` with `env`: forked by the pack host where it can be,
-    else as a new process (PTC_PACK_HOST=0 forces that)."""
-    host = _host(python)
-    if host is not None:
-        try:
-            return host.spawn(argv, cwd=cwd, env=env)
-        except OSError:
-            pass  # the host is gone: start the pack the plain way
-    return subprocess.Popen(
-        [python, "-u", "-m", "pulumi.policy", *argv],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 class PackProcess:
@@ -515,7 +352,7 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
 
 def pack_dirs(project_dir: Path) -> list[Path]:
     """Every policy pack of the project: folders of `policies/` with a PulumiPolicy.yaml."""
-    return sorted(p.parent for p in (project_dir / "policies").glob("*/PulumiPolicy.yaml"))
+    return pack_launch.pack_dirs(project_dir)
 
 
 @dataclass
@@ -550,6 +387,7 @@ class PolicyPacks:
             PackProcess(d, config, dry_run=dry_run, engine_address=self.engine.address, python=python) for d in dirs
         ]
         self.infos: list[PackInfo] = []
+        self._analyses: list[Analysis] = []
         # Connect and warm each pack in the background (the caller's program runs meanwhile): a pack's first
         # Analyze pays for code paths it has not run yet, so one throwaway call takes that off the critical path.
         self._ready = futures.ThreadPoolExecutor(max_workers=max(1, len(self.processes)))
@@ -578,6 +416,7 @@ class PolicyPacks:
     def __enter__(self) -> PolicyPacks:
         try:
             self.infos = [f.result() for f in self._connected]
+            timing.mark("packs ready")
         except BaseException:
             self.close()
             raise
@@ -589,9 +428,20 @@ class PolicyPacks:
         self.close()
 
     def close(self) -> None:
+        for analysis in self._analyses:
+            analysis.end(None)  # no-op for one that ended: its workers have stopped reading
+        for process in self.processes:  # every pack told first, so they stop side by side
+            if process.process.poll() is None:
+                process.process.terminate()
         for process in self.processes:
             process.close()
         self.engine.stop()
+
+    def stream(self, policy_config: dict[str, Any] | None = None) -> Analysis:
+        """An `Analysis` that analyzes resources as they are registered; see `Analysis`."""
+        analysis = Analysis(self, policy_config or {})
+        self._analyses.append(analysis)
+        return analysis
 
     def run(
         self, resources: list[Registration], *, policy_config: dict[str, Any] | None = None, outputs: bool = False
@@ -609,3 +459,80 @@ class PolicyPacks:
             for found in pool.map(one_pack, self.processes):
                 violations.extend(found)
         return PolicyRun(violations=violations)
+
+
+_END = object()
+
+
+class Analysis:
+    """Every pack `Analyze`s each resource as the program registers it, as the engine does (before it creates the
+    resource), in the packs' own processes while the program still runs; `end` then adds `AnalyzeStack` over
+    them all, and `violations` gives what `PolicyPacks.run` would have: per pack, resources in registration
+    order, then the stack's.
+
+    Each pack is configured (`Configure`, `ConfigureStack`) once every pack has answered `GetAnalyzerInfo`, and
+    analyzes what was registered before then as soon as it is.
+    """
+
+    def __init__(self, packs: PolicyPacks, policy_config: dict[str, Any]):
+        self._packs = packs
+        self._policy_config = policy_config
+        self._queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in packs.processes]
+        self._resources: list[Registration] | None = None
+        self._ended = False
+        self._work = [
+            packs._ready.submit(self._one_pack, p, q) for p, q in zip(packs.processes, self._queues, strict=True)
+        ]
+
+    def add(self, resource: Registration) -> None:
+        """Called for each registration, from the SDK's threads; never blocks."""
+        for pending in self._queues:
+            pending.put(resource)
+
+    def end(self, resources: list[Registration] | None) -> None:
+        """No more registrations; `AnalyzeStack` over `resources` (None: the run failed, analyze no more).
+        Ending again can only cancel what has not started."""
+        if self._ended:
+            if resources is None:
+                self._resources = None
+            return
+        self._ended = True
+        self._resources = resources
+        for pending in self._queues:
+            pending.put(_END)
+
+    def violations(self) -> list[dict[str, Any]]:
+        """Wait for every pack; a pack that failed raises here (`PolicyPackError`, `PolicyConfigError`)."""
+        found: list[dict[str, Any]] = []
+        for work in self._work:
+            found.extend(work.result())
+        return found
+
+    def _one_pack(self, process: PackProcess, pending: queue.SimpleQueue[Any]) -> list[dict[str, Any]]:
+        ended = False
+        try:
+            infos = [f.result() for f in self._packs._connected]
+            self._packs.infos = infos
+            configs = resolve_policy_config(self._policy_config, infos)
+            process.configure(configs.get(process.name, {}))
+            process.configure_stack()
+            by_urn: dict[str, list[dict[str, Any]]] = {}
+            calls: deque[tuple[Registration, Any]] = deque()
+            while (item := pending.get()) is not _END:
+                calls.append((item, process.api.Analyze.future(analyze_request(item))))
+                while len(calls) >= ANALYZE_WINDOW:
+                    done, call = calls.popleft()
+                    by_urn[done.urn] = process._attributed(done, call.result())
+            ended = True
+            while calls:
+                done, call = calls.popleft()
+                by_urn[done.urn] = process._attributed(done, call.result())
+            resources = self._resources
+            if resources is None:
+                return []
+            return [d for r in resources for d in by_urn.get(r.urn, [])] + process.analyze_stack(
+                resources, outputs=False
+            )
+        finally:
+            while not ended:  # a pack that failed still drains its queue up to `end`, so `end` never waits
+                ended = pending.get() is _END

@@ -12,24 +12,22 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from .exits import (  # noqa: F401 - re-exported: the AWS verbs' outcomes
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNCHECKED,
+    CouldNotCheck,
+    InvalidInput,
+)
+
 RETRIES = {"mode": "standard", "max_attempts": 10}
 """botocore's standard retry mode: exponential backoff with jitter on throttling and transient errors."""
 CONNECT_TIMEOUT, READ_TIMEOUT = 5, 30
 """A dead endpoint fails fast; a slow answer still gets time. The identity check runs first, with few retries,
 so a verb against an unreachable endpoint stops after one bounded call instead of minutes of retries."""
 IDENTITY_RETRIES = {"mode": "standard", "max_attempts": 2}
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNCHECKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-"""Every verb: 0 clean, 1 a check or policy failed, 2 invalid input, 3 could not check (network, credentials,
-AWS errors), 130 interrupted."""
-
-
-class InvalidInput(Exception):
-    """Arguments, environment or outputs that cannot be acted on (exit 2)."""
-
-
-class CouldNotCheck(Exception):
-    """AWS could not be asked: no credentials, no network, an AWS error (exit 3)."""
 
 
 @dataclass

@@ -15,10 +15,12 @@ resource, the field, AWS's rule and the fix, and never shows a secret or sensiti
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Protocol
 
 from ecr_pull_through_cache import catalog, iam
@@ -462,34 +464,155 @@ class _Shape:
         return _Shape(self._shapes, self._raw["member"]["shape"])
 
 
-class _Model:
-    def __init__(self, document: dict[str, Any]):
-        self._document = document
-
-    def input_shape(self, operation: str) -> _Shape:
-        return _Shape(self._document["shapes"], self._document["operations"][operation]["input"]["shape"])
-
-
 @cache
-def _model(service: str) -> _Model:
-    """botocore's service model, read straight from its data file: the same model `botocore.session` loads, at a
-    tenth of the cost (no session, no client machinery)."""
+def _input_shape(service: str, operation: str) -> _Shape:
+    """The input shape of `operation`, with every shape it reaches, from botocore's model of `service`.
+
+    The model is read straight from botocore's data file (the model `botocore.session` loads, at a tenth of the
+    cost); the shapes one operation reaches are kept in the user's cache directory, keyed by botocore's version
+    and the model's API version, so later runs read a few kilobytes instead of decoding whole models (IAM's is
+    1.5 MB). A cache that cannot be read or written is passed over: the model is the authority.
+    """
     import gzip
     import os
 
     import botocore
 
     root = os.path.join(os.path.dirname(botocore.__file__), "data", service)
-    version = max(os.listdir(root))
-    with gzip.open(os.path.join(root, version, "service-2.json.gz")) as handle:
-        return _Model(json.load(handle))
+    api_version = max(os.listdir(root))
+    cached = _cache_dir() / f"botocore-{botocore.__version__}" / f"{service}-{api_version}-{operation}.json"
+    try:
+        entry = json.loads(cached.read_text())
+        return _Shape(entry["shapes"], entry["input"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    with gzip.open(os.path.join(root, api_version, "service-2.json.gz")) as handle:
+        document = json.load(handle)
+    name = document["operations"][operation]["input"]["shape"]
+    shapes = _reachable(document["shapes"], name)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"input": name, "shapes": shapes}))
+        os.replace(partial, cached)  # whole or not at all, whoever else writes it
+    except OSError:
+        pass
+    return _Shape(shapes, name)
+
+
+def _reachable(shapes: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        raw = found[current] = shapes[current]
+        stack.extend(ref["shape"] for ref in raw.get("members", {}).values())
+        stack.extend(raw[key]["shape"] for key in ("member", "key", "value") if key in raw)
+    return found
+
+
+def _cache_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ecr-pull-through-cache"
 
 
 @cache
 def _pattern(pattern: str) -> Any:
-    import regex  # botocore's patterns use \p{L}-style classes that `re` lacks
+    """Python's `re` wherever it reads the pattern and the value exactly as `regex` does; `regex` (~20 ms to
+    import) only for the rest.
 
-    return regex.compile(pattern)
+    `re` and `regex` agree on patterns without letter classes; on `\\w`, `\\s`, `\\d` and `\\b` they agree for
+    ASCII text but for the separators U+001C-U+001F (spaces to `re`, not to `regex`), and part ways on other
+    Unicode (`²` is a word character to `re` only). `re` lacks `\\p{L}` and POSIX classes: IAM's tag patterns get
+    a matcher of their own, anything else goes to `regex`. `tests/test_aws_api.py` holds every pattern of the
+    checked services to `regex`'s answers."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return _CategoryRun.parse(pattern) or _Regex(pattern)
+    if _CLASS_ESCAPE.search(pattern) or "[[:" in pattern:
+        return _AsciiFirst(pattern, compiled)
+    return compiled
+
+
+_CLASS_ESCAPE = re.compile(r"\\[wWsSdDbB]")
+_NOT_SPACE_TO_REGEX = re.compile("[\x1c-\x1f]")
+
+
+class _Regex:
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def fullmatch(self, value: str) -> bool:
+        return _regex_fullmatch(self.pattern, value)
+
+
+class _AsciiFirst(_Regex):
+    def __init__(self, pattern: str, compiled: re.Pattern[str]):
+        super().__init__(pattern)
+        self.compiled = compiled
+
+    def fullmatch(self, value: str) -> bool:
+        if value.isascii() and not _NOT_SPACE_TO_REGEX.search(value):
+            return self.compiled.fullmatch(value) is not None
+        return _regex_fullmatch(self.pattern, value)
+
+
+def _regex_fullmatch(pattern: str, value: str) -> bool:
+    import regex
+
+    return regex.fullmatch(pattern, value) is not None
+
+
+class _CategoryRun:
+    """`[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`-style patterns (IAM's tag keys and values): one bracket class of Unicode
+    categories and literal characters, repeated (`*` or `+`). Matched with `unicodedata`, as `regex` would."""
+
+    SHAPE = re.compile(r"\^?\[((?:\\p\{[A-Za-z]{1,2}\}|\\.|[^\\\]\[^])+)\]([*+])\$?")
+    ITEM = re.compile(r"\\p\{([A-Za-z]{1,2})\}|\\(.)|(.)")
+
+    def __init__(self, pattern: str, categories: tuple[str, ...], literals: frozenset[str], at_least: int):
+        self.pattern, self.categories, self.literals, self.at_least = pattern, categories, literals, at_least
+
+    @classmethod
+    def parse(cls, pattern: str) -> _CategoryRun | None:
+        shape = cls.SHAPE.fullmatch(pattern)
+        if shape is None:
+            return None
+        categories: list[str] = []
+        literals: set[str] = set()
+        for item in cls.ITEM.finditer(shape.group(1)):
+            category, escaped, literal = item.groups()
+            if category:
+                categories.append(category)
+            elif escaped is not None:
+                if escaped.isalnum():  # \\d, \\w, \\s...: a class of its own, left to `regex`
+                    return None
+                literals.add(escaped)
+            elif literal == "-" and item.start() not in (0, len(shape.group(1)) - 1):
+                return None  # a range (a-z): left to `regex`
+            else:
+                literals.add(literal)
+        return cls(pattern, tuple(categories), frozenset(literals), 1 if shape.group(2) == "+" else 0)
+
+    def fullmatch(self, value: str) -> bool:
+        import unicodedata
+
+        if len(value) < self.at_least:
+            return False
+        matched = True
+        for char in value:
+            if char in self.literals:
+                continue
+            category = unicodedata.category(char)
+            if category == "Cn":  # unassigned in this Python's Unicode tables; `regex` carries newer ones
+                return _regex_fullmatch(self.pattern, value)
+            matched = matched and any(category.startswith(c) for c in self.categories)
+        return matched
 
 
 def _shown(value: Any, secret: bool) -> str:
@@ -570,7 +693,7 @@ def _check(shape: Any, value: Any, path: str, secret: bool, out: list[tuple[str,
 
 
 def model_findings(resource: Resource, call: Call) -> list[Finding]:
-    shape = _model(call.service).input_shape(call.operation)
+    shape = _input_shape(call.service, call.operation)
     found: list[tuple[str, str, str]] = []
     for member in shape.required_members:
         if member not in call.params:

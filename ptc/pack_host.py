@@ -23,6 +23,8 @@ import sys
 from typing import Any
 
 HOST_FD_ENV = "PTC_PACK_HOST_FD"
+_forked_from_ptc = False
+"""True in a host forked from `ptc` itself (`become_host`) and in the packs it forks."""
 
 
 def _preload() -> None:
@@ -55,6 +57,11 @@ def _child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         sys.argv = ["pulumi.policy", *request["argv"]]
+        # As `python -m` run in the pack's directory: that directory first on the path, not this file's.
+        sys.path[0] = request["cwd"]
+        if _forked_from_ptc:
+            for name in [m for m in sys.modules if m.split(".", 1)[0] in LEFT_BEHIND]:
+                del sys.modules[name]
         runpy.run_module("pulumi.policy", run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exc:
@@ -96,6 +103,30 @@ def main() -> None:
     sock = socket.socket(fileno=int(os.environ[HOST_FD_ENV]))
     print("ready", flush=True)
     serve(sock)
+
+
+LEFT_BEHIND = ("ptc", "ecr_pull_through_cache", "pulumi_aws", "rich", "boto3", "botocore", "jsonschema", "regex")
+"""What a `ptc` process has imported and a fresh `python -m pulumi.policy` would not: dropped from a pack forked
+by a host that was itself forked from `ptc`, so the pack imports them afresh if it imports them at all."""
+
+
+def become_host(sock: socket.socket) -> None:
+    """In a child forked from `ptc` (the SDK imported, no gRPC object made): serve as the host, never return."""
+    code = 0
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # as the spawned host: its own streams are /dev/null
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        global _forked_from_ptc
+        _forked_from_ptc = True
+        _preload()
+        serve(sock)
+    except BaseException:  # noqa: BLE001 - nothing to report to: ptc sees the host gone and starts packs itself
+        code = 1
+    finally:
+        os._exit(code)
 
 
 if __name__ == "__main__":

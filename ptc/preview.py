@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-from . import render
+from . import render, timing
 from .analyzer import PolicyConfigError, PolicyPackError, PolicyPacks, pack_dirs
 from .mock_engine import Registration, run_program
 from .stack_config import StackConfig, StackConfigError, load_stack_config, stack_names
@@ -114,8 +114,13 @@ def preview_stacks(
 def _preview_one(
     project_dir: Path, config: StackConfig, packs: PolicyPacks | None, policy_config: dict[str, Any] | None
 ) -> PreviewReport:
+    # Phase 3, every policy pack, runs in the packs' own processes beside the program: each resource is analyzed as
+    # it is registered (as the engine does), so what is left at the end is the last few and `AnalyzeStack`.
+    analysis = packs.stream(policy_config) if packs is not None else None
     try:
-        result = run_program(project_dir, config, preview=True)
+        timing.mark("config")
+        result = run_program(project_dir, config, preview=True, on_register=analysis.add if analysis else None)
+        timing.mark("program")
         report = PreviewReport(
             project=config.project, stack=config.stack, resources=result.resources, outputs=result.outputs
         )
@@ -128,19 +133,26 @@ def _preview_one(
         if result.error is not None:
             report.error = describe_failure(result.error, config)
             return report
-        # Phase 2: the create requests as AWS would check them (botocore's model and AWS's quotas).
+        if analysis is not None:
+            analysis.end(result.resources)
+        # Phase 2, here meanwhile: the create requests as AWS would check them (botocore's model and AWS's quotas).
+        # A finding makes the preview an error, and the packs' answers (or their failure) are then not reported.
         from . import aws_api
         from .mock_engine import FAKE_ACCOUNT_ID
 
         findings = aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=config.region)
+        timing.mark("aws checks")
         if findings:
             report.aws_findings = [f.to_json() for f in findings]
             report.error = aws_api.describe(findings)
-        elif packs is not None:
-            with packs:
-                report.violations = packs.run(result.resources, policy_config=policy_config).violations
+        elif analysis is not None:
+            report.violations = analysis.violations()
+            timing.mark("packs")
     except (PolicyPackError, PolicyConfigError) as exc:
         report = PreviewReport(project=config.project, stack=config.stack, error=str(exc))
+    finally:
+        if packs is not None:
+            packs.close()  # this stack's packs, now: `--all` goes on to the next stack
     return report
 
 

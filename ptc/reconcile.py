@@ -323,7 +323,8 @@ def run(args: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
 
-    from .aws import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNCHECKED, confirm_identity
+    from .aws import confirm_identity
+    from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNCHECKED
     from .outputs import registry_outputs
 
     outputs, account, region = registry_outputs(args.outputs, args.region)

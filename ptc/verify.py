@@ -334,7 +334,8 @@ STYLE = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
 def run(args: Any, console: Any) -> int:
     from rich.text import Text
 
-    from .aws import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED, confirm_identity
+    from .aws import confirm_identity
+    from .exits import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED
     from .outputs import registry_outputs
 
     outputs, account, region = registry_outputs(args.outputs, args.region)

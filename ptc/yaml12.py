@@ -19,8 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.resolver import Resolver
+
+try:  # libyaml scans and parses in C, 5-10x PyYAML's pure-Python scanner; the bounded composer stays in Python
+    from yaml._yaml import CParser as _EventSource
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _EventSource(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
 
 MAX_BYTES = 128 * 1024
 """A stack config past 128 KiB is refused: the engine hands a policy pack the whole config in one environment
@@ -34,24 +50,35 @@ class YamlError(ValueError):
     """The YAML cannot be read as config; the message names the file and the place."""
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema scalars and bounded composition."""
+class _Loader(Composer, SafeConstructor, Resolver, _EventSource):
+    """SafeLoader's parts with YAML 1.2 core-schema scalars and bounded composition.
+
+    Events come from libyaml when PyYAML has it. Composer comes first in the bases: libyaml's parser has a
+    composer of its own, in C, that would skip the bounds below; here every node is composed in Python.
+    """
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        _EventSource.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
         self._aliases = 0
         self._nodes = 0
         self._depth = 0
+
+    def _line(self) -> int:
+        event = self.peek_event()
+        mark = event.start_mark if event is not None else None
+        return mark.line + 1 if mark is not None else 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
                 raise YamlError(
-                    f"line {mark.line + 1}: more than {MAX_ALIASES} aliases (*name); a config needs none "
+                    f"line {self._line()}: more than {MAX_ALIASES} aliases (*name); a config needs none "
                     "or few: write the values out"
                 )
         self._nodes += 1
@@ -60,8 +87,7 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
-                raise YamlError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
+                raise YamlError(f"line {self._line()}: nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -108,7 +134,8 @@ def _int(loader: _Loader, node: ScalarNode) -> int:
     return int(text, 10)  # YAML 1.2: 0777 is seven hundred and seventy-seven, not octal
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _int)
+# types-PyYAML types add_constructor for PyYAML's own loader classes only.
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)  # type: ignore[type-var]
 for _tag in ("binary", "set", "timestamp", "omap", "pairs"):
 
     def _refuse(loader: _Loader, node: Node, tag: str = _tag) -> Any:
@@ -117,7 +144,7 @@ for _tag in ("binary", "set", "timestamp", "omap", "pairs"):
             "numbers, true/false, lists and mappings"
         )
 
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)  # type: ignore[type-var]
 
 
 def _unknown_tag(loader: _Loader, suffix: str, node: Node) -> Any:
@@ -152,7 +179,11 @@ def loads(text: str, where: str = "<text>") -> Any:
             "policy packs: split the stack"
         )
     try:
-        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        loader = _Loader(text)  # as yaml.load(text, Loader=_Loader) does
+        try:
+            document = loader.get_single_data()
+        finally:
+            loader.dispose()
         _expanded_size(document)
         return document
     except YamlError as exc:

@@ -483,3 +483,67 @@ def test_the_worst_case_previews_clean_through_every_phase(tmp_path):
     document = json.loads(result.stdout)
     assert "aws_findings" not in document and not document["violations"]
     assert sum(r["type"] == aws_api.RULE for r in document["resources"]) == 50
+
+
+def _model_patterns() -> list[str]:
+    import gzip
+    import os
+
+    import botocore
+
+    found: set[str] = set()
+    for service in ("ecr", "iam", "secretsmanager", "kms"):
+        root = os.path.join(os.path.dirname(botocore.__file__), "data", service)
+        with gzip.open(os.path.join(root, max(os.listdir(root)), "service-2.json.gz")) as handle:
+            shapes = json.load(handle)["shapes"]
+        found.update(s["pattern"] for s in shapes.values() if "pattern" in s)
+    return sorted(found)
+
+
+MODEL_PATTERNS = _model_patterns()
+
+
+@pytest.mark.parametrize("pattern", MODEL_PATTERNS)
+def test_every_model_pattern_matches_as_the_regex_module_reads_it(pattern: str) -> None:
+    """The guard reads botocore's patterns with `re` (or a Unicode-category matcher) where it can, to spare the
+    import of `regex`: on every pattern of the checked services, it must agree with `regex` itself."""
+    import re
+
+    import regex
+
+    reference = regex.compile(pattern)
+    ours = aws_api._pattern(pattern)
+    values = st.text(max_size=40)
+    try:
+        values = values | st.from_regex(re.compile(pattern), fullmatch=True)
+    except (re.error, ValueError):
+        pass
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(values)
+    def agree(value: str) -> None:
+        assert bool(ours.fullmatch(value)) == bool(reference.fullmatch(value)), value
+
+    agree()
+
+
+def test_the_model_cache_is_an_optimisation_never_an_authority(tmp_path, monkeypatch) -> None:
+    """A cached operation model that is corrupt or cannot be written is passed over: botocore's model decides."""
+    import botocore
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    aws_api._input_shape.cache_clear()
+    first = aws_api._input_shape("ecr", "CreatePullThroughCacheRule")
+    (cached,) = (tmp_path / "ecr-pull-through-cache" / f"botocore-{botocore.__version__}").glob("ecr-*.json")
+    assert json.loads(cached.read_text())["input"] == first.name
+
+    cached.write_text("{not json")
+    aws_api._input_shape.cache_clear()
+    again = aws_api._input_shape("ecr", "CreatePullThroughCacheRule")
+    assert again.required_members == first.required_members and json.loads(cached.read_text())
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("a file where the cache directory would be")
+    aws_api._input_shape.cache_clear()
+    assert aws_api._input_shape("ecr", "CreatePullThroughCacheRule").required_members == first.required_members
+    aws_api._input_shape.cache_clear()

@@ -1,0 +1,161 @@
+"""How `ptc preview` runs the packs: each as a fresh `python -m pulumi.policy` would run, nothing left behind.
+
+The `ptc` command forks its pack host from itself once the SDK is imported (no second interpreter importing it
+again); these tests hold that host's packs to what the Pulumi CLI gives a pack, and the command to leaving no
+process behind although it skips the interpreter's teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+PROGRAM = """
+import pulumi
+
+pulumi.CustomResource("random:index/randomId:RandomId", "one", {"byteLength": 4})
+"""
+
+PROBE_PACK = """
+import json
+import os
+import sys
+
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+import probe_helper  # a module of the pack's own directory, found as `python -m` in that directory finds it
+
+LEFT = sorted({m.split(".")[0] for m in sys.modules} & {"ptc", "ecr_pull_through_cache", "pulumi_aws", "rich"})
+
+
+def report(args, report_violation):
+    report_violation(json.dumps({"path0": sys.path[0], "cwd": os.getcwd(), "left": LEFT,
+                                 "stack": os.environ.get("PULUMI_STACK"), "helper": probe_helper.NAME}))
+
+
+PolicyPack(name="probe", enforcement_level=EnforcementLevel.ADVISORY,
+           policies=[ResourceValidationPolicy(name="probe", description="where the pack runs", validate=report)])
+"""
+
+
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    pack = root / "policies" / "probe"
+    pack.mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text("name: probe-project\nruntime: python\n")
+    (root / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-2\n")
+    (root / "__main__.py").write_text(PROGRAM)
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 0.1.0\n")
+    (pack / "__main__.py").write_text(PROBE_PACK)
+    (pack / "probe_helper.py").write_text("NAME = 'the pack folder'\n")
+    return root
+
+
+def preview(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def probe(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, result.stderr
+    (violation,) = [v for v in json.loads(result.stdout)["violations"] if v["policy"] == "probe"]
+    return json.loads(violation["message"])
+
+
+def test_a_pack_forked_from_ptc_runs_as_a_fresh_python_m_pulumi_policy(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    seen = probe(preview(root))
+    pack = str((root / "policies" / "probe").resolve())
+    assert seen["path0"] == pack and seen["cwd"] == pack, "as `python -m` in the pack's directory"
+    assert seen["helper"] == "the pack folder"
+    assert seen["left"] == [], "nothing ptc imported for itself reaches the pack"
+    assert seen["stack"] == "dev"
+
+
+def test_the_plain_host_and_plain_processes_give_the_pack_the_same(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    forked = probe(preview(root))
+    for env in ({"PTC_PACK_HOST": "0"},):
+        assert probe(preview(root, **env)) == forked
+
+
+def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
+    """It exits without the interpreter's teardown, after stopping the host and every pack itself."""
+    marker = uuid.uuid4().hex
+    result = preview(project(tmp_path), PTC_TEST_MARKER=marker)
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)  # the whole report reached the pipe before the quick exit
+    deadline = time.monotonic() + 5
+    while (left := _processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"left running: {left}"
+
+
+def test_ptc_output_is_complete_through_a_pipe_that_closes_early(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = subprocess.run(
+        f"{sys.executable} -m ptc preview -C {root} --stack dev | head -c 10",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert len(result.stdout) == 10 and "Traceback" not in result.stderr
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"PTC_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_streaming_registrations_to_the_packs_reports_what_a_run_over_the_finished_stack_does() -> None:
+    """`ptc preview` analyzes each resource as it is registered; the violations are those of `PolicyPacks.run`
+    over the finished stack."""
+    from ptc.analyzer import PolicyPacks, pack_dirs
+    from ptc.mock_engine import run_program
+    from ptc.stack_config import load_stack_config
+
+    streamed = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--stack", "prod", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert streamed.returncode == 0, streamed.stderr
+    config = load_stack_config(ROOT, stack="prod")
+    result = run_program(ROOT, config, preview=True)
+    with PolicyPacks(pack_dirs(ROOT), config, dry_run=True) as packs:
+        batch = packs.run(result.resources).violations
+
+    def key(v: dict) -> str:
+        return json.dumps(v, sort_keys=True)
+
+    # The SDK registers sibling resources from several threads, so their order differs from run to run.
+    assert sorted(json.loads(streamed.stdout)["violations"], key=key) == sorted(batch, key=key) and batch
