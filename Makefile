@@ -23,8 +23,9 @@ packs:  ## each policy pack's own virtualenv, as `pulumi preview --policy-pack` 
 preview: $(STAMP)  ## the dev stack through the mock engine and every policy pack
 	$(BIN)/python -m ptc preview --stack dev
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+TEST_WORKERS ?= auto
+test: $(STAMP)  ## the suite on every core (pytest-xdist); `make test TEST_WORKERS=0` runs it in one process
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP) lint-types lint-ci  ## ruff (checks, formatting: `$(BIN)/ruff format .` fixes it), mypy, CI schemas
 	$(BIN)/ruff check .

@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 from ptc.mock_engine import RunResult, run_program
 from ptc.stack_config import StackConfig, load_project, make_stack_config
+
+# The suite runs on every core (pytest-xdist) beside the packs and servers it starts: time limits on drawing
+# examples would fail a test for the machine's load, not for what it tests. How many examples run is unchanged.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "ecr-pull-through-cache"
