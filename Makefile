@@ -10,6 +10,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# bytecode for this project's modules too, as pip writes it for installed packages (PYTHONDONTWRITEBYTECODE
+	@# would otherwise have every run compile them from source); a stale file is ignored for its newer source.
+	@$(BIN)/python -m compileall -q -x '/venv/' components ptc policies __main__.py > /dev/null
 	@touch $@
 
 install: $(STAMP)
