@@ -27,14 +27,46 @@ def pack_python(pack_dir: Path) -> str:
     return str(own) if own.exists() else sys.executable
 
 
-class _ForkedPack:
-    """A pack forked by the pack host: the parts of `subprocess.Popen` that `PackProcess` uses. Its pid arrives
-    once the host has forked it; asking for it waits."""
+class _Polled:
+    """The parts of `subprocess.Popen` that `PackProcess`, `stop` and `_host` use, for a process known by its pid
+    only; subclasses say how to poll it and signal it."""
+
+    returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        raise NotImplementedError
+
+    def poll(self) -> int | None:
+        raise NotImplementedError
+
+    def _signal(self, number: int) -> None:
+        raise NotImplementedError
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.001  # poll, quickly at first: a pack stops within milliseconds of its signal
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return self.returncode or 0
+
+
+class _ForkedPack(_Polled):
+    """A pack forked by the pack host (the host's child, not ours: no waitpid). Its pid arrives once the host has
+    forked it; asking for it waits."""
 
     def __init__(self, host: PackHost, stdout: Any, stderr: Any):
         self._host, self.stdout, self.stderr = host, stdout, stderr
         self._pid: int | None = None
-        self.returncode: int | None = None
 
     @property
     def pid(self) -> int:
@@ -55,12 +87,6 @@ class _ForkedPack:
                 pass
         return self.returncode
 
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
     def _signal(self, number: int) -> None:
         if self.pid <= 0:
             return
@@ -69,23 +95,16 @@ class _ForkedPack:
         except ProcessLookupError:
             self.returncode = -1
 
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.001  # not our child (the host's), so no waitpid: poll, quickly at first
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-        return self.returncode or 0
 
-
-class _OwnChild:
-    """A host forked from this process: the parts of `subprocess.Popen` that `stop` and `_host` use."""
+class _OwnChild(_Polled):
+    """A host forked from this process."""
 
     def __init__(self, pid: int):
-        self.pid = pid
-        self.returncode: int | None = None
+        self._pid = pid
+
+    @property
+    def pid(self) -> int:
+        return self._pid
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -97,22 +116,6 @@ class _OwnChild:
                 if done:
                     self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.001
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-        return self.returncode or 0
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
 
     def _signal(self, number: int) -> None:
         if self.poll() is None:

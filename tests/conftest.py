@@ -81,3 +81,12 @@ def prod_up() -> RunResult:
     result = run_program(ROOT, stack_config(stack_file("prod"), "prod"), preview=False)
     assert result.error is None, result.error
     return result
+
+
+def write_project(root: Path, name: str, program: str, config: str = "config:\n  aws:region: us-east-2\n") -> Path:
+    """A Pulumi project of its own in `root`: Pulumi.yaml, the dev stack's file and `__main__.py`."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
+    (root / "Pulumi.dev.yaml").write_text(config)
+    (root / "__main__.py").write_text(program)
+    return root

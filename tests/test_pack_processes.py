@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +50,9 @@ PolicyPack(name="probe", enforcement_level=EnforcementLevel.ADVISORY,
 
 
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
+    root = write_project(tmp_path / "project", "probe-project", PROGRAM)
     pack = root / "policies" / "probe"
     pack.mkdir(parents=True)
-    (root / "Pulumi.yaml").write_text("name: probe-project\nruntime: python\n")
-    (root / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-2\n")
-    (root / "__main__.py").write_text(PROGRAM)
     (pack / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 0.1.0\n")
     (pack / "__main__.py").write_text(PROBE_PACK)
     (pack / "probe_helper.py").write_text("NAME = 'the pack folder'\n")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ptc.stack_config import stack_names
-from tests.conftest import ROOT, stack_file
+from tests.conftest import ROOT, stack_file, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -139,11 +139,8 @@ def test_a_missing_stack_exits_2(args, message):
 
 
 def test_a_program_error_exits_2_without_a_traceback(tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
-    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
-    (project / "__main__.py").write_text("raise ValueError('the registry is on fire')\n")
+    program = "raise ValueError('the registry is on fire')\n"
+    project = write_project(tmp_path / "project", "broken", program, "config: {}\n")
     (project / "policies").mkdir()
     result = ptc("preview", "--stack", "dev", "--project-dir", str(project))
     assert result.returncode == 2
@@ -153,14 +150,12 @@ def test_a_program_error_exits_2_without_a_traceback(tmp_path):
 
 def test_a_request_aws_would_refuse_exits_2_naming_resource_field_rule_and_fix(tmp_path):
     """Any program, even one that bypasses the components, has its create requests checked against AWS's model."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: raw\nruntime: python\n")
-    (project / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-2\n")
-    (project / "__main__.py").write_text(
+    project = write_project(
+        tmp_path / "project",
+        "raw",
         "import pulumi_aws as aws\n"
         "aws.ecr.PullThroughCacheRule('hub', ecr_repository_prefix='a' * 31,"
-        " upstream_registry_url='registry-1.docker.io')\n"
+        " upstream_registry_url='registry-1.docker.io')\n",
     )
     (project / "policies").mkdir()
     result = ptc("preview", "--stack", "dev", "--project-dir", str(project))
