@@ -485,9 +485,10 @@ class Analysis:
         ]
 
     def add(self, resource: Registration) -> None:
-        """Called for each registration, from the SDK's threads; never blocks."""
+        """Called for each registration, from the SDK's threads; never blocks. One request serves every pack."""
+        request = analyze_request(resource)
         for pending in self._queues:
-            pending.put(resource)
+            pending.put((resource, request))
 
     def end(self, resources: list[Registration] | None) -> None:
         """No more registrations; `AnalyzeStack` over `resources` (None: the run failed, analyze no more).
@@ -519,7 +520,8 @@ class Analysis:
             by_urn: dict[str, list[dict[str, Any]]] = {}
             calls: deque[tuple[Registration, Any]] = deque()
             while (item := pending.get()) is not _END:
-                calls.append((item, process.api.Analyze.future(analyze_request(item))))
+                resource, request = item
+                calls.append((resource, process.api.Analyze.future(request)))
                 while len(calls) >= ANALYZE_WINDOW:
                     done, call = calls.popleft()
                     by_urn[done.urn] = process._attributed(done, call.result())
