@@ -146,7 +146,11 @@ def _preview_one(
             report.aws_findings = [f.to_json() for f in findings]
             report.error = aws_api.describe(findings)
         elif analysis is not None:
-            report.violations = analysis.violations()
+            # The SDK registers sibling resources from several threads, so registration order varies between
+            # runs; the report's order does not (pack, resource, policy), and two runs of one stack diff clean.
+            report.violations = sorted(
+                analysis.violations(), key=lambda v: (v["pack"], v["urn"] or "", v["policy"], v["message"])
+            )
             timing.mark("packs")
     except (PolicyPackError, PolicyConfigError) as exc:
         report = PreviewReport(project=config.project, stack=config.stack, error=str(exc))

@@ -156,3 +156,18 @@ def test_streaming_registrations_to_the_packs_reports_what_a_run_over_the_finish
 
     # The SDK registers sibling resources from several threads, so their order differs from run to run.
     assert sorted(json.loads(streamed.stdout)["violations"], key=key) == sorted(batch, key=key) and batch
+
+
+def test_two_previews_of_one_stack_report_the_same_violations_in_the_same_order() -> None:
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "ptc", "preview", "--stack", "prod", "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for _ in range(3)
+    ]
+    reports = [json.loads(r.stdout)["violations"] for r in runs]
+    assert reports[0] and reports[0] == reports[1] == reports[2]
