@@ -24,7 +24,7 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
-from . import pack_launch, timing
+from . import pack_launch
 from .mock_engine import Registration
 from .pack_launch import launch, pack_python, stop
 from .stack_config import StackConfig
@@ -416,7 +416,6 @@ class PolicyPacks:
     def __enter__(self) -> PolicyPacks:
         try:
             self.infos = [f.result() for f in self._connected]
-            timing.mark("packs ready")
         except BaseException:
             self.close()
             raise
