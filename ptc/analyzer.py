@@ -24,9 +24,9 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
-from . import pack_launch
 from .mock_engine import Registration
 from .pack_launch import launch, pack_python, stop
+from .pack_launch import pack_dirs as pack_dirs  # re-exported: the packs of a project
 from .stack_config import StackConfig
 
 LEVELS = {
@@ -348,11 +348,6 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
                 raise PolicyConfigError(f"policy config '{name}' at {where}: {exc.message}") from None
             result[pack.name][name] = {"level": level, "properties": properties}
     return result
-
-
-def pack_dirs(project_dir: Path) -> list[Path]:
-    """Every policy pack of the project: folders of `policies/` with a PulumiPolicy.yaml."""
-    return pack_launch.pack_dirs(project_dir)
 
 
 @dataclass

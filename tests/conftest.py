@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,3 +93,15 @@ def write_project(root: Path, name: str, program: str, config: str = "config:\n 
     (root / "Pulumi.dev.yaml").write_text(config)
     (root / "__main__.py").write_text(program)
     return root
+
+
+def run_ptc(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m ptc ...` as a user runs it (a process of its own), with extra environment if given."""
+    return subprocess.run(
+        [sys.executable, "-m", "ptc", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

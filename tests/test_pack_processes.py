@@ -8,7 +8,6 @@ process behind although it skips the interpreter's teardown.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, write_project
+from tests.conftest import ROOT, run_ptc, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -60,14 +59,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def preview(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_ptc("preview", "-C", str(root), "--stack", "dev", "--json", env=env)
 
 
 def probe(result: subprocess.CompletedProcess[str]) -> dict:
@@ -138,13 +130,7 @@ def test_streaming_registrations_to_the_packs_reports_what_a_run_over_the_finish
     from ptc.mock_engine import run_program
     from ptc.stack_config import load_stack_config
 
-    streamed = subprocess.run(
-        [sys.executable, "-m", "ptc", "preview", "--stack", "prod", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    streamed = run_ptc("preview", "--stack", "prod", "--json")
     assert streamed.returncode == 0, streamed.stderr
     config = load_stack_config(ROOT, stack="prod")
     result = run_program(ROOT, config, preview=True)
@@ -159,15 +145,6 @@ def test_streaming_registrations_to_the_packs_reports_what_a_run_over_the_finish
 
 
 def test_two_previews_of_one_stack_report_the_same_violations_in_the_same_order() -> None:
-    runs = [
-        subprocess.run(
-            [sys.executable, "-m", "ptc", "preview", "--stack", "prod", "--json"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        for _ in range(3)
-    ]
+    runs = [run_ptc("preview", "--stack", "prod", "--json") for _ in range(3)]
     reports = [json.loads(r.stdout)["violations"] for r in runs]
     assert reports[0] and reports[0] == reports[1] == reports[2]

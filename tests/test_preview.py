@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from ptc.stack_config import stack_names
-from tests.conftest import ROOT, stack_file, write_project
+from tests.conftest import ROOT, run_ptc, stack_file, write_project
 
 pytestmark = pytest.mark.e2e
 
 
 def ptc(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ptc", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return run_ptc(*args, cwd=cwd)
 
 
 def write_config(tmp_path: Path, config: dict, name: str = "Pulumi.ci.yaml") -> Path:
