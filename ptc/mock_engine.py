@@ -249,28 +249,38 @@ class FakeCloud(pulumi.runtime.Mocks):
         return {}
 
 
+_WORKER_LOOPS: dict[int, Any] = {}
+"""The event loop the SDK's mock monitor opened on each worker thread (by thread id), closed after the run."""
+
+
 def _closing_worker_loop(method: Callable[..., Any]) -> Callable[..., Any]:
     """The SDK's mock monitor opens an event loop on each worker thread it is called on and never closes it; left
-    to the garbage collector at exit, such a loop prints "Invalid file descriptor: -1" tracebacks. Close it."""
+    to the garbage collector at exit, such a loop prints "Invalid file descriptor: -1" tracebacks. Each worker keeps
+    its loop for the run (a loop per call costs a socket pair and an epoll: a sixth of the run) and `run_program`
+    closes them all at its end; a worker whose loop was closed by an earlier run gets a new one."""
     import asyncio
     import functools
     import threading
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Any) -> Any:
-        try:
-            return method(self, request)
-        finally:
-            if threading.current_thread() is not threading.main_thread():
-                try:
-                    loop = asyncio.get_event_loop_policy().get_event_loop()
-                except RuntimeError:
-                    loop = None
-                if loop is not None and not loop.is_running() and not loop.is_closed():
-                    loop.close()
-                    asyncio.set_event_loop(None)
+        if threading.current_thread() is not threading.main_thread():
+            loop = _WORKER_LOOPS.get(threading.get_ident())
+            if loop is None or loop.is_closed():
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+                _WORKER_LOOPS[threading.get_ident()] = loop
+        return method(self, request)
 
     return wrapper
+
+
+def _close_worker_loops() -> None:
+    """Close the workers' loops once every call of the run has returned (none of them is running then)."""
+    for loop in _WORKER_LOOPS.values():
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+    _WORKER_LOOPS.clear()
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -323,10 +333,14 @@ def run_program(
     program: Callable[[], Any] | None = None,
     on_register: Callable[[Registration], None] | None = None,
     stack_references: dict[str, dict[str, Any]] | None = None,
+    collect: bool = True,
 ) -> RunResult:
     """Run `program_dir/__main__.py` (or `program`) under the mock engine with `config`.
 
     `stack_references` gives the outputs of the stacks the program reads with StackReference.
+    `collect=False` leaves what the run made to the end of the process, never scanned by the garbage collector:
+    for a process that reports and exits (the `ptc preview` of its last stack). The one collection pass over a
+    run's objects costs a fifth of the run (0.2 s at 50 upstreams); what it would free is freed at exit.
     Never raises for the program's own errors: they are returned in `RunResult.error`.
     """
     program_dir = Path(program_dir).resolve()
@@ -375,14 +389,20 @@ def run_program(
         os.chdir(cwd)
         if added_path:
             sys.path.remove(str(program_dir))
-        if collecting:
-            gc.enable()
-        gc.unfreeze()
 
     outputs: dict[str, Any] = {}
     root = settings.get_root_resource()
-    if error is None and root is not None:
-        outputs = _sync_await(_wire_outputs(getattr(root, "outputs", {})))
+    try:
+        if error is None and root is not None:
+            outputs = _sync_await(_wire_outputs(getattr(root, "outputs", {})))
+    finally:
+        _close_worker_loops()
+        if not collect:
+            gc.freeze()  # the run's objects join the frozen ones: no collection pass will scan them
+        else:
+            gc.unfreeze()
+        if collecting:
+            gc.enable()
     return RunResult(
         project=config.project,
         stack=config.stack,

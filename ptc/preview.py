@@ -102,8 +102,10 @@ def preview_stacks(
     packs = [PolicyPacks(dirs, config, dry_run=True) if dirs else None for config in configs]
     reports = []
     try:
-        for config, stack_packs in zip(configs, packs, strict=True):
-            reports.append(_preview_one(project_dir, config, stack_packs, policy_config))
+        for index, (config, stack_packs) in enumerate(zip(configs, packs, strict=True)):
+            # The last stack's objects are left to the process's exit (ptc reports and exits): no collection pass.
+            last = index == len(configs) - 1
+            reports.append(_preview_one(project_dir, config, stack_packs, policy_config, collect=not last))
     finally:
         for stack_packs in packs:
             if stack_packs is not None:
@@ -112,14 +114,21 @@ def preview_stacks(
 
 
 def _preview_one(
-    project_dir: Path, config: StackConfig, packs: PolicyPacks | None, policy_config: dict[str, Any] | None
+    project_dir: Path,
+    config: StackConfig,
+    packs: PolicyPacks | None,
+    policy_config: dict[str, Any] | None,
+    *,
+    collect: bool,
 ) -> PreviewReport:
     # Phase 3, every policy pack, runs in the packs' own processes beside the program: each resource is analyzed as
     # it is registered (as the engine does), so what is left at the end is the last few and `AnalyzeStack`.
     analysis = packs.stream(policy_config) if packs is not None else None
     try:
         timing.mark("config")
-        result = run_program(project_dir, config, preview=True, on_register=analysis.add if analysis else None)
+        result = run_program(
+            project_dir, config, preview=True, on_register=analysis.add if analysis else None, collect=collect
+        )
         timing.mark("program")
         report = PreviewReport(
             project=config.project, stack=config.stack, resources=result.resources, outputs=result.outputs
