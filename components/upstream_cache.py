@@ -191,7 +191,7 @@ class UpstreamCache(pulumi.ComponentResource):
         )
 
         self.kind = pulumi.Output.from_input(plan.kind.kind)
-        self.prefix = prefix
+        self.prefix = pulumi.Output.from_input(prefix)
         self.upstream_url = pulumi.Output.from_input(plan.upstream_url)
         self.cache_uri = pulumi.Output.concat(ctx.registry_url, "/", prefix)
         self.credential_arn = pulumi.Output.from_input(credential_arn)
@@ -211,9 +211,10 @@ class UpstreamCache(pulumi.ComponentResource):
             }
         )
 
-    def _prefix(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    def _prefix(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> pulumi.Input[str]:
+        """The prefix as given (a plain value keeps every input built from it plain), or with its random suffix."""
         if not plan.random_suffix:
-            return pulumi.Output.from_input(plan.prefix)
+            return plan.prefix
         suffix = random.RandomId(
             f"{name}-prefix-suffix", byte_length=naming.RANDOM_SUFFIX_BYTES, keepers={"prefix": plan.prefix}, opts=child
         )
@@ -314,7 +315,7 @@ class UpstreamCache(pulumi.ComponentResource):
         self,
         name: str,
         plan: _Plan,
-        prefix: pulumi.Output[str],
+        prefix: pulumi.Input[str],
         tags: Any,
         ctx: AwsContext,
         child: pulumi.ResourceOptions,
@@ -354,7 +355,7 @@ class UpstreamCache(pulumi.ComponentResource):
         self,
         name: str,
         plan: _Plan,
-        prefix: pulumi.Output[str],
+        prefix: pulumi.Input[str],
         tags: Any,
         ctx: AwsContext,
         args: UpstreamCacheArgs,
