@@ -9,7 +9,8 @@ directory, arguments and standard streams the CLI would give it, so the pack run
 Protocol, over a Unix SOCK_SEQPACKET pair (message boundaries kept): ptc sends one JSON message per pack
 ({"argv", "env", "cwd"}) with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the
 host answers {"pid": N}. ptc reads the port from the pipe as it would from a subprocess, and ends a child with a
-signal.
+signal. The host leads a process group of its own with its packs: when ptc closes its end of the socket, or dies
+(the kernel closes it then), or stops the host, the host ends every pack still running before it leaves.
 """
 
 from __future__ import annotations
@@ -78,24 +79,57 @@ def _child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
             os._exit(code)
 
 
+def _end_packs(*_: object) -> None:
+    """End every pack still running: the host leads a process group of its own, which holds only its packs."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the host itself leaves by returning, after its packs
+    try:
+        os.killpg(0, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _on_terminate(*_: object) -> None:
+    _end_packs()
+    os._exit(0)
+
+
 def serve(sock: socket.socket) -> None:
+    """Fork a pack per request until ptc closes its end (or dies: the kernel closes it then), then end the packs:
+    none outlives the ptc that asked for it, even one killed with SIGKILL."""
+    import gc
+
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass  # already a group leader (started so by hand): then the group is the host's anyway
+    signal.signal(signal.SIGTERM, _on_terminate)
+    # What the host imported is shared, unchanged, by every pack it forks: kept out of their collections.
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
-        except OSError:
-            return
-        if not message:
-            return  # ptc closed its end: leave (running children carry on until signalled)
-        request = json.loads(message)
-        out_fd, err_fd = fds
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _child(request, out_fd, err_fd)
-        os.close(out_fd)
-        os.close(err_fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+    try:
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+            except OSError:
+                return
+            if not message:
+                return  # ptc closed its end, or has gone
+            request = json.loads(message)
+            out_fd, err_fd = fds
+            # SIGTERM held back across the fork, so the child never runs the host's handler (`_child` resets it).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                sock.close()
+                _child(request, out_fd, err_fd)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            os.close(out_fd)
+            os.close(err_fd)
+            sock.send(json.dumps({"pid": pid}).encode())
+    finally:
+        _end_packs()
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ process behind although it skips the interpreter's teardown.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -95,6 +97,45 @@ def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
     while (left := _processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"left running: {left}"
+
+
+SLOW_PROGRAM = """
+import time
+
+import pulumi
+
+pulumi.CustomResource("random:index/randomId:RandomId", "one", {"byteLength": 4})
+time.sleep(120)  # killed long before this ends
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
+def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signals) -> None:
+    """Killed mid-run (no atexit, no cleanup of its own with SIGKILL), ptc still leaves no host or pack behind."""
+    root = project(tmp_path)
+    (root / "__main__.py").write_text(SLOW_PROGRAM)
+    marker = uuid.uuid4().hex
+    ptc = subprocess.Popen(
+        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
+        cwd=ROOT,
+        env={**os.environ, "PTC_TEST_MARKER": marker},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # ptc, its host, the pack
+            time.sleep(0.05)
+        started = _processes_with(marker)
+        assert len(started) >= 3, f"the host and the pack never started: {started}"
+        time.sleep(0.5)  # the program is running now, its resource analyzed
+    finally:
+        ptc.send_signal(how)
+        ptc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while (left := _processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"left running after ptc got {how.name}: {left}"
 
 
 def test_ptc_output_is_complete_through_a_pipe_that_closes_early(tmp_path: Path) -> None:
