@@ -370,7 +370,7 @@ def run_program(
     gc.disable()
     # Each registration makes the SDK walk the Python stack and read every frame's source line for the engine's
     # source positions (~1.5 ms per resource). This engine keeps no source positions (analyzer requests carry
-    # none), so the walk is skipped for the run; `tests/test_preview.py` fails if the SDK renames the hook.
+    # none), so the walk is skipped for the run; were the SDK to rename the hook, every run (and test) would fail.
     capture_stack = sdk_resource._get_stack_trace
     sdk_resource._get_stack_trace = _no_stack_trace
     added_path = str(program_dir) not in sys.path
