@@ -228,11 +228,11 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
                 f"no Pulumi.yaml in {start} or any parent: run ptc from the Pulumi project, or pass -C DIR"
             )
         args.project_dir = str(project)
-        from . import preview, timing
-        from .pack_launch import start_hosts
+        from . import pack_relay, preview, timing
 
         timing.mark("imports")
-        start_hosts(project)  # the SDK imported and no gRPC object made: a host forked from here needs no imports
+        # The SDK imported and no gRPC object made: the relay (and the pack host it forks) need no imports.
+        pack_relay.start(project)
 
         return preview.run(args, console)
     if args.verb == "image":

@@ -213,6 +213,17 @@ def fork_host_from_here() -> None:
     _FORK_HERE = threading.active_count() == 1
 
 
+def may_fork_here() -> bool:
+    """Whether this process may still fork a helper that runs gRPC (`fork_host_from_here`, one thread)."""
+    return _FORK_HERE and threading.active_count() == 1
+
+
+def forked_elsewhere() -> None:
+    """Another process (the pack relay) forks the hosts now: none is forked from this one."""
+    global _FORK_HERE
+    _FORK_HERE = False
+
+
 def _host(python: str) -> PackHost | None:
     """The pack host of an interpreter, started on first use and kept for every later stack (`--all`)."""
     global _FORK_HERE

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 from . import render, timing
 from .analyzer import PolicyConfigError, PolicyPackError, PolicyPacks, pack_dirs
 from .mock_engine import Registration, run_program
+from .pack_relay import RelayedPacks, packs_for
 from .stack_config import StackConfig, StackConfigError, load_stack_config, stack_names
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_INVALID = 0, 1, 2
@@ -99,7 +100,7 @@ def preview_stacks(
     first, so their start-up overlaps the programs, which run one after another in this process.
     """
     dirs = pack_dirs(project_dir)
-    packs = [PolicyPacks(dirs, config, dry_run=True) if dirs else None for config in configs]
+    packs = [packs_for(dirs, config) if dirs else None for config in configs]
     reports = []
     try:
         for index, (config, stack_packs) in enumerate(zip(configs, packs, strict=True)):
@@ -116,7 +117,7 @@ def preview_stacks(
 def _preview_one(
     project_dir: Path,
     config: StackConfig,
-    packs: PolicyPacks | None,
+    packs: PolicyPacks | RelayedPacks | None,
     policy_config: dict[str, Any] | None,
     *,
     collect: bool,

@@ -81,10 +81,73 @@ def test_a_pack_forked_from_ptc_runs_as_a_fresh_python_m_pulumi_policy(tmp_path:
 
 
 def test_the_plain_host_and_plain_processes_give_the_pack_the_same(tmp_path: Path) -> None:
+    """Relay, host forked from it, plain pack processes, packs called from ptc itself: the pack sees one world."""
     root = project(tmp_path)
     forked = probe(preview(root))
-    for env in ({"PTC_PACK_HOST": "0"},):
-        assert probe(preview(root, **env)) == forked
+    for env in ({"PTC_PACK_HOST": "0"}, {"PTC_PACK_RELAY": "0"}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}):
+        assert probe(preview(root, **env)) == forked, env
+
+
+BROKEN_PACK = """
+import os
+
+raise RuntimeError("cannot start with " + os.environ["PULUMI_CONFIG"])
+"""
+
+
+@pytest.mark.parametrize("relay", ["1", "0"], ids=["relay", "in-process"])
+def test_a_pack_that_cannot_start_is_named_with_its_error_and_no_secret(tmp_path: Path, relay: str) -> None:
+    root = project(tmp_path)
+    (root / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: us-east-2\n  probe-project:password:\n    secure: hunter2-not-for-logs\n"
+    )
+    (root / "policies" / "probe" / "__main__.py").write_text(BROKEN_PACK)
+    result = preview(root, PTC_PACK_RELAY=relay)
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert "policy pack probe did not start" in error and "cannot start with" in error
+    assert "hunter2-not-for-logs" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def test_a_relay_gone_mid_run_is_reported_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "__main__.py").write_text(
+        SLOW_PROGRAM.replace("time.sleep(120)  # killed long before this ends", "time.sleep(3)")
+    )
+    marker = uuid.uuid4().hex
+    ptc = subprocess.Popen(
+        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
+        cwd=ROOT,
+        env={**os.environ, "PTC_TEST_MARKER": marker},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(_processes_with(marker)) < 4 and time.monotonic() < deadline:  # ptc, relay, host, pack
+        time.sleep(0.05)
+    (relay,) = _children(ptc.pid)
+    os.kill(relay, signal.SIGKILL)
+    out, err = ptc.communicate(timeout=60)
+    assert ptc.returncode == 2, err
+    assert "stopped before they answered" in json.loads(out)["error"] and "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while (left := _processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"left running: {left}"
 
 
 def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
