@@ -128,14 +128,7 @@ def test_a_relay_gone_mid_run_is_reported_and_leaves_nothing_behind(tmp_path: Pa
         SLOW_PROGRAM.replace("time.sleep(120)  # killed long before this ends", "time.sleep(3)")
     )
     marker = uuid.uuid4().hex
-    ptc = subprocess.Popen(
-        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
-        cwd=ROOT,
-        env={**os.environ, "PTC_TEST_MARKER": marker},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    ptc = _start_preview(root, marker, subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(_processes_with(marker)) < 4 and time.monotonic() < deadline:  # ptc, relay, host, pack
         time.sleep(0.05)
@@ -162,6 +155,18 @@ def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
     assert not left, f"left running: {left}"
 
 
+def _start_preview(root: Path, marker: str, streams: int) -> subprocess.Popen[str]:
+    """`ptc preview` of `root`'s dev stack, started as a user starts it, marked for `_processes_with`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
+        cwd=ROOT,
+        env={**os.environ, "PTC_TEST_MARKER": marker},
+        stdout=streams,
+        stderr=streams,
+        text=True,
+    )
+
+
 SLOW_PROGRAM = """
 import time
 
@@ -178,13 +183,7 @@ def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signa
     root = project(tmp_path)
     (root / "__main__.py").write_text(SLOW_PROGRAM)
     marker = uuid.uuid4().hex
-    ptc = subprocess.Popen(
-        [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
-        cwd=ROOT,
-        env={**os.environ, "PTC_TEST_MARKER": marker},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    ptc = _start_preview(root, marker, subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # ptc, its host, the pack
