@@ -130,7 +130,8 @@ class PackProcess:
         threading.Thread(
             target=_pump, args=(self.process.stdout, self._lines.put, lambda: self._lines.put(None)), daemon=True
         ).start()
-        threading.Thread(target=_pump, args=(self.process.stderr, self._stderr.append), daemon=True).start()
+        self._stderr_pump = threading.Thread(target=_pump, args=(self.process.stderr, self._stderr.append), daemon=True)
+        self._stderr_pump.start()
         self.channel: grpc.Channel | None = None
         self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self.info: PackInfo | None = None
@@ -156,6 +157,7 @@ class PackProcess:
             raise PolicyPackError(f"policy pack {self.pack_dir.name} printed no port within {timeout:.0f}s") from None
         if line is None or not line.strip().isdigit():
             self.process.wait(timeout=10)
+            self._stderr_pump.join(timeout=10)  # all the pack wrote before it exited, not what was read so far
             stderr = "".join(self._stderr).strip()
             shown = self.config.redact(stderr or repr(line))  # the pack's environment holds the stack's config
             raise PolicyPackError(f"policy pack {self.pack_dir.name} did not start: {shown}")
