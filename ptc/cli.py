@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         import traceback
 
         if os.environ.get("PTC_DEBUG"):
-            traceback.print_exc()
+            from .stack_config import redact_known
+
+            # The traceback's messages may quote a secret config value: shown redacted, as every other message.
+            print(redact_known(traceback.format_exc()), file=sys.stderr, end="")
         print(
             f"error: ptc failed unexpectedly ({type(exc).__name__}); its message is withheld in case it holds a "
             "secret. Set PTC_DEBUG=1 to see the traceback, and report it.",

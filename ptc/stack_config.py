@@ -9,6 +9,7 @@ so previews need no passphrase and never hold a real token.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,15 +68,39 @@ class StackConfig:
                 leaves(self.get(key))
         return sorted(set(found), key=len, reverse=True)
 
+    def __post_init__(self) -> None:
+        _CONFIGS.add(self)
+
     def redact(self, text: str) -> str:
-        """`text` with every secret config value replaced by `[secret]`, for messages shown to people."""
-        for secret in self.secret_texts():
+        """`text` with every secret config value replaced by `[secret]`, for messages shown to people: as written,
+        and as the JSON (once, or twice inside a map: PULUMI_CONFIG) or Python repr that quotes it escapes it."""
+        for secret in sorted({form for s in self.secret_texts() for form in _quoted_forms(s)}, key=len, reverse=True):
             text = text.replace(secret, "[secret]")
         return text
+
+    def __hash__(self) -> int:  # kept in a WeakSet by identity (`redact_known`); equality stays the dataclass's
+        return id(self)
 
     @property
     def region(self) -> str:
         return self.get("aws:region") or "us-east-1"
+
+
+def _quoted_forms(secret: str) -> set[str]:
+    once = json.dumps(secret)[1:-1]
+    return {secret, once, json.dumps(once)[1:-1], repr(secret)[1:-1]}
+
+
+_CONFIGS: weakref.WeakSet[StackConfig] = weakref.WeakSet()
+"""Every stack config this process has read, for `redact_known`."""
+
+
+def redact_known(text: str) -> str:
+    """`text` with the secret values of every stack config this process has read redacted: for a message (a debug
+    traceback) made where no one config is at hand."""
+    for config in list(_CONFIGS):
+        text = config.redact(text)
+    return text
 
 
 def load_project(project_dir: Path) -> dict[str, Any]:

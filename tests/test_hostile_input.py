@@ -208,3 +208,25 @@ def test_pathological_outputs_files_are_refused(tmp_path, text):
     path.write_text(text)
     with pytest.raises(OutputsError):
         load_outputs(str(path))
+
+
+@FAST
+@given(token=st.text(min_size=4, max_size=30).filter(lambda t: t.strip() == t and "[secret]" not in t))
+def test_no_way_a_message_quotes_a_secret_survives_redaction(token: str) -> None:
+    """Raw, JSON-escaped, JSON inside JSON (a credentials map in PULUMI_CONFIG, which a pack's traceback may
+    print) or Python repr: a secret config value is redacted in every form a message can carry it."""
+    from ptc.stack_config import redact_known
+
+    config = stack_config({"aws:region": "us-east-2", "credentials": {"docker-hub": {"secure": token}}})
+    message = " | ".join(
+        [
+            token,
+            json.dumps(token),
+            json.dumps(json.dumps({"docker-hub": token})),
+            repr(token),
+            json.dumps(config.values),
+        ]
+    )
+    forms = {token, json.dumps(token)[1:-1], json.dumps(json.dumps(token)[1:-1])[1:-1], repr(token)[1:-1]}
+    for shown in (config.redact(message), redact_known(message)):
+        assert not [form for form in forms if form in shown], shown
