@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,17 +216,22 @@ class PackProcess:
     def analyze_all(self, resources: Iterable[Registration], window: int = ANALYZE_WINDOW) -> list[dict[str, Any]]:
         """`Analyze` every resource, with up to `window` calls in flight (the engine, too, analyzes
         resources concurrently); diagnostics come back in resource order."""
+        requests = ((resource, analyze_request(resource)) for resource in resources)
+        return [d for _, found in self.analyzed(requests, window) for d in found]
+
+    def analyzed(
+        self, requests: Iterable[tuple[Registration, Any]], window: int = ANALYZE_WINDOW
+    ) -> Iterator[tuple[Registration, list[dict[str, Any]]]]:
+        """Each resource with its diagnostics, in the order given, `Analyze`d with up to `window` calls in flight."""
         pending: deque[tuple[Registration, Any]] = deque()
-        found: list[dict[str, Any]] = []
-        for resource in resources:
-            pending.append((resource, self.api.Analyze.future(analyze_request(resource))))
+        for resource, request in requests:
+            pending.append((resource, self.api.Analyze.future(request)))
             if len(pending) >= window:
                 done, call = pending.popleft()
-                found += self._attributed(done, call.result())
+                yield done, self._attributed(done, call.result())
         while pending:
             done, call = pending.popleft()
-            found += self._attributed(done, call.result())
-        return found
+            yield done, self._attributed(done, call.result())
 
     def _attributed(self, resource: Registration, response: Any) -> list[dict[str, Any]]:
         diagnostics = self._diagnostics(response)
@@ -513,18 +518,14 @@ class Analysis:
             configs = resolve_policy_config(self._policy_config, infos)
             process.configure(configs.get(process.name, {}))
             process.configure_stack()
-            by_urn: dict[str, list[dict[str, Any]]] = {}
-            calls: deque[tuple[Registration, Any]] = deque()
-            while (item := pending.get()) is not _END:
-                resource, request = item
-                calls.append((resource, process.api.Analyze.future(request)))
-                while len(calls) >= ANALYZE_WINDOW:
-                    done, call = calls.popleft()
-                    by_urn[done.urn] = process._attributed(done, call.result())
-            ended = True
-            while calls:
-                done, call = calls.popleft()
-                by_urn[done.urn] = process._attributed(done, call.result())
+
+            def registered() -> Iterator[tuple[Registration, Any]]:
+                nonlocal ended
+                while (item := pending.get()) is not _END:
+                    yield item
+                ended = True
+
+            by_urn = {resource.urn: found for resource, found in process.analyzed(registered())}
             resources = self._resources
             if resources is None:
                 return []
