@@ -187,8 +187,8 @@ def exit_now(code: int) -> None:
 
     A preview leaves the Pulumi SDK's idle executor threads, the log server the packs talk to and ~1,500 modules
     behind; joining and finalizing them took ~0.2 s after the last line was printed, a quarter of `ptc preview`.
-    Nothing of it holds data: the atexit handlers still run first (they stop the pack host and its packs), then
-    logging and both streams are flushed, and the process exits with the verb's code.
+    Nothing of it holds data: the atexit handlers still run first (they close the relay or the pack host, which
+    stop the packs), then logging and both streams are flushed, and the process exits with the verb's code.
     """
     import atexit
     import logging

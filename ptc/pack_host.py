@@ -79,7 +79,7 @@ def _child(request: dict[str, Any], out_fd: int, err_fd: int) -> None:
             os._exit(code)
 
 
-def _end_packs(*_: object) -> None:
+def _end_packs() -> None:
     """End every pack still running: the host leads a process group of its own, which holds only its packs."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the host itself leaves by returning, after its packs
     try:
@@ -144,14 +144,20 @@ LEFT_BEHIND = ("ptc", "ecr_pull_through_cache", "pulumi_aws", "rich", "boto3", "
 by a host that was itself forked from `ptc`, so the pack imports them afresh if it imports them at all."""
 
 
+def streams_to_devnull() -> None:
+    """A helper forked from `ptc` writes nothing to ptc's streams (no traceback, so no secret, can reach them):
+    stdin, stdout and stderr become /dev/null; it answers through its socket."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def become_host(sock: socket.socket) -> None:
     """In a child forked from `ptc` (the SDK imported, no gRPC object made): serve as the host, never return."""
     code = 0
     try:
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):  # as the spawned host: its own streams are /dev/null
-            os.dup2(devnull, fd)
-        os.close(devnull)
+        streams_to_devnull()  # as the spawned host
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         global _forked_from_ptc
         _forked_from_ptc = True

@@ -187,13 +187,10 @@ def _become_relay(sock: socket.socket, project_dir: Path) -> None:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ptc handles ^C and then closes its end
-        devnull = os.open(os.devnull, os.O_RDWR)
-        # Nothing of the relay's reaches ptc's streams (its answers go through the socket), but with PTC_DEBUG
-        # its stderr stays, for what went wrong in it.
-        for fd in (0, 1) if os.environ.get("PTC_DEBUG") else (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.close(devnull)
         from . import pack_launch
+        from .pack_host import streams_to_devnull
+
+        streams_to_devnull()
 
         pack_launch.fork_host_from_here()  # this fork has made no gRPC object yet: its hosts are forked from it
         pack_launch.start_hosts(project_dir)
