@@ -180,21 +180,20 @@ class PullThroughCache(pulumi.ComponentResource):
         self.consumer_policy_documents = pulumi.Output.all(*documents)
         self.consumer_policy_document = documents[0]
         self.kms_key_arn = pulumi.Output.from_input(kms_key_arn)
+        # One Output.all over every cache's outputs, flat: each Output handed to `all` (or returned from an apply) is
+        # walked again by the SDK, so nesting one `all` per cache walked every template three times.
+        fields = (
+            "kind",
+            "upstream_url",
+            "cache_uri",
+            "credential_arn",
+            "custom_role_arn",
+            "upstream_prefix",
+            "template",
+        )
         self.upstreams = pulumi.Output.all(
-            *[
-                pulumi.Output.all(
-                    prefix=c.prefix,
-                    kind=c.kind,
-                    upstream_url=c.upstream_url,
-                    cache_uri=c.cache_uri,
-                    credential_arn=c.credential_arn,
-                    custom_role_arn=c.custom_role_arn,
-                    upstream_prefix=c.upstream_prefix,
-                    template=c.template,
-                )
-                for c in caches
-            ]
-        ).apply(lambda entries: {e.pop("prefix"): cast(UpstreamOutput, e) for e in (dict(x) for x in entries)})
+            *[value for c in caches for value in (c.prefix, *(getattr(c, f) for f in fields))]
+        ).apply(lambda flat: _upstream_map(flat, fields))
         self.upstream_grants = pulumi.Output.all(ctx.partition, self.upstreams).apply(
             lambda v: upstream_grants(v[0], settings.environment, v[1])
         )
@@ -368,3 +367,12 @@ def upstream_grants(partition: str, environment: str, upstreams: dict[str, Any])
             )
         )
     return {host: json.dumps({"Version": iam.VERSION, "Statement": statements}) for host, statements in grants.items()}
+
+
+def _upstream_map(flat: list[Any], fields: tuple[str, ...]) -> dict[str, UpstreamOutput]:
+    """`upstreams` from the flat list of (prefix, *fields) per cache."""
+    width = 1 + len(fields)
+    return {
+        flat[i]: cast(UpstreamOutput, dict(zip(fields, flat[i + 1 : i + width], strict=True)))
+        for i in range(0, len(flat), width)
+    }
