@@ -262,7 +262,34 @@ def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> A
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ends_with_this_process(),
     )
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _ends_with_this_process() -> Any:
+    """For a plain pack: the kernel sends it SIGTERM when this process dies, even by SIGKILL (no atexit, no
+    `stop`), as a forked pack ends with its host. Linux only, and only when started from the main thread:
+    PR_SET_PDEATHSIG fires when the thread that forked the child ends (prctl(2)), and a worker thread may end
+    long before the pack should."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def in_the_child() -> None:  # after fork, before exec: nothing here may raise or lock
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # this process died before the call: no signal will come
+            os._exit(1)
+
+    return in_the_child
 
 
 def pack_dirs(project_dir: Path) -> list[Path]:

@@ -155,12 +155,12 @@ def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
     assert not left, f"left running: {left}"
 
 
-def _start_preview(root: Path, marker: str, streams: int) -> subprocess.Popen[str]:
+def _start_preview(root: Path, marker: str, streams: int, **env: str) -> subprocess.Popen[str]:
     """`ptc preview` of `root`'s dev stack, started as a user starts it, marked for `_processes_with`."""
     return subprocess.Popen(
         [sys.executable, "-m", "ptc", "preview", "-C", str(root), "--stack", "dev", "--json"],
         cwd=ROOT,
-        env={**os.environ, "PTC_TEST_MARKER": marker},
+        env={**os.environ, **env, "PTC_TEST_MARKER": marker},
         stdout=streams,
         stderr=streams,
         text=True,
@@ -178,18 +178,25 @@ time.sleep(120)  # killed long before this ends
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
-def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signals) -> None:
-    """Killed mid-run (no atexit, no cleanup of its own with SIGKILL), ptc still leaves no host or pack behind."""
+@pytest.mark.parametrize(
+    "mode",
+    [{}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}],
+    ids=["relay-and-host", "plain-packs-from-ptc"],
+)
+def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signals, mode: dict[str, str]) -> None:
+    """Killed mid-run (no atexit, no cleanup of its own with SIGKILL), ptc still leaves no relay, host or pack
+    behind; a plain pack started by ptc itself ends with it too (the kernel's parent-death signal)."""
     root = project(tmp_path)
     (root / "__main__.py").write_text(SLOW_PROGRAM)
     marker = uuid.uuid4().hex
-    ptc = _start_preview(root, marker, subprocess.DEVNULL)
+    ptc = _start_preview(root, marker, subprocess.DEVNULL, **mode)
+    expected = 2 if mode else 3  # ptc and the pack; or ptc, its relay and host, the pack
     try:
         deadline = time.monotonic() + 60
-        while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # ptc, its host, the pack
+        while len(_processes_with(marker)) < expected and time.monotonic() < deadline:
             time.sleep(0.05)
         started = _processes_with(marker)
-        assert len(started) >= 3, f"the host and the pack never started: {started}"
+        assert len(started) >= expected, f"the packs never started: {started}"
         time.sleep(0.5)  # the program is running now, its resource analyzed
     finally:
         ptc.send_signal(how)
