@@ -194,24 +194,43 @@ class PackProcess:
             self.api.Configure(request)
         except grpc.RpcError as exc:  # the pack refuses invalid config itself, as it does under the Pulumi CLI
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise PolicyConfigError(f"policy pack {self.name}: {exc.details()}") from None
-            raise
+                raise PolicyConfigError(f"policy pack {self.name}: {self.config.redact(exc.details() or '')}") from None
+            raise self.failed(exc) from None
 
     def configure_stack(self) -> None:
-        self.api.ConfigureStack(
-            analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=self.config.stack,
-                project=self.config.project,
-                organization="organization",
-                dry_run=self.dry_run,
-                config=dict(self.config.values),
-                config_secret_keys=self.config.secret_keys,
-            )
+        request = analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack=self.config.stack,
+            project=self.config.project,
+            organization="organization",
+            dry_run=self.dry_run,
+            config=dict(self.config.values),
+            config_secret_keys=self.config.secret_keys,
         )
+        self._answer(lambda: self.api.ConfigureStack(request))
+
+    def _answer(self, call: Callable[[], Any]) -> Any:
+        """A call's response; a pack that failed it is a `PolicyPackError` naming the pack (`failed`)."""
+        try:
+            return call()
+        except grpc.RpcError as exc:
+            raise self.failed(exc) from None
+
+    def failed(self, exc: grpc.RpcError) -> PolicyPackError:
+        """What a call's failure tells: a pack that stopped, with all it wrote to stderr; one still running, with
+        the error it answered. Either redacted: the pack's environment and messages may hold the stack's secrets."""
+        self._stderr_pump.join(timeout=1)  # ends at the pack's exit, when its stderr closes
+        if not self._stderr_pump.is_alive():
+            said = "".join(self._stderr).strip()
+            what = f"stopped: {said}" if said else "stopped without a word on stderr"
+        else:
+            details = exc.details() if callable(getattr(exc, "details", None)) else None
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            what = f"answered {getattr(code, 'name', 'an error')}: {details or 'no details'}"
+        return PolicyPackError(f"policy pack {self.name} failed: {self.config.redact(what)}")
 
     def analyze(self, resource: Registration) -> list[dict[str, Any]]:
         """Diagnostics of one resource; like the engine, attribute them to the resource analyzed."""
-        return self._attributed(resource, self.api.Analyze(analyze_request(resource)))
+        return self._attributed(resource, self._answer(lambda: self.api.Analyze(analyze_request(resource))))
 
     def analyze_all(self, resources: Iterable[Registration], window: int = ANALYZE_WINDOW) -> list[dict[str, Any]]:
         """`Analyze` every resource, with up to `window` calls in flight (the engine, too, analyzes
@@ -228,10 +247,10 @@ class PackProcess:
             pending.append((resource, self.api.Analyze.future(request)))
             if len(pending) >= window:
                 done, call = pending.popleft()
-                yield done, self._attributed(done, call.result())
+                yield done, self._attributed(done, self._answer(call.result))
         while pending:
             done, call = pending.popleft()
-            yield done, self._attributed(done, call.result())
+            yield done, self._attributed(done, self._answer(call.result))
 
     def _attributed(self, resource: Registration, response: Any) -> list[dict[str, Any]]:
         diagnostics = self._diagnostics(response)
@@ -241,7 +260,7 @@ class PackProcess:
 
     def analyze_stack(self, resources: Iterable[Registration], *, outputs: bool) -> list[dict[str, Any]]:
         request = analyzer_pb2.AnalyzeStackRequest(resources=[stack_resource(r, outputs) for r in resources])
-        return self._diagnostics(self.api.AnalyzeStack(request))
+        return self._diagnostics(self._answer(lambda: self.api.AnalyzeStack(request)))
 
     def _diagnostics(self, response: Any) -> list[dict[str, Any]]:
         return [

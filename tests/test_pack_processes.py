@@ -110,6 +110,47 @@ def test_a_pack_that_cannot_start_is_named_with_its_error_and_no_secret(tmp_path
     assert "Traceback" not in result.stderr
 
 
+FAILING_PACK = """
+import os
+import sys
+
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+
+def judge(args, report_violation):
+    said = "the pack gave up on " + os.environ.get("PULUMI_CONFIG", "")  # the stack's config, its secret too
+    if HOW == "exits":
+        print(said, file=sys.stderr, flush=True)
+        os._exit(3)
+    raise ValueError(said)
+
+
+PolicyPack(name="probe", enforcement_level=EnforcementLevel.ADVISORY,
+           policies=[ResourceValidationPolicy(name="probe", description="fails mid-run", validate=judge)])
+"""
+
+
+@pytest.mark.parametrize("how", ["exits", "raises"])
+@pytest.mark.parametrize("relay", ["1", "0"], ids=["relay", "in-process"])
+def test_a_pack_that_fails_mid_run_is_named_with_what_it_said_and_no_secret(
+    tmp_path: Path, relay: str, how: str
+) -> None:
+    """Started and then failing an Analyze call (its process gone, or an exception answered), a pack is named
+    with its stderr or its error, as a pack that cannot start is; exit 2 in either mode, no traceback."""
+    root = project(tmp_path)
+    (root / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: us-east-2\n  probe-project:password:\n    secure: hunter2-not-for-logs\n"
+    )
+    (root / "policies" / "probe" / "__main__.py").write_text(f"HOW = {how!r}\n" + FAILING_PACK)
+    result = preview(root, PTC_PACK_RELAY=relay)
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert "policy pack probe failed" in error and "the pack gave up on" in error
+    assert ("stopped" in error) == (how == "exits")
+    assert "hunter2-not-for-logs" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
