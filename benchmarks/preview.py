@@ -42,6 +42,38 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int
     return elapsed, usage.ru_maxrss
 
 
+ROLES = ("ptc", "relay", "pack host", "packs")
+
+
+def cpu_by_process(args: list[str]) -> dict[str, float]:
+    """CPU seconds (user + system) of `ptc` and of each process it started, by role in the tree: ptc, the relay it
+    forks, the pack host the relay forks, the packs the host forks. Sampled from /proc every 5 ms: a process's last
+    few milliseconds can go uncounted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    depth: dict[int, int] = {process.pid: 0}
+    cpu: dict[int, float] = {}
+    while process.poll() is None:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, parent = int(entry), int(fields[1])
+            if pid not in depth and parent in depth:
+                depth[pid] = depth[parent] + 1
+            if pid in depth:
+                cpu[pid] = max(cpu.get(pid, 0.0), (int(fields[11]) + int(fields[12])) / tick)
+        time.sleep(0.005)
+    totals = dict.fromkeys(ROLES, 0.0)
+    for pid, seconds in cpu.items():
+        totals[ROLES[min(depth[pid], len(ROLES) - 1)]] += seconds
+    return totals
+
+
 def interleaved(
     commands: dict[str, list[str]], repeat: int, envs: dict[str, dict[str, str]] | None = None
 ) -> tuple[dict[str, Timing], dict[str, int]]:
@@ -156,6 +188,14 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
         f"`--all` over {len(stacks)} stacks / dev alone = "
         f"{timings[names[-1]].median / dev_json.median:.2f}x (the pack host is shared by every stack)",
     ]
+    fifty = [c for c in commands if c.startswith("`ptc preview --json` of 50 ")][0]
+    samples = [cpu_by_process(commands[fifty]) for _ in range(3)]
+    split = {role: statistics.median(s[role] for s in samples) for role in ROLES}
+    notes.append(
+        "CPU seconds at 50 upstreams, by process (median of 3, sampled from /proc): "
+        + ", ".join(f"{role} {seconds:.2f}" for role, seconds in split.items())
+        + f"; {sum(split.values()):.2f} in all, on {os.cpu_count()} cores"
+    )
     points = curve(repeat)
     per = [(count, seconds / count * 1000) for count, seconds, _ in points]
     notes.append(
