@@ -68,6 +68,8 @@ def cpu_by_process(args: list[str]) -> dict[str, float]:
             if pid in depth:
                 cpu[pid] = max(cpu.get(pid, 0.0), (int(fields[11]) + int(fields[12])) / tick)
         time.sleep(0.005)
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(args)} exited {process.returncode}")
     totals = dict.fromkeys(ROLES, 0.0)
     for pid, seconds in cpu.items():
         totals[ROLES[min(depth[pid], len(ROLES) - 1)]] += seconds
@@ -165,6 +167,8 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
             "--json",
         ]
         timings, memory = interleaved(commands, repeat, envs)
+        samples = [cpu_by_process(commands["`ptc preview --json` of 50 upstreams"]) for _ in range(3)]
+        split = {role: statistics.median(s[role] for s in samples) for role in ROLES}
     load_after = os.getloadavg()
 
     names = list(commands)
@@ -188,9 +192,6 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
         f"`--all` over {len(stacks)} stacks / dev alone = "
         f"{timings[names[-1]].median / dev_json.median:.2f}x (the pack host is shared by every stack)",
     ]
-    fifty = [c for c in commands if c.startswith("`ptc preview --json` of 50 ")][0]
-    samples = [cpu_by_process(commands[fifty]) for _ in range(3)]
-    split = {role: statistics.median(s[role] for s in samples) for role in ROLES}
     notes.append(
         "CPU seconds at 50 upstreams, by process (median of 3, sampled from /proc): "
         + ", ".join(f"{role} {seconds:.2f}" for role, seconds in split.items())
