@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,7 @@ class StackConfig:
     def redact(self, text: str) -> str:
         """`text` with every secret config value replaced by `[secret]`, for messages shown to people: as written,
         and as the JSON (once, or twice inside a map: PULUMI_CONFIG) or Python repr that quotes it escapes it."""
-        for secret in sorted({form for s in self.secret_texts() for form in _quoted_forms(s)}, key=len, reverse=True):
-            text = text.replace(secret, "[secret]")
-        return text
+        return _redacted(text, self.secret_texts())
 
     def __hash__(self) -> int:  # kept in a WeakSet by identity (`redact_known`); equality stays the dataclass's
         return id(self)
@@ -84,6 +83,14 @@ class StackConfig:
     @property
     def region(self) -> str:
         return self.get("aws:region") or "us-east-1"
+
+
+def _redacted(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets`, in every form `_quoted_forms` names, replaced by `[secret]` (longest first:
+    a secret inside another is not left half-shown)."""
+    for form in sorted({form for s in secrets for form in _quoted_forms(s)}, key=len, reverse=True):
+        text = text.replace(form, "[secret]")
+    return text
 
 
 def _quoted_forms(secret: str) -> set[str]:
@@ -94,13 +101,20 @@ def _quoted_forms(secret: str) -> set[str]:
 _CONFIGS: weakref.WeakSet[StackConfig] = weakref.WeakSet()
 """Every stack config this process has read, for `redact_known`."""
 
+_READ: set[str] = set()
+"""Secret values this process read at run time (a token from Secrets Manager), for `redact_known`."""
+
+
+def remember_secret(value: str) -> None:
+    """Have `redact_known` redact `value` from now on, in every form a message can quote it."""
+    if len(value) >= 4:  # as `secret_texts`: shorter would redact ordinary words
+        _READ.add(value)
+
 
 def redact_known(text: str) -> str:
-    """`text` with the secret values of every stack config this process has read redacted: for a message (a debug
-    traceback) made where no one config is at hand."""
-    for config in list(_CONFIGS):
-        text = config.redact(text)
-    return text
+    """`text` with every secret this process knows redacted: the secret values of every stack config it has read
+    and the secrets it read at run time. For a message (a debug traceback) made where no one config is at hand."""
+    return _redacted(text, [*(s for config in list(_CONFIGS) for s in config.secret_texts()), *_READ])
 
 
 def load_project(project_dir: Path) -> dict[str, Any]:

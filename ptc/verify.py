@@ -23,6 +23,7 @@ from ecr_pull_through_cache import catalog, naming
 from . import token_scopes
 from .aws import Aws, error_code, error_message
 from .reconcile import canonical
+from .stack_config import remember_secret
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 DEFAULT_MAX_TOKEN_AGE_DAYS = 90
@@ -228,8 +229,10 @@ class Verifier:
             else:
                 self.add(prefix, "credentials", FAIL, f"cannot read the secret: {error_message(exc)}")
             return None
+        secret_string = value.get("SecretString") or ""
+        remember_secret(secret_string)  # from here on, a debug traceback quoting it shows it redacted
         try:
-            document = json.loads(value.get("SecretString") or "")
+            document = json.loads(secret_string)
         except ValueError:
             document = None
         if not isinstance(document, dict):
@@ -248,6 +251,7 @@ class Verifier:
             return None
         self.add(prefix, "credentials", PASS, "JSON with username and accessToken")
         token: str = document["accessToken"]
+        remember_secret(token)
         return token
 
     def check_live_scopes(self, prefix: str, kind: str, token: str | None, declared_scopes: list[str]) -> None:

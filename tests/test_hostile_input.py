@@ -230,3 +230,20 @@ def test_no_way_a_message_quotes_a_secret_survives_redaction(token: str) -> None
     forms = {token, json.dumps(token)[1:-1], json.dumps(json.dumps(token)[1:-1])[1:-1], repr(token)[1:-1]}
     for shown in (config.redact(message), redact_known(message)):
         assert not [form for form in forms if form in shown], shown
+
+
+@FAST
+@given(token=st.text(min_size=4, max_size=30).filter(lambda t: t.strip() == t and "[secret]" not in t))
+def test_a_secret_read_at_run_time_is_redacted_from_debug_tracebacks(token: str) -> None:
+    """A token `ptc verify` read from Secrets Manager, known to no stack config, is redacted by `redact_known`
+    (what the PTC_DEBUG traceback goes through) in every form a message can quote it."""
+    from ptc import stack_config
+
+    stack_config.remember_secret(token)
+    try:
+        message = " | ".join([token, json.dumps(token), json.dumps(json.dumps({"accessToken": token})), repr(token)])
+        forms = {token, json.dumps(token)[1:-1], json.dumps(json.dumps(token)[1:-1])[1:-1], repr(token)[1:-1]}
+        shown = stack_config.redact_known(message)
+        assert not [form for form in forms if form in shown], shown
+    finally:  # a remembered word would be redacted from every later message of this test process
+        stack_config._READ.discard(token)

@@ -111,6 +111,65 @@ def test_an_unexpected_failure_prints_no_traceback_and_no_message(tmp_path, monk
     assert "RuntimeError" in err and "glpat" not in err and "Traceback" not in err
 
 
+def test_a_debug_traceback_shows_no_token_that_verify_read(tmp_path, monkeypatch, capsys):
+    """PTC_DEBUG=1 prints the traceback of an unexpected failure; a token ptc read from Secrets Manager (no stack
+    config knows it) is redacted there, raw or as JSON quotes it."""
+    import ptc.verify
+
+    token = "glpat-DebugSecretValue12345"
+    monkeypatch.setenv("PTC_DEBUG", "1")
+
+    def verify_one_token(args, console):  # moto has no DescribePullThroughCacheRules: the secret's read alone
+        verifier = Verifier(Aws(REGION), document, account="123456789012", region=REGION, check_token_scopes=True)
+        token_read = verifier._read_credentials("gitlab", arn)
+        # a bug anywhere after the read, whose message quotes the token
+        raise RuntimeError(f"GitLab refused {token_read} in {json.dumps({'accessToken': token_read})}")
+
+    monkeypatch.setattr(ptc.verify, "run", verify_one_token)
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        arn = secrets.create_secret(
+            Name="ecr-pullthroughcache/dev/gitlab",
+            SecretString=json.dumps({"username": "bot", "accessToken": token}),
+            Tags=[{"Key": "ptc:token-scopes", "Value": "read_registry"}],
+        )["ARN"]
+        document = outputs({"gitlab": upstream("gitlab-container-registry", "registry.gitlab.com", "gitlab", arn)})
+        code = main(["verify", "--outputs", write_outputs(tmp_path, document), "--check-token-scopes"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "Traceback" in err and "GitLab refused [secret] in" in err, err  # the debug printer ran
+    assert token not in err
+
+
+FAILING_PROGRAM = """
+import json
+
+import pulumi
+
+password = pulumi.Config().get("password")
+raise ValueError(f"cannot use {password} in {json.dumps(json.dumps({'password': password}))}")
+"""
+
+
+@pytest.mark.e2e
+def test_a_debug_traceback_of_a_failing_program_shows_no_secret_config_value(tmp_path):
+    """PTC_DEBUG=1 shows the program's traceback; a secret config value it quotes (raw, or JSON in JSON as
+    PULUMI_CONFIG holds it) is redacted, and nothing else on either stream carries it."""
+    from tests.conftest import run_ptc, write_project
+
+    root = write_project(
+        tmp_path / "project",
+        "failing",
+        FAILING_PROGRAM,
+        "config:\n  aws:region: us-east-2\n  failing:password:\n    secure: hunter2-debug-secret\n",
+    )
+    result = run_ptc("preview", "-C", str(root), "--stack", "dev", "--json", env={"PTC_DEBUG": "1"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    shown = result.stdout + result.stderr
+    assert "Traceback" in shown and "ValueError: cannot use" in shown  # the debug traceback is there
+    assert "hunter2-debug-secret" not in shown
+
+
 # --------------------------------------------------------------------------------------------
 # 4. Ctrl-C
 # --------------------------------------------------------------------------------------------
