@@ -256,40 +256,48 @@ def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> A
         except OSError:
             pass  # the host is gone: start the pack the plain way
     return subprocess.Popen(
-        [python, "-u", "-m", "pulumi.policy", *argv],
+        _ending_with_this_process([python, "-u", "-m", "pulumi.policy", *argv]),
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_ends_with_this_process(),
     )
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
+_SET_PDEATHSIG_THEN_EXEC = (
+    "import os, sys\n"
+    "try:\n"
+    "    import ctypes\n"
+    f"    ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, 15)\n"
+    "except (ImportError, OSError, AttributeError):\n"
+    "    pass\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+"""Run as `python -I -S -c`: ask the kernel for SIGTERM (15) at the parent's death, then become the command."""
 
-def _ends_with_this_process() -> Any:
-    """For a plain pack: the kernel sends it SIGTERM when this process dies, even by SIGKILL (no atexit, no
-    `stop`), as a forked pack ends with its host. Linux only, and only when started from the main thread:
-    PR_SET_PDEATHSIG fires when the thread that forked the child ends (prctl(2)), and a worker thread may end
-    long before the pack should."""
+
+def _ending_with_this_process(command: list[str]) -> list[str]:
+    """`command`, started so that the kernel sends it SIGTERM when this process dies, even by SIGKILL (no atexit,
+    no `stop`), as a forked pack ends with its host: PR_SET_PDEATHSIG, which exec keeps (prctl(2)).
+
+    The call is made by a small Python that then execs the command, not in a `preexec_fn`: a preexec_fn makes
+    `subprocess` fork this whole process and run Python in the child, which the Python docs call "NOT SAFE to use
+    in the presence of threads" (the child may deadlock before exec), and here gRPC's threads run (the engine
+    server, the other packs' channels): its fork handlers are skipped ("Other threads are currently calling into
+    gRPC") and the child died before exec now and then ("epoll_wait error: Bad file descriptor"). Without a
+    preexec_fn, `subprocess` uses vfork, which runs no fork handler. The wrapper costs a `python -I -S` start
+    (about 10 ms).
+
+    Linux only, and only from the main thread: PR_SET_PDEATHSIG fires when the *thread* that started the child
+    ends, and a worker thread may end long before the pack should."""
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def in_the_child() -> None:  # after fork, before exec: nothing here may raise or lock
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:  # this process died before the call: no signal will come
-            os._exit(1)
-
-    return in_the_child
+        return command
+    return [command[0], "-I", "-S", "-c", _SET_PDEATHSIG_THEN_EXEC, str(os.getpid()), *command]
 
 
 def pack_dirs(project_dir: Path) -> list[Path]:
