@@ -299,3 +299,44 @@ def test_two_previews_of_one_stack_report_the_same_violations_in_the_same_order(
     runs = [run_ptc("preview", "--stack", "prod", "--json") for _ in range(3)]
     reports = [json.loads(r.stdout)["violations"] for r in runs]
     assert reports[0] and reports[0] == reports[1] == reports[2]
+
+
+def test_a_plain_pack_starts_while_other_threads_are_in_grpc_calls(tmp_path: Path, monkeypatch) -> None:
+    """ptc starts plain packs (no host) from its main thread while gRPC is busy in its other threads: the engine
+    server, the channels of packs already started. Each pack must start: a start that forks this whole process and
+    runs Python in the child before exec (a preexec_fn) crashed now and then in gRPC's fork handlers."""
+    import threading
+
+    import grpc
+    from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+    from ptc import pack_launch
+    from ptc.analyzer import EngineServer
+
+    monkeypatch.setenv("PTC_PACK_HOST", "0")
+    pack = project(tmp_path) / "policies" / "probe"
+    server = EngineServer()
+    done = threading.Event()
+
+    def keep_calling() -> None:
+        with grpc.insecure_channel(server.address) as channel:
+            engine = engine_pb2_grpc.EngineStub(channel)
+            while not done.is_set():
+                engine.Log(engine_pb2.LogRequest(severity=engine_pb2.DEBUG, message="busy"))
+
+    callers = [threading.Thread(target=keep_calling, daemon=True) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+    try:
+        for _ in range(12):
+            process = pack_launch.launch(sys.executable, [server.address, str(pack)], cwd=pack, env=dict(os.environ))
+            try:
+                line = process.stdout.readline()
+                assert line.strip().isdigit(), f"the pack did not start: {line!r} {process.stderr.read()}"
+            finally:
+                pack_launch.stop(process)
+    finally:
+        done.set()
+        for caller in callers:
+            caller.join(timeout=10)
+        server.stop()
