@@ -9,6 +9,8 @@ properties unknown) or like `pulumi up` (computed properties filled in determini
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime
 import gc
 import hashlib
@@ -16,6 +18,7 @@ import logging
 import os
 import runpy
 import sys
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime import resource as sdk_resource
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -249,69 +252,132 @@ class FakeCloud(pulumi.runtime.Mocks):
         return {}
 
 
-_WORKER_LOOPS: dict[int, Any] = {}
-"""The event loop the SDK's mock monitor opened on each worker thread (by thread id), closed after the run."""
+class _RunExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The default executor of the loop a program runs on: the SDK hands every engine call to it
+    (`run_in_executor(None, ...)`: RegisterResource, Invoke, RegisterResourceOutputs...). While `run_program`
+    runs, a call runs at once on the loop's own thread: the mock monitor answers from memory and never waits, so
+    a worker thread gains nothing and costs a thread switch, a wake-up of the loop and, in the SDK's monitor, a
+    nested event loop per call (together a quarter of the program's time). Outside a run (other users of the
+    loop) it is the thread pool asyncio would have made."""
+
+    inline = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        if not self.inline:
+            return super().submit(fn, *args, **kwargs)
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - the awaiting coroutine gets it, as from a worker thread
+            future.set_exception(exc)
+        return future
 
 
-def _closing_worker_loop(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The SDK's mock monitor opens an event loop on each worker thread it is called on and never closes it; left
-    to the garbage collector at exit, such a loop prints "Invalid file descriptor: -1" tracebacks. Each worker keeps
-    its loop for the run (a loop per call costs a socket pair and an epoll: a sixth of the run) and `run_program`
-    closes them all at its end; a worker whose loop was closed by an earlier run gets a new one."""
-    import asyncio
-    import functools
-    import threading
-
-    @functools.wraps(method)
-    def wrapper(self: Any, request: Any) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            loop = _WORKER_LOOPS.get(threading.get_ident())
-            if loop is None or loop.is_closed():
-                loop = asyncio.new_event_loop()
-                asyncio.set_event_loop(loop)
-                _WORKER_LOOPS[threading.get_ident()] = loop
-        return method(self, request)
-
-    return wrapper
+_EXECUTORS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RunExecutor] = weakref.WeakKeyDictionary()
 
 
-def _close_worker_loops() -> None:
-    """Close the workers' loops once every call of the run has returned (none of them is running then)."""
-    for loop in _WORKER_LOOPS.values():
-        if not loop.is_running() and not loop.is_closed():
-            loop.close()
-    _WORKER_LOOPS.clear()
+def _run_executor(loop: asyncio.AbstractEventLoop) -> _RunExecutor:
+    executor = _EXECUTORS.get(loop)
+    if executor is None:
+        executor = _EXECUTORS[loop] = _RunExecutor()
+        loop.set_default_executor(executor)
+    return executor
+
+
+def _serialized(value: dict[str, Any]) -> struct_pb2.Struct:
+    """`rpc.serialize_properties` of what the fake cloud answered, without an event loop: plain values (no Output,
+    no resource) never make it wait, so it ends at its first step. Anything else takes the SDK's way, pumping the
+    running loop until it is serialized."""
+    coroutine = rpc.serialize_properties(value, {})
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        serialized: struct_pb2.Struct = done.value
+        return serialized
+    coroutine.close()
+    serialized = _sync_await(rpc.serialize_properties(value, {}))
+    return serialized
+
+
+def _invoke_response(returned: struct_pb2.Struct, failures: list[Any] | None) -> Any:
+    response = resource_pb2.ResourceInvokeResponse(failures=failures)
+    getattr(response, "return").CopyFrom(returned)  # `return` is the field's name
+    return response
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, keeping every registration request."""
+    """The SDK's mock monitor, keeping every registration request.
+
+    `RegisterResource`, `Invoke` and `ReadResource` are the SDK's (pulumi 3.272, `runtime/mocks.py`) with one
+    change: the answer is serialized by `_serialized`, not on a nested event loop, so they can run on the loop's
+    thread (`_RunExecutor`)."""
 
     def __init__(self, fake: FakeCloud, on_register: Callable[[Registration], None] | None = None):
         super().__init__(fake)
         self.registrations: list[Registration] = []
         self.on_register = on_register
 
-    Invoke = _closing_worker_loop(mocks.MockMonitor.Invoke)
-    ReadResource = _closing_worker_loop(mocks.MockMonitor.ReadResource)
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        args = rpc.deserialize_properties(request.args)
+        if request.tok == "pulumi:pulumi:getResource":
+            registered = self.resources.get(args["urn"])
+            if registered is None:
+                raise Exception(f"unknown resource {args['urn']}")  # noqa: TRY002 - as the SDK raises it
+            return _invoke_response(_serialized(registered._asdict()), None)
+        answer = self.mocks.call(mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        ret, failures = (answer, None) if isinstance(answer, dict) else answer
+        return _invoke_response(
+            _serialized(ret),
+            None if failures is None else [provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures],
+        )
 
-    @_closing_worker_loop
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # untyped in the SDK
-        if request.type != "pulumi:pulumi:Stack":
-            urn = response.urn
-            registration = Registration(
-                urn=urn,
-                type=request.type,
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        state = rpc.deserialize_properties(request.properties)
+        id_: Any  # the SDK keeps the fake cloud's None as None
+        id_, state = self.mocks.new_resource(
+            mocks.MockResourceArgs(
+                typ=request.type,
                 name=request.name,
-                custom=request.custom,
-                parent=request.parent,
-                request=request,
-                id=response.id,
-                state=dict(self.resources[urn].state),
+                inputs=state,
+                provider=request.provider,
+                resource_id=request.id,
             )
-            self.registrations.append(registration)
-            if self.on_register is not None:
-                self.on_register(registration)
+        )
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=_serialized(state))
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        id_: Any
+        id_, state = self.mocks.new_resource(
+            mocks.MockResourceArgs(
+                typ=request.type,
+                name=request.name,
+                inputs=rpc.deserialize_properties(request.object),
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+                transforms=mocks._resolve_callbacks(request.transforms),  # noqa: SLF001 - as the SDK's monitor
+            )
+        )
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        response = resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=_serialized(state))
+        registration = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=request.custom,
+            parent=request.parent,
+            request=request,
+            id=response.id,
+            state=dict(state),
+        )
+        self.registrations.append(registration)
+        if self.on_register is not None:
+            self.on_register(registration)
         return response
 
 
@@ -378,6 +444,8 @@ def run_program(
         sys.path.insert(0, str(program_dir))
     cwd = os.getcwd()
     os.chdir(program_dir)
+    executor = _run_executor(asyncio.get_event_loop())  # the loop `_sync_await` runs the program on
+    executor.inline = True
     try:
         _sync_await(run_pulumi_func(main))
     except BaseException as exc:  # noqa: BLE001 - the caller reports the program's failure
@@ -385,6 +453,7 @@ def run_program(
             raise
         error = exc
     finally:
+        executor.inline = False
         sdk_resource._get_stack_trace = capture_stack
         os.chdir(cwd)
         if added_path:
@@ -396,7 +465,6 @@ def run_program(
         if error is None and root is not None:
             outputs = _sync_await(_wire_outputs(getattr(root, "outputs", {})))
     finally:
-        _close_worker_loops()
         if not collect:
             gc.freeze()  # the run's objects join the frozen ones: no collection pass will scan them
         else:
