@@ -271,14 +271,14 @@ _SET_PDEATHSIG_THEN_EXEC = (
     "import os, sys\n"
     "try:\n"
     "    import ctypes\n"
-    f"    ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, 15)\n"
+    f"    ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, {int(signal.SIGTERM)})\n"
     "except (ImportError, OSError, AttributeError):\n"
     "    pass\n"
     "if os.getppid() != int(sys.argv[1]):\n"
     "    os._exit(1)\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
-"""Run as `python -I -S -c`: ask the kernel for SIGTERM (15) at the parent's death, then become the command."""
+"""Run as `python -I -S -c`: ask the kernel for SIGTERM at the parent's death, then become the command."""
 
 
 def _ending_with_this_process(command: list[str]) -> list[str]:
