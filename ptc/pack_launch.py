@@ -276,9 +276,15 @@ _SET_PDEATHSIG_THEN_EXEC = (
     "    pass\n"
     "if os.getppid() != int(sys.argv[1]):\n"
     "    os._exit(1)\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "try:\n"
+    "    if int(sys.argv[2]) > os.getpriority(os.PRIO_PROCESS, 0):\n"
+    "        os.setpriority(os.PRIO_PROCESS, 0, int(sys.argv[2]))\n"
+    "except OSError:\n"
+    "    pass\n"
+    "os.execvp(sys.argv[3], sys.argv[3:])\n"
 )
-"""Run as `python -I -S -c`: ask the kernel for SIGTERM at the parent's death, then become the command."""
+"""Run as `python -I -S -c`: ask the kernel for SIGTERM at the parent's death, take the packs' niceness (as a
+forked pack inherits its host's: `pack_host.yield_to_the_program`), then become the command."""
 
 
 def _ending_with_this_process(command: list[str]) -> list[str]:
@@ -297,7 +303,9 @@ def _ending_with_this_process(command: list[str]) -> list[str]:
     ends, and a worker thread may end long before the pack should."""
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
         return command
-    return [command[0], "-I", "-S", "-c", _SET_PDEATHSIG_THEN_EXEC, str(os.getpid()), *command]
+    from .pack_host import pack_niceness
+
+    return [command[0], "-I", "-S", "-c", _SET_PDEATHSIG_THEN_EXEC, str(os.getpid()), str(pack_niceness()), *command]
 
 
 def pack_dirs(project_dir: Path) -> list[Path]:

@@ -188,9 +188,10 @@ def _become_relay(sock: socket.socket, project_dir: Path) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ptc handles ^C and then closes its end
         from . import pack_launch
-        from .pack_host import streams_to_devnull
+        from .pack_host import streams_to_devnull, yield_to_the_program
 
         streams_to_devnull()
+        yield_to_the_program()  # before forking the hosts: they and their packs inherit it
 
         pack_launch.fork_host_from_here()  # this fork has made no gRPC object yet: its hosts are forked from it
         pack_launch.start_hosts(project_dir)

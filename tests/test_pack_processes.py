@@ -23,9 +23,12 @@ from tests.conftest import ROOT, run_ptc, write_project
 pytestmark = pytest.mark.e2e
 
 PROGRAM = """
+import os
+
 import pulumi
 
-pulumi.CustomResource("random:index/randomId:RandomId", "one", {"byteLength": 4})
+pulumi.CustomResource("random:index/randomId:RandomId", "one", {"byteLength": 4,
+                                                               "programNice": os.getpriority(os.PRIO_PROCESS, 0)})
 """
 
 PROBE_PACK = """
@@ -42,7 +45,9 @@ LEFT = sorted({m.split(".")[0] for m in sys.modules} & {"ptc", "ecr_pull_through
 
 def report(args, report_violation):
     report_violation(json.dumps({"path0": sys.path[0], "cwd": os.getcwd(), "left": LEFT,
-                                 "stack": os.environ.get("PULUMI_STACK"), "helper": probe_helper.NAME}))
+                                 "stack": os.environ.get("PULUMI_STACK"), "helper": probe_helper.NAME,
+                                 "nice": os.getpriority(os.PRIO_PROCESS, 0),
+                                 "programNice": args.props.get("programNice")}))
 
 
 PolicyPack(name="probe", enforcement_level=EnforcementLevel.ADVISORY,
@@ -86,6 +91,19 @@ def test_the_plain_host_and_plain_processes_give_the_pack_the_same(tmp_path: Pat
     forked = probe(preview(root))
     for env in ({"PTC_PACK_HOST": "0"}, {"PTC_PACK_RELAY": "0"}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}):
         assert probe(preview(root, **env)) == forked, env
+
+
+def test_the_packs_yield_the_cores_to_the_program_unless_told_not_to(tmp_path: Path) -> None:
+    """The program is a preview's critical path: the packs run at niceness 10 (`PTC_PACK_NICE`), however they are
+    started, and ptc's own process, where the program runs, keeps its priority."""
+    root = project(tmp_path)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    for env in ({}, {"PTC_PACK_HOST": "0"}, {"PTC_PACK_RELAY": "0"}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}):
+        seen = probe(preview(root, **env))
+        assert seen["programNice"] == own, f"the program runs at ptc's priority ({env})"
+        assert seen["nice"] == max(own, 10), f"the pack yields to the program ({env})"
+    assert probe(preview(root, PTC_PACK_NICE="0"))["nice"] == own, "PTC_PACK_NICE=0 keeps ptc's priority"
+    assert probe(preview(root, PTC_PACK_NICE="lots"))["nice"] == max(own, 10), "not a number: the default"
 
 
 BROKEN_PACK = """
