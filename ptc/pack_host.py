@@ -33,8 +33,9 @@ DEFAULT_NICE = 10
 """The niceness the relay, the pack hosts and their packs run at (`PTC_PACK_NICE`, 0-19; 0 keeps ptc's own)."""
 
 
-def yield_to_the_program() -> None:
-    """Run this process (and what it forks) at a lower CPU priority than `ptc`'s, so the program gets the cores.
+def yield_to_the_program(pid: int = 0) -> None:
+    """Run this process (or the child `pid`), and what it forks, at a lower CPU priority than `ptc`'s, so the program
+    gets the cores.
 
     `ptc`'s program run is the critical path of a preview: its CPU time is its wall time, while the packs analyze
     each resource as it arrives and keep up with the program with time to spare. On two cores the packs (3 of the
@@ -42,17 +43,18 @@ def yield_to_the_program() -> None:
     of interleaved A/B runs (nice 0 / nice 10; 7, 15 and 15 repetitions): 5 upstreams 0.46/0.46, 0.56/0.51,
     0.42/0.40 s; 50 upstreams 1.14/1.17, 1.23/1.14, 1.01/0.94 s: a small gain (0-8 %) that the ratio 50/5 does
     not show (2.2-2.6x either way), since the program, not the packs, sets it. Nice 19 was no better than 10.
-    The niceness is set absolutely, never lowered (an unprivileged process cannot raise its priority back), and
-    children inherit it. On a machine busy with other
-    work the packs then wait longer for the cores: `PTC_PACK_NICE=0` keeps them at ptc's priority.
+    The niceness is set absolutely, never lowered (an unprivileged process cannot raise its priority back); children
+    inherit it and keep it across exec, and a process may lower the priority of its own children (setpriority(2)).
+    On a machine busy with other work the packs then wait longer for the cores: `PTC_PACK_NICE=0` keeps them at
+    ptc's priority.
     """
     wanted = pack_niceness()
     try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
+        current = os.getpriority(os.PRIO_PROCESS, pid)
         if wanted > current:
-            os.setpriority(os.PRIO_PROCESS, 0, wanted)
+            os.setpriority(os.PRIO_PROCESS, pid, wanted)
     except (AttributeError, OSError):
-        pass  # no priorities here (not POSIX) or not allowed: the packs run as they would anyway
+        pass  # no priorities here (not POSIX), not allowed, or the child already gone: nothing to yield
 
 
 def pack_niceness() -> int:

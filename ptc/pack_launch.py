@@ -255,7 +255,7 @@ def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> A
             return host.spawn(argv, cwd=cwd, env=env)
         except OSError:
             pass  # the host is gone: start the pack the plain way
-    return subprocess.Popen(
+    process = subprocess.Popen(
         _ending_with_this_process([python, "-u", "-m", "pulumi.policy", *argv]),
         cwd=cwd,
         env=env,
@@ -263,6 +263,10 @@ def launch(python: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> A
         stderr=subprocess.PIPE,
         text=True,
     )
+    from .pack_host import yield_to_the_program
+
+    yield_to_the_program(process.pid)  # as a forked pack has its host's niceness, from any thread, on any POSIX
+    return process
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -276,15 +280,9 @@ _SET_PDEATHSIG_THEN_EXEC = (
     "    pass\n"
     "if os.getppid() != int(sys.argv[1]):\n"
     "    os._exit(1)\n"
-    "try:\n"
-    "    if int(sys.argv[2]) > os.getpriority(os.PRIO_PROCESS, 0):\n"
-    "        os.setpriority(os.PRIO_PROCESS, 0, int(sys.argv[2]))\n"
-    "except OSError:\n"
-    "    pass\n"
-    "os.execvp(sys.argv[3], sys.argv[3:])\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
-"""Run as `python -I -S -c`: ask the kernel for SIGTERM at the parent's death, take the packs' niceness (as a
-forked pack inherits its host's: `pack_host.yield_to_the_program`), then become the command."""
+"""Run as `python -I -S -c`: ask the kernel for SIGTERM at the parent's death, then become the command."""
 
 
 def _ending_with_this_process(command: list[str]) -> list[str]:
@@ -303,9 +301,7 @@ def _ending_with_this_process(command: list[str]) -> list[str]:
     ends, and a worker thread may end long before the pack should."""
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
         return command
-    from .pack_host import pack_niceness
-
-    return [command[0], "-I", "-S", "-c", _SET_PDEATHSIG_THEN_EXEC, str(os.getpid()), str(pack_niceness()), *command]
+    return [command[0], "-I", "-S", "-c", _SET_PDEATHSIG_THEN_EXEC, str(os.getpid()), *command]
 
 
 def pack_dirs(project_dir: Path) -> list[Path]:

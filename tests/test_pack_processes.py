@@ -106,6 +106,38 @@ def test_the_packs_yield_the_cores_to_the_program_unless_told_not_to(tmp_path: P
     assert probe(preview(root, PTC_PACK_NICE="lots"))["nice"] == max(own, 10), "not a number: the default"
 
 
+def test_a_plain_pack_started_from_any_thread_yields_too(tmp_path: Path, monkeypatch) -> None:
+    """A library caller may start packs from a worker thread, where the parent-death wrapper is not used: the pack
+    still runs at the packs' niceness, and the caller keeps its own."""
+    import threading
+
+    from ptc import pack_launch
+    from ptc.analyzer import EngineServer
+
+    monkeypatch.setenv("PTC_PACK_HOST", "0")
+    pack = project(tmp_path) / "policies" / "probe"
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    server = EngineServer()
+    seen: dict[str, int] = {}
+
+    def start() -> None:
+        process = pack_launch.launch(sys.executable, [server.address, str(pack)], cwd=pack, env=dict(os.environ))
+        try:
+            assert process.stdout.readline().strip().isdigit(), process.stderr.read()
+            seen["pack"] = os.getpriority(os.PRIO_PROCESS, process.pid)
+        finally:
+            pack_launch.stop(process)
+
+    try:
+        worker = threading.Thread(target=start)
+        worker.start()
+        worker.join(timeout=60)
+    finally:
+        server.stop()
+    assert seen["pack"] == max(own, 10)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own, "the caller keeps its priority"
+
+
 BROKEN_PACK = """
 import os
 
