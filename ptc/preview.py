@@ -194,14 +194,21 @@ def load_policy_config(path: Path) -> dict[str, Any]:
 
 
 def print_report(report: PreviewReport, console: Console) -> None:
+    # What the report quotes (a program's error, a pack's message, the `[secret]` that replaced a token) is Text,
+    # never parsed: as markup `[secret]` would vanish and a `[/x]` raise MarkupError; as emoji `:x:` would change.
+    from rich.text import Text
+
     console.print(
-        f"Previewing stack [bold]{report.stack}[/bold] of project {report.project} "
-        "(mock engine: no cloud account, no Pulumi CLI)"
+        Text.assemble(
+            "Previewing stack ",
+            (report.stack, "bold"),
+            f" of project {report.project} (mock engine: no cloud account, no Pulumi CLI)",
+        )
     )
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("note:", "yellow"), " ", note), highlight=False, soft_wrap=True)
     if report.error is not None:
-        console.print(f"[bold red]error:[/bold red] {report.error}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("error:", "bold red"), " ", report.error), highlight=False, soft_wrap=True)
         return
     console.print(render.resource_tree(f"{report.project}-{report.stack}", report.resources))
     render.print_outputs(console, report.outputs)

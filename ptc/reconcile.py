@@ -322,6 +322,7 @@ def _abort_on_second_interrupt() -> None:
 def run(args: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text  # what AWS and the registry say is shown as Text: never parsed as markup or emoji
 
     from .aws import confirm_identity
     from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNCHECKED
@@ -355,28 +356,30 @@ def run(args: Any, console: Any) -> int:
     else:
         others = f"{report.skipped} other {'repository' if report.skipped == 1 else 'repositories'}"
         console.print(
-            f"Cached repositories under {len(reconciler.desired)} prefixes in {account}/{region}: "
-            f"{report.repositories} ({others} left alone)"
+            Text(
+                f"Cached repositories under {len(reconciler.desired)} prefixes in {account}/{region}: "
+                f"{report.repositories} ({others} left alone)"
+            )
         )
         if report.changes and getattr(args, "details", False):
             table = Table("repository", "setting", "now", "template", *(["applied"] if args.apply else []))
             for change in report.changes:
                 before, after = describe(change)
                 applied = ["yes" if change.applied else "no"] if args.apply else []
-                table.add_row(change.repository, change.setting, before, after, *applied)
+                table.add_row(*map(Text, (change.repository, change.setting, before, after, *applied)))
             console.print(table)
         elif report.changes:
             table = Table("prefix", "setting", "repositories", *(["applied"] if args.apply else []), "for example")
             for (prefix, setting), changes in summarize(report.changes, reconciler.desired).items():
                 applied = [str(sum(c.applied for c in changes))] if args.apply else []
                 examples = ", ".join(c.repository for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
-                table.add_row(prefix, setting, str(len(changes)), *applied, examples)
+                table.add_row(*map(Text, (prefix, setting, str(len(changes)), *applied, examples)))
             console.print(table)
             console.print("--details lists every repository and setting; --json has them all", style="dim")
         for error in report.errors:
-            console.print(f"error: {error['repository']}: {error['error']}", soft_wrap=True)
+            console.print(Text(f"error: {error['repository']}: {error['error']}"), soft_wrap=True)
         for name in report.gone:
-            console.print(f"gone: {name} (deleted while the run was under way)", soft_wrap=True)
+            console.print(Text(f"gone: {name} (deleted while the run was under way)"), soft_wrap=True)
         drifted = len({c.repository for c in report.changes})
         if args.apply:
             unapplied = len(report.changes) - report.applied

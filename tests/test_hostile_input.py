@@ -255,3 +255,32 @@ def test_a_secret_read_at_run_time_is_redacted_from_debug_tracebacks(token: str)
         assert not [form for form in forms if form in shown], shown
     finally:  # a remembered word would be redacted from every later message of this test process
         stack_config._READ.discard(token)
+
+
+# What a report quotes: brackets as rich markup would read them (`[secret]`, `[/x]`, `[bold]`), emoji codes, escapes.
+QUOTED = st.text(
+    alphabet=st.sampled_from(list("[]/\\:=#@ abxsecrt")) | st.characters(blacklist_categories=("Cc", "Cs")),
+    min_size=1,
+    max_size=40,
+).filter(lambda t: t.strip() == t)
+
+
+@FAST
+@given(error=QUOTED, note=QUOTED)
+def test_the_human_report_shows_what_it_quotes_as_written(error: str, note: str) -> None:
+    """A program's error or a note, with the `[secret]` that replaced a token, reaches the terminal as written:
+    never read as rich markup (where `[secret]` vanished and `[/x]` raised MarkupError) or as emoji codes."""
+    import io
+
+    from rich.console import Console
+
+    from ptc.preview import PreviewReport, print_report
+
+    out = io.StringIO()
+    console = Console(file=out, width=500, color_system=None, force_terminal=False)
+    print_report(
+        PreviewReport(project="p", stack="dev", notes=[note], error=f"The program failed: {error} [secret]"), console
+    )
+    shown = out.getvalue()
+    assert f"note: {note}" in shown
+    assert f"error: The program failed: {error} [secret]" in shown

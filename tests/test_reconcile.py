@@ -357,3 +357,34 @@ def test_the_summary_has_one_row_per_prefix_and_setting_however_many_repositorie
     groups = summarize(changes, desired)
     assert len(groups) == 4 and sum(len(v) for v in groups.values()) == 1600
     assert {prefix for prefix, _ in groups} == {"docker-hub"}
+
+
+def test_human_output_shows_an_aws_error_as_written(tmp_path, monkeypatch):
+    """What AWS answered reaches the terminal as written, brackets and colons included: never read as rich markup
+    (a `[/x]` raised MarkupError and lost the whole report) or emoji codes."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from ptc import reconcile as reconcile_module
+
+    said = "AccessDeniedException: not authorized on [/x] [secret] :warning:"
+    real_run = reconcile_module.Reconciler.run
+
+    def run_with_an_error(self, *args, **kwargs):
+        report = real_run(self, *args, **kwargs)
+        report.errors.append({"repository": "docker-hub/library/nginx", "error": said})
+        return report
+
+    monkeypatch.setattr(reconcile_module.Reconciler, "run", run_with_an_error)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(OUTPUTS))
+    with mock_aws():
+        Aws(REGION).client("ecr").create_repository(repositoryName="docker-hub/library/nginx")
+        args = SimpleNamespace(
+            outputs=str(path), apply=False, json=False, fail_on_drift=False, workers=2, region=None, endpoint_url=None
+        )
+        buffer = io.StringIO()
+        reconcile_module.run(args, Console(file=buffer, width=300, color_system=None))
+    assert f"error: docker-hub/library/nginx: {said}" in buffer.getvalue()
