@@ -205,6 +205,8 @@ def test_no_input_crashes_a_pack(packs, specs):
     run = packs.run(resources, outputs=not packs.dry_run)  # a policy exception would surface here as an RpcError
     for violation in run.violations:
         assert violation["message"] and violation["level"] in ("mandatory", "advisory"), violation
+        # a message quotes what the stack holds, never a Python repr (`<..._ListProxy object at 0x7f...>`)
+        assert " object at 0x" not in violation["message"], violation
 
 
 def test_a_policy_that_meets_an_unreadable_shape_reports_it(packs):

@@ -24,7 +24,7 @@ from facts import (
     kind_of_url,
 )
 from hardening import guarded
-from support import Unknowns, get, has, label
+from support import Unknowns, get, has, label, shown
 
 
 def region_of(resource) -> str | None:
@@ -108,7 +108,7 @@ def validate_location(args: StackValidationArgs, report: ReportViolation) -> Non
             continue
         if not isinstance(arn, str) or not CREDENTIAL_ARN.fullmatch(arn):
             report(
-                f"The pull through cache rule {what} reads credentials from {arn}, which is not a secret under "
+                f"The pull through cache rule {what} reads credentials from {shown(arn)}, which is not a secret under "
                 f"'{SECRET_PREFIX}'; ECR only reads secrets whose name starts with '{SECRET_PREFIX}': move the "
                 f"credentials to a secret named '{SECRET_PREFIX}...' and reference its ARN.",
                 rule.urn,

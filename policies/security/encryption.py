@@ -20,7 +20,7 @@ from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidatio
 from facts import SECRET, TEMPLATE
 from hardening import guarded
 from scopes import is_credentials_secret
-from support import Unknowns, as_list, get, has, label
+from support import Unknowns, as_list, get, has, label, shown
 
 DEFAULT_ENVIRONMENTS = ["prod", "production"]
 DEFAULT_SECRET_KEYS = ("alias/aws/secretsmanager",)
@@ -46,7 +46,7 @@ def validate_secret_key(args: ResourceValidationArgs, report: ReportViolation) -
             key = get(args.props, "kmsKeyId") if has(args.props, "kmsKeyId") else None
             if key not in (None, "") and not is_default_secret_key(key):
                 report(
-                    f"The secret {what} holds upstream credentials under the KMS key {key}; ECR's pull through "
+                    f"The secret {what} holds upstream credentials under the KMS key {shown(key)}; ECR's pull through "
                     "cache reads secrets through AWSServiceRoleForECRPullThroughCache, which has no KMS permission, "
                     "so every pull would fail. Remove kmsKeyId (the default aws/secretsmanager key)."
                 )

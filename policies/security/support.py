@@ -5,7 +5,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictProxy, _ListProxy
 
 
 def has(props: Mapping[str, Any], key: str) -> bool:
@@ -16,6 +16,27 @@ def has(props: Mapping[str, Any], key: str) -> bool:
 def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
     """The value of a property; raises `UnknownValueError` when it is unknown during preview."""
     return props[key] if has(props, key) else default
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A property value as a message quotes it: a string as it is, anything else as compact JSON (the SDK's
+    proxies read through), cut at `limit` characters. Never a Python repr such as `<..._ListProxy object at
+    0x7f...>`: a message names what the stack holds, and says the same on every run."""
+    if isinstance(value, str):
+        return value
+    text = json.dumps(_plain(value), default=str, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plain(value: Any) -> Any:
+    """Read through the SDK's proxies without raising for what is unknown (shown as the SDK's sentinel)."""
+    if isinstance(value, (_DictProxy, _ListProxy)):
+        value = value["__target"]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def label(resource_type: str, name: str) -> str:

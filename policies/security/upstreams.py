@@ -14,7 +14,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from facts import ARN, DEFAULT_ALLOWED_HOSTS, RULE, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
 from hardening import guarded
-from support import Unknowns, get, label
+from support import Unknowns, get, label, shown
 
 
 def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -24,8 +24,8 @@ def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) ->
     url = get(args.props, "upstreamRegistryUrl")
     if not isinstance(url, str) or not any(fnmatchcase(url.lower(), pattern.lower()) for pattern in allowed):
         report(
-            f"The pull through cache rule {label(args.resource_type, args.name)} caches '{url}', which is not an "
-            f"allowed upstream ({', '.join(allowed)}); use a supported registry or add the host to the policy's "
+            f"The pull through cache rule {label(args.resource_type, args.name)} caches '{shown(url)}', which is not "
+            f"an allowed upstream ({', '.join(allowed)}); use a supported registry or add the host to the policy's "
             "allowedHosts."
         )
     elif kind_of_url(url) is None:
@@ -94,7 +94,7 @@ def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
                 if declared and declared != actual:
                     report(
                         f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
-                        f"UpstreamCache '{rule.parent.name}' is declared as kind {declared}; make the kind and "
+                        f"UpstreamCache '{rule.parent.name}' is declared as kind {shown(declared)}; make the kind and "
                         "the registry agree.",
                         rule.urn,
                     )
