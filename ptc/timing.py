@@ -10,7 +10,7 @@ import sys
 import time
 
 ENABLED = os.environ.get("PTC_TIMINGS") == "1"
-_marks: list[tuple[str, float]] = []
+_marks: list[tuple[str, float, float]] = []
 
 
 def _since_process_start() -> float:
@@ -27,11 +27,12 @@ _ORIGIN = time.perf_counter() - (_since_process_start() if ENABLED else 0.0)
 
 def mark(label: str) -> None:
     if ENABLED:
-        _marks.append((label, time.perf_counter() - _ORIGIN))
+        _marks.append((label, time.perf_counter() - _ORIGIN, time.process_time()))
 
 
 def report() -> None:
     if ENABLED and _marks:
-        marks = " | ".join(f"{label} {at:.3f}" for label, at in _marks)
-        # this process's own CPU time (the relay and the packs are other processes)
-        print(f"timings: {marks} | cpu {time.process_time():.3f}", file=sys.stderr)
+        # each mark: wall seconds since the process started, then this process's own CPU seconds so far (the
+        # relay and the packs are other processes)
+        marks = " | ".join(f"{label} {at:.3f}/{cpu:.3f}" for label, at, cpu in _marks)
+        print(f"timings: {marks}", file=sys.stderr)
