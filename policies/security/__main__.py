@@ -8,6 +8,7 @@ import gitlab_tokens
 import permissions
 import principals
 import scopes
+import speedups
 import upstreams
 from hardening import check_config_on_configure
 
@@ -31,5 +32,6 @@ CONFIG_CHECKS = {
     "upstream-allowlist": upstreams.check_config,
 }
 
+speedups.install()  # what the SDK redoes for every policy of every call, done once
 check_config_on_configure(POLICIES, CONFIG_CHECKS)
 PolicyPack(name="ecr-ptc-security", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)
