@@ -63,6 +63,9 @@ KEYS = {
     REPOSITORY_POLICY: ["policy", "repository"],
     UPSTREAM: ["kind", "prefix", "environment"],
     "aws:s3/bucket:Bucket": ["bucket", "tags"],
+    "gitlab:index/groupAccessToken:GroupAccessToken": ["accessLevel", "scopes", "expiresAt", "rotationConfiguration"],
+    "gitlab:index/personalAccessToken:PersonalAccessToken": ["scopes", "expiresAt"],
+    "gitlab:index/groupDeployToken:GroupDeployToken": ["scopes", "expiresAt"],
 }
 
 scalar = st.one_of(
@@ -85,6 +88,8 @@ scalar = st.one_of(
             "ecr:*",
             "KMS",
             "o-abcdefghij",
+            "read_registry",
+            "guest",
         ]
     ),
 )

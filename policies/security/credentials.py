@@ -119,7 +119,7 @@ def validate_location(args: StackValidationArgs, report: ReportViolation) -> Non
             region = region_of(rule)
             if region and parsed["region"] != region:
                 report(
-                    f"The pull through cache rule {what} deploys to {region} but its secret {arn} is in "
+                    f"The pull through cache rule {what} deploys to {shown(region)} but its secret {arn} is in "
                     f"{parsed['region']}; ECR only reads a secret in the rule's own region: copy it there.",
                     rule.urn,
                 )
@@ -146,23 +146,23 @@ def check_source_secrets(rule, by_urn, what: str, report: ReportViolation, unkno
     if not sources:
         raise UnknownValueError(UNKNOWN_STRING_VALUE, ["credentialArn"])
     for secret in sources:
-        shown = label(secret.resource_type, secret.name)
+        secret_label = label(secret.resource_type, secret.name)
         with unknowns.guard(f"{what} .credentialArn"):
             name = get(secret.props, "name") or get(secret.props, "namePrefix")
             if not isinstance(name, str):
                 raise UnknownValueError(UNKNOWN_STRING_VALUE, ["credentialArn"])
             if not name.startswith(SECRET_PREFIX):
                 report(
-                    f"The pull through cache rule {what} reads credentials from the secret {shown} named '{name}'; "
-                    f"ECR only reads secrets under '{SECRET_PREFIX}': rename it.",
+                    f"The pull through cache rule {what} reads credentials from the secret {secret_label} named "
+                    f"'{name}'; ECR only reads secrets under '{SECRET_PREFIX}': rename it.",
                     rule.urn,
                 )
         with unknowns.guard(f"{what} .region"):
             region, secret_region = region_of(rule), region_of(secret)
             if region and secret_region and secret_region != region:
                 report(
-                    f"The pull through cache rule {what} deploys to {region} but its secret {shown} to "
-                    f"{secret_region}; ECR only reads a secret in the rule's own region: create it there.",
+                    f"The pull through cache rule {what} deploys to {shown(region)} but its secret {secret_label} to "
+                    f"{shown(secret_region)}; ECR only reads a secret in the rule's own region: create it there.",
                     rule.urn,
                 )
 

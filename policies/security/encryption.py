@@ -71,7 +71,7 @@ def validate_templates(args: ResourceValidationArgs, report: ReportViolation) ->
         key = get(first, "kmsKey")
         if kind not in ("KMS", "KMS_DSSE"):
             report(
-                f"The repository creation template {what} encrypts cached repositories with {kind} in the {env} "
+                f"The repository creation template {what} encrypts cached repositories with {shown(kind)} in the {env} "
                 "environment; use KMS with a customer-managed key (kms.create_key or kms.key_arn)."
             )
         elif not key:

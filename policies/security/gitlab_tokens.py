@@ -14,7 +14,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from facts import SECRET, SECRET_PREFIX, TAG_UPSTREAM
 from hardening import guarded
-from support import Unknowns, as_list, get, label
+from support import Unknowns, as_list, get, label, shown
 
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 ACCESS_TOKENS = {
@@ -77,9 +77,9 @@ def validate_least_privilege(args: StackValidationArgs, report: ReportViolation)
             with unknowns.guard(what):
                 level = get(token.props, "accessLevel")
                 if level != "guest":
-                    shown = level if level is not None else "none given, so the provider's default maintainer"
+                    given = shown(level) if level is not None else "none given, so the provider's default maintainer"
                     report(
-                        f"The GitLab {kind} {what} {feeds} with the access level {shown}; set accessLevel "
+                        f"The GitLab {kind} {what} {feeds} with the access level {given}; set accessLevel "
                         "guest, all a pull needs.",
                         token.urn,
                     )

@@ -6,7 +6,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
 from hardening import guarded
-from support import Unknowns, as_list, get, label, policy_document
+from support import Unknowns, as_list, get, label, policy_document, shown
 
 POLICY_PROPERTIES = {
     "aws:iam/policy:Policy": "policy",
@@ -24,7 +24,7 @@ REPOSITORY_SCOPED = {"aws:ecr/repositoryPolicy:RepositoryPolicy", TEMPLATE}
 def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     if args.resource_type == "aws:iam/role:Role":
         return [
-            (f"inline policy '{get(p, 'name')}'", get(p, "policy"))
+            (f"inline policy '{shown(get(p, 'name'))}'", get(p, "policy"))
             for p in as_list(get(args.props, "inlinePolicies"))
             if hasattr(p, "keys")
         ]

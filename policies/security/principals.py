@@ -15,7 +15,7 @@ from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidatio
 
 from facts import TEMPLATE
 from hardening import guarded
-from support import Unknowns, as_list, get, label, policy_document
+from support import Unknowns, as_list, get, label, policy_document, shown
 
 POLICY_PROPERTIES = {
     "aws:ecr/registryPolicy:RegistryPolicy": ("registry policy", "policy"),
@@ -90,7 +90,7 @@ def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
         if kind == "Service":
             continue
         if kind != "AWS":
-            faults.append(f"lets in {kind} principals ({value}); name AWS accounts or roles")
+            faults.append(f"lets in {kind} principals ({shown(value)}); name AWS accounts or roles")
             continue
         if value == "*":
             if not org_condition(statement):
@@ -106,7 +106,7 @@ def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
             account = match.group("account")
         if account is None:
             faults.append(
-                f"lets in {value!r}, which is not an AWS account or IAM principal ARN; name accounts or roles"
+                f"lets in '{shown(value)}', which is not an AWS account or IAM principal ARN; name accounts or roles"
             )
         elif allowed_accounts is not None and account not in allowed_accounts:
             faults.append(

@@ -19,7 +19,7 @@ from facts import (
     TOKEN_HELP,
 )
 from hardening import guarded
-from support import Unknowns, get, label
+from support import Unknowns, get, label, shown
 
 
 def is_credentials_secret(props, unknowns: Unknowns, what: str) -> bool:
@@ -123,7 +123,7 @@ def validate_gitlab_token_type(args: ResourceValidationArgs, report: ReportViola
             )
         elif token_type not in GITLAB_TOKEN_TYPES:
             report(
-                f"The secret {what} declares the GitLab token type '{token_type}', which GitLab does not have "
+                f"The secret {what} declares the GitLab token type '{shown(token_type)}', which GitLab does not have "
                 f"({', '.join(GITLAB_TOKEN_TYPES)}); fix the tag '{TAG_TOKEN_TYPE}'."
             )
     unknowns.finish()

@@ -104,7 +104,7 @@ def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
                     if declared and declared != actual:
                         report(
                             f"The pull through cache rule {what} caches {url}, a {actual} upstream, but its "
-                            f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={declared}; store "
+                            f"credentials secret '{secret.name}' is tagged {TAG_UPSTREAM}={shown(declared)}; store "
                             f"{actual} credentials in it (and tag it so) or point the rule at the right secret.",
                             rule.urn,
                         )
