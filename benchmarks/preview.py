@@ -76,6 +76,15 @@ def cpu_by_process(args: list[str]) -> dict[str, float]:
     return totals
 
 
+def _project_without_packs(directory: Path) -> Path:
+    """This project without its policy packs: every top-level entry linked, `policies/` left out."""
+    directory.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in ("policies", ".git", ".venv"):
+            (directory / entry.name).symlink_to(entry)
+    return directory
+
+
 def interleaved(
     commands: dict[str, list[str]], repeat: int, envs: dict[str, dict[str, str]] | None = None
 ) -> tuple[dict[str, Timing], dict[str, int]]:
@@ -154,6 +163,13 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
                 str(path),
                 "--json",
             ]
+        bare_project = _project_without_packs(Path(scratch) / "no-packs")
+        for count in (5, 50):
+            commands[f"`ptc preview --json` of {count} upstreams, no packs (the project without policies/)"] = [
+                *commands[f"`ptc preview --json` of {count} upstreams"],
+                "-C",
+                str(bare_project),
+            ]
         in_process = "`ptc preview --json` of 50 upstreams, packs called from ptc's own process (PTC_PACK_RELAY=0)"
         commands[in_process] = commands["`ptc preview --json` of 50 upstreams"]
         envs = {in_process: {"PTC_PACK_RELAY": "0"}}
@@ -178,10 +194,18 @@ def run(repeat: int) -> tuple[list[Timing], list[str]]:
         timing = timings[name]
         rows.append(Timing(f"{name} [peak {memory[name] / 1024:.0f} MiB]", timing.samples))
     scaling = {count: timings[f"`ptc preview --json` of {count} upstreams"] for count in UPSTREAMS}
+    no_packs = {
+        count: timings[f"`ptc preview --json` of {count} upstreams, no packs (the project without policies/)"]
+        for count in (5, 50)
+    }
     notes = [
         f"dev: `ptc preview --json` / bare SDK import = {dev_json.median / bare.median:.2f}x (goal at most 2.0x); "
         f"human output / bare = {timings[names[2]].median / bare.median:.2f}x",
-        f"50 upstreams / 5 upstreams = {scaling[50].median / scaling[5].median:.2f}x (goal at most 2.0x)",
+        f"50 upstreams / 5 upstreams = {scaling[50].median / scaling[5].median:.2f}x (goal at most 2.0x); "
+        f"the same without packs (the program and AWS checks alone) = "
+        f"{no_packs[50].median / no_packs[5].median:.2f}x; the packs add "
+        f"{(scaling[5].median - no_packs[5].median) * 1000:.0f} ms at 5 upstreams and "
+        f"{(scaling[50].median - no_packs[50].median) * 1000:.0f} ms at 50",
         "per-upstream marginal cost: "
         + ", ".join(
             f"{a}->{b}: {(scaling[b].median - scaling[a].median) / (b - a) * 1000:.1f} ms"
