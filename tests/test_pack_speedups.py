@@ -55,6 +55,7 @@ def test_the_pinned_sdk_takes_them_once(monkeypatch):
     assert getattr(analyze, "__speedups__", False)
     assert not getattr(analyze.__wrapped__, "__speedups__", False)
     assert not getattr(sdk.signature.__wrapped__, "__speedups__", False)
+    assert not getattr(sdk.json_format.json_format, "__speedups__", False)
 
 
 def test_they_can_be_left_out(monkeypatch):

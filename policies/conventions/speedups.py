@@ -34,6 +34,8 @@ _memo = threading.local()
 class _ConvertOnce:
     """`json_format` as `pulumi_policy.policy` sees it: `MessageToDict` memoized within a call, the rest as is."""
 
+    __speedups__ = True
+
     def __init__(self, json_format: Any):
         self.json_format = json_format
 
@@ -99,7 +101,7 @@ def install() -> bool:
         or not all(callable(getattr(servicer, m, None)) for m in METHODS)
     ):
         return False
-    if not isinstance(json_format, _ConvertOnce):
+    if not getattr(json_format, "__speedups__", False):  # by mark, not class: another copy may have installed it
         policy.json_format = _ConvertOnce(json_format)
     if not getattr(signature, "__speedups__", False):
         policy.signature = _signature_once(signature)
