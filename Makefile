@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install packs preview test lint lint-types lint-ci bench clean
+.PHONY: install packs tools preview real-preview test lint lint-types lint-ci bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,17 +17,38 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
-packs:  ## each policy pack's own virtualenv, as `pulumi preview --policy-pack` expects (runtime options: venv)
-	@for pack in policies/*/; do \
-		test -x $$pack/venv/bin/python || $(PYTHON) -m venv $$pack/venv; \
-		$$pack/venv/bin/python -m pip install --quiet --disable-pip-version-check -r $$pack/requirements.txt; \
-	done
+PACKS := $(patsubst %/requirements.txt,%/venv/.installed,$(wildcard policies/*/requirements.txt))
+packs: $(PACKS)  ## each policy pack's own virtualenv, as `pulumi preview --policy-pack` expects (runtime options: venv)
+policies/%/venv/.installed: policies/%/requirements.txt
+	@test -x policies/$*/venv/bin/python || $(PYTHON) -m venv policies/$*/venv
+	policies/$*/venv/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
 
 preview: $(STAMP)  ## the dev stack through the mock engine and every policy pack
 	$(BIN)/python -m ptc preview --stack dev
 
+# The real Pulumi CLI, built from the Go module proxy at the version tools/go.mod pins (the first build takes
+# 5-10 minutes on 2 cores; later runs are no-ops), and the stand-in Python language host the tests run it with
+# (tests/standin/README.md says why it is a stand-in). Nothing is downloaded but Go modules.
+TOOLS := .tools/bin
+# The version a binary reports is its module's, as Pulumi's release builds set it.
+version_flag = -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$$(go list -m -f '{{.Version}}' $(1))"
+$(TOOLS)/pulumi: tools/go.mod tools/go.sum
+	cd tools && GOBIN=$(CURDIR)/$(TOOLS) go install $(call version_flag,github.com/pulumi/pulumi/pkg/v3) \
+		github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+$(TOOLS)/pulumi-language-python: tests/standin/go.mod tests/standin/go.sum tests/standin/pulumi-language-python/main.go
+	cd tests/standin && GOBIN=$(CURDIR)/$(TOOLS) go install $(call version_flag,github.com/pulumi/pulumi/sdk/v3) \
+		./pulumi-language-python
+	@# The executor script the host runs programs with, from the same release of Pulumi's SDK module.
+	install -m 0755 "$$(cd tools && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/python/cmd/pulumi-language-python-exec" $(TOOLS)/
+tools: $(TOOLS)/pulumi $(TOOLS)/pulumi-language-python  ## the real Pulumi CLI and the stand-in language host in .tools/bin
+
+STACK ?= dev
+real-preview: $(STAMP) packs tools  ## `pulumi preview` of Pulumi.$(STACK).yaml with both packs: real CLI, stand-in providers, moto
+	$(BIN)/python -m tests.real_engine preview $(STACK)
+
 TEST_WORKERS ?= auto
-test: $(STAMP)  ## the suite on every core (pytest-xdist); `make test TEST_WORKERS=0` runs it in one process
+test: $(STAMP) packs tools  ## the suite on every core (pytest-xdist); `make test TEST_WORKERS=0` runs it in one process
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP) lint-types lint-ci  ## ruff (checks, formatting: `$(BIN)/ruff format .` fixes it), mypy, CI schemas
@@ -50,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) policies/*/venv .pytest_cache .hypothesis .mypy_cache
+	rm -rf $(VENV) policies/*/venv .pytest_cache .hypothesis .mypy_cache .tools
