@@ -1,0 +1,209 @@
+"""The real Pulumi CLI on this machine: the stand-in providers, the AWS server they call, and a file backend.
+
+`make tools` builds the CLI (tools/go.mod) and the stand-in Python language host into .tools/bin; this module
+runs them the way a user runs `pulumi`: in a copy of a project, with `pulumi stack init`, `pulumi config set`,
+`pulumi preview` / `pulumi up` and `pulumi stack output`, on a `file://` backend with the passphrase secrets
+provider. The stand-in `pulumi-resource-aws|random|gitlab` (tests/standin/bin) come first on the PATH; every AWS
+call goes to `tests/standin/aws_server.py` (moto plus the ECR operations moto lacks) on 127.0.0.1.
+
+    python -m tests.real_engine preview <stack> [--json]     (make real-preview STACK=<stack>)
+
+previews `Pulumi.<stack>.yaml` with both policy packs and exits with the CLI's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ROOT / ".tools" / "bin"
+STANDIN_BIN = ROOT / "tests" / "standin" / "bin"
+VENV_BIN = ROOT / ".venv" / "bin"
+PACKS = (ROOT / "policies" / "security", ROOT / "policies" / "conventions")
+PASSPHRASE = "ecr-pull-through-cache-example"
+"""The example passphrase the committed stack files' ciphertexts are encrypted under (README)."""
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
+
+
+def available() -> str | None:
+    """Why the real engine cannot run here (None when it can): `make tools` builds what it needs."""
+    for tool in ("pulumi", "pulumi-language-python", "pulumi-language-python-exec"):
+        if not (TOOLS / tool).exists():
+            return f"{TOOLS / tool} is missing: run `make tools`"
+    for pack in PACKS:
+        if not (pack / "venv" / "bin" / "python").exists():
+            return f"{pack}/venv is missing: run `make packs`"
+    return None
+
+
+class AwsServer:
+    """`python -m tests.standin.aws_server` on a free port of 127.0.0.1, for the life of the context."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "python"), "-m", "tests.standin.aws_server"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)},
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # the server prints its port once it listens
+        if not line.startswith("port "):
+            self.process.kill()
+            raise RuntimeError(f"the AWS server did not start (it printed {line!r})")
+        self.endpoint = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def client(self, service: str, region: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+    def __enter__(self) -> AwsServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def seed_existing_secrets(self, stack_file: Path) -> list[str]:
+        """Create the secrets a stack references with `existing_secret`, as the stack that owns them would:
+        JSON credentials and the `ptc:token-scopes` tag of the scopes the upstream declares."""
+        document = yaml.safe_load(stack_file.read_text()) or {}
+        config = document.get("config") or {}
+        region = config.get("aws:region", "us-east-1")
+        upstreams = config.get("ecr-pull-through-cache:upstreams") or []
+        made = []
+        for upstream in upstreams:
+            existing = upstream.get("existing_secret") if isinstance(upstream, Mapping) else None
+            if not existing:
+                continue
+            name = existing.split(":secret:", 1)[1].rsplit("-", 1)[0] if existing.startswith("arn:") else existing
+            scopes = " ".join(upstream.get("token_scopes") or [])
+            self.client("secretsmanager", region).create_secret(
+                Name=name,
+                SecretString=json.dumps({"username": "shared-bot", "accessToken": "EXAMPLE-not-a-token"}),
+                Tags=[{"Key": "ptc:token-scopes", "Value": scopes}] if scopes else [],
+            )
+            made.append(name)
+        return made
+
+
+class Workspace:
+    """A PULUMI_HOME and a `file://` backend in a folder of their own; `run` calls the real CLI there."""
+
+    def __init__(self, folder: Path, aws: AwsServer | None = None, **env: str) -> None:
+        self.folder = folder
+        (folder / "state").mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join([str(STANDIN_BIN), str(TOOLS), str(VENV_BIN), os.environ.get("PATH", "")])
+        self.env = {
+            **os.environ,
+            **CREDENTIALS,
+            "PATH": path,
+            "PULUMI_HOME": str(folder / "home"),
+            "PULUMI_BACKEND_URL": f"file://{folder / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_COPILOT": "false",
+            "NO_COLOR": "1",
+        }
+        for key in ("PULUMI_ACCESS_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "PULUMI_STACK"):
+            self.env.pop(key, None)
+        if aws is not None:
+            self.env["AWS_ENDPOINT_URL"] = aws.endpoint
+        self.env.update(env)
+
+    def run(self, *args: str, cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(TOOLS / "pulumi"), "--non-interactive", *args],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} exited {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def pack_args(self) -> list[str]:
+        return [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
+
+
+def project_copy(dest: Path, stacks: tuple[str, ...] = ()) -> Path:
+    """This project's program in `dest`, with the given committed stack files; `.venv` is linked, as the
+    program's virtualenv (Pulumi.yaml: runtime options) and the installed library."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / name, dest / name)
+    for stack in stacks:
+        shutil.copy2(ROOT / f"Pulumi.{stack}.yaml", dest / f"Pulumi.{stack}.yaml")
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    return dest
+
+
+@contextmanager
+def engine(folder: Path | None = None, **env: str) -> Iterator[tuple[Workspace, AwsServer]]:
+    """An AWS server and a workspace on it, in `folder` or a temporary one."""
+    with tempfile.TemporaryDirectory(prefix="ptc-real-") as scratch, AwsServer() as aws:
+        yield Workspace(folder or Path(scratch), aws, **env), aws
+
+
+def preview(stack: str, json_output: bool = False) -> int:
+    missing = available()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if not (ROOT / f"Pulumi.{stack}.yaml").exists():
+        print(f"no Pulumi.{stack}.yaml in {ROOT}", file=sys.stderr)
+        return 2
+    with engine() as (workspace, aws):
+        project = project_copy(workspace.folder / "project", (stack,))
+        aws.seed_existing_secrets(project / f"Pulumi.{stack}.yaml")
+        workspace.run("stack", "init", stack, cwd=project)
+        args = ["preview", "--stack", stack, *workspace.pack_args()] + (["--json"] if json_output else [])
+        result = workspace.run(*args, cwd=project, check=False)
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.real_engine", description=__doc__)
+    sub = parser.add_subparsers(dest="verb", required=True)
+    p = sub.add_parser("preview", help="pulumi preview of a committed stack with both policy packs")
+    p.add_argument("stack")
+    p.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    return preview(args.stack, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
