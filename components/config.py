@@ -45,6 +45,24 @@ CONFIG_KEYS = (
 SCALAR_KEYS = ("environment", "secret_recovery_window_days", "random_prefix_suffix")
 """Keys whose values are scalars; every other key holds a list or a mapping (JSON in the runtime's config)."""
 
+OPTIONAL_OBJECT_KEYS = (
+    "tags",
+    "credentials",
+    "template",
+    "kms",
+    "scanning",
+    "consumers",
+    "iam",
+    "registry_policy_statements",
+)
+"""Keys `Pulumi.yaml` declares with an empty default (`{}` or `[]`), read as absent.
+
+The Pulumi CLI treats every key a project declares without a default as required and refuses the stack before the
+program starts (pkg/workspace/config.go, mergeConfig: "Stack '<name>' is missing configuration values"). So the
+optional keys carry an empty default, which the CLI merges into the stack's config; an empty value therefore means
+"not set", whether the stack wrote it or the default did.
+"""
+
 MAX_RULES = 50
 """Pull through cache rules per registry per region (not adjustable)."""
 
@@ -310,6 +328,13 @@ class _Collector:
             return default
         return str(value)
 
+    def account_ids(self, where: str, field_: str, value: Any) -> list[str] | None:
+        """12-digit account ids; `pulumi config set --path` stores one without a leading zero as an integer
+        (sdk/go/common/resource/config/object.go, coerce), so a 12-digit integer is taken as its digits."""
+        if isinstance(value, list):
+            value = [account_text(v) for v in value]
+        return self.string_list(where, field_, value)
+
     def string_list(self, where: str, field_: str, value: Any) -> list[str] | None:
         if value is None:
             return None
@@ -334,6 +359,13 @@ class _Collector:
                         f"is not a known key; use one of {', '.join(known)}",
                     )
         return dict(value)
+
+
+def account_text(value: Any) -> Any:
+    """A 12-digit integer as the account id it was written as; any other value unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool) and 10**11 <= value < 10**12:
+        return str(value)
+    return value
 
 
 def _show(value: Any) -> str:
@@ -516,7 +548,7 @@ def upstream_faults(
     values["random_suffix"] = random_suffix
 
     # registry and upstream URL
-    registry = c.string(where, "registry", entry.get("registry"))
+    registry = c.string(where, "registry", account_text(entry.get("registry")))
     if spec.needs_registry:
         if registry is None and entry.get("registry") is None:
             example = (
@@ -806,6 +838,9 @@ def read_config(lookup: Any, is_secret: Any) -> tuple[dict[str, Any], list[Fault
                 continue
             shown = "its value is not shown: it is secret" if is_secret(key) else f"not {_show(text)}"
             faults.append(Fault(key, "", f"must be a list or a mapping ({shown})"))
+            raw[key] = None
+            continue
+        if key in OPTIONAL_OBJECT_KEYS and raw[key] in ({}, []):
             raw[key] = None
     return raw, faults
 
@@ -1245,7 +1280,7 @@ def _consumers(c: _Collector, raw: Any) -> ConsumerSettings | None:
     consumers = c.mapping("consumers", "", raw, ("account_ids", "organization_id"))
     if consumers is None:
         return None
-    accounts = c.string_list("consumers", "account_ids", consumers.get("account_ids")) or []
+    accounts = c.account_ids("consumers", "account_ids", consumers.get("account_ids")) or []
     for account in accounts:
         if not catalog.ACCOUNT_ID.fullmatch(account):
             c.add("consumers", "account_ids", f"'{account}' is not a 12-digit AWS account id")
