@@ -49,7 +49,7 @@ real-preview: $(STAMP) packs tools  ## `pulumi preview` of Pulumi.$(STACK).yaml 
 
 TEST_WORKERS ?= auto
 test: $(STAMP) packs tools  ## the suite on every core (pytest-xdist); `make test TEST_WORKERS=0` runs it in one process
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP) lint-types lint-ci  ## ruff (checks, formatting: `$(BIN)/ruff format .` fixes it), mypy, CI schemas
 	$(BIN)/ruff check .

@@ -839,9 +839,6 @@ def read_config(lookup: Any, is_secret: Any) -> tuple[dict[str, Any], list[Fault
             shown = "its value is not shown: it is secret" if is_secret(key) else f"not {_show(text)}"
             faults.append(Fault(key, "", f"must be a list or a mapping ({shown})"))
             raw[key] = None
-            continue
-        if key in OPTIONAL_OBJECT_KEYS and raw[key] in ({}, []):
-            raw[key] = None
     return raw, faults
 
 
@@ -897,6 +894,7 @@ def parse_settings(
     """
     c = _Collector()
     c.faults.extend(faults)
+    raw = {key: None if key in OPTIONAL_OBJECT_KEYS and value in ({}, []) else value for key, value in raw.items()}
     if context is not None:
         c.faults.extend(region_faults(context.region))
     for key in plain_credentials:

@@ -60,7 +60,8 @@ class AwsServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)},
+            # moto knows AWS-managed policies (AmazonECSTaskExecutionRolePolicy, ...) only when asked to load them.
+            env={**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT), "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # the server prints its port once it listens

@@ -1,0 +1,217 @@
+"""The things users do, on the real Pulumi CLI (tests/real_engine.py): preview, up, outputs, verify, reconcile.
+
+The CLI is the one `make tools` builds from the Go module proxy; providers are the stand-ins of tests/standin on
+moto. Each test names the user action it replays.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.real_engine import ROOT, AwsServer, Workspace, available, engine, project_copy
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.real_engine,
+    pytest.mark.skipif(available() is not None, reason=str(available())),
+]
+
+
+def ptc(*args: str, endpoint: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    from tests.real_engine import CREDENTIALS
+
+    return subprocess.run(
+        [sys.executable, "-m", "ptc", *args, "--endpoint-url", endpoint],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
+
+
+def step_order(up_json: str) -> list[tuple[str, str]]:
+    """(operation, resource name) of each step `pulumi up --json` started, in the engine's event order.
+
+    The output is the preview's JSON document, then the update's engine events, one JSON object per line."""
+    _, end = json.JSONDecoder().raw_decode(up_json)
+    found = []
+    for line in up_json[end:].splitlines():
+        event = json.loads(line) if line.strip() else {}
+        metadata = (event.get("resourcePreEvent") or {}).get("metadata")
+        if metadata:
+            found.append((event["sequence"], metadata["op"], metadata["urn"].rsplit("::", 1)[-1]))
+    return [(op, name) for _, op, name in sorted(found)]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stacks_preview_with_both_packs(tmp_path, stack):
+    """`pulumi preview --policy-pack policies/security --policy-pack policies/conventions` of a committed stack."""
+    with engine(tmp_path) as (workspace, aws):
+        project = project_copy(tmp_path / "project", (stack,))
+        aws.seed_existing_secrets(project / f"Pulumi.{stack}.yaml")
+        workspace.run("stack", "init", stack, cwd=project)
+        result = workspace.run("preview", "--stack", stack, *workspace.pack_args(), cwd=project, check=False)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "ecr-ptc-security@" in result.stdout and "ecr-ptc-conventions@" in result.stdout
+    assert "mandatory" not in result.stdout
+
+
+def test_the_readme_deploy_sequence_previews_clean(tmp_path):
+    """README "Deploying for real": `pulumi stack init`, every `pulumi config set` line as written, `pulumi preview`."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Deploying for real", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    steps = [c for c in commands if c.startswith(("pulumi stack init", "pulumi config set"))]
+    assert any("--secret" in s for s in steps) and any(s.startswith("pulumi stack init") for s in steps)
+    with engine(tmp_path, DOCKER_HUB_TOKEN="dckr_pat_EXAMPLE-readme-not-a-token") as (workspace, _):
+        project = project_copy(tmp_path / "project")
+        for step in steps:
+            words = shlex.split(step.replace('"$DOCKER_HUB_TOKEN"', workspace.env["DOCKER_HUB_TOKEN"]))
+            workspace.run(*words[1:], cwd=project)
+        stack = next(s for s in steps if s.startswith("pulumi stack init")).split()[3]
+        written = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())
+        assert "secure" in written["config"]["ecr-pull-through-cache:credentials"]["docker-hub"]
+        result = workspace.run("preview", *workspace.pack_args(), cwd=project, check=False)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "dckr_pat_EXAMPLE-readme-not-a-token" not in result.stdout + result.stderr
+
+
+def test_a_stack_missing_a_required_key_is_refused_by_the_cli(tmp_path):
+    """The CLI itself refuses a stack without `environment` (Pulumi.yaml declares it without a default)."""
+    with engine(tmp_path) as (workspace, _):
+        project = project_copy(tmp_path / "project")
+        workspace.run("stack", "init", "qa", cwd=project)
+        workspace.run("config", "set", "aws:region", "us-east-2", cwd=project)
+        workspace.run("config", "set", "--path", "upstreams[0].kind", "ecr-public", cwd=project)
+        result = workspace.run("preview", cwd=project, check=False)
+    assert result.returncode != 0
+    assert "Stack 'qa' is missing configuration value 'environment'" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def deployed_dev(tmp_path_factory):
+    """The dev stack after `pulumi up` with both packs, and its `pulumi stack output --json`."""
+    folder = tmp_path_factory.mktemp("dev")
+    aws = AwsServer()
+    try:
+        workspace = Workspace(folder, aws, GITLAB_TOKEN="glpat-EXAMPLE-provider-credential")
+        project = project_copy(folder / "project", ("dev",))
+        aws.seed_existing_secrets(project / "Pulumi.dev.yaml")
+        workspace.run("stack", "init", "dev", cwd=project)
+        up = workspace.run("up", "--yes", "--stack", "dev", *workspace.pack_args(), cwd=project)
+        outputs = folder / "outputs.json"
+        shown = workspace.run("stack", "output", "--json", "--show-secrets", cwd=project)
+        outputs.write_text(shown.stdout)
+        yield workspace, aws, project, outputs, up
+    finally:
+        aws.close()
+
+
+@pytest.mark.xdist_group("deployed-dev")
+def test_up_creates_the_stack_and_ptc_verify_passes(deployed_dev):
+    """`pulumi up`, `pulumi stack output --json > outputs.json`, `ptc verify --outputs outputs.json`."""
+    workspace, aws, project, outputs, up = deployed_dev
+    assert "46 created" in up.stdout, up.stdout[-3000:]
+    values = json.loads(outputs.read_text())
+    assert values["registry_url"] == "123456789012.dkr.ecr.us-east-2.amazonaws.com"
+    # No output holds a token, although `--show-secrets` reveals every secret output.
+    assert "EXAMPLE-dev-not-a-real-token" not in outputs.read_text()
+    rules = aws.client("ecr", "us-east-2").describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    assert sorted(r["ecrRepositoryPrefix"] for r in rules) == sorted(values["upstreams"])
+    result = ptc("verify", "--outputs", str(outputs), endpoint=aws.endpoint)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+@pytest.mark.xdist_group("deployed-dev")
+def test_a_second_up_changes_nothing(deployed_dev):
+    """`pulumi preview --expect-no-changes` after `pulumi up`: the stand-ins' checked inputs are stable."""
+    workspace, _, project, _, _ = deployed_dev
+    result = workspace.run("preview", "--expect-no-changes", "--stack", "dev", cwd=project, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.xdist_group("deployed-dev")
+def test_ptc_reconcile_converges_the_cached_repositories(deployed_dev):
+    """Repositories cached before a template change drift; `ptc reconcile --apply` brings them in line, once."""
+    _, aws, _, outputs, _ = deployed_dev
+    ecr = aws.client("ecr", "us-east-2")
+    for name in ("docker-hub/library/nginx", "quay/prometheus/node-exporter"):
+        ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
+    ecr.create_repository(repositoryName="unrelated/app")
+    drift = ptc("reconcile", "--outputs", str(outputs), "--json", "--fail-on-drift", endpoint=aws.endpoint)
+    assert drift.returncode == 1, drift.stdout + drift.stderr
+    assert {c["repository"] for c in json.loads(drift.stdout)["changes"]} == {
+        "docker-hub/library/nginx",
+        "quay/prometheus/node-exporter",
+    }
+    applied = ptc("reconcile", "--outputs", str(outputs), "--apply", endpoint=aws.endpoint)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    again = ptc("reconcile", "--outputs", str(outputs), "--json", "--fail-on-drift", endpoint=aws.endpoint)
+    assert again.returncode == 0 and json.loads(again.stdout)["changes"] == [], again.stdout
+    assert ecr.describe_repositories(repositoryNames=["unrelated/app"])["repositories"][0]["imageTagMutability"] == (
+        "MUTABLE"
+    )
+
+
+@pytest.mark.xdist_group("deployed-dev")
+def test_the_consumer_example_reads_the_stack_through_a_stack_reference(deployed_dev, tmp_path):
+    """examples/consumer as a second stack on the same backend: StackReference, rewritten images, the policy."""
+    workspace, aws, _, outputs, _ = deployed_dev
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py", "requirements.txt"):
+        (consumer / name).write_text((ROOT / "examples" / "consumer" / name).read_text())
+    (consumer / ".venv").symlink_to(ROOT / ".venv")
+    workspace.run("stack", "init", "dev", cwd=consumer)
+    workspace.run("config", "set", "aws:region", "us-east-2", cwd=consumer)
+    workspace.run("config", "set", "cacheStack", "organization/ecr-pull-through-cache/dev", cwd=consumer)
+    workspace.run("up", "--yes", *workspace.pack_args(), cwd=consumer)
+    images = json.loads(workspace.run("stack", "output", "images", "--json", cwd=consumer).stdout)
+    registry = json.loads(outputs.read_text())["registry_url"]
+    assert images == [f"{registry}/docker-hub/library/nginx:1.27", f"{registry}/github/acme/api:2.4.0"]
+    role = json.loads(workspace.run("stack", "output", "execution_role_arn", "--json", cwd=consumer).stdout)
+    attached = aws.client("iam", "us-east-2").list_attached_role_policies(RoleName=role.rsplit("/", 1)[1])
+    assert set(json.loads(outputs.read_text())["consumer_policy_arns"]) <= {
+        p["PolicyArn"] for p in attached["AttachedPolicies"]
+    }
+
+
+AZURE_STACK = {
+    "aws:region": "us-east-2",
+    "ecr-pull-through-cache:environment": "qa",
+    "ecr-pull-through-cache:upstreams": [
+        {"kind": "ecr-public"},
+        {
+            "kind": "azure-container-registry",
+            "registry": "acmeprod",
+            "username": "ecr-pull-through-cache",
+            "token_scopes": ["content/read", "metadata/read"],
+        },
+    ],
+}
+
+
+def test_changing_an_upstream_replaces_its_rule_delete_first(tmp_path):
+    """A new upstream registry behind the same prefix: the rule is replaced, the old one deleted first (AWS
+    allows one rule per prefix); the template, whose prefix did not change, stays."""
+    with engine(tmp_path) as (workspace, _):
+        project = project_copy(tmp_path / "project")
+        (project / "Pulumi.qa.yaml").write_text(yaml.safe_dump({"config": AZURE_STACK}))
+        workspace.run("stack", "init", "qa", cwd=project)
+        workspace.run("config", "set", "--secret", "--path", "credentials.azure", "EXAMPLE-acr-password", cwd=project)
+        workspace.run("up", "--yes", cwd=project)
+        workspace.run("config", "set", "--path", "upstreams[1].registry", "acmeprod2", cwd=project)
+        up = workspace.run("up", "--yes", "--json", cwd=project)
+    steps = [(op, name) for op, name in step_order(up.stdout) if name.startswith("qa-azure-")]
+    replaced = [op for op, name in steps if name == "qa-azure-rule"]
+    assert replaced.index("delete-replaced") < replaced.index("create-replacement"), steps
+    assert not any(op.endswith(("replaced", "replacement")) for op, name in steps if name == "qa-azure-template"), steps
