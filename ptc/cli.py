@@ -43,6 +43,14 @@ def parser() -> argparse.ArgumentParser:
         "--policy-config", metavar="FILE", help="policy configuration, as for `pulumi preview --policy-pack-config`"
     )
     preview.add_argument(
+        "--policy-pack",
+        dest="policy_packs",
+        action="append",
+        metavar="DIR",
+        help="run this policy pack (repeatable); as with `pulumi preview --policy-pack`, only the packs given run "
+        "(default: the project's policies/*)",
+    )
+    preview.add_argument(
         "-C",
         "--cwd",
         dest="project_dir",
@@ -231,7 +239,14 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
                 f"no Pulumi.yaml in {start} or any parent: run ptc from the Pulumi project, or pass -C DIR"
             )
         args.project_dir = str(project)
-        from . import pack_relay, preview, timing
+        from . import pack_launch, pack_relay, preview, timing
+
+        if args.policy_packs:
+            chosen = [Path(d) for d in args.policy_packs]
+            for pack in chosen:
+                if not (pack / "PulumiPolicy.yaml").is_file():
+                    raise InvalidInput(f"--policy-pack {pack}: not a policy pack (no PulumiPolicy.yaml in it)")
+            pack_launch.select_packs(chosen)
 
         timing.mark("imports")
         # The SDK imported and no gRPC object made: the relay (and the pack host it forks) need no imports.

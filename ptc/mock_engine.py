@@ -331,6 +331,18 @@ class RecordingMonitor(mocks.MockMonitor):
             None if failures is None else [provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures],
         )
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives: the type is qualified by the parent's whole qualified type, except when the
+        parent is the root stack (sdk/go/common/resource/urn/urn.go, New, with the parent URN's QualifiedType:
+        `parentType != tokens.RootStackType`). The SDK's own mock monitor qualifies by the parent's last type only,
+        and children of the stack too, so its URNs are not the ones a real preview shows."""
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         state = rpc.deserialize_properties(request.properties)
         id_: Any  # the SDK keeps the fake cloud's None as None

@@ -304,8 +304,21 @@ def _ending_with_this_process(command: list[str]) -> list[str]:
     return [command[0], "-I", "-S", "-c", _SET_PDEATHSIG_THEN_EXEC, str(os.getpid()), *command]
 
 
+_SELECTED: list[Path] | None = None
+"""The packs `--policy-pack` named (None: the project's own); forked relays and hosts inherit it."""
+
+
+def select_packs(dirs: list[Path]) -> None:
+    """Run exactly these packs, as `pulumi preview --policy-pack DIR ...` runs exactly the packs it is given."""
+    global _SELECTED
+    _SELECTED = [d.resolve() for d in dirs]
+
+
 def pack_dirs(project_dir: Path) -> list[Path]:
-    """Every policy pack of the project: folders of `policies/` with a PulumiPolicy.yaml."""
+    """The packs to run: those `--policy-pack` named, else the project's (folders of `policies/` with a
+    PulumiPolicy.yaml)."""
+    if _SELECTED is not None:
+        return list(_SELECTED)
     return sorted(p.parent for p in (project_dir / "policies").glob("*/PulumiPolicy.yaml"))
 
 

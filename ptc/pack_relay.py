@@ -45,12 +45,16 @@ def _send(sock: socket.socket, lock: threading.Lock, message: tuple[Any, ...]) -
 
 
 def _receive(stream: Any) -> tuple[Any, ...] | None:
-    """The next message, or None once the other end has closed."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+    """The next message, or None once the other end has closed (or died: a peer killed with our data unread
+    resets the connection)."""
+    try:
+        header = stream.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack(header)
+        data = stream.read(size)
+    except OSError:
         return None
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
     if len(data) < size:
         return None
     message: tuple[Any, ...] = pickle.loads(data)

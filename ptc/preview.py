@@ -34,6 +34,8 @@ class PreviewReport:
     """Requests AWS would refuse (`ptc.aws_api`); any makes the preview an error."""
     error: str | None = None
     """The config fault or program failure, already worded for people."""
+    packs_ran: bool = True
+    """Whether any policy pack analyzed the stack: without one, no verdict is "passed"."""
 
     @property
     def exit_code(self) -> int:
@@ -132,7 +134,11 @@ def _preview_one(
         )
         timing.mark("program")
         report = PreviewReport(
-            project=config.project, stack=config.stack, resources=result.resources, outputs=result.outputs
+            project=config.project,
+            stack=config.stack,
+            resources=result.resources,
+            outputs=result.outputs,
+            packs_ran=analysis is not None,
         )
         if config.esc_placeholders:
             report.notes.append(
@@ -215,7 +221,12 @@ def print_report(report: PreviewReport, console: Console) -> None:
     render.print_violations(console, report.violations)
     mandatory = sum(v["level"] == "mandatory" for v in report.violations)
     advisory = sum(v["level"] == "advisory" for v in report.violations)
-    verdict = "[bold red]blocked by policy[/bold red]" if mandatory else "[green]policies passed[/green]"
+    if mandatory:
+        verdict = "[bold red]blocked by policy[/bold red]"
+    elif report.packs_ran:
+        verdict = "[green]policies passed[/green]"
+    else:
+        verdict = "[yellow]no policy pack ran[/yellow] (give one with --policy-pack DIR)"
     # The same count as --json's "resources" (the stack itself is neither counted nor listed there).
     console.print(
         f"Resources: {len(report.resources)} to create; policy: {mandatory} mandatory, {advisory} advisory; {verdict}",

@@ -177,6 +177,79 @@ def engine(folder: Path | None = None, **env: str) -> Iterator[tuple[Workspace, 
         yield Workspace(folder or Path(scratch), aws, **env), aws
 
 
+def real_preview(workspace: Workspace, project: Path, stack: str) -> dict[str, Any]:
+    """`pulumi preview --json` with both packs: the resources it would create (type, name, parent), the mandatory
+    violations of the engine's policy events (`--event-log`, a debug command: PULUMI_DEBUG_COMMANDS) and whether
+    it passed."""
+    workspace.env["PULUMI_DEBUG_COMMANDS"] = "true"
+    log = project / f"events-{stack}.json"
+    result = workspace.run(
+        "preview", "--json", "--stack", stack, "--event-log", str(log), *workspace.pack_args(), cwd=project, check=False
+    )
+    resources, mandatory = set(), set()
+    try:
+        steps = json.loads(result.stdout).get("steps", [])
+    except ValueError:
+        steps = []
+    for step in steps:
+        state = step.get("newState") or {}
+        if step.get("op") == "create" and not state.get("type", "").startswith(("pulumi:providers:", "pulumi:pulumi:")):
+            resources.add((state["type"], step["urn"].rsplit("::", 1)[-1], state.get("parent", "")))
+    for line in log.read_text().splitlines() if log.exists() else []:
+        event = json.loads(line).get("policyEvent") if line.strip() else None
+        if event and event.get("enforcementLevel") == "mandatory":
+            mandatory.add((event["policyPackName"], event["policyName"], event.get("resourceUrn", "")))
+    return {"ok": result.returncode == 0, "resources": resources, "mandatory": mandatory, "output": result}
+
+
+def ptc_preview(project: Path, stack: str) -> dict[str, Any]:
+    """`ptc preview --json` with the same two packs, read as `real_preview` reads the real one."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ptc", "preview", "--stack", stack, "--json"]
+        + [arg for pack in PACKS for arg in ("--policy-pack", str(pack))],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        report = {}
+    resources = {
+        (r["type"], r["name"], r.get("parent") or "")
+        for r in report.get("resources", [])
+        if not r["type"].startswith(("pulumi:providers:", "pulumi:pulumi:"))
+    }
+    mandatory = {
+        (v["pack"], v["policy"], v.get("urn") or "") for v in report.get("violations", []) if v["level"] == "mandatory"
+    }
+    return {"ok": result.returncode == 0, "resources": resources, "mandatory": mandatory, "output": result}
+
+
+def assert_agree(offline: dict[str, Any], real: dict[str, Any], stack_file: str) -> None:
+    """ptc and the real engine declare the same resources and reach the same mandatory verdicts."""
+    where = f"stack file:\n{stack_file}"
+    assert offline["resources"] == real["resources"], (
+        f"resources only ptc declares: {sorted(offline['resources'] - real['resources'])}\n"
+        f"resources only the real engine declares: {sorted(real['resources'] - offline['resources'])}\n{where}"
+    )
+    assert offline["mandatory"] == real["mandatory"], (
+        f"ptc: {sorted(offline['mandatory'])}\nreal: {sorted(real['mandatory'])}\n{where}"
+    )
+    assert offline["ok"] == real["ok"], (
+        f"ptc exit {offline['output'].returncode}: {offline['output'].stderr[-2000:]}\n"
+        f"real exit {real['output'].returncode}: {real['output'].stdout[-3000:]}{real['output'].stderr[-2000:]}\n"
+        + where
+    )
+
+
+def stack_names() -> list[str]:
+    """Every committed stack: `Pulumi.<stack>.yaml` beside Pulumi.yaml."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
 def preview(stack: str, json_output: bool = False) -> int:
     missing = available()
     if missing:

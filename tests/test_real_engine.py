@@ -15,7 +15,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.real_engine import ROOT, AwsServer, Workspace, available, engine, project_copy
+from tests.real_engine import (
+    ROOT,
+    AwsServer,
+    Workspace,
+    assert_agree,
+    available,
+    engine,
+    project_copy,
+    ptc_preview,
+    real_preview,
+    stack_names,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -51,17 +62,19 @@ def step_order(up_json: str) -> list[tuple[str, str]]:
     return [(op, name) for _, op, name in sorted(found)]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_committed_stacks_preview_with_both_packs(tmp_path, stack):
-    """`pulumi preview --policy-pack policies/security --policy-pack policies/conventions` of a committed stack."""
+@pytest.mark.parametrize("stack", stack_names())
+def test_every_committed_stack_previews_clean_and_ptc_agrees(tmp_path, stack):
+    """`pulumi preview --policy-pack policies/security --policy-pack policies/conventions` of each committed stack
+    (what `make real-preview STACK=<stack>` runs) passes, and `ptc preview` of the same file agrees with it."""
     with engine(tmp_path) as (workspace, aws):
         project = project_copy(tmp_path / "project", (stack,))
         aws.seed_existing_secrets(project / f"Pulumi.{stack}.yaml")
         workspace.run("stack", "init", stack, cwd=project)
-        result = workspace.run("preview", "--stack", stack, *workspace.pack_args(), cwd=project, check=False)
+        real = real_preview(workspace, project, stack)
+        offline = ptc_preview(project, stack)
+    result = real["output"]
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "ecr-ptc-security@" in result.stdout and "ecr-ptc-conventions@" in result.stdout
-    assert "mandatory" not in result.stdout
+    assert_agree(offline, real, (ROOT / f"Pulumi.{stack}.yaml").read_text())
 
 
 def test_the_readme_deploy_sequence_previews_clean(tmp_path):
