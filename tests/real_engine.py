@@ -170,6 +170,27 @@ def project_copy(dest: Path, stacks: tuple[str, ...] = ()) -> Path:
     return dest
 
 
+def example_copy(example: str, dest: Path) -> Path:
+    """examples/<example> in `dest`, its program and project file, with `.venv` linked as `project_copy` does."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / "examples" / example / name, dest / name)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    return dest
+
+
+def assumed_role_credentials(aws: AwsServer, account: str, region: str) -> dict[str, str]:
+    """Credentials moto attributes to `account` (an assumed role's keys belong to the role's account)."""
+    found = aws.client("sts", region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/deployer", RoleSessionName="ptc-tests"
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": found["SessionToken"],
+    }
+
+
 @contextmanager
 def engine(folder: Path | None = None, **env: str) -> Iterator[tuple[Workspace, AwsServer]]:
     """An AWS server and a workspace on it, in `folder` or a temporary one."""

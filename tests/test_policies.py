@@ -663,6 +663,24 @@ CASES = [
         "NotResource",
     ),
     (
+        "replication statement that also imports",
+        set_policy(
+            "dev-registry",
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:BatchImportUpstreamImage"],
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
+            },
+            REGISTRY_POLICY,
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-registry",
+        "grants ecr:BatchImportUpstreamImage, ecr:CreateRepository on arn",
+    ),
+    (
         "role inline policy",
         lambda s: s.append(
             Spec(
@@ -1097,6 +1115,19 @@ NO_ALARM = [
                 "Condition": {
                     "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/ou-ab12-11111111/*"]}
                 },
+            }
+        ),
+        None,
+    ),
+    (
+        "AWS's cross-account replication statement in the registry policy",
+        registry_policy(
+            {
+                "Sid": "ReplicateFromSource",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
             }
         ),
         None,

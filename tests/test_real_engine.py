@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ from tests.real_engine import (
     AwsServer,
     Workspace,
     assert_agree,
+    assumed_role_credentials,
     available,
     engine,
+    example_copy,
     project_copy,
     ptc_preview,
     real_preview,
@@ -179,11 +182,7 @@ def test_ptc_reconcile_converges_the_cached_repositories(deployed_dev):
 def test_the_consumer_example_reads_the_stack_through_a_stack_reference(deployed_dev, tmp_path):
     """examples/consumer as a second stack on the same backend: StackReference, rewritten images, the policy."""
     workspace, aws, _, outputs, _ = deployed_dev
-    consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py", "requirements.txt"):
-        (consumer / name).write_text((ROOT / "examples" / "consumer" / name).read_text())
-    (consumer / ".venv").symlink_to(ROOT / ".venv")
+    consumer = example_copy("consumer", tmp_path / "consumer")
     workspace.run("stack", "init", "dev", cwd=consumer)
     workspace.run("config", "set", "aws:region", "us-east-2", cwd=consumer)
     workspace.run("config", "set", "cacheStack", "organization/ecr-pull-through-cache/dev", cwd=consumer)
@@ -228,3 +227,54 @@ def test_changing_an_upstream_replaces_its_rule_delete_first(tmp_path):
     replaced = [op for op, name in steps if name == "qa-azure-rule"]
     assert replaced.index("delete-replaced") < replaced.index("create-replacement"), steps
     assert not any(op.endswith(("replaced", "replacement")) for op, name in steps if name == "qa-azure-template"), steps
+
+
+def test_the_upstream_grant_example_grants_the_cache_stacks_role(tmp_path):
+    """ECR to ECR across accounts, both sides as code: the prod cache stack (account 123456789012) exports
+    `upstream_grants`; examples/upstream-grant, deployed with the upstream account's credentials (210987654321),
+    reads it through a StackReference and writes that registry's one registry policy."""
+    with engine(tmp_path, GITLAB_TOKEN="glpat-EXAMPLE-provider-credential") as (workspace, aws):
+        project = project_copy(tmp_path / "project", ("prod",))
+        stack_file = project / "Pulumi.prod.yaml"
+        aws.seed_existing_secrets(stack_file)
+        # The committed ARN names a secret of the example account; point it at the one there, as the file says.
+        secrets = aws.client("secretsmanager", "eu-west-1").list_secrets()["SecretList"]
+        seeded = next(s["ARN"] for s in secrets if s["Name"] == "ecr-pullthroughcache/prod/gitlab")
+        text = stack_file.read_text()
+        committed = next(w for w in text.split() if w.startswith("arn:aws:secretsmanager:"))
+        stack_file.write_text(text.replace(committed, seeded))
+        workspace.run("stack", "init", "prod", cwd=project)
+        workspace.run("up", "--yes", *workspace.pack_args(), cwd=project)
+        grants = json.loads(workspace.run("stack", "output", "upstream_grants", "--json", cwd=project).stdout)
+        assert list(grants) == ["210987654321.dkr.ecr.eu-west-1.amazonaws.com"]
+
+        upstream = Workspace(tmp_path / "upstream", aws, **assumed_role_credentials(aws, "210987654321", "eu-west-1"))
+        upstream.env["PULUMI_BACKEND_URL"] = workspace.env["PULUMI_BACKEND_URL"]  # one backend: StackReference
+        grant = example_copy("upstream-grant", tmp_path / "grant")
+        shutil.copy2(ROOT / "examples" / "upstream-grant" / "Pulumi.dev.yaml", grant / "Pulumi.dev.yaml")
+        upstream.run("stack", "init", "dev", cwd=grant)
+        upstream.run("config", "set", "--path", "cacheStacks[0]", "organization/ecr-pull-through-cache/prod", cwd=grant)
+        upstream.run("up", "--yes", *upstream.pack_args(), cwd=grant)
+        ecr = aws.client("ecr", "eu-west-1")
+        role_arn = json.loads(workspace.run("stack", "output", "upstreams", "--json", cwd=project).stdout)["golden"][
+            "custom_role_arn"
+        ]
+        assumed = assumed_role_credentials(aws, "210987654321", "eu-west-1")
+        import boto3
+
+        policy = boto3.client(
+            "ecr",
+            region_name="eu-west-1",
+            endpoint_url=aws.endpoint,
+            aws_access_key_id=assumed["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=assumed["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=assumed["AWS_SESSION_TOKEN"],
+        ).get_registry_policy()
+        assert policy["registryId"] == "210987654321"
+        statements = json.loads(policy["policyText"])["Statement"]
+        principals = json.dumps([s.get("Principal") for s in statements])
+        assert role_arn in principals, statements
+        assert any(s.get("Sid") == "ReplicateToDisasterRecovery" for s in statements), statements
+        # The cache account's own registry has no policy: the grant lives only where the images are.
+        with pytest.raises(ecr.exceptions.RegistryPolicyNotFoundException):
+            ecr.get_registry_policy()

@@ -19,6 +19,12 @@ POLICY_PROPERTIES = {
 }
 REPOSITORY_SCOPED = {"aws:ecr/repositoryPolicy:RepositoryPolicy", TEMPLATE}
 """Resource-based policies of one repository: statements have no Resource of their own."""
+REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"
+REPLICATION_ACTIONS = {"ecr:createrepository", "ecr:replicateimage"}
+"""What a registry policy grants a source registry for cross-account replication: AWS's own example grants
+ecr:CreateRepository and ecr:ReplicateImage on arn:aws:ecr:<region>:<destination account>:repository/* (ECR user
+guide, "Private registry policy examples": replication), since replicated repositories keep their source names.
+Judged as replication, not as cache access: who may replicate is cache-principals-allowed's question."""
 
 
 def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
@@ -32,7 +38,13 @@ def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     return [(key, get(args.props, key))] if key else []
 
 
-def statement_faults(statement, repository_scoped: bool) -> list[str]:
+def is_replication(actions: list[str]) -> bool:
+    """Only the replication actions, ecr:ReplicateImage among them (no wildcard reaches the import)."""
+    named = {a.lower() for a in actions}
+    return "ecr:replicateimage" in named and named <= REPLICATION_ACTIONS
+
+
+def statement_faults(statement, repository_scoped: bool, registry_policy: bool = False) -> list[str]:
     if not hasattr(statement, "keys"):
         return ["is not an object; write the statement as one or remove it"]
     if get(statement, "Effect") != "Allow":
@@ -46,6 +58,8 @@ def statement_faults(statement, repository_scoped: bool) -> list[str]:
             f"grants {', '.join(a for a in actions if a.lower() in ('*', 'ecr:*'))}; grant the ECR "
             "actions it needs by name"
         )
+    if registry_policy and is_replication(actions):
+        return faults
     granted = [c for c in CACHE_ACTIONS if any(fnmatchcase(c.lower(), a.lower()) for a in actions)]
     if granted and get(statement, "NotResource") is not None:
         faults.append(
@@ -80,7 +94,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 for index, statement in enumerate(as_list(get(document, "Statement"))):
                     sid = get(statement, "Sid") if hasattr(statement, "keys") else None
                     name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
-                    for fault in statement_faults(statement, args.resource_type in REPOSITORY_SCOPED):
+                    faults = statement_faults(
+                        statement, args.resource_type in REPOSITORY_SCOPED, args.resource_type == REGISTRY_POLICY
+                    )
+                    for fault in faults:
                         report(f"The {where} of {what}: {name} {fault}.")
     unknowns.finish()
 
@@ -88,6 +105,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
 POLICY = ResourceValidationPolicy(
     name="cache-permissions-scoped",
     description="IAM, registry and repository policies never grant ecr:*, and grant ecr:CreateRepository or "
-    "ecr:BatchImportUpstreamImage only on repository/<prefix>/*.",
+    "ecr:BatchImportUpstreamImage only on repository/<prefix>/* (a registry policy's replication grant, "
+    "ecr:CreateRepository with ecr:ReplicateImage, may name repository/*).",
     validate=guarded(validate, "cache-permissions-scoped"),
 )

@@ -1,14 +1,16 @@
 """moto's server plus the ECR operations moto 5 does not serve, in one process on 127.0.0.1.
 
-moto serves IAM, STS, KMS, Secrets Manager, ECS and ECR's repositories, registry policy and scanning, and
-refuses malformed policy documents and names much as AWS does. It has no pull through cache rules and no
-repository creation templates: this server answers those nine operations itself, checking each request against
+moto serves IAM, STS, KMS, Secrets Manager, ECS and ECR's repositories and scanning, and refuses malformed
+policy documents and names much as AWS does. It has no pull through cache rules and no repository creation
+templates, and holds registry policies to the V1 scope AWS replaced by V2 as the default: this server answers
+those operations itself (and the registry policy scope setting), checking each request against
 botocore's ECR model (the API's own constraints: required members, lengths, patterns, enums) and the behaviour
 AWS documents (one rule per prefix, 50 rules per registry, credentials for the upstreams that need them, the
 secret in the rule's own account and region). Everything else goes to moto unchanged.
 
     python -m tests.standin.aws_server [--port N]     prints `port N` once it listens
 
+Every registry policy document is checked with moto's own IAM policy validator, as moto checks it.
 `ValidatePullThroughCacheRule` checks what this server can see (the secret exists, is readable and holds
 `username` and `accessToken`); it cannot reach the upstream registry, so it never reports an upstream's answer.
 """
@@ -104,6 +106,11 @@ class Ecr:
     """Pull through cache rules and repository creation templates, per account and region."""
 
     OPERATIONS = (
+        "PutRegistryPolicy",
+        "GetRegistryPolicy",
+        "DeleteRegistryPolicy",
+        "PutAccountSetting",
+        "GetAccountSetting",
         "CreatePullThroughCacheRule",
         "DescribePullThroughCacheRules",
         "UpdatePullThroughCacheRule",
@@ -121,6 +128,8 @@ class Ecr:
         self.lock = threading.Lock()
         self.rules: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.templates: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.registry_policies: dict[tuple[str, str], str] = {}
+        self.settings: dict[tuple[str, str, str], str] = {}
         self._accounts: dict[str, str] = {}
         self._caller = ""
 
@@ -169,6 +178,66 @@ class Ecr:
     @staticmethod
     def _registry(body: dict[str, Any], account: str) -> str:
         return str(body.get("registryId") or account)
+
+    # -- registry policy and its scope -------------------------------------------------------------------------
+    # moto 5 checks registry policies against the V1 scope only, without BatchImportUpstreamImage. AWS: "V2 is the
+    # expanded registry policy scope that includes all ECR permissions ... The V2 version is the default registry
+    # policy scope"; V1 enforces ReplicateImage, BatchImportUpstreamImage and CreateRepository (ECR user guide,
+    # "Private registry permissions in Amazon ECR", registry-permissions-create.html).
+
+    V1_ACTIONS = frozenset({"ecr:ReplicateImage", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"})
+
+    def put_account_setting(self, body: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+        allowed = {"REGISTRY_POLICY_SCOPE": ("V1", "V2"), "BASIC_SCAN_TYPE_VERSION": ("AWS_NATIVE", "CLAIR")}
+        if body["value"] not in allowed.get(body["name"], ()):
+            raise ApiError("InvalidParameterException", f"Invalid value {body['value']!r} for {body['name']!r}")
+        self.settings[(account, region, body["name"])] = body["value"]
+        return {"name": body["name"], "value": body["value"]}
+
+    def get_account_setting(self, body: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+        defaults = {"REGISTRY_POLICY_SCOPE": "V2", "BASIC_SCAN_TYPE_VERSION": "AWS_NATIVE"}
+        if body["name"] not in defaults:
+            raise ApiError("InvalidParameterException", f"Invalid account setting {body['name']!r}")
+        return {
+            "name": body["name"],
+            "value": self.settings.get((account, region, body["name"]), defaults[body["name"]]),
+        }
+
+    def put_registry_policy(self, body: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+        from moto.iam.policy_validation import IAMPolicyDocumentValidator
+
+        text = body["policyText"]
+        invalid = ApiError(
+            "InvalidParameterException",
+            "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'",
+        )
+        try:
+            IAMPolicyDocumentValidator(text).validate()
+            statements = json.loads(text)["Statement"]
+        except Exception:
+            raise invalid from None
+        scope = self.get_account_setting({"name": "REGISTRY_POLICY_SCOPE"}, account, region)["value"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            actions = statement.get("Action") or []
+            actions = [actions] if isinstance(actions, str) else actions
+            if any(not str(a).startswith("ecr:") for a in actions):
+                raise invalid
+            if scope == "V1" and set(actions) - self.V1_ACTIONS:
+                raise invalid
+        self.registry_policies[(account, region)] = text
+        return {"registryId": account, "policyText": text}
+
+    def get_registry_policy(self, body: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+        if (account, region) not in self.registry_policies:
+            raise ApiError(
+                "RegistryPolicyNotFoundException", f"Registry policy does not exist in the registry {account}"
+            )
+        return {"registryId": account, "policyText": self.registry_policies[(account, region)]}
+
+    def delete_registry_policy(self, body: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+        answer = self.get_registry_policy(body, account, region)
+        del self.registry_policies[(account, region)]
+        return answer
 
     # -- pull through cache rules -----------------------------------------------------------------------------
 
