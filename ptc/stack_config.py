@@ -294,6 +294,17 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
     the types `Pulumi.yaml` declares, `aws:region`, `secure:` values, and a plain leaf among the tokens."""
     faults = []
     declared = declared or {}
+    given = {key if ":" in key else f"{project}:{key}" for key in raw}
+    for key, declaration in declared.items():
+        # The CLI requires every key of the project's namespace declared without a default or value
+        # (pkg/workspace/config.go, mergeConfig: "Stack '<stack>' is missing configuration value '<key>'").
+        full = key if ":" in key else f"{project}:{key}"
+        required = isinstance(declaration, dict) and "default" not in declaration and "value" not in declaration
+        if required and full.startswith(f"{project}:") and full not in given:
+            faults.append(
+                f"{full}: is missing; Pulumi.yaml declares it without a default, so the Pulumi CLI refuses the "
+                f"stack without it (set it with `pulumi config set {full.split(':', 1)[1]} <value>`)"
+            )
     for key, value in raw.items():
         full = key if ":" in key else f"{project}:{key}"
         short = full.split(":", 1)[1] if full.startswith(f"{project}:") else None

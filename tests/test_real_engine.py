@@ -108,8 +108,12 @@ def test_a_stack_missing_a_required_key_is_refused_by_the_cli(tmp_path):
         workspace.run("config", "set", "aws:region", "us-east-2", cwd=project)
         workspace.run("config", "set", "--path", "upstreams[0].kind", "ecr-public", cwd=project)
         result = workspace.run("preview", cwd=project, check=False)
+        offline = ptc_preview(project, "qa")["output"]
     assert result.returncode != 0
     assert "Stack 'qa' is missing configuration value 'environment'" in result.stderr
+    # ptc refuses the same stack file, before running anything, naming the key.
+    assert offline.returncode == 2, offline.stdout + offline.stderr
+    assert "ecr-pull-through-cache:environment: is missing" in offline.stdout + offline.stderr
 
 
 @pytest.fixture(scope="module")
