@@ -41,7 +41,10 @@ $(TOOLS)/pulumi-language-python: tests/standin/go.mod tests/standin/go.sum tests
 		./pulumi-language-python
 	@# The executor script the host runs programs with, from the same release of Pulumi's SDK module.
 	install -m 0755 "$$(cd tools && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/python/cmd/pulumi-language-python-exec" $(TOOLS)/
-tools: $(TOOLS)/pulumi $(TOOLS)/pulumi-language-python  ## the real Pulumi CLI and the stand-in language host in .tools/bin
+$(TOOLS)/pulumi-language-nodejs: tests/standin/go.mod tests/standin/go.sum tests/standin/pulumi-language-nodejs/main.go
+	cd tests/standin && GOBIN=$(CURDIR)/$(TOOLS) go install $(call version_flag,github.com/pulumi/pulumi/sdk/v3) \
+		./pulumi-language-nodejs
+tools: $(TOOLS)/pulumi $(TOOLS)/pulumi-language-python $(TOOLS)/pulumi-language-nodejs  ## the real Pulumi CLI and the stand-in language hosts in .tools/bin
 
 STACK ?= dev
 real-preview: $(STAMP) packs tools  ## `pulumi preview` of Pulumi.$(STACK).yaml with both packs: real CLI, stand-in providers, moto

@@ -3,8 +3,10 @@
 `make tools` builds the CLI (tools/go.mod) and the stand-in Python language host into .tools/bin; this module
 runs them the way a user runs `pulumi`: in a copy of a project, with `pulumi stack init`, `pulumi config set`,
 `pulumi preview` / `pulumi up` and `pulumi stack output`, on a `file://` backend with the passphrase secrets
-provider. The stand-in `pulumi-resource-aws|random|gitlab` (tests/standin/bin) come first on the PATH; every AWS
-call goes to `tests/standin/aws_server.py` (moto plus the ECR operations moto lacks) on 127.0.0.1.
+provider. The stand-in providers (tests/standin/providers) are installed into the workspace's plugin cache with
+`pulumi plugin install resource <name> <version> --file`, at the versions the pinned SDKs ask for, so the engine
+finds them as it finds a downloaded plugin; every AWS call goes to `tests/standin/aws_server.py` (moto plus the
+ECR operations moto lacks) on 127.0.0.1.
 
     python -m tests.real_engine preview <stack> [--json]     (make real-preview STACK=<stack>)
 
@@ -19,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,7 +32,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".tools" / "bin"
-STANDIN_BIN = ROOT / "tests" / "standin" / "bin"
+STANDINS = {"aws": "pulumi_aws", "random": "pulumi_random", "gitlab": "pulumi_gitlab"}
+"""The stand-in provider plugins (tests/standin/providers/<name>) and the SDK package whose version each reports."""
 VENV_BIN = ROOT / ".venv" / "bin"
 PACKS = (ROOT / "policies" / "security", ROOT / "policies" / "conventions")
 PASSPHRASE = "ecr-pull-through-cache-example"
@@ -120,7 +124,7 @@ class Workspace:
     def __init__(self, folder: Path, aws: AwsServer | None = None, **env: str) -> None:
         self.folder = folder
         (folder / "state").mkdir(parents=True, exist_ok=True)
-        path = os.pathsep.join([str(STANDIN_BIN), str(TOOLS), str(VENV_BIN), os.environ.get("PATH", "")])
+        path = os.pathsep.join([str(TOOLS), str(VENV_BIN), os.environ.get("PATH", "")])
         self.env = {
             **os.environ,
             **CREDENTIALS,
@@ -138,6 +142,37 @@ class Workspace:
         if aws is not None:
             self.env["AWS_ENDPOINT_URL"] = aws.endpoint
         self.env.update(env)
+        self.install_standins()
+
+    def install_standins(self) -> None:
+        """Each stand-in as a plugin tarball (one launcher script), installed at its SDK's version."""
+        from importlib.metadata import version
+
+        plugins = self.folder / "standin-plugins"
+        for name, package in STANDINS.items():
+            module = "random_" if name == "random" else name
+            build = plugins / name
+            build.mkdir(parents=True, exist_ok=True)
+            launcher = build / f"pulumi-resource-{name}"
+            launcher.write_text(
+                "#!/bin/sh\n"
+                f"# Stand-in for the pulumi-{name} provider plugin (tests only): tests/standin/providers/{module}.py\n"
+                f'PYTHONPATH="{ROOT}" exec "{VENV_BIN / "python"}" -m tests.standin.providers.{module} "$@"\n'
+            )
+            launcher.chmod(0o755)
+            archive = plugins / f"{name}.tar.gz"
+            with tarfile.open(archive, "w:gz") as tar:
+                tar.add(launcher, arcname=launcher.name)
+            self.run(
+                "plugin",
+                "install",
+                "resource",
+                name,
+                version(package.replace("_", "-")),
+                "--file",
+                str(archive),
+                cwd=self.folder,
+            )
 
     def run(self, *args: str, cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
