@@ -16,7 +16,7 @@ import sys
 
 from .timing import ROOT, machine
 
-SUITES = ["preview", "policies", "reconcile"]
+SUITES = ["preview", "policies", "reconcile", "real_engine"]
 
 
 def main(argv: list[str] | None = None) -> int:
