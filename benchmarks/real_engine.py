@@ -37,19 +37,38 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
+def children() -> set[int]:
+    """This process's children, from /proc (a subreaper's children include the orphans it adopted)."""
+    me, found = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == me:
+                found.add(int(entry))
+    return found
+
+
 def tree(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
     """Wall seconds until the command exits, CPU seconds of its whole process tree (waited for to the last
     descendant) and the command's exit code."""
+    kept = children()  # the AWS server: not part of any measured tree
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     code = process.wait()
     wall = time.perf_counter() - start
-    while True:  # orphans of the tree are ours now: reap them all, so their CPU is counted
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
+    # The tree's orphans are this process's children now: reap each, so its CPU is counted. A descendant still
+    # running has a parent that is one of them, so the loop ends only when the whole tree has.
+    while extra := children() - kept:
+        for pid in extra:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, code

@@ -654,3 +654,17 @@ def test_templates_count_only_the_three_project_tags_they_add():
     from ecr_pull_through_cache import tags
 
     assert len(tags.TEMPLATE_PROJECT_TAGS) == 3
+
+
+def test_account_ids_stored_as_integers_by_config_set_path_are_accepted():
+    """`pulumi config set --path 'consumers.account_ids[0]' 210987654321` stores an integer (the CLI coerces digit
+    strings without a leading zero); 12-digit integers are the account ids they were written as."""
+    config = copy.deepcopy(BASE_CONFIG)
+    config["consumers"] = {"account_ids": [210987654321]}
+    config["upstreams"].append({"kind": "ecr", "prefix": "golden", "registry": 210987654321})
+    settings = parse(config)
+    assert settings.consumers.account_ids == ("210987654321",)
+    assert settings.upstreams[-1].upstream_url == "210987654321.dkr.ecr.us-east-2.amazonaws.com"
+    for wrong in (21098765432, 2109876543210, True):  # 11 and 13 digits, and a boolean, are still refused
+        config["consumers"] = {"account_ids": [wrong]}
+        assert any("account_ids" in fault for fault in faults_of(config))

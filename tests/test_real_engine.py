@@ -315,3 +315,26 @@ def test_the_typescript_example_through_the_plugin_package(tmp_path):
     assert "ecr-pull-through-cache:index:PullThroughCache dev" in result.stdout
     assert "aws:ecr:PullThroughCacheRule dev-docker-hub-rule" in result.stdout
     assert "dckr_pat_EXAMPLE-ts-not-a-token" not in result.stdout + result.stderr
+
+
+def test_account_ids_set_with_config_path_arrive_as_integers_and_are_accepted(tmp_path):
+    """`pulumi config set --path` stores 210987654321 as an integer (sdk/go/common/resource/config/object.go,
+    coerce); the program takes a 12-digit integer as the account id it was written as."""
+    with engine(tmp_path) as (workspace, _):
+        project = project_copy(tmp_path / "project")
+        workspace.run("stack", "init", "qa", cwd=project)
+        for args in (
+            ("aws:region", "us-east-2"),
+            ("environment", "qa"),
+            ("--path", "upstreams[0].kind", "ecr-public"),
+            ("--path", "upstreams[1].kind", "ecr"),
+            ("--path", "upstreams[1].prefix", "golden"),
+            ("--path", "upstreams[1].registry", "210987654321"),
+            ("--path", "consumers.account_ids[0]", "210987654321"),
+        ):
+            workspace.run("config", "set", *args, cwd=project)
+        written = yaml.safe_load((project / "Pulumi.qa.yaml").read_text())["config"]
+        assert written["ecr-pull-through-cache:consumers"]["account_ids"] == [210987654321]
+        result = workspace.run("preview", *workspace.pack_args(), cwd=project, check=False)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "golden" in result.stdout and "qa-consumers" in result.stdout

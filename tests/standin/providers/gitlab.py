@@ -19,7 +19,7 @@ from importlib import metadata
 from typing import Any
 
 from tests.standin.providers.protocol import Context, Failure, Provider, Resource, serve
-from tests.standin.providers.values import UNKNOWN
+from tests.standin.providers.values import UNKNOWN, secret
 
 VERSION = json.loads(
     metadata.distribution("pulumi-gitlab").locate_file("pulumi_gitlab/pulumi-plugin.json").read_text()  # type: ignore[union-attr]
@@ -114,10 +114,7 @@ class GroupAccessToken(Resource):
         _credential(ctx)
         token_id = secrets.randbelow(10**6)
         return f"{inputs['group']}:{token_id}", {
-            "token": {
-                "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-                "value": "glpat-" + secrets.token_urlsafe(15),
-            },
+            "token": secret("glpat-" + secrets.token_urlsafe(15)),
             "active": True,
             "revoked": False,
             "createdAt": datetime.now(UTC).isoformat(),
@@ -151,10 +148,7 @@ class GroupDeployToken(Resource):
         _credential(ctx)
         token_id = secrets.randbelow(10**6)
         return f"{inputs['group']}:{token_id}", {
-            "token": {
-                "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-                "value": "gldt-" + secrets.token_urlsafe(15),
-            },
+            "token": secret("gldt-" + secrets.token_urlsafe(15)),
             "username": inputs.get("username") or f"gitlab+deploy-token-{token_id}",
             "deployTokenId": token_id,
             "expired": False,
