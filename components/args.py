@@ -126,8 +126,12 @@ class GitLabTokenArgs(TypedDict, total=False):
     group: Required[str]
     """The GitLab group's id or full path (`acme/platform`)."""
     type: str
-    """group-access-token (Guest role, read_registry, rotated by the provider) or group-deploy-token (read_registry,
-    expiring, replaced on schedule; for tiers without group access tokens). Default group-access-token."""
+    """group-access-token (read_registry, the least role that pulls, rotated by the provider) or group-deploy-token
+    (read_registry, expiring, replaced on schedule; for tiers without group access tokens). Default
+    group-access-token."""
+    projects: str
+    """What the group's projects are: `private` (default; the token gets the Reporter role, as GitLab lets no Guest
+    pull from a private project) or `public` (every project and its registry public; Guest is enough)."""
     expires_in_days: int
     """Days the token lives (1-365, GitLab's maximum). Default 90."""
     rotate_before_days: int
@@ -159,7 +163,8 @@ class UpstreamArgs(TypedDict, total=False):
     existing_secret: str
     """Name or ARN of a Secrets Manager secret (under `ecr-pullthroughcache/`) managed elsewhere."""
     token: GitLabTokenArgs
-    """GitLab only: create the token (instead of `access_token`): read_registry only, Guest role, expiring."""
+    """GitLab only: create the token (instead of `access_token`): read_registry only, the least role that pulls,
+    expiring."""
     template: TemplateArgs
     """Overrides of the registry's template settings for this upstream."""
 

@@ -144,7 +144,8 @@ KINDS: dict[str, Kind] = {
             url="registry.gitlab.com",
             allowed_scopes=frozenset({"read_registry"}),
             image_hosts=("registry.gitlab.com",),
-            token_help="create a group access token with the Guest role and only the read_registry scope",
+            token_help="create a group access token with the Reporter role and only the read_registry scope "
+            "(Guest pulls nothing from private projects)",
         ),
         Kind(
             kind="chainguard",
@@ -177,6 +178,22 @@ GITLAB_MANAGED_TOKENS = ("group-access-token", "group-deploy-token")
 GITLAB_MAX_TOKEN_DAYS = 365
 """GitLab's maximum lifetime of an access token (GitLab docs, "Group access tokens": tokens expire at most 365
 days after creation by default since GitLab 16.0)."""
+GITLAB_PROJECT_VISIBILITIES = ("private", "public")
+"""What the projects a GitLab cache pulls from are: `token.projects`. GitLab.com has no internal projects."""
+
+
+def gitlab_pull_role(projects: str) -> str:
+    """The least GitLab role that pulls images from the group's projects.
+
+    GitLab docs, "Roles and permissions" (user/permissions), project container registry: "The Guest role does not
+    have viewing or pulling permissions in private projects", and a registry visible to "Only Project Members" is
+    visible to "members with at least the Reporter role" (user/packages/container_registry, "Container registry
+    visibility permissions"). So Reporter, the default; Guest only where every project and its registry are public.
+    AWS's pull through cache guide says Guest; GitLab's own rules decide what GitLab lets a token pull.
+    """
+    return "guest" if projects == "public" else "reporter"
+
+
 GITLAB_ACCESS_TOKEN_USERNAME = "ecr-pull-through-cache"
 """Group access tokens authenticate with "any non-blank value as a username" and the token as the password
 (GitLab docs, "Group access tokens"); a group deploy token authenticates with its own username (GitLab docs,
@@ -190,8 +207,8 @@ GITLAB_TOKEN_TYPES = (
     "personal-access-token",
 )
 """GitLab's token types (GitLab docs, "Token overview"). Least privilege for a pull through cache is a group
-access token with the Guest role and only read_registry; a group deploy token with read_registry where group
-access tokens are not offered."""
+access token with only read_registry and the least role that pulls (`gitlab_pull_role`: Reporter for private
+projects); a group deploy token with read_registry where group access tokens are not offered."""
 
 AZURE_REGISTRY_NAME = re.compile(r"[a-zA-Z0-9]{5,50}", re.ASCII)
 AZURE_HOST = re.compile(r"(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io", re.ASCII)

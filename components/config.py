@@ -79,7 +79,7 @@ UPSTREAM_KEYS = (
     "template",
     "token",
 )
-TOKEN_KEYS = ("group", "type", "expires_in_days", "rotate_before_days")
+TOKEN_KEYS = ("group", "type", "expires_in_days", "rotate_before_days", "projects")
 DEFAULT_TOKEN_DAYS = 90
 DEFAULT_ROTATE_BEFORE_DAYS = 14
 TEMPLATE_KEYS = (
@@ -193,12 +193,18 @@ class TemplateSettings:
 
 @dataclass(frozen=True)
 class ManagedToken:
-    """A least-privilege GitLab token the stack creates: read_registry only, Guest role, expiring and rotated."""
+    """A least-privilege GitLab token the stack creates: read_registry only, the least role that pulls from the
+    group's projects (`access_level`), expiring and rotated."""
 
     group: str
     type: str = "group-access-token"
     expires_in_days: int = DEFAULT_TOKEN_DAYS
     rotate_before_days: int = DEFAULT_ROTATE_BEFORE_DAYS
+    projects: str = "private"
+
+    @property
+    def access_level(self) -> str:
+        return catalog.gitlab_pull_role(self.projects)
 
 
 @dataclass(frozen=True)
@@ -752,7 +758,20 @@ def _managed_token(c: _Collector, where: str, raw: Any, kind: str) -> ManagedTok
             "token.rotate_before_days",
             f"is {rotate} days but the token lives {days}; the rotation window must be shorter than the expiry",
         )
-    return ManagedToken(group=group.strip(), type=token_type, expires_in_days=days, rotate_before_days=rotate)
+    projects = block.get("projects", "private")
+    if projects == "internal":
+        c.add(
+            where,
+            "token.projects",
+            "is 'internal', but GitLab.com (the only GitLab this kind caches) has no internal projects; use "
+            "'private' (the token gets the Reporter role) or 'public'",
+        )
+        projects = "private"
+    else:
+        projects = c.choice(where, "token.projects", projects, catalog.GITLAB_PROJECT_VISIBILITIES, "private")
+    return ManagedToken(
+        group=group.strip(), type=token_type, expires_in_days=days, rotate_before_days=rotate, projects=projects
+    )
 
 
 def _ecr_upstream_faults(host: str, context: StackContext) -> list[str]:
@@ -1338,6 +1357,7 @@ def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
             "type": upstream.managed_token.type,
             "expires_in_days": upstream.managed_token.expires_in_days,
             "rotate_before_days": upstream.managed_token.rotate_before_days,
+            "projects": upstream.managed_token.projects,
         }
         if upstream.managed_token is not None
         else None,

@@ -274,8 +274,9 @@ class UpstreamCache(pulumi.ComponentResource):
         assert managed is not None
         token_name = f"ecr-pull-through-cache-{plan.environment}-{naming.slug(plan.prefix)}"
         if managed.type == "group-access-token":
-            # Guest role and only read_registry: the least privilege the ECR/GitLab tutorial asks for. The provider
-            # rotates the token on `pulumi up` once it is within rotate_before_days of its expiry.
+            # Only read_registry, and the least role that pulls from the group's projects: Reporter unless every
+            # project is public (catalog.gitlab_pull_role cites GitLab's permission table). The provider rotates the
+            # token on `pulumi up` once it is within rotate_before_days of its expiry.
             token = gitlab_resource(
                 GITLAB_GROUP_ACCESS_TOKEN,
                 f"{name}-gitlab-token",
@@ -283,7 +284,7 @@ class UpstreamCache(pulumi.ComponentResource):
                     "group": managed.group,
                     "name": token_name,
                     "description": f"ECR pull through cache '{plan.prefix}' ({plan.environment}): pull only",
-                    "accessLevel": "guest",
+                    "accessLevel": managed.access_level,
                     "scopes": ["read_registry"],
                     "rotationConfiguration": {
                         "expirationDays": managed.expires_in_days,
@@ -479,7 +480,9 @@ def deploy_token_expiry(expires_in_days: int, rotate_before_days: int, today: Op
     period = max(1, expires_in_days - rotate_before_days)
     epoch = datetime.date(2000, 1, 1)
     start = epoch + datetime.timedelta(days=((today - epoch).days // period) * period)
-    return (start + datetime.timedelta(days=expires_in_days)).isoformat()
+    # RFC3339, as pulumi-gitlab's GroupDeployToken.expires_at takes it ("Time the token expires in RFC3339 format");
+    # a bare date is refused by the provider's Check.
+    return f"{(start + datetime.timedelta(days=expires_in_days)).isoformat()}T00:00:00Z"
 
 
 def token_tags(managed: Optional[config.ManagedToken]) -> dict[str, str]:

@@ -419,7 +419,8 @@ NO_REQUEST = frozenset(
         "gitlab:index/groupDeployToken:GroupDeployToken",
     }
 )
-"""Resources that are no AWS request (GitLab's tokens are held to least privilege by the security pack)."""
+"""Resources that are no AWS request (GitLab's tokens: their inputs are checked against pulumi-gitlab's documented
+formats by `gitlab_findings`, their privilege by the security pack)."""
 
 
 def requests(resource: Resource) -> list[Call]:
@@ -871,12 +872,87 @@ def _stack_findings(
     return found
 
 
+GITLAB_MODULES = {
+    "gitlab:index/groupAccessToken:GroupAccessToken": "group_access_token",
+    "gitlab:index/groupDeployToken:GroupDeployToken": "group_deploy_token",
+    "gitlab:index/projectAccessToken:ProjectAccessToken": "project_access_token",
+    "gitlab:index/projectDeployToken:ProjectDeployToken": "project_deploy_token",
+}
+"""GitLab resources whose inputs the provider's Check holds to documented formats."""
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII
+)
+
+
+@cache
+def gitlab_formats(module: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each input of a pulumi-gitlab resource with a documented format, read from the installed SDK's own
+    docstrings (`:param ... scopes: ... Valid values are: ...`, `YYYY-MM-DD format`, `RFC3339 format`): property
+    (camelCase) -> ("enum", values) | ("date", ()) | ("rfc3339", ()). The file is read, not imported: importing
+    `pulumi_gitlab` loads its ~300 modules."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pulumi_gitlab")
+    if spec is None or spec.origin is None:
+        return {}
+    path = Path(spec.origin).parent / f"{module}.py"
+    if not path.is_file():
+        return {}
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for name, text in re.findall(r":param [^\]]*\]+ (\w+): (.*)", path.read_text(encoding="utf-8")):
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+        if camel in found:
+            continue  # the args class comes first; the state class repeats it
+        if "Valid values are:" in text:
+            values = re.findall(r"`([^`]+)`", text.split("Valid values are:", 1)[1].split(". ", 1)[0])
+            found[camel] = ("enum", tuple(values))
+        elif "YYYY-MM-DD" in text:
+            found[camel] = ("date", ())
+        elif "RFC3339" in text and "created" not in name:
+            found[camel] = ("rfc3339", ())
+    return found
+
+
+def gitlab_findings(resource: Resource) -> list[Finding]:
+    """What pulumi-gitlab's Check refuses of a token resource's inputs (values not known yet are skipped)."""
+    found = []
+    props = Props(resource.properties)  # unknowns and secrets as every other check reads them
+    for prop, (rule, values) in gitlab_formats(GITLAB_MODULES[resource.type]).items():
+        value = props.get(prop)
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, str) or not known(item):
+                continue
+            if rule == "enum" and item not in values:
+                problem, fix = f"{item!r} is not one of {', '.join(values)}", "use one of the documented values"
+            elif rule == "date" and not _DATE.fullmatch(item):
+                problem, fix = f"{item!r} is not a date in YYYY-MM-DD format", "write the date as 2027-01-04"
+            elif rule == "rfc3339" and not _RFC3339.fullmatch(item):
+                problem, fix = f"{item!r} is not a time in RFC3339 format", "write the time as 2027-01-04T00:00:00Z"
+            else:
+                continue
+            found.append(
+                Finding(
+                    label(resource),
+                    f"gitlab:{resource.type.rsplit(':', 1)[1]}",
+                    prop,
+                    f"{problem} (pulumi-gitlab's documented format)",
+                    fix,
+                )
+            )
+    return found
+
+
 def check(resources: Iterable[Resource], *, account: str | None = None, region: str | None = None) -> list[Finding]:
     """Every request AWS would refuse among the resources' create calls, and every quota they would break."""
     resources = list(resources)
     findings: list[Finding] = []
     calls: dict[str, list[Call]] = {}
     for resource in resources:
+        if resource.type in GITLAB_MODULES:
+            findings.extend(gitlab_findings(resource))
+            continue
         if resource.type not in REQUESTS:
             if resource.type.startswith("aws:") and resource.type not in NO_REQUEST:
                 findings.append(

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ecr_pull_through_cache import config as config_module
 from ptc import aws_api
 from ptc.mock_engine import FAKE_ACCOUNT_ID, SECRET_SIG, SIG_KEY, run_program
-from tests.conftest import ROOT, TOKENS, stack_config, stack_file
+from tests.conftest import BASE_CONFIG, ROOT, TOKENS, run_stack, stack_config, stack_file
 
 REGION = "us-east-2"
 
@@ -547,3 +547,49 @@ def test_the_model_cache_is_an_optimisation_never_an_authority(tmp_path, monkeyp
     aws_api._input_shape.cache_clear()
     assert aws_api._input_shape("ecr", "CreatePullThroughCacheRule").required_members == first.required_members
     aws_api._input_shape.cache_clear()
+
+
+# --------------------------------------------------------------------------------------------
+# GitLab token inputs, held to pulumi-gitlab's documented formats (read from the installed SDK)
+# --------------------------------------------------------------------------------------------
+
+DEPLOY_TOKEN = "gitlab:index/groupDeployToken:GroupDeployToken"
+ACCESS_TOKEN = "gitlab:index/groupAccessToken:GroupAccessToken"
+
+
+@pytest.mark.parametrize(
+    "type_, props, field_, fragment",
+    [
+        (DEPLOY_TOKEN, {"expiresAt": "2027-01-04"}, "expiresAt", "not a time in RFC3339 format"),
+        (DEPLOY_TOKEN, {"scopes": ["read_registry", "api"]}, "scopes", "'api' is not one of read_repository"),
+        (ACCESS_TOKEN, {"expiresAt": "2027-01-04T00:00:00Z"}, "expiresAt", "not a date in YYYY-MM-DD format"),
+        (ACCESS_TOKEN, {"accessLevel": "admin"}, "accessLevel", "'admin' is not one of no one, minimal, guest"),
+    ],
+)
+def test_gitlab_inputs_the_provider_refuses_are_found(type_, props, field_, fragment):
+    (finding,) = aws_api.check([Fake(type_, "t-token", {"group": "acme", "name": "n", **props})])
+    assert finding.field == field_ and fragment in finding.rule
+
+
+@pytest.mark.parametrize(
+    "type_, props",
+    [
+        (DEPLOY_TOKEN, {"expiresAt": "2027-01-04T00:00:00Z", "scopes": ["read_registry"]}),
+        (ACCESS_TOKEN, {"expiresAt": "2027-01-04", "accessLevel": "reporter", "scopes": ["read_registry"]}),
+        (DEPLOY_TOKEN, {"expiresAt": aws_api.UNKNOWN}),  # known only after apply: not guessed
+    ],
+)
+def test_gitlab_inputs_in_the_documented_formats_pass(type_, props):
+    assert aws_api.check([Fake(type_, "t-token", {"group": "acme", "name": "n", **props})]) == []
+
+
+@pytest.mark.parametrize("token_type", ["group-access-token", "group-deploy-token"])
+def test_the_gitlab_tokens_the_components_make_pass_the_providers_formats(token_type):
+    config = copy.deepcopy(BASE_CONFIG)
+    config["upstreams"].append(
+        {"kind": "gitlab-container-registry", "token": {"group": "acme/platform", "type": token_type}}
+    )
+    result = run_stack(config)
+    assert result.error is None, result.error
+    tokens = [r for r in result.resources if r.type in aws_api.GITLAB_MODULES]
+    assert tokens and aws_api.check(tokens) == []

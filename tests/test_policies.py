@@ -155,7 +155,7 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 GOOD_TOKEN = {
     "group": "acme",
     "scopes": ["read_registry"],
-    "accessLevel": "guest",
+    "accessLevel": "reporter",
     "rotationConfiguration": {"expirationDays": 90, "rotateBeforeDays": 14},
 }
 
@@ -210,6 +210,24 @@ CASES = [
         "gitlab-token-least-privilege",
         "dev-docker-hub-gitlab-token",
         "access level maintainer",
+    ),
+    (
+        "a GitLab token as developer, one role above what pulls",
+        token_feeding_secret(accessLevel="developer"),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "access level developer, more than a pull needs",
+    ),
+    (
+        "a GitLab token with the minimal role, which pulls nothing",
+        token_feeding_secret(accessLevel="minimal"),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "which cannot pull images at all",
     ),
     (
         "a GitLab token that never expires",
@@ -456,7 +474,7 @@ CASES = [
         None,
         "token-scopes-least-privilege",
         HUB_SECRET,
-        "Guest role and only read_registry",
+        "Reporter role and only read_registry",
     ),
     (
         "no scopes declared",
@@ -1175,6 +1193,7 @@ NO_ALARM = [
     ("a tag that says prod in a dev stack", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), None),
     ("a GitLab group access token", gitlab_secret("group-access-token"), None),
     ("a least-privilege GitLab token resource feeding the secret", token_feeding_secret(), None),
+    ("a Guest GitLab token for public projects", token_feeding_secret(accessLevel="guest"), None),
     (
         "a GitLab deploy token with an expiry",
         token_feeding_secret(

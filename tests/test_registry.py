@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pulumi
 import pytest
@@ -346,7 +347,8 @@ def test_the_stack_creates_a_least_privilege_group_access_token_and_keeps_it_sec
     result = run_stack(with_gitlab_token(expires_in_days=60, rotate_before_days=7))
     assert result.error is None, result.error
     token = result.get(GITLAB_TOKEN, "test-gitlab-gitlab-token")
-    assert token.inputs["accessLevel"] == "guest" and token.inputs["scopes"] == ["read_registry"]
+    # Reporter: GitLab lets no Guest pull from a private project (catalog.gitlab_pull_role).
+    assert token.inputs["accessLevel"] == "reporter" and token.inputs["scopes"] == ["read_registry"]
     assert token.inputs["rotationConfiguration"] == {"expirationDays": 60, "rotateBeforeDays": 7}
     assert token.inputs["group"] == "acme/platform"
     assert "token" in token.request.additionalSecretOutputs  # the provider keeps the value secret in state
@@ -376,6 +378,15 @@ def test_a_group_deploy_token_for_tiers_without_group_access_tokens():
     assert version["username"] == token.inputs["username"]  # a deploy token logs in with its own username
 
 
+def test_the_token_of_public_projects_is_a_guest_and_internal_projects_are_refused():
+    token = run_stack(with_gitlab_token(projects="public")).get(GITLAB_TOKEN, "test-gitlab-gitlab-token")
+    assert token.inputs["accessLevel"] == "guest"
+    refused = run_stack(with_gitlab_token(projects="internal"))
+    assert "GitLab.com (the only GitLab this kind caches) has no internal projects" in str(refused.error)
+    wrong = run_stack(with_gitlab_token(projects="secret"))
+    assert "token.projects: 'secret' is not one of private, public" in str(wrong.error)
+
+
 def test_a_deploy_token_expiry_is_stable_between_runs_and_moves_each_period():
     import datetime
 
@@ -386,7 +397,9 @@ def test_a_deploy_token_expiry_is_stable_between_runs_and_moves_each_period():
     assert 2 <= len(dates) <= 4  # one date per 76-day window
     for n in range(200):
         today = day + datetime.timedelta(days=n)
-        expiry = datetime.date.fromisoformat(deploy_token_expiry(90, 14, today))
+        text = deploy_token_expiry(90, 14, today)
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T00:00:00Z", text)  # RFC3339, as the provider takes it
+        expiry = datetime.date.fromisoformat(text[:10])
         assert 14 <= (expiry - today).days <= 90  # never inside the last 14 days, never beyond the lifetime
 
 

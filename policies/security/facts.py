@@ -42,7 +42,7 @@ TOKEN_HELP = {
     "github-container-registry": "use a classic personal access token with only read:packages",
     "azure-container-registry": "use a repository-scoped token whose scope map grants only content/read "
     "and metadata/read",
-    "gitlab-container-registry": "use a group access token with the Guest role and only read_registry",
+    "gitlab-container-registry": "use a group access token with the Reporter role and only read_registry",
     "chainguard": "use a Chainguard pull token (registry.pull)",
 }
 
@@ -80,7 +80,7 @@ GITLAB_TOKEN_TYPES = (
     "project-deploy-token",
     "personal-access-token",
 )
-"""GitLab token types (GitLab docs, "Token overview"); least privilege is a group access token with the Guest
+"""GitLab token types (GitLab docs, "Token overview"); least privilege is a group access token with the Reporter
 role and only read_registry, or a group deploy token with read_registry where group access tokens are not
 offered."""
 

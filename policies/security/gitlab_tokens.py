@@ -1,12 +1,18 @@
-"""GitLab token resources that feed a pull through cache secret: read_registry only, Guest role, expiring.
+"""GitLab token resources that feed a pull through cache secret: read_registry only, at most Reporter, expiring.
 
 Whoever wrote the stack, a `gitlab:index/groupAccessToken:GroupAccessToken` (or project access token, personal
 access token, group deploy token) whose token flows into the secret version of a credentials secret is checked
-as a resource, not through a declared tag: exactly the `read_registry` scope, the Guest access level where the
-resource has one (the provider's default is Maintainer), and an expiry or a rotation. The token is followed to
-the secret through the stack's property dependencies: secret version `secretString` -> token, `secretId` ->
-secret. Least privilege here is the ECR/GitLab tutorial's: a group access token with the Guest role and only
-`read_registry`.
+as a resource, not through a declared tag: exactly the `read_registry` scope, a role that can pull and no more
+where the resource has one (the provider's default is Maintainer), and an expiry or a rotation. The token is
+followed to the secret through the stack's property dependencies: secret version `secretString` -> token,
+`secretId` -> secret.
+
+The role: GitLab's permission table (docs.gitlab.com user/permissions, project packages and registries) says "The
+Guest role does not have viewing or pulling permissions in private projects", and a registry visible to "Only
+Project Members" needs at least Reporter. So Reporter pulls wherever the token's group lets it, and Guest pulls
+only from public projects (AWS's pull through cache guide says Guest; GitLab decides what a GitLab token can do).
+A pack cannot see whether the projects are public, so it accepts guest, planner and reporter, and refuses the
+roles above (more than a pull needs) and below (no one, minimal: no pull at all).
 """
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
@@ -28,6 +34,8 @@ HAS_ACCESS_LEVEL = {
     "gitlab:index/projectAccessToken:ProjectAccessToken",
 }
 PERSONAL = "gitlab:index/personalAccessToken:PersonalAccessToken"
+PULL_ROLES = {"guest", "planner", "reporter"}
+NO_PULL_ROLES = {"no one", "minimal"}
 
 
 def _is_credentials_secret(secret) -> bool:
@@ -76,11 +84,17 @@ def validate_least_privilege(args: StackValidationArgs, report: ReportViolation)
         if token.resource_type in HAS_ACCESS_LEVEL:
             with unknowns.guard(what):
                 level = get(token.props, "accessLevel")
-                if level != "guest":
+                if level not in PULL_ROLES:
                     given = shown(level) if level is not None else "none given, so the provider's default maintainer"
+                    fix = (
+                        "which cannot pull images at all"
+                        if level in NO_PULL_ROLES
+                        else "more than a pull needs"
+                    )
                     report(
-                        f"The GitLab {kind} {what} {feeds} with the access level {given}; set accessLevel "
-                        "guest, all a pull needs.",
+                        f"The GitLab {kind} {what} {feeds} with the access level {given}, {fix}; set accessLevel "
+                        "reporter (GitLab lets no Guest pull from a private project), or guest where every project "
+                        "is public.",
                         token.urn,
                     )
         with unknowns.guard(what):
@@ -101,15 +115,15 @@ def validate_personal(args: StackValidationArgs, report: ReportViolation) -> Non
             report(
                 f"The GitLab personal access token {label(token.resource_type, token.name)} feeds the pull through "
                 f"cache secret '{secret.name}'; it acts as a person with all of their groups and projects: use "
-                "a group access token with the Guest role and only read_registry.",
+                "a group access token with the Reporter role and only read_registry.",
                 token.urn,
             )
 
 
 LEAST_PRIVILEGE_POLICY = StackValidationPolicy(
     name="gitlab-token-least-privilege",
-    description="A GitLab token resource that feeds a pull through cache secret has exactly read_registry, the Guest "
-    "access level where it has one, and an expiry or a rotation.",
+    description="A GitLab token resource that feeds a pull through cache secret has exactly read_registry, a role "
+    "of at most Reporter where it has one, and an expiry or a rotation.",
     validate=guarded(validate_least_privilege, "gitlab-token-least-privilege", stack=True),
 )
 

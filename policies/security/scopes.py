@@ -108,7 +108,7 @@ def validate_gitlab_token_type(args: ResourceValidationArgs, report: ReportViola
             return
         token_type = get(tags, TAG_TOKEN_TYPE)
         advice = (
-            "use a group access token with the Guest role and only read_registry (or a group deploy token "
+            "use a group access token with the Reporter role and only read_registry (or a group deploy token "
             "with read_registry where group access tokens are not offered)"
         )
         if token_type is None:
