@@ -211,9 +211,15 @@ CACHE_IMPORT_ACTIONS = [
     "ecr:UploadLayerPart",
 ]
 """Checked against this registry's cached repositories."""
-UPSTREAM_GRANT_ACTIONS = ["ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:GetDownloadUrlForLayer"]
-"""What the upstream registry's owner grants the downstream role (ECR user guide, cross-account ECR to ECR
-PTC, "Creating a resource policy in the upstream Amazon ECR registry"). A registry policy holds the pull
+UPSTREAM_GRANT_ACTIONS = [
+    "ecr:BatchGetImage",
+    "ecr:BatchImportUpstreamImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:GetImageCopyStatus",
+]
+"""What the upstream registry's owner grants the downstream role: the four actions of AWS's own statement (ECR user
+guide, pull-through-cache-private, "Creating a resource policy in the upstream Amazon ECR registry"), the same as
+the role's own `UPSTREAM_PULL_ACTIONS`. A registry policy holds the pull
 actions only under the V2 registry policy scope, AWS's default (ECR user guide, "Private registry
 permissions"); under V1 the owner grants them in repository policies instead."""
 

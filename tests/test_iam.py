@@ -123,7 +123,17 @@ def test_upstream_grant_names_the_role_on_the_upstream_prefix():
     )
     assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/golden"}
     assert statement["Resource"] == "arn:aws:ecr:eu-west-1:210987654321:repository/release/*"
-    assert "ecr:BatchImportUpstreamImage" in statement["Action"]
+    # AWS's statement allows four actions; the role pulls with the same four (UPSTREAM_PULL_ACTIONS).
+    assert (
+        sorted(statement["Action"])
+        == sorted(iam.UPSTREAM_PULL_ACTIONS)
+        == [
+            "ecr:BatchGetImage",
+            "ecr:BatchImportUpstreamImage",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:GetImageCopyStatus",
+        ]
+    )
 
 
 @given(
@@ -197,3 +207,25 @@ def test_registry_policy_merges_extra_statements():
     }
     document = iam.registry_policy("aws", "us-east-2", "123456789012", ["hub"], ["333333333333"], None, [extra])
     assert [s["Sid"] for s in document["Statement"]] == ["FirstPullThroughCacheAccounts", "Replication"]
+
+
+def test_upstream_grant_accepts_awss_own_statement_for_the_upstream_registry():
+    """AWS's documented upstream-registry statement (four actions, the downstream role, this registry's
+    repositories) is applied as it is, not refused."""
+    from ecr_pull_through_cache.upstream_grant import grant_faults
+
+    aws_statement = {
+        "Sid": "AllowPullThroughCacheFromDownstream",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:role/ecr-ptc-upstream"},
+        "Action": [
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchImportUpstreamImage",
+            "ecr:GetImageCopyStatus",
+        ],
+        "Resource": "arn:aws:ecr:eu-west-1:210987654321:repository/*",
+    }
+    assert grant_faults(aws_statement, "210987654321", "eu-west-1") == []
+    pushing = {**aws_statement, "Action": [*aws_statement["Action"], "ecr:PutImage"]}
+    assert "grants ecr:PutImage" in grant_faults(pushing, "210987654321", "eu-west-1")[0]

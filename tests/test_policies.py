@@ -25,6 +25,7 @@ from tests.policy_support import (
     REGION,
     REGISTRY_POLICY,
     ROLE,
+    ROLE_POLICY,
     RULE,
     SECRET,
     TEMPLATE,
@@ -681,6 +682,58 @@ CASES = [
         "NotResource",
     ),
     (
+        "an upstream pull from a whole registry that also creates repositories",
+        set_policy(
+            "dev-golden-upstream",
+            {
+                **{
+                    "Sid": "PullFromUpstreamRegistry",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:BatchGetImage",
+                        "ecr:BatchImportUpstreamImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:GetImageCopyStatus",
+                    ],
+                    "Resource": "arn:aws:ecr:eu-west-1:210987654321:repository/*",
+                },
+                "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+            },
+            ROLE_POLICY,
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-golden-upstream",
+        "grants ecr:BatchImportUpstreamImage, ecr:CreateRepository on arn",
+    ),
+    (
+        "an upstream pull from the stack's own registry, where the pack knows the stack's account",
+        set_policy(
+            "dev-golden-upstream",
+            {
+                **{
+                    "Sid": "PullFromUpstreamRegistry",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:BatchGetImage",
+                        "ecr:BatchImportUpstreamImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:GetImageCopyStatus",
+                    ],
+                    "Resource": "arn:aws:ecr:eu-west-1:210987654321:repository/*",
+                },
+                "Resource": "arn:aws:ecr:us-east-2:123456789012:repository/*",
+            },
+            ROLE_POLICY,
+        ),
+        False,
+        {"cache-permissions-scoped": {"accountIds": ["123456789012"]}},
+        "cache-permissions-scoped",
+        "dev-golden-upstream",
+        "grants ecr:BatchImportUpstreamImage on arn:aws:ecr:us-east-2:123456789012:repository/*",
+    ),
+    (
         "replication statement that also imports",
         set_policy(
             "dev-registry",
@@ -1136,6 +1189,25 @@ NO_ALARM = [
             }
         ),
         None,
+    ),
+    (
+        "AWS's role policy for an ECR upstream mirrored whole (ROOT): import and pull on its repository/*",
+        set_policy(
+            "dev-golden-upstream",
+            {
+                "Sid": "PullFromUpstreamRegistry",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchGetImage",
+                    "ecr:BatchImportUpstreamImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:GetImageCopyStatus",
+                ],
+                "Resource": "arn:aws:ecr:eu-west-1:210987654321:repository/*",
+            },
+            ROLE_POLICY,
+        ),
+        {"cache-permissions-scoped": {"accountIds": ["123456789012"]}},
     ),
     (
         "AWS's cross-account replication statement in the registry policy",

@@ -23,7 +23,10 @@ PREFIX = re.compile(r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+
 
 
 def has(props: Mapping[str, Any], key: str) -> bool:
-    return key in list(props)
+    """Whether a property is set at all (known or not), without reading its value. Only a mapping has keys: a
+    property of another shape where a mapping belongs (`tags: 1`, a string) has none, so what it should have held
+    is absent, and the policy judges that, rather than failing on the shape."""
+    return hasattr(props, "keys") and key in list(props.keys())
 
 
 def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:

@@ -86,11 +86,7 @@ def validate_least_privilege(args: StackValidationArgs, report: ReportViolation)
                 level = get(token.props, "accessLevel")
                 if level not in PULL_ROLES:
                     given = shown(level) if level is not None else "none given, so the provider's default maintainer"
-                    fix = (
-                        "which cannot pull images at all"
-                        if level in NO_PULL_ROLES
-                        else "more than a pull needs"
-                    )
+                    fix = "which cannot pull images at all" if level in NO_PULL_ROLES else "more than a pull needs"
                     report(
                         f"The GitLab {kind} {what} {feeds} with the access level {given}, {fix}; set accessLevel "
                         "reporter (GitLab lets no Guest pull from a private project), or guest where every project "

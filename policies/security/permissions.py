@@ -1,8 +1,9 @@
 """Cache permissions are scoped to their prefixes: no `ecr:*`, no create/import on `*`."""
 
+import re
 from fnmatch import fnmatchcase
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
 from hardening import guarded
@@ -38,13 +39,42 @@ def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     return [(key, get(args.props, key))] if key else []
 
 
+UPSTREAM_READ_ACTIONS = {
+    "ecr:batchgetimage",
+    "ecr:getdownloadurlforlayer",
+    "ecr:batchimportupstreamimage",
+    "ecr:getimagecopystatus",
+    "ecr:batchchecklayeravailability",
+}
+"""What the role of an ECR-to-ECR cache does in the upstream registry: AWS's role policy for a private upstream
+allows ecr:BatchImportUpstreamImage with the pull actions on the upstream's repositories, `repository/*` when the
+whole registry is mirrored (ECR user guide, pull-through-cache-private: upstream_repository_prefix ROOT). It pulls
+and imports from there; it creates nothing and pushes nothing."""
+UPSTREAM_PULL = {"ecr:batchgetimage", "ecr:getdownloadurlforlayer", "ecr:batchimportupstreamimage"}
+"""AWS's shape pulls and imports together: an import alone on a whole registry is not it."""
+REGISTRY_REPOSITORIES = re.compile(r"arn:aws[a-z0-9-]*:ecr:[a-z0-9-]+:(\d{12}):repository/\*", re.ASCII)
+
+
+def is_upstream_read(actions: list[str], resources: list[object], own_accounts: list[str]) -> bool:
+    """A pull from a whole upstream registry: the upstream-read actions, pull and import among them, on exactly one
+    registry's `repository/*` (not `*`), and, where the pack knows the stack's accounts (rule-secret-location's
+    accountIds), not the stack's own registry."""
+    named = {a.lower() for a in actions}
+    if not UPSTREAM_PULL <= named <= UPSTREAM_READ_ACTIONS:
+        return False
+    matches = [REGISTRY_REPOSITORIES.fullmatch(r) if isinstance(r, str) else None for r in resources]
+    return bool(matches) and all(m is not None and m.group(1) not in own_accounts for m in matches)
+
+
 def is_replication(actions: list[str]) -> bool:
     """Only the replication actions, ecr:ReplicateImage among them (no wildcard reaches the import)."""
     named = {a.lower() for a in actions}
     return "ecr:replicateimage" in named and named <= REPLICATION_ACTIONS
 
 
-def statement_faults(statement, repository_scoped: bool, registry_policy: bool = False) -> list[str]:
+def statement_faults(
+    statement, repository_scoped: bool, registry_policy: bool = False, own_accounts: list[str] | None = None
+) -> list[str]:
     if not hasattr(statement, "keys"):
         return ["is not an object; write the statement as one or remove it"]
     if get(statement, "Effect") != "Allow":
@@ -59,6 +89,8 @@ def statement_faults(statement, repository_scoped: bool, registry_policy: bool =
             "actions it needs by name"
         )
     if registry_policy and is_replication(actions):
+        return faults
+    if not repository_scoped and is_upstream_read(actions, as_list(get(statement, "Resource")), own_accounts or []):
         return faults
     granted = [c for c in CACHE_ACTIONS if any(fnmatchcase(c.lower(), a.lower()) for a in actions)]
     if granted and get(statement, "NotResource") is not None:
@@ -78,6 +110,7 @@ def statement_faults(statement, repository_scoped: bool, registry_policy: bool =
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     what = label(args.resource_type, args.name)
+    own_accounts = [str(a) for a in args.get_config().get("accountIds") or []]
     unknowns = Unknowns()
     with unknowns.guard(what):
         for where, text in documents(args):
@@ -95,7 +128,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
                     sid = get(statement, "Sid") if hasattr(statement, "keys") else None
                     name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
                     faults = statement_faults(
-                        statement, args.resource_type in REPOSITORY_SCOPED, args.resource_type == REGISTRY_POLICY
+                        statement,
+                        args.resource_type in REPOSITORY_SCOPED,
+                        args.resource_type == REGISTRY_POLICY,
+                        own_accounts,
                     )
                     for fault in faults:
                         report(f"The {where} of {what}: {name} {fault}.")
@@ -106,6 +142,17 @@ POLICY = ResourceValidationPolicy(
     name="cache-permissions-scoped",
     description="IAM, registry and repository policies never grant ecr:*, and grant ecr:CreateRepository or "
     "ecr:BatchImportUpstreamImage only on repository/<prefix>/* (a registry policy's replication grant, "
-    "ecr:CreateRepository with ecr:ReplicateImage, may name repository/*).",
+    "ecr:CreateRepository with ecr:ReplicateImage, may name repository/*, and so may an ECR-to-ECR role's pull "
+    "from a whole upstream registry: ecr:BatchImportUpstreamImage with the pull actions, nothing else).",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "accountIds": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+                "description": "The accounts this stack deploys to: a pull from a whole registry's repository/* is "
+                "then accepted only from another account's registry.",
+            },
+        }
+    ),
     validate=guarded(validate, "cache-permissions-scoped"),
 )

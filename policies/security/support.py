@@ -9,8 +9,10 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictPr
 
 
 def has(props: Mapping[str, Any], key: str) -> bool:
-    """Whether a property is set at all (known or not), without reading its value."""
-    return key in list(props)
+    """Whether a property is set at all (known or not), without reading its value. Only a mapping has keys: a
+    property of another shape where a mapping belongs (`tags: 1`, a string) has none, so what it should have held
+    is absent, and the policy judges that, rather than failing on the shape."""
+    return hasattr(props, "keys") and key in list(props.keys())
 
 
 def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
