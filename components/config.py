@@ -472,6 +472,9 @@ def _template_faults(
         iam.REPOSITORY_POLICY_MAX,
         "RepositoryPolicyText",
     )
+    if repository_policy is not None:
+        for fault in iam.repository_policy_faults(json.loads(repository_policy)):
+            c.add(where, f"{f}repository_policy", fault)
     resource_tags = _tags(c, raw.get("resource_tags"), where, f"{f}resource_tags")
     role = c.string(where, f"{f}custom_role_arn", raw.get("custom_role_arn"))
     if role is not None and not ROLE_ARN.fullmatch(role):

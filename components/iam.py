@@ -21,6 +21,29 @@ INLINE_POLICIES_PER_ROLE_MAX = 10240
 REGISTRY_POLICY_MAX = 10240
 """`RegistryPolicyText` max length in botocore's ECR model."""
 REPOSITORY_POLICY_MAX = 10240
+
+
+def repository_policy_faults(document: Any) -> list[str]:
+    """What ECR refuses in a repository policy (a creation template's included): a statement with a Resource or
+    NotResource element. The policy applies to the repository it is set on, and ECR answers "Invalid repository
+    policy provided" to one that names resources (ECR user guide, "Private repository policies": statements name
+    principals and actions only)."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    statements = statements if isinstance(statements, list) else [statements] if isinstance(statements, dict) else []
+    faults = []
+    for index, statement in enumerate(statements):
+        if isinstance(statement, dict):
+            for key in ("Resource", "NotResource"):
+                if key in statement:
+                    sid = statement.get("Sid")
+                    name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
+                    faults.append(
+                        f'{name} has a {key} element, which ECR refuses in a repository policy ("Invalid '
+                        'repository policy provided"); remove it: the policy applies to each cached repository'
+                    )
+    return faults
+
+
 """`RepositoryPolicyText` max length in botocore's ECR model (creation templates use it too)."""
 
 VERSION = "2012-10-17"

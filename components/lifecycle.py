@@ -92,9 +92,23 @@ def _rule_faults(rule: Any, index: int) -> list[str]:
         number = selection.get("countNumber")
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             faults.append(f"{where}: selection.countNumber must be a whole number of at least 1")
+        # Archive storage (pulumi-aws ecr LifecyclePolicyRuleSelection.storage_class): "Required when 'countType' is
+        # 'sinceImageTransitioned' (must be 'archive'). For 'imageCountMoreThan', 'sinceImagePushed', and
+        # 'sinceImagePulled', the only supported value is 'standard'."
+        storage = selection.get("storageClass")
+        if count_type == "sinceImageTransitioned" and storage != "archive":
+            faults.append(f'{where}: countType sinceImageTransitioned needs selection.storageClass "archive"')
+        elif count_type in COUNT_TYPES and count_type != "sinceImageTransitioned" and storage not in (None, "standard"):
+            faults.append(f'{where}: countType {count_type} takes selection.storageClass "standard" or none')
     action = rule.get("action")
     if not isinstance(action, dict) or action.get("type") not in ACTION_TYPES:
         faults.append(f"{where}: action.type must be one of {', '.join(ACTION_TYPES)}")
+    elif action["type"] == "transition" and action.get("targetStorageClass") != "archive":
+        # pulumi-aws ecr LifecyclePolicyAction.target_storage_class: "Required when 'type' is 'transition'.
+        # 'archive' is the only supported value."
+        faults.append(f'{where}: action type transition needs action.targetStorageClass "archive"')
+    elif action["type"] == "expire" and "targetStorageClass" in action:
+        faults.append(f"{where}: action type expire takes no targetStorageClass")
     return faults
 
 

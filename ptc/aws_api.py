@@ -723,6 +723,15 @@ def _quota_findings(resource: Resource, call: Call, region: str | None) -> list[
     found = []
     what = label(resource)
     op = f"{call.service}:{call.operation}"
+    text = call.params.get("repositoryPolicy")
+    if call.operation == "CreateRepositoryCreationTemplate" and isinstance(text, str):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        for fault in iam.repository_policy_faults(document):
+            rule, _, fix = fault.partition("; ")
+            found.append(Finding(what, op, "repositoryPolicy", rule, fix))
     for key in ("Tags", "resourceTags"):
         tags = call.params.get(key)
         if isinstance(tags, list) and len(tags) > MAX_TAGS:

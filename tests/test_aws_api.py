@@ -593,3 +593,11 @@ def test_the_gitlab_tokens_the_components_make_pass_the_providers_formats(token_
     assert result.error is None, result.error
     tokens = [r for r in result.resources if r.type in aws_api.GITLAB_MODULES]
     assert tokens and aws_api.check(tokens) == []
+
+
+def test_a_template_repository_policy_that_names_resources_is_refused():
+    policy = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Resource": "*"}]}
+    (finding,) = aws_api.check([template(repositoryPolicy=json.dumps(policy))])
+    assert finding.field == "repositoryPolicy" and "ECR refuses in a repository policy" in finding.rule
+    del policy["Statement"][0]["Resource"]
+    assert aws_api.check([template(repositoryPolicy=json.dumps(policy))]) == []

@@ -668,3 +668,16 @@ def test_account_ids_stored_as_integers_by_config_set_path_are_accepted():
     for wrong in (21098765432, 2109876543210, True):  # 11 and 13 digits, and a boolean, are still refused
         config["consumers"] = {"account_ids": [wrong]}
         assert any("account_ids" in fault for fault in faults_of(config))
+
+
+def test_a_template_repository_policy_with_a_resource_is_refused_before_anything_is_created():
+    config = copy.deepcopy(BASE_CONFIG)
+    config["template"] = {
+        "repository_policy": {
+            "Statement": [
+                {"Sid": "Org", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Resource": "*"}
+            ]
+        }
+    }
+    (fault,) = faults_of(config)
+    assert fault.startswith("template repository_policy: statement 'Org' has a Resource element")

@@ -775,6 +775,29 @@ CASES = [
         "inline policy 'push'",
     ),
     (
+        "a template repository policy that names a resource, which ECR refuses",
+        lambda s: props(s, HUB_TEMPLATE).update(
+            repositoryPolicy=json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Sid": "Pull",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                            "Action": "ecr:BatchGetImage",
+                            "Resource": "*",
+                        }
+                    ]
+                }
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        HUB_TEMPLATE,
+        "statement 'Pull' has a Resource element, which ECR refuses in a repository policy",
+    ),
+    (
         "template repository policy",
         lambda s: props(s, HUB_TEMPLATE).update(
             repositoryPolicy=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]})

@@ -7,7 +7,7 @@ from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidatio
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
 from hardening import guarded
-from support import Unknowns, as_list, get, label, policy_document, shown
+from support import Unknowns, as_list, get, has, label, policy_document, shown
 
 POLICY_PROPERTIES = {
     "aws:iam/policy:Policy": "policy",
@@ -77,9 +77,17 @@ def statement_faults(
 ) -> list[str]:
     if not hasattr(statement, "keys"):
         return ["is not an object; write the statement as one or remove it"]
-    if get(statement, "Effect") != "Allow":
-        return []
     faults = []
+    if repository_scoped:
+        # ECR refuses a repository policy whose statements name resources ("Invalid repository policy provided"):
+        # the policy applies to the repository it is set on (ECR user guide, "Private repository policies").
+        faults += [
+            f"has a {key} element, which ECR refuses in a repository policy; remove it"
+            for key in ("Resource", "NotResource")
+            if has(statement, key)
+        ]
+    if get(statement, "Effect") != "Allow":
+        return faults
     if get(statement, "NotAction") is not None:
         faults.append("allows everything but a list of actions (NotAction); list the actions it grants instead")
     actions = [a for a in as_list(get(statement, "Action")) if isinstance(a, str)]

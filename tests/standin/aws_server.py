@@ -366,9 +366,17 @@ class Ecr:
         for key, limit in (("lifecyclePolicy", 30720), ("repositoryPolicy", 10240)):
             if key in body:
                 try:
-                    json.loads(body[key])
+                    document = json.loads(body[key])
                 except ValueError:
                     raise ApiError("InvalidParameterException", f"{key} is not valid JSON") from None
+                statements = document.get("Statement", []) if key == "repositoryPolicy" else []
+                for statement in statements if isinstance(statements, list) else [statements]:
+                    if isinstance(statement, dict) and ({"Resource", "NotResource"} & set(statement)):
+                        raise ApiError(
+                            "InvalidParameterException",
+                            "Invalid parameter at 'RepositoryPolicy' failed to satisfy constraint: "
+                            "'Invalid repository policy provided'",
+                        )
                 if len(body[key]) > limit:
                     raise ApiError("InvalidParameterException", f"{key} is longer than {limit} characters")
         filters = body.get("imageTagMutabilityExclusionFilters")
