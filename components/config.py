@@ -108,7 +108,6 @@ ROLE_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}
 POLICY_ARN = re.compile(r"arn:aws[a-z0-9-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}", re.ASCII)
 IAM_PATH = re.compile(r"(/[A-Za-z0-9.,+@=_-]+)*/", re.ASCII)
 """botocore's IAM `policyPathType`, stricter than the roles' `pathType`; one path serves both, so the stricter."""
-SCANNING_FILTER = re.compile(r"[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*", re.ASCII)
 """`ScanningRepositoryFilterValue` in botocore's ECR model (1-255 characters)."""
 FINE_GRAINED_GITHUB_TOKEN = "github_pat_"
 
@@ -1083,17 +1082,6 @@ def _registry_wide_faults(
                     f"{field_}resource_tags",
                     f"with the stack's tags makes {len(merged)} repository tags; the project adds {added} and AWS "
                     f"allows {tag_rules.MAX_TAGS} per repository: drop some",
-                )
-    if scanning is not None:
-        for upstream in upstreams:
-            scan_filter = f"{upstream.prefix}/*"
-            if not SCANNING_FILTER.fullmatch(scan_filter):
-                c.add(
-                    upstream.label,
-                    "prefix",
-                    f"'{upstream.prefix}' cannot be written as a registry scanning filter: ECR's "
-                    "ScanningRepositoryFilterValue allows only one '.', '_', '-' or '/' between letters and digits, "
-                    "so '__' and '--' cannot appear; choose a prefix without them, or drop scanning",
                 )
 
 

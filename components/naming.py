@@ -134,3 +134,18 @@ class Arn(NamedTuple):
 def parse_arn(value: str) -> Arn | None:
     match = _ARN.fullmatch(value) if isinstance(value, str) else None
     return Arn(**match.groupdict()) if match else None
+
+
+SCANNING_FILTER = re.compile(r"[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*", re.ASCII)
+"""`ScanningRepositoryFilterValue` in botocore's ECR model: one '.', '_', '-' or '/' at most between letters, digits
+and '*'."""
+
+
+def scanning_filter(prefix: str) -> str:
+    """The narrowest registry scanning filter (WILDCARD) that covers every repository under `prefix`.
+
+    ECR accepts prefixes with '__' and runs of '-' (its repository-name pattern), but a scanning filter allows one
+    separator at a time: each longer run becomes '*', which matches it (`team__hub` -> `team*hub/*`). The filter then
+    also covers names such as `teamXhub/...`: the narrowest ECR can express, and it misses nothing under the prefix.
+    """
+    return re.sub(r"[._-]{2,}", "*", prefix.rstrip("/")) + "/*"

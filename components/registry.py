@@ -326,9 +326,9 @@ class PullThroughCache(pulumi.ComponentResource):
     def _scanning(
         self, name: str, scanning: config.ScanningSettings, caches: list[UpstreamCache], child: pulumi.ResourceOptions
     ) -> None:
-        # Filters `<prefix>/*` are valid ScanningRepositoryFilterValues: config refuses prefixes that are not.
+        # The narrowest valid filter per prefix (naming.scanning_filter: '__' and '--' become '*').
         filters: pulumi.Output[Any] = pulumi.Output.all(*[c.prefix for c in caches]).apply(
-            lambda prefixes: [{"filter": f"{p}/*", "filter_type": "WILDCARD"} for p in prefixes]
+            lambda prefixes: [{"filter": naming.scanning_filter(p), "filter_type": "WILDCARD"} for p in prefixes]
         )
         aws.ecr.RegistryScanningConfiguration(
             f"{name}-scanning",

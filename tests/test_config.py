@@ -357,16 +357,6 @@ CASES = [
         "KMS_DSSE exists only in the AWS GovCloud (US) regions",
     ),
     (
-        "scanning a prefix with '--'",
-        lambda c: (
-            hub(c).update(prefix="docker--hub"),
-            c["credentials"].update({"docker--hub": c["credentials"].pop("docker-hub")}),
-            c.update(scanning={"scan_type": "BASIC"}),
-        ),
-        "upstreams[1] (docker-hub) prefix",
-        "cannot be written as a registry scanning filter",
-    ),
-    (
         "too many tags",
         lambda c: c.update(tags={f"t{i}": "v" for i in range(44)}),
         "tags",

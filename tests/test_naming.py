@@ -97,3 +97,28 @@ def test_parse_arn():
     assert (arn.region, arn.account, arn.service) == ("eu-west-1", "123456789012", "secretsmanager")
     assert arn.resource == "secret:ecr-pullthroughcache/x-AbCdEf"
     assert naming.parse_arn("not-an-arn") is None
+
+
+@given(
+    st.from_regex(
+        r"[a-z0-9]{1,4}((\.|_|__|-+)[a-z0-9]{1,4}){0,3}(/[a-z0-9]{1,4}((\.|_|__|-+)[a-z0-9]{1,4}){0,2}){0,2}",
+        fullmatch=True,
+    )
+)
+def test_the_scanning_filter_is_valid_and_covers_every_repository_under_the_prefix(prefix):
+    """ECR takes prefixes with '__' and '--' that no scanning filter can spell; the filter puts '*' in their place."""
+    from fnmatch import fnmatchcase
+
+    scan = naming.scanning_filter(prefix)
+    assert re.fullmatch(shape("ScanningRepositoryFilterValue")["pattern"], scan), scan  # botocore's model decides
+    assert len(scan) <= 255  # ScanningRepositoryFilterValue's maximum
+    for repository in (f"{prefix}/app", f"{prefix}/team/app"):
+        assert fnmatchcase(repository, scan)
+    if not re.search(r"__|--", prefix):
+        assert scan == f"{prefix}/*"  # nothing wider than needed where the prefix can be written as it is
+
+
+def test_scanning_filters_of_double_separators():
+    assert naming.scanning_filter("team__hub") == "team*hub/*"
+    assert naming.scanning_filter("a---b/c--d") == "a*b/c*d/*"
+    assert naming.scanning_filter("docker-hub/") == "docker-hub/*"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -426,3 +427,18 @@ def test_token_blocks_are_refused_naming_the_field(token, extra, message):
     assert isinstance(result.error, ConfigError)
     assert message in str(result.error), str(result.error)
     assert result.resources == []
+
+
+def test_scanning_covers_a_prefix_with_double_separators():
+    """AWS takes the prefix `docker--hub`; the scanning rule covers it with the narrowest filter ECR accepts."""
+    config = copy.deepcopy(BASE_CONFIG)
+    config["upstreams"][1]["prefix"] = "docker--hub"
+    config["credentials"] = {"docker--hub": config["credentials"]["docker-hub"]}
+    config["scanning"] = {"scan_type": "BASIC"}
+    result = run_stack(config)
+    assert result.error is None, result.error
+    (scanning,) = [
+        r for r in result.resources if r.type == "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+    ]
+    filters = [f["filter"] for f in scanning.inputs["rules"][0]["repositoryFilters"]]
+    assert "docker*hub/*" in filters and "ecr-public/*" in filters
