@@ -8,6 +8,7 @@ the tests share one source of truth.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -212,12 +213,7 @@ projects); a group deploy token with read_registry where group access tokens are
 
 AZURE_REGISTRY_NAME = re.compile(r"[a-zA-Z0-9]{5,50}", re.ASCII)
 AZURE_HOST = re.compile(r"(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io", re.ASCII)
-ECR_HOST = re.compile(
-    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.(?P<suffix>amazonaws\.com(\.cn)?|"
-    r"c2s\.ic\.gov|sc2s\.sgov\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)",
-    re.ASCII,
-)
-"""Match with `fullmatch`: `$` would admit a trailing newline, and `re.ASCII` keeps `\\d` to 0-9."""
+ECR_HOST_TEMPLATE = r"(?P<account>\d{{12}})\.dkr\.ecr\.(?P<region>[a-z]{{2,4}}(-[a-z]+)+-\d+)\.(?P<suffix>{suffixes})"
 ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
 
 
@@ -282,15 +278,31 @@ def scopes_beyond_least_privilege(kind: str | UpstreamRegistry, scopes: list[str
 # suffix its ECR hosts use. An ECR upstream must be in the stack's own partition: IAM roles and
 # principals never cross partitions (IAM user guide, "AWS partitions": "you can't delegate access
 # between accounts in different partitions").
-PARTITION_REGIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("aws-cn", re.compile(r"cn-\w+-\d+", re.ASCII), "amazonaws.com.cn"),
-    ("aws-us-gov", re.compile(r"us-gov-\w+-\d+", re.ASCII), "amazonaws.com"),
-    ("aws-iso", re.compile(r"us-iso-\w+-\d+", re.ASCII), "c2s.ic.gov"),
-    ("aws-iso-b", re.compile(r"us-isob-\w+-\d+", re.ASCII), "sc2s.sgov.gov"),
-    ("aws-iso-e", re.compile(r"eu-isoe-\w+-\d+", re.ASCII), "cloud.adc-e.uk"),
-    ("aws-iso-f", re.compile(r"us-isof-\w+-\d+", re.ASCII), "csp.hci.ic.gov"),
-    ("aws", re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+", re.ASCII), "amazonaws.com"),
+@functools.cache
+def partitions() -> tuple[tuple[str, frozenset[str], re.Pattern[str], str], ...]:
+    """(partition, known regions, region pattern, DNS suffix) of every AWS partition, from botocore's own partition
+    data (`botocore/data/partitions.json`, what botocore's endpoint rules resolve with), read as the 7 KB file it is
+    rather than through botocore's loader (a tenth of a second of every preview)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or spec.origin is None:  # pragma: no cover - botocore is a dependency
+        raise ImportError("botocore is required")
+    data = json.loads((Path(spec.origin).parent / "data" / "partitions.json").read_text(encoding="utf-8"))
+    return tuple(
+        (p["id"], frozenset(p.get("regions", {})), re.compile(p["regionRegex"], re.ASCII), p["outputs"]["dnsSuffix"])
+        for p in data["partitions"]
+    )
+
+
+ECR_HOST = re.compile(
+    ECR_HOST_TEMPLATE.format(suffixes="|".join(sorted({re.escape(p[3]) for p in partitions()}, key=len, reverse=True))),
+    re.ASCII,
 )
+"""An ECR registry host in any partition's DNS suffix (botocore's partition data). Match with `fullmatch`: `$` would
+admit a trailing newline, and `re.ASCII` keeps `\\d` to 0-9."""
 
 GOVCLOUD_REGIONS = frozenset({"us-gov-east-1", "us-gov-west-1"})
 """KMS_DSSE (dual-layer server-side encryption) exists only here: ECR user guide, "Encryption at rest":
@@ -299,8 +311,14 @@ Regions"."""
 
 
 def partition_of_region(region: str) -> tuple[str, str] | None:
-    """(partition, DNS suffix) of a region name, or None for a name no partition claims."""
-    for partition, pattern, suffix in PARTITION_REGIONS:
+    """(partition, DNS suffix) of a region name, or None for a name no partition claims: a region botocore lists by
+    name first, then the partition whose region pattern matches (as botocore resolves an unknown region)."""
+    if not isinstance(region, str) or "-global" in region:
+        return None
+    for name, regions, _, suffix in partitions():
+        if region in regions:
+            return name, suffix
+    for name, _, pattern, suffix in partitions():
         if pattern.fullmatch(region):
-            return partition, suffix
+            return name, suffix
     return None

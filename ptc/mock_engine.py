@@ -35,8 +35,6 @@ from pulumi.runtime.sync_await import _sync_await
 from .stack_config import StackConfig
 
 FAKE_ACCOUNT_ID = "123456789012"
-PARTITION = "aws"
-DNS_SUFFIX = "amazonaws.com"
 SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire format is the contract here
 SIG_KEY = rpc._special_sig_key  # noqa: SLF001
 UNKNOWN = rpc.UNKNOWN
@@ -149,23 +147,27 @@ class FakeCloud(pulumi.runtime.Mocks):
         self.preview = preview
         self.account_id = account_id
         self.stack_references = stack_references or {}
+        # The region's own partition and DNS suffix (botocore's partition data), as AWS answers getPartition there.
+        from ecr_pull_through_cache.catalog import partition_of_region
+
+        self.partition, self.dns_suffix = partition_of_region(region) or ("aws", "amazonaws.com")
 
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]  # the SDK takes a dict too
         token, a = args.token, args.args
-        acct, region = self.account_id, self.region
+        acct, region, partition, suffix = self.account_id, self.region, self.partition, self.dns_suffix
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": acct,
-                "arn": f"arn:{PARTITION}:iam::{acct}:user/preview",
+                "arn": f"arn:{partition}:iam::{acct}:user/preview",
                 "userId": "AIDAPREVIEW",
                 "id": acct,
             }
         if token == "aws:index/getPartition:getPartition":
             return {
-                "partition": PARTITION,
-                "dnsSuffix": DNS_SUFFIX,
-                "reverseDnsPrefix": "com.amazonaws",
-                "id": PARTITION,
+                "partition": partition,
+                "dnsSuffix": suffix,
+                "reverseDnsPrefix": ".".join(reversed(suffix.split("."))),
+                "id": partition,
             }
         if token == "aws:index/getRegion:getRegion":
             return {
@@ -173,13 +175,13 @@ class FakeCloud(pulumi.runtime.Mocks):
                 "name": region,
                 "id": region,
                 "description": region,
-                "endpoint": f"ec2.{region}.{DNS_SUFFIX}",
+                "endpoint": f"ec2.{region}.{suffix}",
             }
         if token == "aws:secretsmanager/getSecret:getSecret":
             name = a.get("name") or a.get("arn", "").split(":secret:", 1)[-1]
             arn = (
                 a.get("arn")
-                or f"arn:{PARTITION}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
+                or f"arn:{partition}:secretsmanager:{region}:{acct}:secret:{name}-{_digest(name, length=6)}"
             )
             return {"arn": arn, "name": name, "id": arn, "tags": {}}
         raise NotImplementedError(f"the fake cloud has no answer for invoke {token}")
@@ -200,7 +202,7 @@ class FakeCloud(pulumi.runtime.Mocks):
         return computed.get("id") or f"{args.name}-{_digest(args.typ, args.name)}", state
 
     def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        acct, region, p = self.account_id, self.region, PARTITION
+        acct, region, p = self.account_id, self.region, self.partition
         unique = _digest(typ, name, length=26)
         if typ == "aws:secretsmanager/secret:Secret":
             secret_name = inputs.get("name") or f"{inputs.get('namePrefix', name + '-')}{unique}"

@@ -338,3 +338,33 @@ def test_account_ids_set_with_config_path_arrive_as_integers_and_are_accepted(tm
         result = workspace.run("preview", *workspace.pack_args(), cwd=project, check=False)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "golden" in result.stdout and "qa-consumers" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "region, partition, suffix",
+    [("cn-north-1", "aws-cn", "amazonaws.com.cn"), ("us-gov-west-1", "aws-us-gov", "amazonaws.com")],
+)
+def test_stacks_in_other_partitions_preview_with_their_own_partition(tmp_path, region, partition, suffix):
+    """A China and a GovCloud stack, each with an ECR upstream of its own partition: the real CLI previews them with
+    their partition's hosts and ARNs, and ptc agrees."""
+    stack = {
+        "aws:region": region,
+        "ecr-pull-through-cache:environment": "qa",
+        "ecr-pull-through-cache:upstreams": [
+            {"kind": "ecr-public"},
+            {"kind": "ecr", "prefix": "golden", "registry": f"210987654321.dkr.ecr.{region}.{suffix}"},
+        ],
+    }
+    with engine(tmp_path) as (workspace, _):
+        project = project_copy(tmp_path / "project")
+        (project / "Pulumi.qa.yaml").write_text(yaml.safe_dump({"config": stack}))
+        workspace.run("stack", "init", "qa", cwd=project)
+        real = real_preview(workspace, project, "qa")
+        offline = ptc_preview(project, "qa")
+    output = real["output"].stdout
+    assert real["ok"], output[-5000:] + real["output"].stderr[-2000:]
+    # The consumer policy and the upstream role name this partition's ARNs (from getPartition and the account).
+    assert f"arn:{partition}:ecr:{region}:123456789012:repository/golden/*" in output
+    assert f"arn:{partition}:ecr:{region}:210987654321:repository/*" in output
+    assert "arn:aws:" not in output
+    assert_agree(offline, real, yaml.safe_dump({"config": stack}))

@@ -49,7 +49,7 @@ OTHERS = [
         "kind": "gitlab-container-registry",
         "token": {"group": "acme/platform", "type": "group-access-token", "expires_in_days": 90},
     },
-    {"kind": "ecr", "prefix": "golden", "registry": "210987654321.dkr.ecr.us-east-2.amazonaws.com"},
+    {"kind": "ecr", "prefix": "golden", "registry": "210987654321"},  # an account id: a registry of the stack's region
     {
         "kind": "ecr",
         "prefix": "release",
@@ -79,7 +79,8 @@ def stacks(draw: Any) -> tuple[dict[str, Any], dict[str, str]]:
             prefix = catalog.get_kind(entry["kind"]).default_prefix
             tokens[prefix] = f"EXAMPLE-{entry['kind']}-not-a-token"
     config: dict[str, Any] = {
-        "aws:region": draw(st.sampled_from(["us-east-2", "eu-west-1"])),
+        # Other partitions too: hosts, ARNs and the same-partition rule of ECR upstreams follow the region.
+        "aws:region": draw(st.sampled_from(["us-east-2", "eu-west-1", "cn-north-1", "us-gov-west-1"])),
         f"{PROJECT}:environment": draw(st.sampled_from(["dev", "qa-eu", "prod", "production"])),
         f"{PROJECT}:upstreams": upstreams,
     }

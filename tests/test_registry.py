@@ -442,3 +442,24 @@ def test_scanning_covers_a_prefix_with_double_separators():
     ]
     filters = [f["filter"] for f in scanning.inputs["rules"][0]["repositoryFilters"]]
     assert "docker*hub/*" in filters and "ecr-public/*" in filters
+
+
+@pytest.mark.parametrize(
+    "region, partition, suffix",
+    [("cn-north-1", "aws-cn", "amazonaws.com.cn"), ("us-gov-west-1", "aws-us-gov", "amazonaws.com")],
+)
+def test_a_stack_in_another_partition_previews_with_its_own_hosts_and_arns(region, partition, suffix):
+    """ptc's fake cloud answers getPartition for the stack's region from botocore's partition data, as AWS does:
+    the registry host, the consumer policy's ARNs and an ECR upstream of the same partition follow."""
+    config = copy.deepcopy(BASE_CONFIG)
+    config["aws:region"] = region
+    config["upstreams"].append({"kind": "ecr", "prefix": "golden", "registry": "210987654321"})
+    result = run_stack(config, preview=False)
+    assert result.error is None, result.error
+    assert result.outputs["registry_url"] == f"123456789012.dkr.ecr.{region}.{suffix}"
+    document = json.loads(result.outputs["consumer_policy_document"])
+    resources = [
+        r for s in document["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    ]
+    assert all(r == "*" or r.startswith(f"arn:{partition}:ecr:{region}:") for r in resources), resources
+    assert result.outputs["upstreams"]["golden"]["upstream_url"] == f"210987654321.dkr.ecr.{region}.{suffix}"
