@@ -42,7 +42,13 @@ settings = parse_settings(
     faults=read_faults,
 )
 
-cache = PullThroughCache(settings.environment, registry_args(settings))
+args = registry_args(settings)
+if settings.upstream_grant_stacks:
+    # This registry is also an upstream of other cache stacks: their grants go into its one registry policy.
+    args["incoming_grants"] = [
+        pulumi.StackReference(stack).get_output("upstream_grants") for stack in settings.upstream_grant_stacks
+    ]
+cache = PullThroughCache(settings.environment, args)
 
 pulumi.export("registry_url", cache.registry_url)
 pulumi.export("upstreams", cache.upstreams)

@@ -254,6 +254,10 @@ class PullThroughCacheArgs(TypedDict, total=False):
     registry_policy_statements: str
     """JSON text: a list of extra registry policy statements (replication, other principals) merged into the one
     registry policy this stack owns."""
+    incoming_grants: pulumi.Input[list[pulumi.Input[dict[str, str]]]]
+    """Other cache stacks' `upstream_grants` outputs (read them with StackReferences): the grants for this registry
+    are merged into its one registry policy, as `UpstreamGrant` would apply them. An account whose cache stack owns
+    the registry policy takes its grants here; an `UpstreamGrant` beside it would overwrite that policy."""
 
 
 class TemplateOutput(TypedDict):

@@ -39,6 +39,7 @@ CONFIG_KEYS = (
     "random_prefix_suffix",
     "iam",
     "registry_policy_statements",
+    "upstream_grant_stacks",
 )
 """Every config key of the project namespace (docs/DESIGN.md section 5 and the project's own)."""
 
@@ -54,6 +55,7 @@ OPTIONAL_OBJECT_KEYS = (
     "consumers",
     "iam",
     "registry_policy_statements",
+    "upstream_grant_stacks",
 )
 """Keys `Pulumi.yaml` declares with an empty default (`{}` or `[]`), read as absent.
 
@@ -62,6 +64,9 @@ program starts (pkg/workspace/config.go, mergeConfig: "Stack '<name>' is missing
 optional keys carry an empty default, which the CLI merges into the stack's config; an empty value therefore means
 "not set", whether the stack wrote it or the default did.
 """
+
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", re.ASCII)
+"""A fully qualified stack name, `<organization>/<project>/<stack>`."""
 
 MAX_RULES = 50
 """Pull through cache rules per registry per region (not adjustable)."""
@@ -272,6 +277,8 @@ class Settings:
     secret_recovery_window_days: int = 30
     iam: IamSettings = field(default_factory=IamSettings)
     registry_policy_statements: tuple[dict[str, Any], ...] = ()
+    upstream_grant_stacks: tuple[str, ...] = ()
+    """Cache stacks (`org/project/stack`) whose `upstream_grants` for this registry its one registry policy carries."""
 
 
 @dataclass(frozen=True)
@@ -936,6 +943,15 @@ def parse_settings(
     tags = _tags(c, raw.get("tags"))
     iam_settings = _iam(c, raw.get("iam"))
     registry_statements = _registry_statements(c, raw.get("registry_policy_statements"))
+    grant_stacks = c.string_list("upstream_grant_stacks", "", raw.get("upstream_grant_stacks")) or []
+    for stack in grant_stacks:
+        if not STACK_NAME.fullmatch(stack):
+            c.add(
+                "upstream_grant_stacks",
+                "",
+                f"{_show(stack)} is not a fully qualified stack name (<organization>/<project>/<stack>), as "
+                "pulumi.StackReference takes it",
+            )
     kms = _kms(c, raw.get("kms"), context)
     scanning = _scanning(c, raw.get("scanning"))
     consumers = _consumers(c, raw.get("consumers"))
@@ -1050,6 +1066,7 @@ def parse_settings(
         secret_recovery_window_days=recovery,
         iam=iam_settings,
         registry_policy_statements=registry_statements,
+        upstream_grant_stacks=tuple(dict.fromkeys(grant_stacks)),
     )
 
 

@@ -375,6 +375,26 @@ def registry_policy(
     return {"Version": VERSION, "Statement": [*statements, *extra_statements]}
 
 
+class PolicyTooLarge(ValueError):
+    """A merged policy over its quota: the message says by how much and what to do."""
+
+
+def registry_policy_text(document: Document) -> str:
+    """The registry policy as ECR stores it, without spaces (RegistryPolicyText counts every character), refused
+    past its 10,240 characters with what to do instead."""
+    text = json.dumps(document, separators=(",", ":"))
+    if len(text) > REGISTRY_POLICY_MAX:
+        statements = document.get("Statement") or []
+        raise PolicyTooLarge(
+            f"the registry policy would be {len(text)} characters with its {len(statements)} statements; ECR allows "
+            f"{REGISTRY_POLICY_MAX} (RegistryPolicyText in botocore's model). Grant the caches that do not fit in the "
+            "upstream repositories' own repository policies instead (ECR user guide, pull-through-cache-private: "
+            "the owner grants through its registry or repository policies), mirror one upstream prefix per cache "
+            "stack rather than many, or move some upstream repositories to another registry"
+        )
+    return text
+
+
 def cached_repository_policy(partition: str, account_ids: Iterable[str], organization_id: str | None) -> Document:
     """Repository policy that creation templates put on cached repositories, so the same principals can pull."""
     return {

@@ -20,7 +20,7 @@ from typing import Any, Optional, cast
 import pulumi
 import pulumi_aws as aws
 
-from . import catalog, config, iam, images, naming
+from . import catalog, config, iam, images, naming, upstream_grant
 from .args import PullThroughCacheArgs, UpstreamArgs, UpstreamCacheArgs, UpstreamOutput
 from .context import aws_context
 from .upstream_cache import UpstreamCache, merge_tags, plain
@@ -30,7 +30,9 @@ TYPE = "ecr-pull-through-cache:index:PullThroughCache"
 
 def _settings(args: PullThroughCacheArgs) -> tuple[config.Settings, Any]:
     """Validate the arguments as a stack config; returns the settings and the tags as given."""
-    raw: dict[str, Any] = plain({k: v for k, v in args.items() if k not in ("upstreams", "tags", "template")})
+    raw: dict[str, Any] = plain(
+        {k: v for k, v in args.items() if k not in ("upstreams", "tags", "template", "incoming_grants")}
+    )
     faults: list[config.Fault] = []
     tags = args.get("tags")
     raw["tags"] = None if isinstance(tags, pulumi.Output) else tags
@@ -169,8 +171,9 @@ class PullThroughCache(pulumi.ComponentResource):
         if settings.scanning is not None:
             self._scanning(name, settings.scanning, caches, child)
         prefixes = pulumi.Output.all(*[c.prefix for c in caches])
-        if settings.consumers is not None or settings.registry_policy_statements:
-            self._registry_policy(name, settings, prefixes, ctx, child)
+        incoming = args.get("incoming_grants")
+        if settings.consumers is not None or settings.registry_policy_statements or incoming is not None:
+            self._registry_policy(name, settings, prefixes, incoming, ctx, child)
 
         documents, policies = self._consumer_policies(name, settings, caches, ctx, tags, child)
 
@@ -274,28 +277,36 @@ class PullThroughCache(pulumi.ComponentResource):
         name: str,
         settings: config.Settings,
         prefixes: pulumi.Output[list[str]],
+        incoming: Any,
         ctx: Any,
         child: pulumi.ResourceOptions,
     ) -> None:
-        """The registry's one policy: other accounts may create and import cached repositories under the prefixes
-        (and nowhere else), merged with the stack's extra statements."""
+        """The registry's one policy (AWS keeps one per registry and region, and PutRegistryPolicy replaces it):
+        other accounts may create and import cached repositories under the prefixes (and nowhere else), the stack's
+        extra statements, and the grants other cache stacks make to this registry."""
         consumers = settings.consumers
         extra = settings.registry_policy_statements
+
+        def document(v: list[Any]) -> str:
+            partition, region, account, names, grants = v
+            host = f"{account}.dkr.ecr.{region}.{catalog.partition_of_region(region)[1]}"  # type: ignore[index]
+            own = iam.registry_policy(
+                partition,
+                region,
+                account,
+                names if consumers is not None else [],
+                consumers.account_ids if consumers else (),
+                consumers.organization_id if consumers else None,
+                extra,
+            )
+            statements = upstream_grant.merge_statements(host, own["Statement"], list(grants or []))
+            return iam.registry_policy_text({"Version": iam.VERSION, "Statement": statements})
+
         aws.ecr.RegistryPolicy(
             f"{name}-consumers",
-            policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefixes).apply(
-                lambda v: json.dumps(
-                    iam.registry_policy(
-                        v[0],
-                        v[1],
-                        v[2],
-                        v[3] if consumers is not None else [],
-                        consumers.account_ids if consumers else (),
-                        consumers.organization_id if consumers else None,
-                        extra,
-                    )
-                )
-            ),
+            policy=pulumi.Output.all(
+                ctx.partition, ctx.region, ctx.account_id, prefixes, pulumi.Output.from_input(incoming or [])
+            ).apply(document),
             opts=child,
         )
 

@@ -72,46 +72,59 @@ def grant_faults(statement: Any, account: str, region: str) -> list[str]:
     return faults
 
 
-def merged_policy(grants: Any, registry: str, own_statements: list[dict[str, Any]]) -> str:
-    """The registry policy: this registry's own statements plus the checked grants for it."""
+def grants_for(grants: Any, registry: str) -> list[dict[str, Any]]:
+    """The checked grant statements for `registry` in one cache stack's `upstream_grants` (empty when it has none)."""
     match = catalog.ECR_HOST.fullmatch(registry)
     assert match is not None  # validated before
     grants = grants or {}
     if not isinstance(grants, dict):
         raise GrantError("grants must be the cache stack's upstream_grants output (a map of registry host to policy)")
     text = grants.get(registry)
-    statements: list[Any] = []
-    if text is not None:
-        try:
-            document = json.loads(text)
-        except (TypeError, ValueError):
-            raise GrantError(f"the grant for {registry} is not a JSON policy document") from None
-        found = document.get("Statement") if isinstance(document, dict) else None
-        if not isinstance(found, list):
-            raise GrantError(f"the grant for {registry} has no Statement list")
-        statements = found
-        for index, statement in enumerate(statements):
-            faults = grant_faults(statement, match.group("account"), match.group("region"))
-            if faults:
-                raise GrantError(
-                    f"the grant for {registry}, statement {index}, {'; '.join(faults)}: it is not "
-                    "applied. Check the cache stack's upstream_grants output."
-                )
+    if text is None:
+        return []
+    try:
+        document = json.loads(text)
+    except (TypeError, ValueError):
+        raise GrantError(f"the grant for {registry} is not a JSON policy document") from None
+    found = document.get("Statement") if isinstance(document, dict) else None
+    if not isinstance(found, list):
+        raise GrantError(f"the grant for {registry} has no Statement list")
+    for index, statement in enumerate(found):
+        faults = grant_faults(statement, match.group("account"), match.group("region"))
+        if faults:
+            raise GrantError(
+                f"the grant for {registry}, statement {index}, {'; '.join(faults)}: it is not "
+                "applied. Check the cache stack's upstream_grants output."
+            )
+    return found
+
+
+def merge_statements(registry: str, own_statements: list[dict[str, Any]], grants: list[Any]) -> list[dict[str, Any]]:
+    """This registry's own statements, then every cache stack's grants for it; no statement id twice."""
+    statements = [s for each in grants for s in grants_for(each, registry)]
     sids = {s.get("Sid") for s in own_statements}
-    clashing = [s.get("Sid") for s in statements if s.get("Sid") in sids]
+    clashing = [str(s.get("Sid")) for s in statements if s.get("Sid") in sids]
     if clashing:
         raise GrantError(
             f"the grant for {registry} reuses the statement id(s) {', '.join(clashing)} of this "
             "registry's own statements; rename those"
         )
-    merged = [*own_statements, *statements]
+    return [*own_statements, *statements]
+
+
+def merged_policy(grants: Any, registry: str, own_statements: list[dict[str, Any]]) -> str:
+    """The registry policy: this registry's own statements plus the checked grants for it."""
+    merged = merge_statements(registry, own_statements, [grants])
     if not merged:
+        known = ", ".join(sorted(grants)) if isinstance(grants, dict) and grants else "no registry"
         raise GrantError(
-            f"the cache stack grants nothing to {registry} (its upstream_grants has "
-            f"{', '.join(sorted(grants)) or 'no registry'}) and no statements of this registry were "
-            "given: there is no registry policy to apply"
+            f"the cache stack grants nothing to {registry} (its upstream_grants has {known}) and no statements of "
+            "this registry were given: there is no registry policy to apply"
         )
-    return json.dumps({"Version": iam.VERSION, "Statement": merged})
+    try:
+        return iam.registry_policy_text({"Version": iam.VERSION, "Statement": merged})
+    except iam.PolicyTooLarge as exc:
+        raise GrantError(f"{registry}: {exc}") from None
 
 
 class UpstreamGrant(pulumi.ComponentResource):

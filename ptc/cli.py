@@ -43,6 +43,13 @@ def parser() -> argparse.ArgumentParser:
         "--policy-config", metavar="FILE", help="policy configuration, as for `pulumi preview --policy-pack-config`"
     )
     preview.add_argument(
+        "--stack-outputs",
+        action="append",
+        metavar="NAME=FILE",
+        help="the outputs of a stack the program reads with StackReference (NAME as the program names it), from "
+        "`pulumi stack output --json` (repeatable)",
+    )
+    preview.add_argument(
         "--policy-pack",
         dest="policy_packs",
         action="append",

@@ -190,7 +190,10 @@ class FakeCloud(pulumi.runtime.Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             name = args.resource_id or args.name
             if name not in self.stack_references:
-                raise LookupError(f"the fake cloud has no outputs for stack {name}")
+                raise LookupError(
+                    f"the program reads the stack {name} through a StackReference; give its outputs with "
+                    f"--stack-outputs {name}=outputs.json (what `pulumi stack output --json --stack {name}` prints)"
+                )
             return name, {"name": name, "outputs": self.stack_references[name], "secretOutputNames": []}
         state = dict(args.inputs)
         if not args.custom:

@@ -95,6 +95,7 @@ def preview_stacks(
     project_dir: Path,
     configs: list[StackConfig],
     policy_config: dict[str, Any] | None = None,
+    stack_references: dict[str, dict[str, Any]] | None = None,
 ) -> list[PreviewReport]:
     """Preview several stacks in one process.
 
@@ -108,7 +109,9 @@ def preview_stacks(
         for index, (config, stack_packs) in enumerate(zip(configs, packs, strict=True)):
             # The last stack's objects are left to the process's exit (ptc reports and exits): no collection pass.
             last = index == len(configs) - 1
-            reports.append(_preview_one(project_dir, config, stack_packs, policy_config, collect=not last))
+            reports.append(
+                _preview_one(project_dir, config, stack_packs, policy_config, stack_references, collect=not last)
+            )
     finally:
         for stack_packs in packs:
             if stack_packs is not None:
@@ -121,6 +124,7 @@ def _preview_one(
     config: StackConfig,
     packs: PolicyPacks | RelayedPacks | None,
     policy_config: dict[str, Any] | None,
+    stack_references: dict[str, dict[str, Any]] | None,
     *,
     collect: bool,
 ) -> PreviewReport:
@@ -130,7 +134,12 @@ def _preview_one(
     try:
         timing.mark("config")
         result = run_program(
-            project_dir, config, preview=True, on_register=analysis.add if analysis else None, collect=collect
+            project_dir,
+            config,
+            preview=True,
+            on_register=analysis.add if analysis else None,
+            stack_references=stack_references,
+            collect=collect,
         )
         timing.mark("program")
         report = PreviewReport(
@@ -186,6 +195,22 @@ def _project_name(project_dir: Path) -> str:
         return project_dir.name
 
 
+def load_stack_outputs(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """`--stack-outputs NAME=FILE`: the outputs a StackReference to NAME reads, from `pulumi stack output --json`."""
+    from .outputs import OutputsError, load_outputs
+
+    found: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise StackConfigError(f"--stack-outputs {pair!r}: write it as <organization>/<project>/<stack>=FILE")
+        try:
+            found[name] = load_outputs(path)
+        except OutputsError as exc:
+            raise StackConfigError(f"--stack-outputs {name}: {exc}") from None
+    return found
+
+
 def load_policy_config(path: Path) -> dict[str, Any]:
     """A `pulumi preview --policy-pack-config` file (JSON, or YAML)."""
     from .yaml12 import YamlError, load_file
@@ -239,6 +264,7 @@ def run(args: Any, console: Console) -> int:
     unreadable: list[PreviewReport] = []
     try:
         policy_config = load_policy_config(Path(args.policy_config)) if args.policy_config else None
+        references = load_stack_outputs(args.stack_outputs or [])
         if args.all:
             configs = []
             for name in stack_names(project_dir):  # every readable stack is previewed; the others are reported
@@ -256,7 +282,7 @@ def run(args: Any, console: Console) -> int:
             )
         ]
     else:
-        reports = preview_stacks(project_dir, configs, policy_config) if configs else []
+        reports = preview_stacks(project_dir, configs, policy_config, references) if configs else []
         reports = sorted(reports + unreadable, key=lambda r: r.stack)
     if args.json:
         document = reports[0].to_json() if not args.all else {"stacks": {r.stack: r.to_json() for r in reports}}

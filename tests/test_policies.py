@@ -248,6 +248,26 @@ CASES = [
         "dev-docker-hub-gitlab-token",
         "acts as a person",
     ),
+    (
+        "a second registry policy for the same registry",
+        lambda s: (
+            registry_policy(
+                {"Effect": "Allow", "Principal": {"AWS": "210987654321"}, "Action": CREATE, "Resource": HUB_ARN}
+            )(s),
+            s.append(
+                Spec(
+                    REGISTRY_POLICY,
+                    "dev-upstream-registry-policy",
+                    {"policy": json.dumps({"Version": "2012-10-17", "Statement": []})},
+                )
+            ),
+        ),
+        False,
+        {"cache-principals-allowed": {"allowedAccounts": ["210987654321"]}},
+        "one-registry-policy",
+        "dev-upstream-registry-policy",
+        "ECR keeps one policy per registry and PutRegistryPolicy replaces it",
+    ),
     # --- security: who is let in (registry, repository and template policies)
     (
         "registry policy lets anyone create and import",
@@ -1075,6 +1095,7 @@ def test_analyzer_info_describes_every_policy(packs):
         "cache-principals-allowed",
         "gitlab-token-least-privilege",
         "gitlab-personal-access-token",
+        "one-registry-policy",
     }
     assert set(infos["ecr-ptc-conventions"].policies) == {
         "prefix-naming",

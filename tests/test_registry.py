@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from typing import Any
 
 import pulumi
 import pytest
@@ -463,3 +464,77 @@ def test_a_stack_in_another_partition_previews_with_its_own_hosts_and_arns(regio
     ]
     assert all(r == "*" or r.startswith(f"arn:{partition}:ecr:{region}:") for r in resources), resources
     assert result.outputs["upstreams"]["golden"]["upstream_url"] == f"210987654321.dkr.ecr.{region}.{suffix}"
+
+
+GOLDEN = "210987654321.dkr.ecr.us-east-2.amazonaws.com"
+
+
+def grant_outputs(*roles: str, host: str = GOLDEN) -> dict[str, Any]:
+    """A cache stack's outputs with `upstream_grants` for `host`, one statement per role."""
+    statements = [
+        {
+            "Sid": f"PullThroughCache{index}",
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:BatchImportUpstreamImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:GetImageCopyStatus",
+            ],
+            "Resource": f"arn:aws:ecr:us-east-2:210987654321:repository/team{index}/*",
+        }
+        for index, role in enumerate(roles)
+    ]
+    return {
+        "registry_url": "123456789012.dkr.ecr.us-east-2.amazonaws.com",
+        "upstreams": {},
+        "upstream_grants": {host: json.dumps({"Version": "2012-10-17", "Statement": statements})},
+    }
+
+
+def test_a_cache_stack_that_is_also_an_upstream_owns_the_one_registry_policy_with_the_grants():
+    """The golden account runs a cache too (consumers): its one registry policy carries the consumers' statements
+    and the grants other cache stacks make to it, instead of an UpstreamGrant that would overwrite it."""
+    config = copy.deepcopy(BASE_CONFIG)
+    config["consumers"] = {"account_ids": ["333333333333"]}
+    config["upstream_grant_stacks"] = ["acme/ecr-pull-through-cache/prod"]
+    stack = stack_config(config)
+    references = {"acme/ecr-pull-through-cache/prod": grant_outputs("arn:aws:iam::123456789012:role/prod-golden")}
+    from ptc.mock_engine import run_program
+
+    result = run_program(ROOT, stack, preview=False, account_id="210987654321", stack_references=references)
+    assert result.error is None, result.error
+    (policy,) = [r for r in result.resources if r.type == "aws:ecr/registryPolicy:RegistryPolicy"]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    principals = json.dumps([s["Principal"] for s in statements])
+    assert "333333333333" in principals and "role/prod-golden" in principals
+    assert " " not in policy.inputs["policy"]  # stored as ECR counts it: every character
+
+
+def test_grants_beyond_the_registry_policy_quota_are_refused_with_what_to_do():
+    from ecr_pull_through_cache import upstream_grant
+
+    roles = [
+        f"arn:aws:iam::{100000000000 + i}:role/ecr-pull-through-cache-prod-golden-upstream-{i:04d}" for i in range(40)
+    ]
+    with pytest.raises(upstream_grant.GrantError) as err:
+        upstream_grant.merged_policy(grant_outputs(*roles)["upstream_grants"], GOLDEN, [])
+    message = str(err.value)
+    assert "characters with its 40 statements; ECR allows 10240" in message
+    assert "repository policies" in message  # the way out
+    fits = upstream_grant.merged_policy(grant_outputs(*roles[:20])["upstream_grants"], GOLDEN, [])
+    assert len(fits) <= 10240
+
+
+def test_a_stack_reference_without_outputs_says_how_to_give_them():
+    config = copy.deepcopy(BASE_CONFIG)
+    config["upstream_grant_stacks"] = ["acme/ecr-pull-through-cache/prod"]
+    result = run_stack(config)
+    assert "--stack-outputs acme/ecr-pull-through-cache/prod=outputs.json" in str(result.error)
+
+
+def test_upstream_grant_stacks_must_be_fully_qualified_stack_names():
+    config = copy.deepcopy(BASE_CONFIG)
+    config["upstream_grant_stacks"] = ["prod"]
+    assert "is not a fully qualified stack name" in str(run_stack(config).error)

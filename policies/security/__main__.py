@@ -7,6 +7,7 @@ import encryption
 import gitlab_tokens
 import permissions
 import principals
+import registry_policy
 import scopes
 import speedups
 import upstreams
@@ -23,6 +24,7 @@ POLICIES = [
     upstreams.ALLOWLIST_POLICY,
     upstreams.KIND_POLICY,
     permissions.POLICY,
+    registry_policy.POLICY,
     principals.POLICY,
     encryption.SECRET_KEY_POLICY,
     encryption.POLICY,

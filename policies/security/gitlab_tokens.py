@@ -77,7 +77,7 @@ def validate_least_privilege(args: StackValidationArgs, report: ReportViolation)
             scopes = [s for s in as_list(get(token.props, "scopes"))]
             if scopes != ["read_registry"]:
                 report(
-                    f"The GitLab {kind} {what} {feeds} with the scopes {', '.join(map(str, scopes)) or 'none'}; "
+                    f"The GitLab {kind} {what} {feeds} with the scopes {', '.join(map(shown, scopes)) or 'none'}; "
                     "give it exactly read_registry.",
                     token.urn,
                 )

@@ -57,8 +57,8 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
         elif kind not in allowed:
             report(
-                f"The secret {what} is tagged {TAG_UPSTREAM}={kind}, which is not an upstream that authenticates "
-                f"with a token ({', '.join(sorted(allowed))}); fix the tag or remove the credentials."
+                f"The secret {what} is tagged {TAG_UPSTREAM}={shown(kind)}, which is not an upstream that "
+                f"authenticates with a token ({', '.join(sorted(allowed))}); fix the tag or remove the credentials."
             )
         else:
             declared = get(tags, TAG_SCOPES)
