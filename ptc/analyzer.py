@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -549,6 +550,16 @@ class _Once:
             return self._value
 
 
+def pack_version(pack_dir: Path) -> str | None:
+    """`version:` of a pack's PulumiPolicy.yaml, if it has one."""
+    try:
+        text = (pack_dir / "PulumiPolicy.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"^version:\s*['\"]?([^'\"\s#]+)", text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
 class Analysis:
     """Every pack `Analyze`s each resource as the program registers it, as the engine does (before it creates the
     resource), in the packs' own processes while the program still runs; `end` then adds `AnalyzeStack` over
@@ -568,6 +579,14 @@ class Analysis:
         self._ended = False
         self._work = [
             packs._ready.submit(self._one_pack, p, q) for p, q in zip(packs.processes, self._queues, strict=True)
+        ]
+
+    def packs_ran(self) -> list[str]:
+        """After `violations`: `<name>@<version>` of each pack that analyzed the stack. The version is the one
+        PulumiPolicy.yaml gives, as the Pulumi CLI shows it (a Python pack always answers 0.0.1 itself)."""
+        return [
+            f"{info.name}@{pack_version(process.pack_dir) or info.version}"
+            for info, process in zip(self._packs.infos, self._packs.processes, strict=False)
         ]
 
     def add(self, resource: Registration) -> None:

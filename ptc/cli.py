@@ -31,6 +31,9 @@ def positive_int(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ptc", description="Operate ECR pull through caches built by this project.")
+    from ecr_pull_through_cache import __version__
+
+    top.add_argument("--version", action="version", version=f"ptc (ecr-pull-through-cache) {__version__}")
     verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     preview = verbs.add_parser("preview", help="offline preview and policy gate: no cloud account, no Pulumi CLI")

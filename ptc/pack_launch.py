@@ -316,10 +316,30 @@ def select_packs(dirs: list[Path]) -> None:
 
 def pack_dirs(project_dir: Path) -> list[Path]:
     """The packs to run: those `--policy-pack` named, else the project's (folders of `policies/` with a
-    PulumiPolicy.yaml)."""
+    PulumiPolicy.yaml), else the ones installed with this tool."""
     if _SELECTED is not None:
         return list(_SELECTED)
-    return sorted(p.parent for p in (project_dir / "policies").glob("*/PulumiPolicy.yaml"))
+    own = sorted(p.parent for p in (project_dir / "policies").glob("*/PulumiPolicy.yaml"))
+    return own or installed_packs()
+
+
+INSTALLED_PACKS = ("conventions", "security")
+"""The packs the wheel ships (`ecr_pull_through_cache.packs.<pack>`, pyproject.toml)."""
+
+
+def installed_packs() -> list[Path]:
+    """The packs that came with this tool, for projects without packs of their own (`policies/*`): in the wheel,
+    `ecr_pull_through_cache/packs/<pack>`; in a clone (installed editable), `policies/<pack>` beside `components/`."""
+    import ecr_pull_through_cache
+
+    library = Path(ecr_pull_through_cache.__file__).resolve().parent
+    found = []
+    for name in INSTALLED_PACKS:
+        for candidate in (library / "packs" / name, library.parent / "policies" / name):
+            if (candidate / "PulumiPolicy.yaml").is_file():
+                found.append(candidate)
+                break
+    return found
 
 
 def start_hosts(project_dir: Path) -> None:

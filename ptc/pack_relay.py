@@ -15,7 +15,7 @@ Protocol, over a stream socket pair: length-prefixed pickles (the relay is this 
 holds the socket).
     ptc to relay:  ("open", sid, pack dirs, StackConfig)   ("stream", sid, policy config)
                    ("add", sid, urn, RegisterResourceRequest bytes)   ("end", sid, urns or None)   ("close", sid)
-    relay to ptc:  ("done", sid, violations)   ("failed", sid, "PolicyPackError" | "PolicyConfigError", message)
+    relay to ptc:  ("done", sid, violations, packs)   ("failed", sid, "PolicyPackError" | "PolicyConfigError", message)
 When ptc closes its end (or dies: the kernel closes it), the relay closes every pack and its host, and leaves.
 """
 
@@ -75,6 +75,8 @@ class Relay:
         self._lock = threading.Lock()
         self._replies = self._sock.makefile("rb")
         self._next = 0
+        self.packs_ran: dict[int, list[str]] = {}
+        """Per stack, `<name>@<version>` of each pack that analyzed it."""
 
     def send(self, message: tuple[Any, ...]) -> None:
         try:
@@ -95,6 +97,7 @@ class Relay:
                 continue
             if kind == "done":
                 violations: list[dict[str, Any]] = reply[2]
+                self.packs_ran[sid] = list(reply[3])
                 return violations
             raise _FAILURES.get(reply[2], PolicyPackError)(reply[3])
         raise PolicyPackError("the process that runs the policy packs stopped before they answered")
@@ -141,6 +144,10 @@ class RelayedAnalysis:
 
     def violations(self) -> list[dict[str, Any]]:
         return self._relay.wait(self._sid)
+
+    def packs_ran(self) -> list[str]:
+        """After `violations`: `<name>@<version>` of each pack that analyzed the stack."""
+        return self._relay.packs_ran.get(self._sid, [])
 
 
 _RELAY: Relay | None = None
@@ -218,12 +225,13 @@ def _serve(sock: socket.socket) -> None:
             if sid in opened:
                 raise opened[sid]
             found = analyses[sid].violations()
+            ran = analyses[sid].packs_ran()
         except (PolicyPackError, PolicyConfigError) as exc:
             _send(sock, lock, ("failed", sid, type(exc).__name__, str(exc)))
         except Exception as exc:  # noqa: BLE001 - its message could quote a secret: only its type is told
             _send(sock, lock, ("failed", sid, "PolicyPackError", f"the policy packs failed ({type(exc).__name__})"))
         else:
-            _send(sock, lock, ("done", sid, found))
+            _send(sock, lock, ("done", sid, found, ran))
 
     stream = sock.makefile("rb")
     try:

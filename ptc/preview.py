@@ -34,8 +34,8 @@ class PreviewReport:
     """Requests AWS would refuse (`ptc.aws_api`); any makes the preview an error."""
     error: str | None = None
     """The config fault or program failure, already worded for people."""
-    packs_ran: bool = True
-    """Whether any policy pack analyzed the stack: without one, no verdict is "passed"."""
+    packs: list[str] = field(default_factory=list)
+    """`<name>@<version>` of each policy pack that analyzed the stack: without one, no verdict is "passed"."""
 
     @property
     def exit_code(self) -> int:
@@ -61,6 +61,7 @@ class PreviewReport:
             ],
             "outputs": render.display_value(self.outputs),
             "violations": self.violations,
+            "packs": self.packs,
         }
         if self.aws_findings:
             document["aws_findings"] = self.aws_findings
@@ -147,7 +148,6 @@ def _preview_one(
             stack=config.stack,
             resources=result.resources,
             outputs=result.outputs,
-            packs_ran=analysis is not None,
         )
         if config.esc_placeholders:
             report.notes.append(
@@ -176,6 +176,7 @@ def _preview_one(
             report.violations = sorted(
                 analysis.violations(), key=lambda v: (v["pack"], v["urn"] or "", v["policy"], v["message"])
             )
+            report.packs = analysis.packs_ran()
             timing.mark("packs")
     except (PolicyPackError, PolicyConfigError) as exc:
         report = PreviewReport(project=config.project, stack=config.stack, error=str(exc))
@@ -248,10 +249,12 @@ def print_report(report: PreviewReport, console: Console) -> None:
     advisory = sum(v["level"] == "advisory" for v in report.violations)
     if mandatory:
         verdict = "[bold red]blocked by policy[/bold red]"
-    elif report.packs_ran:
+    elif report.packs:
         verdict = "[green]policies passed[/green]"
     else:
         verdict = "[yellow]no policy pack ran[/yellow] (give one with --policy-pack DIR)"
+    if report.packs:
+        console.print(Text.assemble(("Policy packs: ", "bold"), ", ".join(report.packs)), highlight=False)
     # The same count as --json's "resources" (the stack itself is neither counted nor listed there).
     console.print(
         f"Resources: {len(report.resources)} to create; policy: {mandatory} mandatory, {advisory} advisory; {verdict}",

@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-SOURCES = ("pyproject.toml", "README.md", "components", "ptc")
+SOURCES = ("pyproject.toml", "README.md", "components", "ptc", "policies")
 IMPORT_NAME = "ecr_pull_through_cache"
 
 
@@ -85,6 +85,9 @@ def test_the_wheel_has_one_top_level_package_and_ranges_not_pins(wheel: Path) ->
     top_level = {name.split("/", 1)[0] for name in names if ".dist-info/" not in name}
     assert top_level == {IMPORT_NAME}, "nothing else (no `components`, no `ptc`) lands in site-packages"
     assert f"{IMPORT_NAME}/ptc/cli.py" in names and f"{IMPORT_NAME}/catalog.py" in names
+    for pack in ("security", "conventions"):  # the packs travel with the tool, each whole
+        for name in ("PulumiPolicy.yaml", "requirements.txt", "__main__.py", "hardening.py"):
+            assert f"{IMPORT_NAME}/packs/{pack}/{name}" in names
     assert requires and not [r for r in requires if "==" in r], "installers get compatible ranges, not pins"
 
 
@@ -154,3 +157,27 @@ def test_a_throwaway_program_imports_the_library_beside_its_own_components_modul
     assert own == "the program’s own module" and other == "another ptc"
     assert image == "123456789012.dkr.ecr.us-east-2.amazonaws.com/docker-hub/library/nginx:1.27"
     assert str(venv) in where, "the installed copy, not the clone"
+
+
+def test_installed_ptc_runs_its_own_packs_on_a_project_without_any(venv: Path, tmp_path: Path) -> None:
+    """A scratch project of one's own, no policies/ folder: `ptc preview` runs the packs installed with it, names
+    them, and blocks an `ecr:*` grant (exit 1); `ptc --version` says which release it is."""
+    project = tmp_path / "scratch"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: scratch\nruntime:\n  name: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-2\n")
+    (project / "__main__.py").write_text(
+        "import json\nimport pulumi_aws as aws\n"
+        "aws.iam.Policy('admin', policy=json.dumps({'Version': '2012-10-17', 'Statement': "
+        "[{'Effect': 'Allow', 'Action': 'ecr:*', 'Resource': '*'}]}))\n"
+    )
+    ptc = venv / "bin" / "ptc"
+    run = subprocess.run([ptc, "preview"], cwd=project, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "cache-permissions-scoped" in run.stdout and "grants ecr:*" in run.stdout
+    assert "Policy packs: ecr-ptc-conventions@0.1.0, ecr-ptc-security@0.1.0" in run.stdout
+    assert "policies passed" not in run.stdout
+    version = subprocess.run([ptc, "--version"], env=clean_env(), capture_output=True, text=True)
+    from ecr_pull_through_cache import __version__
+
+    assert version.stdout.strip() == f"ptc (ecr-pull-through-cache) {__version__}"
