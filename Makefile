@@ -67,7 +67,7 @@ lint-types: $(STAMP)  ## mypy, strict on components/ and ptc/ (pyproject.toml)
 
 lint-ci: $(STAMP)  ## the workflow and pipeline files against their published schemas (vendored, offline)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml .gitlab/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 
 bench: $(STAMP)

@@ -134,10 +134,14 @@ def _preview_one(
     analysis = packs.stream(policy_config) if packs is not None else None
     try:
         timing.mark("config")
+        from .mock_engine import FAKE_ACCOUNT_ID
+
+        account = config.account or FAKE_ACCOUNT_ID
         result = run_program(
             project_dir,
             config,
             preview=True,
+            account_id=account,
             on_register=analysis.add if analysis else None,
             stack_references=stack_references,
             collect=collect,
@@ -163,9 +167,14 @@ def _preview_one(
         # Phase 2, here meanwhile: the create requests as AWS would check them (botocore's model and AWS's quotas).
         # A finding makes the preview an error, and the packs' answers (or their failure) are then not reported.
         from . import aws_api
-        from .mock_engine import FAKE_ACCOUNT_ID
 
-        findings = aws_api.check(result.resources, account=FAKE_ACCOUNT_ID, region=config.region)
+        findings = aws_api.check(result.resources, account=account, region=config.region)
+        unchecked = aws_api.unmodelled(result.resources)
+        if unchecked:
+            report.notes.append(
+                f"AWS's request rules are not modelled here for {', '.join(unchecked)}: the policy packs checked "
+                "those resources, `pulumi preview` checks their requests"
+            )
         timing.mark("aws checks")
         if findings:
             report.aws_findings = [f.to_json() for f in findings]

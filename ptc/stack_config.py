@@ -39,6 +39,17 @@ class StackConfig:
     esc_placeholders: list[str] = field(default_factory=list)
     """Keys given a placeholder because ESC could not be opened here (no `esc` CLI): assumed, not checked."""
 
+    @property
+    def account(self) -> str | None:
+        """The account the stack deploys to when `aws:allowedAccountIds` names exactly one (the AWS provider then
+        refuses any other, pulumi-aws's provider config): the account `ptc preview`'s fake cloud answers as."""
+        allowed = self.get("aws:allowedAccountIds")
+        if isinstance(allowed, list) and len(allowed) == 1 and isinstance(allowed[0], str):
+            account = allowed[0]
+            if len(account) == 12 and account.isascii() and account.isdigit():
+                return account
+        return None
+
     def get(self, key: str, default: Any = None) -> Any:
         """A value decoded from its runtime string (`aws:region`, `ecr-pull-through-cache:upstreams`)."""
         if key not in self.values:

@@ -169,10 +169,12 @@ class Fake:
     name: str
     properties: dict[str, Any]
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    parent_type: str = ""
 
     @property
     def urn(self) -> str:
-        return f"urn:pulumi:test::p::{self.type}::{self.name}"
+        chain = f"{self.parent_type}${self.type}" if self.parent_type else self.type
+        return f"urn:pulumi:test::p::{chain}::{self.name}"
 
 
 def secret(value: Any) -> dict[str, Any]:
@@ -347,8 +349,28 @@ CASES = [
         "ecrRepositoryPrefix",
         "51 rules",
     ),
-    ("a type with no request model", [Fake("aws:s3/bucket:Bucket", "t-bucket", {})], "", "no AWS request model"),
+    (
+        "a type with no request model inside a component",
+        [Fake("aws:s3/bucket:Bucket", "t-bucket", {}, parent_type="ecr-pull-through-cache:index:UpstreamCache")],
+        "",
+        "no AWS request model",
+    ),
 ]
+
+
+def test_a_users_own_resource_of_an_unmodelled_type_is_listed_not_refused():
+    """A program that uses the components beside its own resources (a workload, a bucket) previews: only a type one
+    of our components emits must be modelled."""
+    own = Fake("aws:s3/bucket:Bucket", "logs", {})
+    nested = Fake("aws:ecs/taskDefinition:TaskDefinition", "t", {}, parent_type="acme:index:Workload")
+    assert aws_api.check([own, nested], account=FAKE_ACCOUNT_ID, region=REGION) == []
+    assert aws_api.unmodelled([own, nested, rule()]) == [
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "aws:s3/bucket:Bucket",
+    ]
+    assert aws_api.from_component("urn:pulumi:s::p::acme:index:X$ecr-pull-through-cache:index:UpstreamCache$aws:x:Y::n")
+    assert not aws_api.from_component("urn:pulumi:s::p::ecr-pull-through-cache:index:UpstreamCache::n")
+    assert not aws_api.from_component("not a urn")
 
 
 @pytest.mark.parametrize("case, resources, field_, message", CASES, ids=[c[0] for c in CASES])

@@ -25,7 +25,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
-SOURCES = ("pyproject.toml", "README.md", "components", "ptc", "policies")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "components", "ptc", "policies")
 IMPORT_NAME = "ecr_pull_through_cache"
 
 
@@ -71,6 +71,12 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PULUMI_", "PTC_"))}
     return env
+
+
+def test_the_wheel_carries_the_license(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        licenses = [name for name in archive.namelist() if name.endswith("/LICENSE") and ".dist-info/" in name]
+    assert licenses, "the wheel has no LICENSE (setuptools takes LICENSE* from the project root)"
 
 
 def test_the_wheel_has_one_top_level_package_and_ranges_not_pins(wheel: Path) -> None:

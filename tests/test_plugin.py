@@ -326,6 +326,43 @@ def test_plugin_files():
     assert 'version = { attr = "ecr_pull_through_cache.__version__" }' in (ROOT / "pyproject.toml").read_text()
 
 
+def test_the_plugin_requirements_cover_every_import_of_the_library():
+    """The plugin runs in its own virtualenv made from components/requirements.txt: every third-party module the
+    library imports (at the top or inside a function) must come from a distribution listed there. CI once failed
+    because catalog reads botocore's partition data and the plugin's requirements did not name botocore."""
+    import ast
+    import importlib.metadata
+    import re
+    import sys
+
+    listed = set()
+    for line in (ROOT / "components" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            listed.add(re.split(r"[=<>!~ \[]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    providers = importlib.metadata.packages_distributions()
+    missing = {}
+    for path in sorted((ROOT / "components").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                names = []
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("ecr_pull_through_cache", "__future__"):
+                    continue
+                dists = {d.lower().replace("_", "-") for d in providers.get(top, [top])}
+                if not dists & listed:
+                    missing.setdefault(top, []).append(path.name)
+    # The importlib lookup of botocore's data file counts as an import of botocore.
+    if 'find_spec("botocore")' in (ROOT / "components" / "catalog.py").read_text() and "botocore" not in listed:
+        missing.setdefault("botocore", []).append("catalog.py")
+    assert not missing, f"add to components/requirements.txt: {missing}"
+
+
 def test_the_typescript_example_uses_the_schema_it_would_get(schema):
     """The example cannot run here (no Pulumi CLI); it must at least match the inferred schema."""
     import re
