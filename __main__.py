@@ -4,18 +4,20 @@ This is the only module that reads `pulumi.Config`. The whole config is validate
 account and region the stack deploys to before any resource is declared.
 """
 
-from pathlib import Path
-
 import pulumi
 import pulumi_aws as aws
 import yaml
 
 from ecr_pull_through_cache.config import (
+    CONFIG_KEYS,
+    SECRET_MAP_KEYS,
     StackContext,
     parse_settings,
     plain_secret_leaves,
     read_config,
     registry_args,
+    secrets_outside_credentials,
+    stack_file_path,
 )
 from ecr_pull_through_cache.registry import PullThroughCache
 
@@ -29,8 +31,17 @@ context = StackContext(
     dns_suffix=partition.dns_suffix,
 )
 # The runtime marks all of `credentials` secret once one entry is: the stack file shows which entries are not.
-stack_file = Path(f"Pulumi.{pulumi.get_stack()}.yaml")
+stack_file = stack_file_path(pulumi.get_stack())
 stack_document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) if stack_file.is_file() else None
+# A secret outside credentials: where the stack file shows it, else (ESC, --secret on the command line) the key.
+misplaced = secrets_outside_credentials((stack_document or {}).get("config"), pulumi.get_project())
+misplaced += [
+    key
+    for key in CONFIG_KEYS
+    if key not in SECRET_MAP_KEYS
+    and pulumi.runtime.is_config_secret(config.full_key(key))
+    and not any(path == key or path.startswith((f"{key}.", f"{key}[")) for path in misplaced)
+]
 settings = parse_settings(
     raw,
     context,
@@ -39,6 +50,8 @@ settings = parse_settings(
         key.split(":", 1)[1] for key in pulumi.runtime.config.CONFIG.get() if key.startswith(config.full_key(""))
     ],
     plain_credentials=plain_secret_leaves((stack_document or {}).get("config"), pulumi.get_project()),
+    misplaced_secrets=misplaced,
+    gitlab_base_url=pulumi.Config("gitlab").get("baseUrl"),
     faults=read_faults,
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -296,11 +297,32 @@ class StackContext:
 # --------------------------------------------------------------------------------------------
 
 
+def did_you_mean(word: Any, choices: Iterable[str]) -> str | None:
+    """The choice `word` most likely misspells: equal once case, `-` and `_` are ignored (`dockerhub`, `Docker_Hub`
+    for `docker-hub`), else difflib's closest at its default cutoff (`usename` for `username`)."""
+    if not isinstance(word, str) or not word:
+        return None
+    choices = list(choices)
+
+    def squash(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    for choice in choices:
+        if squash(choice) == squash(word):
+            return choice
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
+
+
 class _Collector:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
+        self.misspelt: set[tuple[str, str]] = set()
+        """(where, field) that a mistyped key of the same mapping most likely means: "is required" for it is noise."""
 
     def add(self, where: str, field_: str, message: str) -> None:
+        if message.startswith("is required") and (where, field_) in self.misspelt:
+            return
         self.faults.append(Fault(where, field_, message))
 
     def string(self, where: str, field_: str, value: Any) -> str | None:
@@ -336,7 +358,9 @@ class _Collector:
             return default
         choices = tuple(choices)
         if value not in choices:
-            self.add(where, field_, f"{_show(value)} is not one of {', '.join(choices)}")
+            meant = did_you_mean(value, choices)
+            hint = f"; did you mean '{meant}'?" if meant else ""
+            self.add(where, field_, f"{_show(value)} is not one of {', '.join(choices)}{hint}")
             return default
         return str(value)
 
@@ -365,10 +389,14 @@ class _Collector:
             known = tuple(known)
             for key in value:
                 if key not in known:
+                    meant = did_you_mean(key, (k for k in known if k not in value))
+                    if meant is not None:
+                        self.misspelt.add((where, f"{field_}.{meant}" if field_ else meant))
+                    hint = f"did you mean '{meant}'? (keys: " if meant else "use one of "
                     self.add(
                         where,
                         f"{field_}.{key}" if field_ else str(key),
-                        f"is not a known key; use one of {', '.join(known)}",
+                        f"is not a known key; {hint}{', '.join(known)}{')' if meant else ''}",
                     )
         return dict(value)
 
@@ -542,7 +570,13 @@ def upstream_faults(
         c.add(where, "kind", f"is required: one of {', '.join(catalog.KIND_NAMES)}")
         return c.faults, values
     if kind not in catalog.KINDS:
-        c.add(where, "kind", f"{_show(kind)} is not a supported upstream; use one of {', '.join(catalog.KIND_NAMES)}")
+        meant = did_you_mean(kind, catalog.KIND_NAMES)
+        hint = f"did you mean '{meant}'? (kinds: " if meant else "use one of "
+        c.add(
+            where,
+            "kind",
+            f"{_show(kind)} is not a supported upstream; {hint}{', '.join(catalog.KIND_NAMES)}{')' if meant else ''}",
+        )
         return c.faults, values
     spec = catalog.KINDS[kind]
     values["kind"] = kind
@@ -615,6 +649,10 @@ def upstream_faults(
 
     # a GitLab token the stack creates
     managed = _managed_token(c, where, entry.get("token"), kind)
+    if managed is None and entry.get("token") is not None and kind == "gitlab-container-registry":
+        # The stack is meant to create the token: the block's own faults say what to fix, and the faults of the
+        # other path (username, credentials, token_scopes) would only bury them.
+        return c.faults, values
     if managed is not None:
         key = f"credentials.{prefix}" if prefix else "credentials"
         if has_token:
@@ -864,10 +902,76 @@ def read_config(lookup: Any, is_secret: Any) -> tuple[dict[str, Any], list[Fault
             if key in SCALAR_KEYS:
                 raw[key] = text
                 continue
-            shown = "its value is not shown: it is secret" if is_secret(key) else f"not {_show(text)}"
+            # A plain-text token under credentials is a token all the same: never shown.
+            hidden = is_secret(key) or key in SECRET_MAP_KEYS
+            shown = "its value is not shown: it is secret" if hidden else f"not {_show(text)}"
             faults.append(Fault(key, "", f"must be a list or a mapping ({shown})"))
             raw[key] = None
     return raw, faults
+
+
+def stack_file_path(stack: str, project_dir: Any = ".") -> Any:
+    """The stack's file: `ECR_PTC_STACK_FILE` when `ptc preview` runs the program on a file from elsewhere
+    (`--config FILE`), else `Pulumi.<stack>.yaml` in the project's `stackConfigDir` (Pulumi.yaml), as the CLI reads
+    it (pkg/workspace/project.go, DetectProjectStackPath)."""
+    import os
+    from pathlib import Path
+
+    given = os.environ.get("ECR_PTC_STACK_FILE")
+    if given:
+        return Path(given)
+    project = Path(project_dir)
+    directory = project
+    try:
+        import yaml
+
+        document = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))
+        configured = document.get("stackConfigDir") if isinstance(document, dict) else None
+        if isinstance(configured, str) and configured:
+            directory = project / configured
+    except (OSError, ValueError, yaml.YAMLError):
+        pass
+    return directory / f"Pulumi.{stack}.yaml"
+
+
+GITLAB_COM_HOSTS = frozenset({"gitlab.com", "www.gitlab.com"})
+"""Where a token for registry.gitlab.com is made (the only GitLab ECR's gitlab upstream caches from)."""
+
+SECRET_MAP_KEYS = ("credentials",)
+"""The keys that hold secrets (upstream tokens): every other key is plain config, and a secret there is refused."""
+
+
+def secrets_outside_credentials(stack_config: Any, project: str) -> list[str]:
+    """Paths (`upstreams[3].username`, `tags.team`) of the project's keys in a stack file's `config:` mapping that
+    hold a `secure:` value outside `credentials`.
+
+    The runtime marks such a key wholly secret, so its plain parts would flow into outputs and previews as secrets
+    (every label hidden), or the secret itself into a plain AWS tag or description. Only `credentials` holds tokens.
+    """
+    if not isinstance(stack_config, Mapping):
+        return []
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            if set(value) == {"secure"}:
+                found.append(path)
+                return
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    for key, value in stack_config.items():
+        name = str(key)
+        if ":" in name:
+            namespace, name = name.split(":", 1)
+            if namespace != project:
+                continue  # gitlab:token, aws:secretKey: provider settings are the providers' to keep secret
+        if name not in SECRET_MAP_KEYS:
+            walk(value, name)
+    return found
 
 
 def plain_secret_leaves(stack_config: Any, project: str) -> list[str]:
@@ -909,6 +1013,8 @@ def parse_settings(
     credentials_are_secret: bool = True,
     present_keys: Iterable[str] = (),
     plain_credentials: Iterable[str] = (),
+    misplaced_secrets: Iterable[str] = (),
+    gitlab_base_url: str | None = None,
     faults: Iterable[Fault] = (),
 ) -> Settings:
     """Validate the stack config (keys without the project namespace) into `Settings`.
@@ -918,23 +1024,34 @@ def parse_settings(
     the stack deploys; without it (inside a component) account and region checks are skipped.
     `present_keys` are the keys the stack sets in the project's namespace: a mistyped one is
     refused rather than ignored. `plain_credentials` are `credentials` entries the stack file holds in plain
-    text, and `faults` those found while reading the config.
+    text, `misplaced_secrets` the paths or keys that hold a secret outside `credentials`
+    (`secrets_outside_credentials`), `gitlab_base_url` the GitLab provider's `gitlab:baseUrl` (a stack-made token
+    must come from GitLab.com), and `faults` those found while reading the config.
     """
     c = _Collector()
     c.faults.extend(faults)
+    for path in misplaced_secrets:
+        c.add(
+            path,
+            "",
+            "is a secret (secure:), but only credentials holds secrets here: a secret elsewhere would reach plain "
+            f"tags, names or outputs. Set it in plain text (`pulumi config set --path '{path}' <value>`), or put "
+            "a token under credentials.<prefix>",
+        )
     raw = {key: None if key in OPTIONAL_OBJECT_KEYS and value in ({}, []) else value for key, value in raw.items()}
     if context is not None:
         c.faults.extend(region_faults(context.region))
     for key in plain_credentials:
         c.add(
-            "credentials",
-            str(key),
-            f"is stored in plain text; set it with `pulumi config set --secret --path 'credentials.{key}' <token>`",
+            f"credentials.{key}",
+            "",
+            f"is stored in plain text; set it with `pulumi config set --secret --path 'credentials.{key}' <token>` "
+            "(its value is not shown)",
         )
     for key in present_keys:
         if key not in CONFIG_KEYS:
-            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"the settings are {', '.join(CONFIG_KEYS)}"
+            meant = did_you_mean(key, CONFIG_KEYS)
+            hint = f"did you mean '{meant}'?" if meant else f"the settings are {', '.join(CONFIG_KEYS)}"
             c.add(key, "", f"is not a setting of this project and would be ignored; {hint}")
     for problem in naming.environment_faults(raw.get("environment")):
         c.add("environment", "", problem)
@@ -1052,6 +1169,17 @@ def parse_settings(
                 "credentials",
                 str(key),
                 f"matches no upstream prefix ({known}); key each token by its upstream's prefix",
+            )
+
+    if gitlab_base_url and any(u.managed_token is not None for u in upstreams):
+        host = urllib.parse.urlsplit(gitlab_base_url if "//" in gitlab_base_url else f"//{gitlab_base_url}").hostname
+        if host not in GITLAB_COM_HOSTS:
+            c.add(
+                "gitlab:baseUrl",
+                "",
+                f"points the GitLab provider at {host or _show(gitlab_base_url)}, but ECR's gitlab-container-registry "
+                "upstream pulls only from registry.gitlab.com, so a token made there pulls nothing through the "
+                "cache; remove gitlab:baseUrl (the provider's default is gitlab.com)",
             )
 
     if c.faults:

@@ -38,7 +38,11 @@ def parser() -> argparse.ArgumentParser:
 
     preview = verbs.add_parser("preview", help="offline preview and policy gate: no cloud account, no Pulumi CLI")
     source = preview.add_mutually_exclusive_group()
-    source.add_argument("--stack", help="preview Pulumi.<stack>.yaml (default: dev)")
+    source.add_argument(
+        "--stack",
+        help="preview Pulumi.<stack>.yaml (default: PULUMI_STACK, else the stack `pulumi stack select` chose, "
+        "else dev)",
+    )
     source.add_argument("--config", metavar="FILE", help="preview the stack config in FILE")
     source.add_argument("--all", action="store_true", help="preview every Pulumi.<stack>.yaml, in one process")
     preview.add_argument("--json", action="store_true", help="print {resources, outputs, violations} as JSON")
@@ -187,6 +191,12 @@ class LazyConsole:
 
 def entry() -> int:
     """The `ptc` console script: `main`, then a quick exit (see `exit_now`)."""
+    from .dependencies import missing, refusal
+
+    absent = missing()
+    if absent:
+        print(refusal(absent), file=sys.stderr)
+        return EXIT_INVALID
     from .pack_launch import fork_host_from_here
 
     fork_host_from_here()
@@ -240,8 +250,6 @@ def close_event_loop() -> None:
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:
     if args.verb == "preview":
-        if not args.stack and not args.config and not args.all:
-            args.stack = "dev"
         start = Path(args.project_dir or Path.cwd()).resolve()
         project = find_project(start) if not args.project_dir else start
         if project is None or not (project / "Pulumi.yaml").is_file():
@@ -249,6 +257,14 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
                 f"no Pulumi.yaml in {start} or any parent: run ptc from the Pulumi project, or pass -C DIR"
             )
         args.project_dir = str(project)
+        if not args.stack and not args.config and not args.all:
+            # The stack `pulumi preview` would use here, else the embedded default.
+            from .stack_config import selected_stack
+
+            selected = selected_stack(project)
+            args.stack = selected[0] if selected else "dev"
+            if selected:  # on stderr: `--json` keeps stdout one document
+                print(f"Stack {selected[0]}: {selected[1]} (--stack picks another)", file=sys.stderr)
         from . import pack_launch, pack_relay, preview, timing
 
         if args.policy_packs:

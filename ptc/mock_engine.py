@@ -35,6 +35,8 @@ from pulumi.runtime.sync_await import _sync_await
 from .stack_config import StackConfig
 
 FAKE_ACCOUNT_ID = "123456789012"
+STACK_FILE_VARIABLE = "ECR_PTC_STACK_FILE"
+"""Set while the program runs to the stack file ptc previews (the program's `stack_file_path`)."""
 SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire format is the contract here
 SIG_KEY = rpc._special_sig_key  # noqa: SLF001
 UNKNOWN = rpc.UNKNOWN
@@ -461,6 +463,13 @@ def run_program(
         sys.path.insert(0, str(program_dir))
     cwd = os.getcwd()
     os.chdir(program_dir)
+    # The program reads its stack file for what the runtime's config cannot show (which credentials are plain text,
+    # where a secret sits); ptc may preview a file from elsewhere (`--config FILE`), so it says which.
+    stack_file_before = os.environ.get(STACK_FILE_VARIABLE)
+    if config.path is not None:
+        os.environ[STACK_FILE_VARIABLE] = str(Path(config.path).resolve())
+    else:
+        os.environ.pop(STACK_FILE_VARIABLE, None)
     executor = _run_executor(asyncio.get_event_loop())  # the loop `_sync_await` runs the program on
     executor.inline = True
     try:
@@ -473,6 +482,10 @@ def run_program(
         executor.inline = False
         sdk_resource._get_stack_trace = capture_stack
         os.chdir(cwd)
+        if stack_file_before is None:
+            os.environ.pop(STACK_FILE_VARIABLE, None)
+        else:
+            os.environ[STACK_FILE_VARIABLE] = stack_file_before
         if added_path:
             sys.path.remove(str(program_dir))
 

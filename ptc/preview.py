@@ -153,6 +153,13 @@ def _preview_one(
             resources=result.resources,
             outputs=result.outputs,
         )
+        region, source = config.region_and_source
+        if source != "aws:region":
+            origin = f"from {source}" if source else "ptc's default: no aws:region, AWS_REGION or AWS_DEFAULT_REGION"
+            report.notes.append(
+                f"the stack sets no aws:region; previewed in {region} ({origin}). `pulumi up` uses the same variables, "
+                "else your AWS profile's region: pin it with `pulumi config set aws:region <region>`"
+            )
         if config.esc_placeholders:
             report.notes.append(
                 f"the stack imports the ESC environment(s) {', '.join(config.esc_environments)}, and `esc` is not "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -83,18 +84,53 @@ def print_outputs(console: Console, outputs: dict[str, Any]) -> None:
         console.print(Text(text.replace("\n", "\n    ")))
 
 
+DEFERRED = re.compile(
+    r"can't run policy '[^']+' from policy pack '[^']+' during preview: \d+ check\(s\) need values known only after "
+    r"apply: (?P<what>.*)",
+    re.DOTALL,
+)
+"""pulumi-policy's message for a policy whose inputs are unknown in a preview (pulumi_policy/policy.py)."""
+
+
 def print_violations(console: Console, violations: list[dict[str, Any]]) -> None:
+    """Each violation once; the same message on several resources is one entry naming them, and the checks that wait
+    for values known only after apply are one summary (the JSON report keeps every violation as it came)."""
     from rich.text import Text
 
     if not violations:
         return
     console.print("[bold]Policy violations:[/bold]")
     for level in ("mandatory", "advisory", "remediate"):
+        deferred: dict[str, list[str]] = {}
+        grouped: dict[tuple[str, str, str], list[str]] = {}
         for v in (v for v in violations if v["level"] == level):
+            key = f"{v['pack']} › {v['policy']}"
+            waiting = DEFERRED.fullmatch(v["message"])
+            if waiting:
+                deferred.setdefault(key, []).append(waiting.group("what"))
+                continue
+            name = v["urn"].rsplit("::", 1)[-1] if v.get("urn") else ""
+            grouped.setdefault((v["pack"], v["policy"], v["message"]), []).append(name)
+        for (pack, policy, message), names in grouped.items():
             head = Text("    ")
             head.append(f"[{level}] ", style=LEVEL_STYLE[level])
-            head.append(f"{v['pack']} › {v['policy']}", style="bold")
-            if v.get("urn"):
-                head.append(f"  ({v['urn'].rsplit('::', 1)[-1]})", style="dim")
+            head.append(f"{pack} › {policy}", style="bold")
+            shown = [n for n in names if n]
+            if len(shown) == 1:
+                head.append(f"  ({shown[0]})", style="dim")
+            elif shown:
+                head.append(f"  ({len(shown)} resources: {', '.join(shown)})", style="dim")
             console.print(head)
-            console.print(Text("      " + v["message"].replace("\n", "\n      ")), soft_wrap=True)
+            console.print(Text("      " + message.replace("\n", "\n      ")), soft_wrap=True)
+        if deferred:
+            count = sum(len(w) for w in deferred.values())
+            head = Text("    ")
+            head.append(f"[{level}] ", style=LEVEL_STYLE[level])
+            head.append(
+                f"{count} check{'s' if count > 1 else ''} need values known only after apply "
+                "(`pulumi up` runs them; `--json` lists each):",
+                style="bold",
+            )
+            console.print(head)
+            for key, checks in deferred.items():
+                console.print(Text(f"      {key}: {'; '.join(checks)}"), soft_wrap=True)

@@ -93,7 +93,22 @@ class StackConfig:
 
     @property
     def region(self) -> str:
-        return self.get("aws:region") or "us-east-1"
+        return self.region_and_source[0]
+
+    @property
+    def region_and_source(self) -> tuple[str, str]:
+        """The region the AWS provider would use and where it comes from: `aws:region`, else AWS_REGION, else
+        AWS_DEFAULT_REGION (pulumi_aws/config/vars.py, `region`); ptc falls back to us-east-1 where the provider
+        would read the AWS profile's region."""
+        import os
+
+        configured = self.get("aws:region")
+        if isinstance(configured, str) and configured:
+            return configured, "aws:region"
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(variable):
+                return os.environ[variable], variable
+        return "us-east-1", ""
 
 
 def _redacted(text: str, secrets: Iterable[str]) -> str:
@@ -152,6 +167,57 @@ def stack_file(project_dir: Path, stack: str) -> Path:
     return stack_dir(project_dir) / f"Pulumi.{stack}.yaml"
 
 
+def selected_stack(project_dir: Path) -> tuple[str, str] | None:
+    """The stack the Pulumi CLI would use here without `--stack`, and why: `PULUMI_STACK`, else the workspace's
+    selection (`pulumi stack select`), as pkg/backend/state/stacks.go (getCurrentStackName) reads them.
+
+    The selection lives in `$PULUMI_HOME/workspaces/<project>-<sha1 of Pulumi.yaml's real path>-workspace.json`
+    (pkg/workspace/workspace.go, settingsPathFor): `stacks` per backend URL (PULUMI_BACKEND_URL, else the logged-in
+    backend of credentials.json), else the older `stack` (pkg/workspace/settings.go, StackForBackend). A qualified
+    name (`org/project/dev`) selects `Pulumi.dev.yaml`.
+    """
+    import hashlib
+    import os
+
+    def short(name: str) -> str:
+        return name.rsplit("/", 1)[-1]
+
+    given = os.environ.get("PULUMI_STACK")
+    if given:
+        return short(given), "PULUMI_STACK"
+    project_file = (project_dir / "Pulumi.yaml").resolve()
+    try:
+        name = load_project(project_dir)["name"]
+    except StackConfigError:
+        return None
+    home = Path(os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi")
+    digest = hashlib.sha1(str(project_file).encode(), usedforsecurity=False).hexdigest()
+    settings_file = home / "workspaces" / f"{name}-{digest}-workspace.json"
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
+    except (OSError, ValueError):
+        return None
+    if not isinstance(settings, dict):
+        return None
+    per_backend = settings.get("stacks")
+    chosen = settings.get("stack")
+    if isinstance(per_backend, dict) and per_backend:
+        backend = os.environ.get("PULUMI_BACKEND_URL") or _logged_in_backend(home)
+        chosen = per_backend.get(backend, chosen) if backend else chosen
+    if isinstance(chosen, str) and chosen:
+        return short(chosen), "the workspace's selected stack (pulumi stack select)"
+    return None
+
+
+def _logged_in_backend(home: Path) -> str | None:
+    try:
+        credentials = json.loads((home / "credentials.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    current = credentials.get("current") if isinstance(credentials, dict) else None
+    return current if isinstance(current, str) else None
+
+
 def stack_names(project_dir: Path) -> list[str]:
     """Every stack that has a `Pulumi.<stack>.yaml` in the stack directory."""
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir(project_dir).glob("Pulumi.*.yaml"))
@@ -186,6 +252,8 @@ def load_stack_config(
         raise StackConfigError(f"{config_file}: 'config' must be a mapping")
     faults = config_faults(name, raw, project.get("config"))
     if faults:
+        # The program will not run, so the faults it would report from the stack file come in this round too.
+        faults.extend(plain_credential_faults(name, raw))
         lines = "\n".join(f"  - {f}" for f in faults)
         raise StackConfigError(
             f"{config_file} has {len(faults)} problem{'s' if len(faults) > 1 else ''}; nothing was previewed.\n{lines}"
@@ -336,14 +404,9 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
                     f"{full}: must be a map of upstream prefix to token, each set with `pulumi config "
                     f"set --secret --path '{short}.<prefix>' <token>` (its value is not shown)"
                 )
-            else:
-                from ecr_pull_through_cache.config import plain_secret_leaves  # the program's own per-entry check
-
-                for leaf in plain_secret_leaves({full: value}, project):
-                    faults.append(
-                        f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
-                        f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)"
-                    )
+            # A plain entry in the map is the program's fault to report (plain_secret_leaves), with every other
+            # fault of the config in the same round: the Pulumi CLI itself does not refuse it
+            # (`plain_credential_faults` adds it here only when the program will not run).
     region = raw.get(REGION_KEY)
     if region is not None:
         from ecr_pull_through_cache.catalog import partition_of_region
@@ -353,6 +416,23 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
             faults.append(
                 f"{REGION_KEY}: {shown} is not an AWS region name such as us-east-2 (the partition follows from it)"
             )
+    return faults
+
+
+def plain_credential_faults(project: str, raw: dict[str, Any]) -> list[str]:
+    """`credentials` entries of a stack file in plain text, as the program reports them (`plain_secret_leaves`)."""
+    from ecr_pull_through_cache.config import plain_secret_leaves
+
+    faults = []
+    for key, value in raw.items():
+        full = key if ":" in key else f"{project}:{key}"
+        short = full.split(":", 1)[1] if full.startswith(f"{project}:") else None
+        if short in SECRET_MAPS and isinstance(value, dict):
+            for leaf in plain_secret_leaves({full: value}, project):
+                faults.append(
+                    f"{full}.{leaf}: is stored in plain text; set it with `pulumi config set "
+                    f"--secret --path '{short}.{leaf}' <token>` (its value is not shown)"
+                )
     return faults
 
 

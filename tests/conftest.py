@@ -97,10 +97,14 @@ def write_project(root: Path, name: str, program: str, config: str = "config:\n 
 
 def run_ptc(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m ptc ...` as a user runs it (a process of its own), with extra environment if given."""
+    # The stack ptc picks without --stack follows PULUMI_STACK and the workspace's selection (PULUMI_HOME): the
+    # developer's own must not steer the tests.
+    isolated = {k: v for k, v in os.environ.items() if k != "PULUMI_STACK"}
+    isolated["PULUMI_HOME"] = str(ROOT / ".pytest_cache" / "no-pulumi-home")
     return subprocess.run(
         [sys.executable, "-m", "ptc", *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**isolated, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,

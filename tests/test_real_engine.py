@@ -368,3 +368,31 @@ def test_stacks_in_other_partitions_preview_with_their_own_partition(tmp_path, r
     assert f"arn:{partition}:ecr:{region}:210987654321:repository/*" in output
     assert "arn:aws:" not in output
     assert_agree(offline, real, yaml.safe_dump({"config": stack}))
+
+
+def test_ptc_previews_the_stack_pulumi_stack_select_chose(tmp_path):
+    """`pulumi stack select prod`, then `ptc preview` with no --stack: the stack the real CLI wrote into its workspace
+    file, not the embedded dev (ptc.stack_config.selected_stack reads what this CLI writes)."""
+    workspace = Workspace(tmp_path / "workspace")
+    project = project_copy(tmp_path / "project", ("dev", "prod"))
+
+    def ptc_stack() -> tuple[str, str]:
+        run = subprocess.run(
+            [sys.executable, "-m", "ptc", "preview", "--json", "-C", str(project)],
+            cwd=project,
+            env={**workspace.env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        return json.loads(run.stdout)["stack"], run.stderr
+
+    workspace.run("stack", "init", "prod", cwd=project)  # init selects the new stack
+    stack, said = ptc_stack()
+    assert stack == "prod" and "Stack prod: the workspace's selected stack" in said
+    workspace.run("stack", "init", "dev", cwd=project)
+    workspace.run("stack", "select", "prod", cwd=project)
+    assert ptc_stack()[0] == "prod"
+    workspace.run("stack", "select", "dev", cwd=project)
+    assert ptc_stack()[0] == "dev"
