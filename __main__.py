@@ -6,7 +6,6 @@ account and region the stack deploys to before any resource is declared.
 
 import pulumi
 import pulumi_aws as aws
-import yaml
 
 from ecr_pull_through_cache.config import (
     CONFIG_KEYS,
@@ -15,6 +14,7 @@ from ecr_pull_through_cache.config import (
     parse_settings,
     plain_secret_leaves,
     read_config,
+    read_stack_file,
     registry_args,
     secrets_outside_credentials,
     stack_file_path,
@@ -32,7 +32,7 @@ context = StackContext(
 )
 # The runtime marks all of `credentials` secret once one entry is: the stack file shows which entries are not.
 stack_file = stack_file_path(pulumi.get_stack())
-stack_document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) if stack_file.is_file() else None
+stack_document = read_stack_file(stack_file)
 # A secret outside credentials: where the stack file shows it, else (ESC, --secret on the command line) the key.
 misplaced = secrets_outside_credentials((stack_document or {}).get("config"), pulumi.get_project())
 misplaced += [

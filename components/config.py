@@ -767,6 +767,33 @@ def upstream_faults(
     return c.faults, values
 
 
+# GitLab's own rule for a namespace path segment (lib/gitlab/path_regex.rb: NAMESPACE_FORMAT_REGEX, i.e.
+# PATH_REGEX_STR `[a-zA-Z0-9_.][a-zA-Z0-9_-.]*` ending in `[a-zA-Z0-9_-]`, or one `[a-zA-Z0-9_]`, and never ending
+# in .git or .atom); a full path is at most 21 segments (20 ancestors) and 255 characters (Namespace::URL_MAX_LENGTH).
+GITLAB_SEGMENT = re.compile(
+    r"(?:[a-zA-Z0-9_.][a-zA-Z0-9_.-]*[a-zA-Z0-9_-]|[a-zA-Z0-9_])(?<!\.git)(?<!\.atom)", re.ASCII
+)
+GITLAB_MAX_DEPTH = 21
+GITLAB_MAX_PATH = 255
+
+
+def gitlab_group_fault(group: str) -> str | None:
+    """Why `group` is neither a GitLab group id nor a full group path GitLab could hold, or None."""
+    text = group.strip()
+    if text.isascii() and text.isdigit():
+        return None if int(text) > 0 else "is not a group id (ids start at 1)"
+    segments = text.split("/")
+    bad = [s for s in segments if not GITLAB_SEGMENT.fullmatch(s)]
+    if bad or len(segments) > GITLAB_MAX_DEPTH or len(text) > GITLAB_MAX_PATH:
+        shown = _show(bad[0]) if bad else f"{len(segments)} levels, {len(text)} characters"
+        return (
+            f"is not a GitLab group id or full path ({shown}): a numeric id, or the path as in the group's URL "
+            "(acme/platform), each part letters, digits, '_', '-' and '.', not starting with '-' nor ending in '.', "
+            f"'.git' or '.atom', at most {GITLAB_MAX_DEPTH} levels and {GITLAB_MAX_PATH} characters"
+        )
+    return None
+
+
 def _managed_token(c: _Collector, where: str, raw: Any, kind: str) -> ManagedToken | None:
     if raw is None:
         return None
@@ -781,6 +808,10 @@ def _managed_token(c: _Collector, where: str, raw: Any, kind: str) -> ManagedTok
         group = str(group)
     if not isinstance(group, str) or not group.strip():
         c.add(where, "token.group", "is required: the GitLab group's id or full path (acme/platform)")
+        return None
+    problem = gitlab_group_fault(group)
+    if problem:
+        c.add(where, "token.group", problem)
         return None
     token_type = c.choice(where, "token.type", block.get("type"), catalog.GITLAB_MANAGED_TOKENS, "group-access-token")
     days = c.integer(
@@ -936,6 +967,18 @@ def stack_file_path(stack: str, project_dir: Any = ".") -> Any:
 
 GITLAB_COM_HOSTS = frozenset({"gitlab.com", "www.gitlab.com"})
 """Where a token for registry.gitlab.com is made (the only GitLab ECR's gitlab upstream caches from)."""
+
+
+def read_stack_file(path: Any) -> Any:
+    """The stack file's document, read as the Pulumi CLI and `ptc` read it (`yaml12`: YAML 1.2, merge keys, bounded),
+    or None when there is none to read (the CLI has read and checked it before the program runs)."""
+    from .yaml12 import YamlError, load_file
+
+    try:
+        return load_file(path)
+    except YamlError:
+        return None
+
 
 SECRET_MAP_KEYS = ("credentials",)
 """The keys that hold secrets (upstream tokens): every other key is plain config, and a secret there is refused."""

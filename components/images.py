@@ -13,27 +13,39 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_NAMES = ("docker.io", "index.docker.io")
+"""The hosts Docker normalises to Docker Hub, adding `library/` to one-part names (distribution/reference
+normalize.go, splitDockerDomain: `defaultDomain`, `legacyDefaultDomain`, `officialRepoPrefix`)."""
+DOCKER_HUB_HOSTS = (*DOCKER_HUB_NAMES, "registry-1.docker.io")
+"""Hosts the Docker Hub upstream serves. `registry-1.docker.io` is Docker Hub's API host (the upstream URL of
+ECR's rule) and is kept on purpose, but Docker reads it as any other registry: its paths are taken as written,
+with no `library/` added, so `registry-1.docker.io/nginx` maps to `<cache>/nginx` as Docker would ask for it."""
 DOCKER_HUB_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 ROOT = "ROOT"
 
-# The Docker reference grammar (distribution/reference: reference.go and its regexp.go), ASCII only, matched in full.
+# The Docker reference grammar, ASCII only, matched in full: distribution/reference regexp.go (alphanumeric,
+# separator, domainNameComponent, ipv6address, optionalPort, tag, digestPat) and normalize.go (splitDockerDomain).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 _DIGEST = re.compile(
     r"(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[a-fA-F0-9]{32,})", re.ASCII
 )
-DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
-"""The OCI image spec's registered algorithms: their encoded part is lower-case hex of exactly this length."""
+DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+"""go-digest v1.0.0's registered algorithms (algorithm.go; Docker and containerd vendor it): the encoded part is
+lower-case hex of exactly this length, and any other algorithm is ErrDigestUnsupported (digest.go, Validate)."""
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = re.compile(
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*"
-    r"(?::[0-9]+)?",
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?",
     re.ASCII,
 )
+_IMAGE_ID = re.compile(r"[a-f0-9]{64}", re.ASCII)
+"""normalize.go, ParseNormalizedNamed: a 64-character hex string is an image ID, never a name."""
 NAME_MAX_LENGTH = 255
-"""Docker's NameTotalLengthMax: host and path together."""
+"""Docker's RepositoryNameTotalLengthMax (reference.go), checked on the normalised path, and ours on the cache's
+host and path together."""
 ECR_REPOSITORY_NAME = re.compile(r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*", re.ASCII)
 """`RepositoryName` in botocore's ECR model (2 to 256 characters)."""
 
@@ -58,9 +70,27 @@ class ImageRef:
         text = f"{self.host}/{self.path}" if self.host else self.path
         return text + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
 
+    def docker_name(self) -> tuple[str, str]:
+        """(domain, path) as Docker normalises them: no host or `index.docker.io` is `docker.io`, and a one-part
+        path on `docker.io` gains `library/` (`nginx` is `docker.io/library/nginx`)."""
+        domain = DOCKER_HUB if self.host is None or self.host in DOCKER_HUB_NAMES else self.host
+        path = self.path
+        if domain == DOCKER_HUB and "/" not in path:
+            path = f"{DOCKER_HUB_NAMESPACE}/{path}"
+        return domain, path
+
+
+def _split_domain(text: str) -> tuple[str | None, str]:
+    """normalize.go, splitDockerDomain: the first component is a host when it is `localhost`, holds a `.` or a
+    `:`, or has an upper-case letter (repository paths are lower case, so `Registry/app` names a host)."""
+    first, slash, rest = text.partition("/")
+    if slash and (first == "localhost" or "." in first or ":" in first or first.lower() != first):
+        return first, rest
+    return None, text
+
 
 def parse_image(reference: str) -> ImageRef:
-    """Split a reference the way Docker does: `[host[:port]/]path[:tag][@digest]`."""
+    """Split a reference the way Docker does (`[host[:port]/]path[:tag][@digest]`), refusing what it refuses."""
     if (
         not isinstance(reference, str)
         or not reference
@@ -69,37 +99,42 @@ def parse_image(reference: str) -> ImageRef:
     ):
         shown = reference[:80] if isinstance(reference, str) and reference.isprintable() else repr(reference)[:80]
         raise InvalidReference(f"'{shown}' is not an image reference (ASCII, no spaces)")
-    text = reference
+    shown = reference if len(reference) <= 120 else reference[:117] + "..."
+    if _IMAGE_ID.fullmatch(reference):
+        raise InvalidReference(f"'{shown}' is a 64-character hex image ID, not a repository name (Docker refuses it)")
+    host, text = _split_domain(reference)
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
         match = _DIGEST.fullmatch(digest)
         if not match:
-            raise InvalidReference(f"'{reference}' has an invalid digest '{digest}' (algorithm:hex)")
+            raise InvalidReference(f"'{shown}' has an invalid digest (algorithm:hex, e.g. sha256: and 64 hex digits)")
         length = DIGEST_LENGTHS.get(match["algorithm"])
-        if length is not None and not re.fullmatch(f"[a-f0-9]{{{length}}}", match["hex"]):
+        if length is None:
             raise InvalidReference(
-                f"'{reference}' has a {match['algorithm']} digest that is not {length} lower-case hex digits"
+                f"'{shown}' has a digest in '{match['algorithm'][:20]}', which Docker does not support "
+                f"(use {', '.join(DIGEST_LENGTHS)})"
+            )
+        if not re.fullmatch(f"[a-f0-9]{{{length}}}", match["hex"]):
+            raise InvalidReference(
+                f"'{shown}' has a {match['algorithm']} digest that is not {length} lower-case hex digits"
             )
     tag = None
     last = text.rsplit("/", 1)[-1]
     if ":" in last:
         text, tag = text.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise InvalidReference(f"'{reference}' has an invalid tag '{tag}' (up to 128 letters, digits, _ . -)")
-    host = None
-    first, _, rest = text.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        if not _HOST.fullmatch(first):
-            raise InvalidReference(f"'{reference}' has an invalid registry host '{first}'")
-        host, text = first, rest
+            raise InvalidReference(f"'{shown}' has an invalid tag (up to 128 letters, digits, _ . -)")
+    if host is not None and not _HOST.fullmatch(host):
+        raise InvalidReference(f"'{shown}' has an invalid registry host '{host[:80]}'")
     if not _PATH.fullmatch(text):
         raise InvalidReference(
-            f"'{reference}' has an invalid repository path '{text}' (lower-case letters, digits, and . _ - separators)"
+            f"'{shown}' has an invalid repository path (lower-case letters, digits, and . _ - separators)"
         )
-    if len(f"{host}/{text}" if host else text) > NAME_MAX_LENGTH:
-        raise InvalidReference(f"'{reference[:80]}...' has a name over Docker's {NAME_MAX_LENGTH} characters")
-    return ImageRef(host=host, path=text, tag=tag, digest=digest)
+    ref = ImageRef(host=host, path=text, tag=tag, digest=digest)
+    if len(ref.docker_name()[1]) > NAME_MAX_LENGTH:
+        raise InvalidReference(f"'{shown}' has a repository path over Docker's {NAME_MAX_LENGTH} characters")
+    return ref
 
 
 def _check_rewritten(reference: str, registry: str, repository: str) -> None:
@@ -128,8 +163,6 @@ class Route:
 
     def cached_path(self, path: str) -> str | None:
         """The path under the cache prefix, or None when this upstream does not serve `path`."""
-        if self.kind == "docker-hub" and "/" not in path:
-            path = f"{DOCKER_HUB_NAMESPACE}/{path}"
         if self.kind == "ecr" and self.upstream_prefix and self.upstream_prefix != ROOT:
             if not path.startswith(self.upstream_prefix + "/"):
                 return None
@@ -184,7 +217,8 @@ def rewrite_image(reference: str, outputs: Mapping[str, Any]) -> str:
     """The cache URI of an image reference; the tag (default `latest`) and digest are kept."""
     ref = parse_image(reference)
     upstreams = upstreams_of(outputs)
-    host = (ref.host or DOCKER_HUB_HOSTS[0]).lower()
+    domain, docker_path = ref.docker_name()
+    host = domain.lower()  # DNS names are case-insensitive; Docker keeps `Docker.io` apart from Hub's names
     cached = _already_cached(ref, host, upstreams)
     if cached is not None:
         return cached
@@ -196,7 +230,7 @@ def rewrite_image(reference: str, outputs: Mapping[str, Any]) -> str:
             f"(cached hosts: {', '.join(known) or 'none'})"
         )
     for route in candidates:
-        path = route.cached_path(ref.path)
+        path = route.cached_path(docker_path)
         if path is not None:
             tag = ref.tag or (None if ref.digest else DEFAULT_TAG)
             registry, _, prefix = route.cache_uri.partition("/")
@@ -264,20 +298,28 @@ class _NotYaml(Exception):
     pass
 
 
-def _image_nodes(node: Any, found: list[Any], depth: int = 0) -> None:
+def _image_nodes(node: Any, found: list[Any], seen: set[int], depth: int = 0) -> None:
+    """The `image:` value nodes under `node`, each once: an alias (`*base`, a merge key's `<<: *base`) is the very
+    node its anchor made, so its text is one place in the file and must be rewritten once, and a subtree shared by
+    many aliases is walked once, not once per alias."""
     import yaml
 
     if depth > 200:
         raise _NotYaml()
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == "image" and isinstance(value, yaml.ScalarNode):
-                found.append(value)
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    found.append(value)
             else:
-                _image_nodes(value, found, depth + 1)
+                _image_nodes(value, found, seen, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _image_nodes(item, found, depth + 1)
+            _image_nodes(item, found, seen, depth + 1)
 
 
 def _rewrite_yaml(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[ManifestChange]]:
@@ -288,8 +330,9 @@ def _rewrite_yaml(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[Mani
     except (yaml.YAMLError, RecursionError):
         raise _NotYaml() from None
     nodes: list[Any] = []
+    seen: set[int] = set()
     for document in documents:
-        _image_nodes(document, nodes)
+        _image_nodes(document, nodes, seen)
     changes: list[ManifestChange] = []
     edits: list[tuple[int, int, str]] = []
     for node in nodes:
@@ -310,9 +353,14 @@ def _rewrite_yaml(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[Mani
                 edits.append((start, end, rewritten))
             else:
                 changes[-1] = ManifestChange(line, reference, None, "written with escapes; rewrite it by hand")
-    for start, end, rewritten in sorted(edits, reverse=True):
-        text = text[:start] + rewritten + text[end:]
-    return text, changes
+    # One pass over the text (slicing it once per edit was quadratic: 40,000 image lines took minutes).
+    pieces: list[str] = []
+    done = 0
+    for start, end, rewritten in sorted(edits):
+        pieces += [text[done:start], rewritten]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces), changes
 
 
 def _rewrite_lines(text: str, outputs: Mapping[str, Any]) -> tuple[str, list[ManifestChange]]:

@@ -443,8 +443,10 @@ def run_program(
     pulumi.runtime.set_all_config(dict(config.values), list(config.secret_keys))
     settings.SETTINGS.outputs.clear()
 
+    program_dir, entry = program_entry(program_dir)
+
     def run_main() -> None:
-        runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(entry), run_name="__main__")
 
     main: Callable[[], Any] = program or run_main
     error: BaseException | None = None
@@ -510,6 +512,26 @@ def run_program(
         logs=capture.records,
         error=error,
     )
+
+
+def program_entry(project_dir: Path) -> tuple[Path, Path]:
+    """(the program's directory, the file to run): `main:` of Pulumi.yaml when it is set (a directory holding
+    `__main__.py`, or a Python file), else the project directory's `__main__.py`, as the Python language host
+    runs it."""
+    main = None
+    try:
+        from ecr_pull_through_cache.yaml12 import YamlError, load_file
+
+        document = load_file(project_dir / "Pulumi.yaml")
+        main = document.get("main") if isinstance(document, dict) else None
+    except (YamlError, OSError):
+        main = None
+    if isinstance(main, str) and main.strip():
+        target = (project_dir / main).resolve()
+        if target.is_file():
+            return target.parent, target
+        return target, target / "__main__.py"
+    return project_dir, project_dir / "__main__.py"
 
 
 def _no_stack_trace() -> source_pb2.StackTrace:

@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 REGISTRY_URL = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?", re.ASCII)
@@ -63,6 +62,16 @@ UPSTREAM_FIELDS: dict[str, tuple[type, ...]] = {
 REQUIRED_UPSTREAM = ("kind", "upstream_url", "cache_uri")
 
 
+def read_stdin(limit: int) -> bytes:
+    """Standard input, refused past `limit` bytes (read at most one more)."""
+    from ecr_pull_through_cache.files import FileRefused
+
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise FileRefused(f"standard input is over the {limit // 1024} KiB it may be")
+    return data
+
+
 class OutputsError(Exception):
     """The stack outputs cannot be read, or are not this project's."""
 
@@ -70,17 +79,13 @@ class OutputsError(Exception):
 def load_outputs(path: str | None, stack: str | None = None) -> dict[str, Any]:
     """Outputs from a file (`-` for stdin), or from the Pulumi CLI for a stack."""
     if path is not None:
+        from ecr_pull_through_cache.files import FileRefused, decode_text, read_limited
+
         try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise OutputsError(
-                f"cannot read the stack outputs {path}: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-        if len(text) > MAX_BYTES:
-            raise OutputsError(
-                f"the stack outputs {path} are over {MAX_BYTES // 1024 // 1024} MiB: not "
-                "`pulumi stack output --json` of this project"
-            )
+            data = read_stdin(MAX_BYTES) if path == "-" else read_limited(path, MAX_BYTES, "the stack outputs")
+            text = decode_text(data, path, "the stack outputs")
+        except FileRefused as exc:
+            raise OutputsError(f"{exc} (the output of `pulumi stack output --json`)") from None
         try:
             outputs = json.loads(text)
         except (ValueError, RecursionError) as exc:

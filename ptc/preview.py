@@ -230,7 +230,7 @@ def load_stack_outputs(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 def load_policy_config(path: Path) -> dict[str, Any]:
     """A `pulumi preview --policy-pack-config` file (JSON, or YAML)."""
-    from .yaml12 import YamlError, load_file
+    from ecr_pull_through_cache.yaml12 import YamlError, load_file
 
     try:
         document = load_file(path)

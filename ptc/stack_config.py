@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .yaml12 import YamlError, load_file
+from ecr_pull_through_cache.yaml12 import YamlError, load_file
 
 SECRET_MAPS = ("credentials",)
 """Project keys whose every leaf must be a `secure:` value (tokens)."""
@@ -383,6 +383,15 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
             faults.append(
                 f"{full}: is missing; Pulumi.yaml declares it without a default, so the Pulumi CLI refuses the "
                 f"stack without it (set it with `pulumi config set {full.split(':', 1)[1]} <value>`)"
+            )
+    spellings: dict[str, list[str]] = {}
+    for key in raw:
+        spellings.setdefault(key if ":" in key else f"{project}:{key}", []).append(key)
+    for full, keys in spellings.items():
+        if len(keys) > 1:
+            faults.append(
+                f"{full}: is set twice, as {' and as '.join(repr(k) for k in keys)} (a bare key is the project's "
+                "own): keep one"
             )
     for key, value in raw.items():
         full = key if ":" in key else f"{project}:{key}"

@@ -141,10 +141,10 @@ def test_a_gitlab_base_url_elsewhere_is_refused_for_a_stack_made_token(tmp_path)
         assert run_program(ROOT, load_stack_config(ROOT, config_file=path), preview=True).error is None
 
 
-def test_the_readme_does_not_send_users_to_gitlab_base_url():
-    readme = (ROOT / "README.md").read_text()
-    assert "for self-managed GitLab: gitlab:baseUrl" not in readme
-    assert "config refuses a `gitlab:baseUrl`" in readme
+def test_the_docs_do_not_send_users_to_gitlab_base_url():
+    for page in ("README.md", "docs/config.md"):
+        assert "for self-managed GitLab: gitlab:baseUrl" not in (ROOT / page).read_text()
+    assert "config refuses a `gitlab:baseUrl`" in (ROOT / "docs/config.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,10 @@ def test_a_broken_config_exits_2_naming_every_field(tmp_path):
     "args, message",
     [
         (("--stack", "nope"), f"stack 'nope' has no Pulumi.nope.yaml (stacks here: {', '.join(stack_names(ROOT))})"),
-        (("--config", "/nonexistent/Pulumi.x.yaml"), "cannot read /nonexistent/Pulumi.x.yaml"),
+        (
+            ("--config", "/nonexistent/Pulumi.x.yaml"),
+            "cannot read the config file /nonexistent/Pulumi.x.yaml: No such file",
+        ),
     ],
 )
 def test_a_missing_stack_exits_2(args, message):

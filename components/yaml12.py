@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 try:  # libyaml scans and parses in C, 5-10x PyYAML's pure-Python scanner; the bounded composer stays in Python
@@ -44,6 +44,9 @@ variable, and Linux caps one at 128 KiB (MAX_ARG_STRLEN)."""
 MAX_ALIASES = 100
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class YamlError(ValueError):
@@ -93,19 +96,29 @@ class _Loader(Composer, SafeConstructor, Resolver, _EventSource):
             self._depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping as yaml.v3 builds one: merge keys (`<<: *base`, `<<: [*a, *b]`) applied, the earlier of several
+        merged mappings winning and the mapping's own keys over all of them; a key written twice is an error."""
         if not isinstance(node, MappingNode):
             raise ConstructorError(None, None, f"expected a mapping, but found {node.id}", node.start_mark)
-        self.flatten_mapping(node)
+        merged: dict[Any, Any] = {}
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
+            if key_node.tag == MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                for source in sources:
+                    if not isinstance(source, MappingNode):
+                        raise YamlError(f"line {line}: << merges a mapping or a list of mappings, not a {source.id}")
+                    for key, value in self.construct_object(source, deep=True).items():
+                        merged.setdefault(key, value)
+                continue
+            key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 raise YamlError(f"line {line}: the key {key!r} is not text; config keys are strings (quote it)")
             if key in mapping:
                 raise YamlError(f"line {line}: the key '{key}' appears twice in one mapping; keep one")
             mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
+        return {**merged, **mapping} if merged else mapping
 
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), as yaml.v3 resolves plain scalars.
@@ -125,8 +138,29 @@ _Loader.add_implicit_resolver(
 )
 
 
+_Loader.add_implicit_resolver(MERGE_TAG, re.compile(r"^<<$"), ["<"])
+
+INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+FLOAT = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+MAX_INT_DIGITS = 4000
+"""Below Python's 4,300-digit limit on int(): past it, a config fault rather than Python's ValueError."""
+
+
+def _cannot(node: Node, tag: str) -> YamlError:
+    text = str(node.value) if isinstance(node, ScalarNode) else type(node).__name__.removesuffix("Node").lower()
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return YamlError(f"line {node.start_mark.line + 1}: cannot read {shown!r} as !!{tag} (yaml.v3 refuses it too)")
+
+
 def _int(loader: _Loader, node: ScalarNode) -> int:
     text = loader.construct_scalar(node)
+    if not isinstance(text, str) or not INT.fullmatch(text):
+        raise _cannot(node, "int")
+    if len(text) > MAX_INT_DIGITS:
+        raise YamlError(f"line {node.start_mark.line + 1}: a number of {len(text)} digits is no config value")
     if text.startswith("0o"):
         return int(text[2:], 8)
     if text.startswith("0x"):
@@ -134,8 +168,35 @@ def _int(loader: _Loader, node: ScalarNode) -> int:
     return int(text, 10)  # YAML 1.2: 0777 is seven hundred and seventy-seven, not octal
 
 
+def _float(loader: _Loader, node: ScalarNode) -> float:
+    text = loader.construct_scalar(node)
+    if not isinstance(text, str) or not (FLOAT.fullmatch(text) or INT.fullmatch(text)):
+        raise _cannot(node, "float")
+    if len(text) > MAX_INT_DIGITS:
+        raise YamlError(f"line {node.start_mark.line + 1}: a number of {len(text)} characters is no config value")
+    value: float = loader.construct_yaml_float(node)
+    return value
+
+
+def _bool(loader: _Loader, node: ScalarNode) -> bool:
+    text = loader.construct_scalar(node)
+    if not isinstance(text, str) or text not in BOOLS:
+        raise _cannot(node, "bool")
+    return BOOLS[text]
+
+
+def _null(loader: _Loader, node: ScalarNode) -> None:
+    text = loader.construct_scalar(node)
+    if text not in ("~", "null", "Null", "NULL", ""):
+        raise _cannot(node, "null")
+    return None
+
+
 # types-PyYAML types add_constructor for PyYAML's own loader classes only.
 _Loader.add_constructor("tag:yaml.org,2002:int", _int)  # type: ignore[type-var]
+_Loader.add_constructor("tag:yaml.org,2002:float", _float)  # type: ignore[type-var]
+_Loader.add_constructor("tag:yaml.org,2002:bool", _bool)  # type: ignore[type-var]
+_Loader.add_constructor("tag:yaml.org,2002:null", _null)  # type: ignore[type-var]
 for _tag in ("binary", "set", "timestamp", "omap", "pairs"):
 
     def _refuse(loader: _Loader, node: Node, tag: str = _tag) -> Any:
@@ -198,20 +259,18 @@ def loads(text: str, where: str = "<text>") -> Any:
 
 
 def load_file(path: Path) -> Any:
-    """Parse a config file: UTF-8 only, bounded in size."""
+    """Parse a config file: a regular file of at most `MAX_BYTES`, UTF-8 (or UTF-16 with its byte order mark, as
+    yaml.v3 reads it)."""
+    from .files import FileRefused, decode_text, read_limited
+
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise YamlError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise YamlError(
-            f"{path} is {len(data) // 1024} KiB, over the {MAX_BYTES // 1024} KiB a stack config may be "
-            "(the engine hands it to policy packs in one environment variable): split the stack"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlError(
-            f"{path} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); save it as UTF-8"
-        ) from None
+        data = read_limited(path, MAX_BYTES, "the config file")
+        text = decode_text(data, path, "the config file")
+    except FileRefused as exc:
+        message = str(exc)
+        if "over the" in message:
+            message += (
+                " (the engine hands a stack's config to policy packs in one environment variable): split the stack"
+            )
+        raise YamlError(message) from None
     return loads(text, str(path))
