@@ -215,6 +215,8 @@ AZURE_REGISTRY_NAME = re.compile(r"[a-zA-Z0-9]{5,50}", re.ASCII)
 AZURE_HOST = re.compile(r"(?P<name>[a-zA-Z0-9]{5,50})\.azurecr\.io", re.ASCII)
 ECR_HOST_TEMPLATE = r"(?P<account>\d{{12}})\.dkr\.ecr\.(?P<region>[a-z]{{2,4}}(-[a-z]+)+-\d+)\.(?P<suffix>{suffixes})"
 ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
+# ImageTagMutability in botocore's ecr service-2.json; exclusion filters go only with the *_WITH_EXCLUSION pair.
+TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 
 
 def get_kind(kind: str | UpstreamRegistry) -> Kind:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -28,6 +31,44 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 5, 30
 """A dead endpoint fails fast; a slow answer still gets time. The identity check runs first, with few retries,
 so a verb against an unreachable endpoint stops after one bounded call instead of minutes of retries."""
 IDENTITY_RETRIES = {"mode": "standard", "max_attempts": 2}
+DEFAULT_DEADLINE = 600
+"""Seconds a verb may spend asking AWS (`--deadline`). Checked before every attempt and every retry, so under
+sustained throttling or 5xx a verb ends at most one backoff (botocore's standard mode caps it at 20 s) and one
+read timeout (30 s) after it; what was not checked by then is reported as not checked."""
+
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+"""What reading an AWS answer of the wrong shape raises: botocore's JSON parser does not check the answer against
+the model (a truncated body parses as `{"message": ...}`), so a missing or mistyped field surfaces here."""
+
+
+class DeadlineExceeded(BotoCoreError):  # type: ignore[misc]  # botocore ships no type hints
+    """The verb's deadline passed: no further call is sent."""
+
+    fmt = "not asked: the deadline of {seconds} s passed (--deadline)"
+
+
+def unanswered(exc: Exception) -> bool:
+    """Whether a failed call says nothing about the resource: the deadline, the network, a malformed answer, or
+    throttling and server errors that outlasted botocore's retries (its standard mode's own throttling codes).
+    Anything else (AccessDenied, ResourceNotFound) is AWS's answer, and a finding."""
+    if isinstance(exc, (BotoCoreError, *SHAPE_ERRORS)):
+        return True
+    if isinstance(exc, ClientError):
+        from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
+
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        context = RetryContext(attempt_number=1, parsed_response=exc.response)
+        return status == 429 or status >= 500 or ThrottledRetryableChecker().is_retryable(context)
+    return False
+
+
+def could_not_check(exc: Exception) -> str:
+    """One line for an answer that could not be used, naming no value from it (it may be a secret's)."""
+    if isinstance(exc, DeadlineExceeded):
+        return str(exc)
+    if isinstance(exc, SHAPE_ERRORS):
+        return f"could not check: AWS's answer had an unexpected shape ({type(exc).__name__})"
+    return f"could not check: {error_message(exc)}"
 
 
 @dataclass
@@ -50,7 +91,13 @@ class CallCounter:
 class Aws:
     """Clients for one region (and optionally one endpoint, such as moto.server or a VPC endpoint)."""
 
-    def __init__(self, region: str | None = None, endpoint_url: str | None = None, max_pool: int = 16):
+    def __init__(
+        self,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        max_pool: int = 16,
+        deadline: float = DEFAULT_DEADLINE,
+    ):
         if endpoint_url is not None:
             parsed = urlparse(endpoint_url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -66,8 +113,11 @@ class Aws:
             retries=RETRIES, max_pool_connections=max_pool, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
         )
         self.counter = CallCounter()
+        self.deadline_seconds = deadline
+        self.deadline = time.monotonic() + deadline
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     @property
     def region(self) -> str | None:
@@ -78,9 +128,42 @@ class Aws:
         with self._lock:
             if service not in self._clients:
                 client = self.session.client(service, endpoint_url=self.endpoint_url, config=self.config)
-                client.meta.events.register("before-send.*.*", self.counter)
+                self.watch(client)
                 self._clients[service] = client
             return self._clients[service]
+
+    def watch(self, client: Any) -> None:
+        """Count the client's calls and hold them to the deadline, before each attempt and each retry."""
+        client.meta.events.register("before-send.*.*", self.counter)
+        client.meta.events.register_first("before-send.*.*", self.check_deadline)
+        client.meta.events.register_first("needs-retry.*.*", self.check_deadline_before_retry)
+
+    @contextmanager
+    def finishing(self) -> Iterator[None]:
+        """Calls made inside are exempt from the deadline: the writes of a repository already begun."""
+        self._local.finishing = True
+        try:
+            yield
+        finally:
+            self._local.finishing = False
+
+    def check_deadline(self, **_: Any) -> None:
+        if time.monotonic() > self.deadline and not getattr(self._local, "finishing", False):
+            raise DeadlineExceeded(seconds=f"{self.deadline_seconds:g}")
+
+    def check_deadline_before_retry(
+        self, response: Any = None, caught_exception: Exception | None = None, **_: Any
+    ) -> None:
+        """A failed attempt past the deadline is not retried; an answer that came in time is kept."""
+        failed = caught_exception is not None or (
+            response is not None and getattr(response[0], "status_code", 200) >= 400
+        )
+        if failed:
+            self.check_deadline()
+
+    @property
+    def past_deadline(self) -> bool:
+        return time.monotonic() > self.deadline
 
 
 def error_code(exc: Exception) -> str:
@@ -106,12 +189,14 @@ def confirm_identity(aws: Aws, account: str, region: str, allow_account: str | N
         sts = aws.session.client(
             "sts", endpoint_url=aws.endpoint_url, config=aws.config.merge(Config(retries=IDENTITY_RETRIES))
         )
-        sts.meta.events.register("before-send.*.*", aws.counter)
-        caller: str = sts.get_caller_identity()["Account"]
+        aws.watch(sts)
+        caller = sts.get_caller_identity()["Account"]
+        if not isinstance(caller, str):
+            raise TypeError("Account")
     except NoCredentialsError:
         raise CouldNotCheck("no AWS credentials found (environment, profile or instance role)") from None
-    except (ClientError, BotoCoreError) as exc:
-        raise CouldNotCheck(f"cannot ask AWS who is calling: {error_message(exc)}") from None
+    except (ClientError, BotoCoreError, *SHAPE_ERRORS) as exc:
+        raise CouldNotCheck(f"cannot ask AWS who is calling: {could_not_check(exc)}") from None
     if aws.region and aws.region != region:
         raise InvalidInput(f"the outputs describe a registry in {region}, but the clients use {aws.region}")
     if caller != account and allow_account != caller:

@@ -132,6 +132,13 @@ def parser() -> argparse.ArgumentParser:
 
 def _aws_arguments(verb: argparse.ArgumentParser) -> None:
     verb.add_argument("--region", help="AWS region (default: the registry's, from the outputs)")
+    verb.add_argument(
+        "--deadline",
+        type=positive_int,
+        default=600,
+        metavar="SECONDS",
+        help="stop asking AWS after this long; what was not checked is reported so (default 600)",
+    )
     verb.add_argument("--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:5000 for moto.server")
     verb.add_argument(
         "--account",

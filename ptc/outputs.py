@@ -9,6 +9,8 @@ import subprocess
 import sys
 from typing import Any
 
+from ecr_pull_through_cache.catalog import TAG_MUTABILITY
+
 REGISTRY_URL = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?", re.ASCII)
 MAX_BYTES = 16 * 1024 * 1024
 
@@ -166,6 +168,22 @@ def validate_outputs(raw: Any) -> dict[str, Any]:
             for key in ("image_tag_mutability_exclusion_filters", "applied_for"):
                 if isinstance(template.get(key), list) and not all(isinstance(v, str) for v in template[key]):
                     faults.append(f"{where}.template.{key}: must be a list of text")
+            mutability = template.get("image_tag_mutability")
+            if isinstance(mutability, str) and mutability not in TAG_MUTABILITY:
+                faults.append(
+                    f"{where}.template.image_tag_mutability: {mutability!r} is not one of {', '.join(TAG_MUTABILITY)}"
+                )
+            filters = template.get("image_tag_mutability_exclusion_filters")
+            if isinstance(mutability, str) and isinstance(filters, list):
+                # The same rule the config holds (components/config.py): ECR takes exclusion filters only with a
+                # *_WITH_EXCLUSION setting, and stores the pair it is given, so a reconcile of any other pair
+                # would write on every run and never converge.
+                if bool(filters) != mutability.endswith("_WITH_EXCLUSION"):
+                    faults.append(
+                        f"{where}.template.image_tag_mutability_exclusion_filters: "
+                        + ("only apply with a *_WITH_EXCLUSION setting, not " if filters else "are required with ")
+                        + mutability
+                    )
             if isinstance(template.get("resource_tags"), dict) and not all(
                 isinstance(v, str) for v in template["resource_tags"].values()
             ):

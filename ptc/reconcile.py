@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import Aws, error_code, error_message
+from .aws import SHAPE_ERRORS, Aws, DeadlineExceeded, could_not_check, error_code, error_message, unanswered
 
 DEFAULT_WORKERS = 8
+NOT_STARTED = "not started: the run was stopped"
+"""reconcile_one's answer for a repository it never looked at (counted in `not_checked`, not an error)."""
 
 
 def canonical(text: str | None) -> str | None:
@@ -81,6 +85,8 @@ class Report:
     not_checked: int = 0
     """Repositories never looked at because the run was interrupted."""
     interrupted: bool = False
+    deadline_passed: bool = False
+    """The --deadline passed: the repositories not started are counted in not_checked."""
 
     @property
     def applied(self) -> int:
@@ -96,6 +102,7 @@ class Report:
             "skipped": self.skipped,
             "not_checked": self.not_checked,
             "interrupted": self.interrupted,
+            "deadline_passed": self.deadline_passed,
             "calls": self.calls,
         }
 
@@ -107,7 +114,8 @@ class Reconciler:
         self.apply = apply
         self.workers = workers
         self.stop = threading.Event()
-        """Set on the first Ctrl-C: no further repository is started and no further write is sent."""
+        """Set on the first Ctrl-C or SIGTERM, or when the deadline passes: no further repository is started."""
+        self.deadline_passed = False
         self.desired = sorted(
             (Desired.from_outputs(p, u) for p, u in outputs["upstreams"].items()), key=lambda d: -len(d.prefix)
         )
@@ -118,16 +126,20 @@ class Reconciler:
     def repositories(self) -> list[dict[str, Any]]:
         """Every repository of the registry, one page of up to 1000 at a time."""
         paginator = self.ecr.get_paginator("describe_repositories")
-        return [
+        repositories = [
             repo for page in paginator.paginate(PaginationConfig={"PageSize": 1000}) for repo in page["repositories"]
         ]
+        for repo in repositories:  # an answer of the wrong shape stops here, before anything is written
+            if not isinstance(repo, dict) or not isinstance(repo.get("repositoryName"), str):
+                raise TypeError("repositories")
+        return repositories
 
     def run(self, progress: Callable[[int], None] | None = None) -> Report:
         report = Report()
         try:
             repositories = self.repositories()
-        except (ClientError, BotoCoreError) as exc:
-            report.errors.append({"repository": "*", "error": f"cannot list repositories: {error_message(exc)}"})
+        except (ClientError, BotoCoreError, *SHAPE_ERRORS) as exc:
+            report.errors.append({"repository": "*", "error": f"cannot list repositories: {could_not_check(exc)}"})
             return report
         work = []
         for repo in repositories:
@@ -149,6 +161,8 @@ class Reconciler:
             report.changes.extend(changes)
             if gone:
                 report.gone.append(futures[future])
+            elif error == NOT_STARTED:
+                report.not_checked += 1
             elif error:
                 report.errors.append({"repository": futures[future], "error": error})
             if progress:
@@ -162,6 +176,11 @@ class Reconciler:
             self.stop.set()
             report.interrupted = True
             _abort_on_second_interrupt()
+            sys.stderr.write(
+                "stopping: no repository is started from now on; the ones in flight finish their writes"
+                " (Ctrl-C again abandons them)\n"
+            )
+            sys.stderr.flush()
             for future in futures:
                 future.cancel()
             for future in futures:
@@ -173,6 +192,7 @@ class Reconciler:
                     collect(future)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        report.deadline_passed = self.deadline_passed
         report.changes.sort(key=lambda c: (c.repository, c.setting))
         report.errors.sort(key=lambda e: e["repository"])
         report.calls = dict(sorted(self.aws.counter.calls.items()))
@@ -181,22 +201,29 @@ class Reconciler:
     def reconcile_one(self, repo: dict[str, Any], desired: Desired) -> tuple[list[Change], str | None, bool]:
         """Compare one repository with its template; with apply, write what differs.
 
+        A repository is done or untouched: once its first write is sent, its other writes follow even if Ctrl-C,
+        SIGTERM or the deadline comes meanwhile (a few calls), so no repository is left half reconciled by a stop.
         Returns the changes, an error (or None), and whether the repository was deleted meanwhile."""
         changes: list[Change] = []
         if self.stop.is_set():
-            return changes, None, False
+            return changes, NOT_STARTED, False
         try:
             changes = self.drift(repo, desired)
-            if self.apply:
-                for change in changes:
-                    if self.stop.is_set():
-                        break  # interrupted: the rest stays unapplied, and is reported so
-                    self.write(repo, desired, change)
-                    change.applied = True
-        except (ClientError, BotoCoreError) as exc:
+            if self.apply and changes:
+                if self.stop.is_set():
+                    return changes, None, False  # stopped before its first write: untouched, reported unapplied
+                with self.aws.finishing():
+                    for change in changes:
+                        self.write(repo, desired, change)
+                        change.applied = True
+        except (ClientError, BotoCoreError, *SHAPE_ERRORS) as exc:
             if error_code(exc) == "RepositoryNotFoundException":
                 return [], None, True
-            return changes, error_message(exc), False
+            if isinstance(exc, DeadlineExceeded):
+                self.stop.set()
+                self.deadline_passed = True
+                return [], NOT_STARTED, False  # its reads were cut short: nothing known, nothing written
+            return changes, (could_not_check(exc) if unanswered(exc) else error_message(exc)), False
         return changes, None, False
 
     def drift(self, repo: dict[str, Any], desired: Desired) -> list[Change]:
@@ -319,17 +346,39 @@ def _abort_on_second_interrupt() -> None:
         signal.signal(signal.SIGINT, abort)
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a pod stopped) stops a run as Ctrl-C does: no repository is started, the ones
+    in flight finish their writes, and the report says which were done."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: Any, console: Any) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from rich.table import Table
     from rich.text import Text  # what AWS and the registry say is shown as Text: never parsed as markup or emoji
 
-    from .aws import confirm_identity
+    from .aws import DEFAULT_DEADLINE, confirm_identity
     from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNCHECKED
     from .outputs import registry_outputs
 
     outputs, account, region = registry_outputs(args.outputs, args.region)
-    aws = Aws(region, args.endpoint_url, max_pool=args.workers * 2)
+    aws = Aws(
+        region, args.endpoint_url, max_pool=args.workers * 2, deadline=getattr(args, "deadline", DEFAULT_DEADLINE)
+    )
     confirm_identity(aws, account, region, getattr(args, "account", None))
     reconciler = Reconciler(aws, outputs, apply=args.apply, workers=args.workers)
     mode = "applying" if args.apply else "dry run"
@@ -347,9 +396,11 @@ def run(args: Any, console: Any) -> int:
             def progress(step: int) -> None:
                 bar.update(task, total=step) if step >= 0 else bar.advance(task)
 
-            report = reconciler.run(progress)
+            with _terminate_as_interrupt():
+                report = reconciler.run(progress)
     else:
-        report = reconciler.run()
+        with _terminate_as_interrupt():
+            report = reconciler.run()
 
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -393,8 +444,15 @@ def run(args: Any, console: Any) -> int:
             console.print(
                 f"interrupted: {report.not_checked} repositories not checked; run reconcile again, it converges"
             )
+        elif report.deadline_passed:
+            console.print(
+                f"the deadline of {aws.deadline_seconds:g} s passed: {report.not_checked} repositories not checked "
+                "(each repository is done or untouched); run reconcile again, it converges"
+            )
     if report.interrupted:
         return EXIT_INTERRUPTED
+    if report.deadline_passed:
+        return EXIT_UNCHECKED
     if report.errors:
         return EXIT_UNCHECKED
     if args.fail_on_drift and report.changes and not args.apply:

@@ -21,11 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecr_pull_through_cache import catalog, naming
 
 from . import token_scopes
-from .aws import Aws, error_code, error_message
+from .aws import SHAPE_ERRORS, Aws, could_not_check, error_code, error_message, unanswered
 from .reconcile import canonical
 from .stack_config import remember_secret
 
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
+PASS, FAIL, WARN, SKIP, UNCHECKED = "pass", "fail", "warn", "skip", "unchecked"
+"""UNCHECKED: AWS could not be asked or gave no usable answer (deadline, network, throttling or 5xx past the
+retries, an answer of the wrong shape); nothing is known about the resource, so it is neither pass nor fail."""
 DEFAULT_MAX_TOKEN_AGE_DAYS = 90
 ROTATION_NOTICE_DAYS = 14
 """Warn this many days before a token reaches the rotation limit."""
@@ -53,6 +55,7 @@ class Verifier:
         github_api: str = token_scopes.GITHUB_API,
         now: datetime | None = None,
     ):
+        self.aws = aws
         self.ecr = aws.client("ecr")
         self.secrets = aws.client("secretsmanager")
         self.upstreams = outputs["upstreams"]
@@ -66,9 +69,19 @@ class Verifier:
     def add(self, upstream: str, check: str, status: str, detail: str) -> None:
         self.checks.append(Check(upstream, check, status, detail))
 
+    def failed(self, upstream: str, check: str, doing: str, exc: Exception) -> None:
+        """A failed call: AWS's answer is a finding (FAIL); no usable answer is UNCHECKED, named as such."""
+        if unanswered(exc):
+            self.add(upstream, check, UNCHECKED, f"{doing}: {could_not_check(exc)}")
+        else:
+            self.add(upstream, check, FAIL, f"{doing}: {error_message(exc)}")
+
     def _all(self, operation: str, key: str) -> list[dict[str, Any]]:
         paginator = self.ecr.get_paginator(operation)
-        return [item for page in paginator.paginate() for item in page[key]]
+        items = [item for page in paginator.paginate() for item in page[key]]
+        if not all(isinstance(item, dict) for item in items):
+            raise TypeError(key)
+        return items
 
     def run(self) -> list[Check]:
         try:
@@ -80,22 +93,33 @@ class Verifier:
                 t["prefix"]: t
                 for t in self._all("describe_repository_creation_templates", "repositoryCreationTemplates")
             }
-        except (ClientError, BotoCoreError) as exc:
-            self.add("*", "registry", FAIL, f"cannot read the registry's rules and templates: {error_message(exc)}")
+        except (ClientError, BotoCoreError, *SHAPE_ERRORS) as exc:
+            self.failed("*", "registry", "cannot read the registry's rules and templates", exc)
             return self.checks
         for prefix, upstream in sorted(self.upstreams.items()):
-            rule = rules.get(prefix)
-            self.check_rule(prefix, upstream, rule)
-            if rule is not None and (upstream.get("credential_arn") or upstream.get("custom_role_arn")):
-                self.check_validation(prefix)
-            token: str | None = None
-            declared: list[str] = []
-            if upstream.get("credential_arn"):
-                token, declared = self.check_secret(prefix, upstream)
-            if self.check_token_scopes and upstream["kind"] in token_scopes.LOOKUPS:
-                self.check_live_scopes(prefix, upstream["kind"], token, declared)
-            self.check_template(prefix, upstream, templates.get(prefix))
+            if self.aws.past_deadline:
+                self.add(prefix, "*", UNCHECKED, f"not checked: the deadline of {self.aws.deadline_seconds:g} s passed")
+                continue
+            try:
+                self.check_upstream(prefix, upstream, rules, templates)
+            except SHAPE_ERRORS as exc:  # an answer of the wrong shape: this upstream could not be checked
+                self.add(prefix, "answer", UNCHECKED, could_not_check(exc))
         return self.checks
+
+    def check_upstream(
+        self, prefix: str, upstream: dict[str, Any], rules: dict[str, Any], templates: dict[str, Any]
+    ) -> None:
+        rule = rules.get(prefix)
+        self.check_rule(prefix, upstream, rule)
+        if rule is not None and (upstream.get("credential_arn") or upstream.get("custom_role_arn")):
+            self.check_validation(prefix)
+        token: str | None = None
+        declared: list[str] = []
+        if upstream.get("credential_arn"):
+            token, declared = self.check_secret(prefix, upstream)
+        if self.check_token_scopes and upstream["kind"] in token_scopes.LOOKUPS:
+            self.check_live_scopes(prefix, upstream["kind"], token, declared)
+        self.check_template(prefix, upstream, templates.get(prefix))
 
     # ---- the rule --------------------------------------------------------------------------
 
@@ -120,7 +144,7 @@ class Verifier:
         try:
             answer = self.ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix=prefix)
         except (ClientError, BotoCoreError) as exc:
-            self.add(prefix, "validation", FAIL, f"ValidatePullThroughCacheRule failed: {error_message(exc)}")
+            self.failed(prefix, "validation", "ValidatePullThroughCacheRule failed", exc)
             return
         if answer.get("isValid"):
             self.add(prefix, "validation", PASS, "ECR reached the upstream and authenticated")
@@ -137,7 +161,7 @@ class Verifier:
         try:
             secret = self.secrets.describe_secret(SecretId=arn)
         except (ClientError, BotoCoreError) as exc:
-            self.add(prefix, "secret", FAIL, f"cannot describe {arn}: {error_message(exc)}")
+            self.failed(prefix, "secret", f"cannot describe {arn}", exc)
             return None, []
         faults = []
         if secret.get("DeletedDate"):
@@ -227,7 +251,7 @@ class Verifier:
                     f"not allowed to read the secret here ({error_code(exc)}); ECR reads it with its own role",
                 )
             else:
-                self.add(prefix, "credentials", FAIL, f"cannot read the secret: {error_message(exc)}")
+                self.failed(prefix, "credentials", "cannot read the secret", exc)
             return None
         secret_string = value.get("SecretString") or ""
         remember_secret(secret_string)  # from here on, a debug traceback quoting it shows it redacted
@@ -332,18 +356,18 @@ class Verifier:
 # The verb
 # --------------------------------------------------------------------------------------------
 
-STYLE = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
+STYLE = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim", UNCHECKED: "magenta"}
 
 
 def run(args: Any, console: Any) -> int:
     from rich.text import Text
 
-    from .aws import confirm_identity
+    from .aws import DEFAULT_DEADLINE, confirm_identity
     from .exits import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED
     from .outputs import registry_outputs
 
     outputs, account, region = registry_outputs(args.outputs, args.region)
-    aws = Aws(region, args.endpoint_url)
+    aws = Aws(region, args.endpoint_url, deadline=getattr(args, "deadline", DEFAULT_DEADLINE))
     confirm_identity(aws, account, region, getattr(args, "account", None))
     verifier = Verifier(
         aws,
@@ -356,7 +380,7 @@ def run(args: Any, console: Any) -> int:
         github_api=args.github_api_url,
     )
     checks = verifier.run()
-    counts = {status: sum(c.status == status for c in checks) for status in (PASS, FAIL, WARN, SKIP)}
+    counts = {status: sum(c.status == status for c in checks) for status in (PASS, FAIL, WARN, SKIP, UNCHECKED)}
     if args.json:
         print(json.dumps({"checks": [asdict(c) for c in checks], "summary": counts}, indent=2))
     else:
@@ -367,8 +391,10 @@ def run(args: Any, console: Any) -> int:
             console.print(line, soft_wrap=True)
         console.print(
             f"{len(checks)} checks: {counts[PASS]} passed, {counts[FAIL]} failed, {counts[WARN]} warnings, "
-            f"{counts[SKIP]} skipped"
+            f"{counts[SKIP]} skipped" + (f", {counts[UNCHECKED]} not checked" if counts[UNCHECKED] else "")
         )
-    if any(c.upstream == "*" and c.status == FAIL for c in checks):
+    if any(c.upstream == "*" and c.status in (FAIL, UNCHECKED) for c in checks):
         return EXIT_UNCHECKED  # the registry itself could not be read
-    return EXIT_FAILED if counts[FAIL] else EXIT_OK
+    if counts[FAIL]:
+        return EXIT_FAILED
+    return EXIT_UNCHECKED if counts[UNCHECKED] else EXIT_OK

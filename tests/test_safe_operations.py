@@ -313,6 +313,18 @@ def broken(change):
             broken(lambda d: d["upstreams"]["quay"]["template"].update(applied_for="PULL_THROUGH_CACHE")),
             "upstreams.quay.template.applied_for: must be list",
         ),
+        (
+            broken(lambda d: d["upstreams"]["quay"]["template"].update(image_tag_mutability="IMMUTABLE")),
+            "upstreams.quay.template.image_tag_mutability_exclusion_filters: only apply with a *_WITH_EXCLUSION",
+        ),
+        (
+            broken(lambda d: d["upstreams"]["quay"]["template"].update(image_tag_mutability_exclusion_filters=[])),
+            "image_tag_mutability_exclusion_filters: are required with IMMUTABLE_WITH_EXCLUSION",
+        ),
+        (
+            broken(lambda d: d["upstreams"]["quay"]["template"].update(image_tag_mutability="immutable")),
+            "upstreams.quay.template.image_tag_mutability: 'immutable' is not one of MUTABLE",
+        ),
         (broken(lambda d: d.update(registry_url=None)), "registry_url: null is not an ECR registry host"),
         ([1, 2], "must be a JSON object"),
     ],

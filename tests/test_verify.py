@@ -344,7 +344,7 @@ def test_the_verb_prints_one_line_per_check_and_never_a_token(registry, upstream
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs(registry.upstreams)))
 
-    monkeypatch.setattr(verify_module, "Aws", lambda region, endpoint: registry.aws)
+    monkeypatch.setattr(verify_module, "Aws", lambda region, endpoint, **_: registry.aws)
     args = SimpleNamespace(
         outputs=str(path),
         region=None,
