@@ -16,7 +16,7 @@ import sys
 
 from .timing import ROOT, machine
 
-SUITES = ["preview", "policies", "reconcile", "real_engine"]
+SUITES = ["preview", "policies", "reconcile", "real_engine", "layers"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 
@@ -130,31 +129,20 @@ def pack_start(repeat: int, config) -> tuple[list[Timing], list[str]]:
 
 
 def per_pack_cost(config, size: int = 1000, repeat: int = 3) -> list[str]:
-    """Analyze + AnalyzeStack cost per resource of each pack alone (the packs run in parallel in ptc), with the
-    packs' speedups (policies/*/speedups.py, the default) and without them (PTC_PACK_SPEEDUPS=0), interleaved."""
+    """Analyze + AnalyzeStack cost per resource of each pack alone (the packs run in parallel in ptc)."""
     notes = []
     batch = resources(size)
     for pack in pack_dirs(ROOT):
-        samples: dict[bool, list[float]] = {True: [], False: []}
+        samples: list[float] = []
         for _ in range(repeat):
-            for speedups in (True, False):
-                saved = os.environ.get("PTC_PACK_SPEEDUPS")
-                os.environ["PTC_PACK_SPEEDUPS"] = "1" if speedups else "0"  # the pack's environment is ptc's
-                try:
-                    with PolicyPacks([pack], config, dry_run=True) as packs:
-                        packs.run(resources(20))
-                        start = time.perf_counter()
-                        packs.run(batch)
-                        samples[speedups].append(time.perf_counter() - start)
-                finally:
-                    if saved is None:
-                        os.environ.pop("PTC_PACK_SPEEDUPS", None)
-                    else:
-                        os.environ["PTC_PACK_SPEEDUPS"] = saved
-        with_, without = (statistics.median(samples[k]) / size * 1000 for k in (True, False))
+            with PolicyPacks([pack], config, dry_run=True) as packs:
+                packs.run(resources(20))
+                start = time.perf_counter()
+                packs.run(batch)
+                samples.append(time.perf_counter() - start)
         notes.append(
-            f"{pack.name} pack alone, {size} resources (median of {repeat}): {with_:.2f} ms per resource "
-            f"({without:.2f} without its speedups, PTC_PACK_SPEEDUPS=0)"
+            f"{pack.name} pack alone, {size} resources (median of {repeat}): "
+            f"{statistics.median(samples) / size * 1000:.2f} ms per resource"
         )
     return notes
 

@@ -204,9 +204,9 @@ def entry() -> int:
     if absent:
         print(refusal(absent), file=sys.stderr)
         return EXIT_INVALID
-    from .pack_launch import fork_host_from_here
+    from .pack_launch import mark_fresh_process
 
-    fork_host_from_here()
+    mark_fresh_process()
     code = main()
     close_event_loop()
     from . import timing

@@ -7,7 +7,7 @@ upstreams) while the second core idled a third of the time. The relay, forked fr
 over as bytes, and reads the violations back at the end.
 
 The relay runs `PolicyPacks` and `Analysis` (`ptc.analyzer`) unchanged, so what the packs are sent and answer is
-what they would be sent and answer in-process; it forks the pack host (`pack_host.py`) from itself, as `ptc` did.
+what they would be sent and answer in-process; it starts the packs (`pack_launch.launch`).
 A process that cannot fork a relay (a library caller that has made gRPC objects, a system without `fork`) runs
 the packs in-process: `preview` asks `packs_for` which it gets.
 
@@ -64,12 +64,12 @@ def _receive(stream: Any) -> tuple[Any, ...] | None:
 class Relay:
     """ptc's end: the relay process, and the stacks opened in it."""
 
-    def __init__(self, project_dir: Path) -> None:
+    def __init__(self) -> None:
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
             self._sock.close()
-            _become_relay(theirs, project_dir)  # never returns
+            _become_relay(theirs)  # never returns
         theirs.close()
         self.pid = pid
         self._lock = threading.Lock()
@@ -154,8 +154,7 @@ _RELAY: Relay | None = None
 
 
 def start(project_dir: Path) -> None:
-    """Fork the relay, if this process may fork one (`pack_launch.fork_host_from_here`) and the project has packs;
-    the relay then forks the pack host of each interpreter the packs use."""
+    """Fork the relay, if this process may fork one (`pack_launch.mark_fresh_process`) and the project has packs."""
     global _RELAY
     from . import pack_launch
 
@@ -165,14 +164,13 @@ def start(project_dir: Path) -> None:
         or not pack_launch.may_fork_here()
         or not pack_launch.pack_dirs(project_dir)
     ):
-        pack_launch.start_hosts(project_dir)
         return
     import atexit
 
     from . import timing
 
-    _RELAY = Relay(project_dir)
-    pack_launch.forked_elsewhere()  # a host is the relay's to fork now, not this process's
+    _RELAY = Relay()
+    pack_launch.forked_elsewhere()
     atexit.register(_RELAY.close)
     timing.mark("relay started")
 
@@ -193,19 +191,21 @@ def _registration(urn: str, request_bytes: bytes) -> Registration:
     )
 
 
-def _become_relay(sock: socket.socket, project_dir: Path) -> None:
-    """In the child forked from `ptc`: fork the pack hosts, then serve until ptc closes its end; never return."""
+def _streams_to_devnull() -> None:
+    """The relay writes nothing to ptc's streams (no traceback, so no secret, can reach them): stdin, stdout and
+    stderr become /dev/null; it answers through its socket."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _become_relay(sock: socket.socket) -> None:
+    """In the child forked from `ptc`: serve until ptc closes its end; never return."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # ptc handles ^C and then closes its end
-        from . import pack_launch
-        from .pack_host import streams_to_devnull, yield_to_the_program
-
-        streams_to_devnull()
-        yield_to_the_program()  # before forking the hosts: they and their packs inherit it
-
-        pack_launch.fork_host_from_here()  # this fork has made no gRPC object yet: its hosts are forked from it
-        pack_launch.start_hosts(project_dir)
+        _streams_to_devnull()
         _serve(sock)
     except BaseException:  # noqa: BLE001 - nothing to report to; ptc sees the socket close
         code = 1
@@ -265,6 +265,3 @@ def _serve(sock: socket.socket) -> None:
     finally:
         for packs in stacks.values():
             packs.close()
-        from .pack_launch import _close_hosts
-
-        _close_hosts()

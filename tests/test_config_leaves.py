@@ -53,7 +53,8 @@ HOSTILE = st.one_of(
     st.text(alphabet="aA0-_./:*?[]{}$@ \t\n\u202e\u200b\uff41", max_size=300),
     st.lists(st.text(max_size=5), max_size=3),
     st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
-    st.just({"secure": "v1:abc"}),
+    st.builds(lambda: {"secure": "v1:abc"}),  # a fresh dict per draw: `st.just` would share one, and a later
+    # mutation inside it could place it within itself (a cycle)
 )
 
 

@@ -1,8 +1,8 @@
 """How `ptc preview` runs the packs: each as a fresh `python -m pulumi.policy` would run, nothing left behind.
 
-The `ptc` command forks its pack host from itself once the SDK is imported (no second interpreter importing it
-again); these tests hold that host's packs to what the Pulumi CLI gives a pack, and the command to leaving no
-process behind although it skips the interpreter's teardown.
+The `ptc` command forks a relay that starts each pack as its own process, as the Pulumi CLI does; these tests hold
+the packs to what the CLI gives a pack, and the command to leaving no process behind although it skips the
+interpreter's teardown.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ import os
 
 import pulumi
 
-pulumi.CustomResource("random:index/randomId:RandomId", "one", {"byteLength": 4,
-                                                               "programNice": os.getpriority(os.PRIO_PROCESS, 0)})
+pulumi.CustomResource("random:index/randomId:RandomId", "one", {"byteLength": 4})
 """
 
 PROBE_PACK = """
@@ -45,9 +44,7 @@ LEFT = sorted({m.split(".")[0] for m in sys.modules} & {"ptc", "ecr_pull_through
 
 def report(args, report_violation):
     report_violation(json.dumps({"path0": sys.path[0], "cwd": os.getcwd(), "left": LEFT,
-                                 "stack": os.environ.get("PULUMI_STACK"), "helper": probe_helper.NAME,
-                                 "nice": os.getpriority(os.PRIO_PROCESS, 0),
-                                 "programNice": args.props.get("programNice")}))
+                                 "stack": os.environ.get("PULUMI_STACK"), "helper": probe_helper.NAME}))
 
 
 PolicyPack(name="probe", enforcement_level=EnforcementLevel.ADVISORY,
@@ -75,7 +72,7 @@ def probe(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(violation["message"])
 
 
-def test_a_pack_forked_from_ptc_runs_as_a_fresh_python_m_pulumi_policy(tmp_path: Path) -> None:
+def test_a_pack_started_by_ptc_runs_as_a_fresh_python_m_pulumi_policy(tmp_path: Path) -> None:
     root = project(tmp_path)
     seen = probe(preview(root))
     pack = str((root / "policies" / "probe").resolve())
@@ -85,57 +82,10 @@ def test_a_pack_forked_from_ptc_runs_as_a_fresh_python_m_pulumi_policy(tmp_path:
     assert seen["stack"] == "dev"
 
 
-def test_the_plain_host_and_plain_processes_give_the_pack_the_same(tmp_path: Path) -> None:
-    """Relay, host forked from it, plain pack processes, packs called from ptc itself: the pack sees one world."""
+def test_the_relay_and_packs_called_from_ptc_give_the_pack_the_same(tmp_path: Path) -> None:
+    """Packs started by the relay, and packs called from ptc itself (library callers): the pack sees one world."""
     root = project(tmp_path)
-    forked = probe(preview(root))
-    for env in ({"PTC_PACK_HOST": "0"}, {"PTC_PACK_RELAY": "0"}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}):
-        assert probe(preview(root, **env)) == forked, env
-
-
-def test_the_packs_yield_the_cores_to_the_program_unless_told_not_to(tmp_path: Path) -> None:
-    """The program is a preview's critical path: the packs run at niceness 10 (`PTC_PACK_NICE`), however they are
-    started, and ptc's own process, where the program runs, keeps its priority."""
-    root = project(tmp_path)
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    for env in ({}, {"PTC_PACK_HOST": "0"}, {"PTC_PACK_RELAY": "0"}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}):
-        seen = probe(preview(root, **env))
-        assert seen["programNice"] == own, f"the program runs at ptc's priority ({env})"
-        assert seen["nice"] == max(own, 10), f"the pack yields to the program ({env})"
-    assert probe(preview(root, PTC_PACK_NICE="0"))["nice"] == own, "PTC_PACK_NICE=0 keeps ptc's priority"
-    assert probe(preview(root, PTC_PACK_NICE="lots"))["nice"] == max(own, 10), "not a number: the default"
-
-
-def test_a_plain_pack_started_from_any_thread_yields_too(tmp_path: Path, monkeypatch) -> None:
-    """A library caller may start packs from a worker thread, where the parent-death wrapper is not used: the pack
-    still runs at the packs' niceness, and the caller keeps its own."""
-    import threading
-
-    from ptc import pack_launch
-    from ptc.analyzer import EngineServer
-
-    monkeypatch.setenv("PTC_PACK_HOST", "0")
-    pack = project(tmp_path) / "policies" / "probe"
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    server = EngineServer()
-    seen: dict[str, int] = {}
-
-    def start() -> None:
-        process = pack_launch.launch(sys.executable, [server.address, str(pack)], cwd=pack, env=dict(os.environ))
-        try:
-            assert process.stdout.readline().strip().isdigit(), process.stderr.read()
-            seen["pack"] = os.getpriority(os.PRIO_PROCESS, process.pid)
-        finally:
-            pack_launch.stop(process)
-
-    try:
-        worker = threading.Thread(target=start)
-        worker.start()
-        worker.join(timeout=60)
-    finally:
-        server.stop()
-    assert seen["pack"] == max(own, 10)
-    assert os.getpriority(os.PRIO_PROCESS, 0) == own, "the caller keeps its priority"
+    assert probe(preview(root, PTC_PACK_RELAY="0")) == probe(preview(root))
 
 
 BROKEN_PACK = """
@@ -221,7 +171,7 @@ def test_a_relay_gone_mid_run_is_reported_and_leaves_nothing_behind(tmp_path: Pa
     marker = uuid.uuid4().hex
     ptc = _start_preview(root, marker, subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while len(_processes_with(marker)) < 4 and time.monotonic() < deadline:  # ptc, relay, host, pack
+    while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # ptc, relay, pack
         time.sleep(0.05)
     (relay,) = _children(ptc.pid)
     os.kill(relay, signal.SIGKILL)
@@ -235,7 +185,7 @@ def test_a_relay_gone_mid_run_is_reported_and_leaves_nothing_behind(tmp_path: Pa
 
 
 def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
-    """It exits without the interpreter's teardown, after stopping the host and every pack itself."""
+    """It exits without the interpreter's teardown, after stopping every pack itself."""
     marker = uuid.uuid4().hex
     result = preview(project(tmp_path), PTC_TEST_MARKER=marker)
     assert result.returncode == 0, result.stderr
@@ -271,17 +221,17 @@ time.sleep(120)  # killed long before this ends
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
 @pytest.mark.parametrize(
     "mode",
-    [{}, {"PTC_PACK_RELAY": "0", "PTC_PACK_HOST": "0"}],
-    ids=["relay-and-host", "plain-packs-from-ptc"],
+    [{}, {"PTC_PACK_RELAY": "0"}],
+    ids=["relay", "packs-from-ptc"],
 )
 def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signals, mode: dict[str, str]) -> None:
-    """Killed mid-run (no atexit, no cleanup of its own with SIGKILL), ptc still leaves no relay, host or pack
+    """Killed mid-run (no atexit, no cleanup of its own with SIGKILL), ptc still leaves no relay or pack
     behind; a plain pack started by ptc itself ends with it too (the kernel's parent-death signal)."""
     root = project(tmp_path)
     (root / "__main__.py").write_text(SLOW_PROGRAM)
     marker = uuid.uuid4().hex
     ptc = _start_preview(root, marker, subprocess.DEVNULL, **mode)
-    expected = 2 if mode else 3  # ptc and the pack; or ptc, its relay and host, the pack
+    expected = 2 if mode else 3  # ptc and the pack; or ptc, its relay, the pack
     try:
         deadline = time.monotonic() + 60
         while len(_processes_with(marker)) < expected and time.monotonic() < deadline:
@@ -352,7 +302,7 @@ def test_two_previews_of_one_stack_report_the_same_violations_in_the_same_order(
 
 
 def test_a_plain_pack_starts_while_other_threads_are_in_grpc_calls(tmp_path: Path, monkeypatch) -> None:
-    """ptc starts plain packs (no host) from its main thread while gRPC is busy in its other threads: the engine
+    """ptc starts packs from its main thread while gRPC is busy in its other threads: the engine
     server, the channels of packs already started. Each pack must start: a start that forks this whole process and
     runs Python in the child before exec (a preexec_fn) crashed now and then in gRPC's fork handlers."""
     import threading
@@ -363,7 +313,6 @@ def test_a_plain_pack_starts_while_other_threads_are_in_grpc_calls(tmp_path: Pat
     from ptc import pack_launch
     from ptc.analyzer import EngineServer
 
-    monkeypatch.setenv("PTC_PACK_HOST", "0")
     pack = project(tmp_path) / "policies" / "probe"
     server = EngineServer()
     done = threading.Event()

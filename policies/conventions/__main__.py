@@ -3,7 +3,6 @@
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 import prefixes
-import speedups
 import tagging
 import templates
 from hardening import check_config_on_configure
@@ -18,6 +17,5 @@ POLICIES = [
 ]
 CONFIG_CHECKS = {"prefix-naming": prefixes.check_config}
 
-speedups.install()  # what the SDK redoes for every policy of every call, done once
 check_config_on_configure(POLICIES, CONFIG_CHECKS)
 PolicyPack(name="ecr-ptc-conventions", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

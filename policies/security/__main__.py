@@ -9,7 +9,6 @@ import permissions
 import principals
 import registry_policy
 import scopes
-import speedups
 import upstreams
 from hardening import check_config_on_configure
 
@@ -34,6 +33,5 @@ CONFIG_CHECKS = {
     "upstream-allowlist": upstreams.check_config,
 }
 
-speedups.install()  # what the SDK redoes for every policy of every call, done once
 check_config_on_configure(POLICIES, CONFIG_CHECKS)
 PolicyPack(name="ecr-ptc-security", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)
