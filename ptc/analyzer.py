@@ -412,7 +412,10 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
 
             schema = {"type": "object", "additionalProperties": False, **policy["config_schema"]}
             try:
-                jsonschema.validate(properties, schema)
+                # As the CLI validates (gojsonschema, pkg/resource/analyzer/config.go validatePolicyConfig), with
+                # `format` checked as gojsonschema checks it by default, and stricter in one place: a setting the
+                # schema does not name is refused here (the CLI cannot send additionalProperties).
+                jsonschema.validate(properties, schema, format_checker=jsonschema.FormatChecker())
             except jsonschema.ValidationError as exc:
                 where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
                 raise PolicyConfigError(f"policy config '{name}' at {where}: {exc.message}") from None

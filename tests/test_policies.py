@@ -8,6 +8,7 @@ the repository's dev and prod stacks produce.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -305,6 +306,57 @@ CASES = [
         "cache-principals-allowed",
         "dev-consumers",
         "aws:PrincipalOrgID",
+    ),
+    (
+        "org condition that is true when the key is absent (StringEqualsIfExists)",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+                "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": ["o-abcdefghij"]}},
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "its StringEqualsIfExists condition is true for principals the key does not describe",
+    ),
+    (
+        "org condition that is true when the key is absent (ForAllValues:StringEquals)",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+                "Condition": {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": ["o-abcdefghij"]}},
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "its ForAllValues:StringEquals condition is true for principals the key does not describe",
+    ),
+    (
+        "org condition that is true when the key is absent (StringNotEquals)",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+                "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": ["o-abcdefghij"]}},
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "its StringNotEquals condition is true for principals the key does not describe",
     ),
     (
         "template repository policy lets anyone pull",
@@ -1221,6 +1273,19 @@ NO_ALARM = [
         None,
     ),
     (
+        "anyone, as long as it is one named account (aws:PrincipalAccount)",
+        registry_policy(
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": CREATE,
+                "Resource": HUB_ARN,
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+            }
+        ),
+        None,
+    ),
+    (
         "anyone under an organization path",
         template_policy(
             {
@@ -1332,14 +1397,14 @@ def test_what_is_right_draws_no_violation(packs, case, change, config):
 
 
 # --------------------------------------------------------------------------------------------
-# The packs refuse bad config themselves, as they must under the Pulumi CLI
+# Under the Pulumi CLI: what the declared schemas cannot refuse, the policies report themselves
 # --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "pack, policy, properties, message",
     [
-        ("conventions", "prefix-naming", {"prefixPattern": "(unclosed"}, 'prefixPattern: "(unclosed" is not a valid'),
+        ("conventions", "prefix-naming", {"prefixPattern": r"^x\z"}, r'prefixPattern: "^x\\z" is not a valid'),
         ("conventions", "prefix-naming", {"prefixPatern": "^x$"}, "prefixPatern: is not a setting of this policy"),
         (
             "security",
@@ -1347,12 +1412,13 @@ def test_what_is_right_draws_no_violation(packs, case, change, config):
             {"allowedScopes": {"harbor": ["pull"]}},
             "allowedScopes: harbor is not an upstream kind",
         ),
-        ("security", "rule-secret-location", {"accountIds": ["12345"]}, "does not match"),
-        ("security", "upstream-allowlist", {"allowedHosts": []}, "would refuse every upstream"),
-        ("security", "no-such-policy", {}, "this pack has no such policy"),
+        ("security", "upstream-allowlist", {"allowedHosts": [" "]}, "would refuse every upstream"),
     ],
 )
-def test_each_pack_refuses_invalid_config_on_configure(pack, policy, properties, message):
+def test_each_pack_reports_config_its_schema_cannot_refuse_once(pack, policy, properties, message):
+    """The CLI validates settings against the declared schema (gojsonschema) but cannot refuse an undeclared one,
+    and Go's regexp accepts what Python's re refuses (`\\z`): the policy reports it, once, and checks nothing
+    more. The packs patch nothing of the SDK's to do so."""
     from ptc.analyzer import EngineServer, PackProcess
 
     engine = EngineServer()
@@ -1360,8 +1426,23 @@ def test_each_pack_refuses_invalid_config_on_configure(pack, policy, properties,
     process = PackProcess(ROOT / "policies" / pack, config, dry_run=True, engine_address=engine.address)
     try:
         process.connect()
-        with pytest.raises(PolicyConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
-            process.configure({policy: {"level": "mandatory", "properties": properties}})
+        process.configure({policy: {"level": "mandatory", "properties": properties}})
+        process.configure_stack()
+        found = [v for resource in build(baseline()) for v in process.analyze(resource) if v["policy"] == policy]
     finally:
         process.close()
         engine.stop()
+    assert len(found) == 1, found
+    assert message in found[0]["message"] and "invalid policy config" in found[0]["message"]
+
+
+def test_config_a_schema_can_refuse_is_refused_before_any_pack_runs(packs):
+    """What the declared schemas say, ptc refuses as the CLI does (gojsonschema there, jsonschema here)."""
+    for config, message in [
+        ({"prefix-naming": {"prefixPattern": "(unclosed"}}, "is not a 'regex'"),
+        ({"upstream-allowlist": {"allowedHosts": []}}, "should be non-empty"),
+        ({"token-scopes-least-privilege": {"allowedScopes": {"harbor": ["pull"]}}}, "'harbor' is not one of"),
+        ({"rule-secret-location": {"accountIds": ["12345"]}}, "does not match"),
+    ]:
+        with pytest.raises(PolicyConfigError, match=re.escape(message)):
+            analyze(packs, baseline(), config=config)

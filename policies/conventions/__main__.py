@@ -5,7 +5,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 import prefixes
 import tagging
 import templates
-from hardening import check_config_on_configure
+from hardening import check_settings
 
 POLICIES = [
     prefixes.POLICY,
@@ -17,5 +17,5 @@ POLICIES = [
 ]
 CONFIG_CHECKS = {"prefix-naming": prefixes.check_config}
 
-check_config_on_configure(POLICIES, CONFIG_CHECKS)
+check_settings(POLICIES, CONFIG_CHECKS)
 PolicyPack(name="ecr-ptc-conventions", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

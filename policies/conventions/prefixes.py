@@ -63,6 +63,7 @@ POLICY = ResourceValidationPolicy(
         properties={
             "prefixPattern": {
                 "type": "string",
+                "format": "regex",  # checked by the CLI (gojsonschema) and ptc (jsonschema) before the pack runs
                 "description": "A regular expression every prefix must match in full, for example "
                 "'^(mirror|cache)/[a-z0-9-]+$'. Default: ECR's pattern only.",
             },

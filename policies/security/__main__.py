@@ -10,7 +10,7 @@ import principals
 import registry_policy
 import scopes
 import upstreams
-from hardening import check_config_on_configure
+from hardening import check_settings
 
 POLICIES = [
     scopes.POLICY,
@@ -33,5 +33,5 @@ CONFIG_CHECKS = {
     "upstream-allowlist": upstreams.check_config,
 }
 
-check_config_on_configure(POLICIES, CONFIG_CHECKS)
+check_settings(POLICIES, CONFIG_CHECKS)
 PolicyPack(name="ecr-ptc-security", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

@@ -1,4 +1,4 @@
-"""What keeps a policy pack standing on hostile input: no exception reaches the engine, bad config is refused.
+"""What keeps a policy pack standing on hostile input: no exception reaches the engine, bad config is reported.
 
 Each pack carries its own copy of this file (a pack is published alone); a test keeps the copies identical.
 
@@ -6,10 +6,13 @@ Each pack carries its own copy of this file (a pack is published alone); a test 
   belongs, `"Statement": [null, 1]`, ...) reports a violation naming the resource instead of raising: an
   exception would reach the Pulumi engine and abort `pulumi preview` for every stack. Values unknown during
   preview still propagate, so the SDK reports them as "can't run during preview".
-- `check_config_on_configure(policies, checks)`: the SDK stores whatever `Configure` sends. This refuses, up
-  front and with the setting named, a setting no policy declares (`additionalProperties: false`), a value of
-  the wrong type, and what a schema cannot say (an invalid regular expression, an unknown upstream kind),
-  answering `INVALID_ARGUMENT` so `pulumi preview` stops with the message.
+- Policy config: the Pulumi CLI validates each policy's settings against the schema the policy declares before
+  it configures the pack (gojsonschema; pkg/resource/analyzer/config.go, ReconcilePolicyPackConfig and
+  validatePolicyConfig), and `ptc` does the same with `jsonschema`. A declared schema cannot refuse a setting it
+  does not name (the CLI sends `properties` and `required` only), nor say what Python itself decides (a regular
+  expression Go accepts and Python does not). `check_settings` lets each policy say so itself: on its first
+  call it reports, once, a violation naming the setting and the fix, and checks nothing until the config is
+  fixed. Nothing of the SDK is patched.
 """
 
 import functools
@@ -28,11 +31,14 @@ def _label(resource_type: str, name: str) -> str:
 
 
 def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = False) -> Callable[..., Any]:
-    """`validate`, but an unexpected exception becomes a violation of the resource (or the stack)."""
+    """`validate`, but invalid config or an unexpected exception becomes a violation of the resource (or the
+    stack)."""
 
     @functools.wraps(validate)
     def wrapper(args: Any, report: Callable[..., Any]) -> Any:
         try:
+            if _config_refused(args, report, policy_name):
+                return None
             return validate(args, report)
         except UnknownValueError:
             raise
@@ -49,106 +55,46 @@ def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = Fal
 
 
 # --------------------------------------------------------------------------------------------
-# Policy config, checked when the pack is configured
+# Policy config, checked by each policy on its first call
 # --------------------------------------------------------------------------------------------
 
-LEVELS = ("advisory", "mandatory", "remediate", "disabled")
-TYPES: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer(),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, Mapping),
-}
+_SETTINGS: dict[str, tuple[frozenset[str], Callable[[Mapping[str, Any]], list[str]] | None]] = {}
+"""Per policy name: the settings its schema declares, and its own check of what a schema cannot say."""
+_REPORTED: set[str] = set()
 
 
-def schema_faults(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
-    """JSON-schema faults for the subset the packs use: type, items, pattern, enum, properties,
-    additionalProperties."""
-    expected = schema.get("type")
-    if expected and not TYPES[expected](value):
-        return [f"{where}: must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}, not {json.dumps(value)}"]
-    faults = []
-    if "enum" in schema and value not in schema["enum"]:
-        faults.append(f"{where}: {json.dumps(value)} is not one of {', '.join(map(str, schema['enum']))}")
-    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
-        faults.append(f"{where}: {json.dumps(value)} does not match {schema['pattern']}")
-    if isinstance(value, list) and "items" in schema:
-        for index, item in enumerate(value):
-            faults.extend(schema_faults(item, schema["items"], f"{where}[{index}]"))
-    if isinstance(value, Mapping):
-        properties = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            if key in properties:
-                faults.extend(schema_faults(item, properties[key], f"{where}.{key}"))
-            elif extra is False:
-                known = ", ".join(sorted(properties)) or "none"
-                faults.append(f"{where}.{key}: is not a setting of this policy (settings: {known})")
-            elif isinstance(extra, Mapping):
-                faults.extend(schema_faults(item, extra, f"{where}.{key}"))
-    return faults
-
-
-def config_faults(
-    policies: list[Any],
-    config: Mapping[str, Mapping[str, Any]],
-    checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]],
-) -> list[str]:
-    """Every fault in a pack's policy config: unknown policies and settings, types, and the policies' own checks."""
-    by_name = {p.name: p for p in policies}
-    faults = []
-    for name, settings in config.items():
-        policy = by_name.get(name)
-        if policy is None:
-            faults.append(
-                f"policy config '{name}': this pack has no such policy (policies: {', '.join(sorted(by_name))})"
-            )
-            continue
-        settings = dict(settings or {})
-        level = settings.pop("enforcementLevel", None)
-        if level is not None and level not in LEVELS:
-            faults.append(f"policy config '{name}'.enforcementLevel: must be one of {', '.join(LEVELS)}")
+def check_settings(policies: list[Any], checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]]) -> None:
+    """Record each policy's declared settings and check (call before constructing the PolicyPack)."""
+    for policy in policies:
         schema = policy.config_schema
-        properties = dict(schema.properties) if schema is not None else {}
-        faults.extend(
-            schema_faults(
-                settings,
-                {"type": "object", "properties": properties, "additionalProperties": False},
-                f"policy config '{name}'",
-            )
+        known = frozenset(schema.properties or {}) if schema is not None else frozenset()
+        _SETTINGS[policy.name] = (known, checks.get(policy.name))
+
+
+def settings_faults(policy_name: str, settings: Mapping[str, Any]) -> list[str]:
+    """Settings the policy does not declare, then (if none) what its own check finds."""
+    known, check = _SETTINGS.get(policy_name, (frozenset(), None))
+    faults = [
+        f"{key}: is not a setting of this policy (settings: {', '.join(sorted(known)) or 'none'})"
+        for key in sorted(set(settings) - known - {"enforcementLevel"})
+    ]
+    if not faults and check is not None:
+        faults = check(settings)
+    return [f"policy config '{policy_name}'.{fault}" for fault in faults]
+
+
+def _config_refused(args: Any, report: Callable[..., Any], policy_name: str) -> bool:
+    """Whether the policy's config is invalid; reported once per pack process, on the policy's first call."""
+    faults = settings_faults(policy_name, args.get_config() or {})
+    if faults and policy_name not in _REPORTED:
+        _REPORTED.add(policy_name)
+        report(
+            "invalid policy config: "
+            + "; ".join(faults)
+            + ". Fix the policy config file (--policy-pack-config); until then this policy checks nothing and "
+            "counts as failed."
         )
-        if not faults and name in checks:
-            faults.extend(f"policy config '{name}'.{fault}" for fault in checks[name](settings))
-    return faults
-
-
-def check_config_on_configure(
-    policies: list[Any], checks: Mapping[str, Callable[[Mapping[str, Any]], list[str]]]
-) -> None:
-    """Make the SDK's `Configure` refuse invalid policy config (call before constructing the PolicyPack)."""
-    import grpc
-    from google.protobuf import json_format
-    from pulumi_policy import policy as sdk
-
-    servicer = sdk._PolicyAnalyzerServicer  # noqa: SLF001 - the SDK has no hook for config validation
-    original = servicer.Configure
-    if getattr(original, "_ptc_checked", False):
-        return
-
-    def configure(self: Any, request: Any, context: Any) -> Any:
-        config = {}
-        for name in request.policyConfig:
-            settings = json_format.MessageToDict(request.policyConfig[name].properties)
-            config[name] = settings
-        faults = config_faults(policies, config, checks)
-        if faults:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid policy config: " + "; ".join(faults))
-        return original(self, request, context)
-
-    configure._ptc_checked = True  # type: ignore[attr-defined]
-    servicer.Configure = configure
+    return bool(faults)
 
 
 def regex_fault(setting: str, pattern: Any) -> list[str]:

@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from conditions import loose_operator, narrowed
 from facts import TEMPLATE
 from hardening import guarded
 from support import Unknowns, as_list, get, label, policy_document, shown
@@ -30,18 +31,8 @@ LET_IN_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
 )
 """First pulls (create, import) and every pull: what a stranger must not get on a cache."""
-ORG_KEYS = ("aws:principalorgid", "aws:principalorgpaths")
-ORG_OPERATORS = (
-    "stringequals",
-    "stringlike",
-    "forallvalues:stringequals",
-    "forallvalues:stringlike",
-    "foranyvalue:stringequals",
-    "foranyvalue:stringlike",
-)
 ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::(?P<account>[0-9]{12}):.+", re.ASCII)
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
-ORG_VALUE = re.compile(r"o-[a-z0-9]{10,32}(/.*)?", re.ASCII)
 
 
 def granted(statement) -> list[str]:
@@ -49,26 +40,6 @@ def granted(statement) -> list[str]:
     if get(statement, "NotAction") is not None:
         return list(LET_IN_ACTIONS)  # everything but a list: assume the cache actions are in it
     return [a for a in LET_IN_ACTIONS if any(fnmatchcase(a.lower(), pattern.lower()) for pattern in actions)]
-
-
-def org_condition(statement) -> bool:
-    """A condition that limits `*` to an organization: one of the org keys, with named organization values."""
-    condition = get(statement, "Condition")
-    if not hasattr(condition, "items"):
-        return False
-    for operator, keys in condition.items():
-        if not isinstance(operator, str) or operator.lower().removesuffix("ifexists") not in ORG_OPERATORS:
-            continue
-        if not hasattr(keys, "items"):
-            continue
-        for key, values in keys.items():
-            if isinstance(key, str) and key.lower() in ORG_KEYS:
-                values = as_list(values)
-                if values and all(
-                    isinstance(v, str) and ORG_VALUE.fullmatch(v) and "*" not in v.split("/")[0] for v in values
-                ):
-                    return True
-    return False
 
 
 def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
@@ -93,11 +64,34 @@ def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
             faults.append(f"lets in {kind} principals ({shown(value)}); name AWS accounts or roles")
             continue
         if value == "*":
-            if not org_condition(statement):
+            condition = get(statement, "Condition")
+            limit = narrowed(condition)
+            if limit.organization:
+                continue
+            if limit.accounts is not None:
+                outside = sorted(limit.accounts - allowed_accounts) if allowed_accounts is not None else []
+                if outside:
+                    allowed = ", ".join(sorted(allowed_accounts or ())) or "none"
+                    faults.append(
+                        f"lets in account {', '.join(outside)} (through its aws:PrincipalAccount or aws:PrincipalArn "
+                        f"condition), which is not in allowedAccounts ({allowed}); remove it or add it to the "
+                        "policy's allowedAccounts"
+                    )
+                continue
+            loose = loose_operator(condition)
+            if loose is not None:
                 faults.append(
-                    'lets in every AWS principal ("*"); name the accounts or roles, or keep "*" with an '
-                    "aws:PrincipalOrgID (or aws:PrincipalOrgPaths) condition naming your organization"
+                    f'lets in every AWS principal ("*"): its {loose} condition is true for principals the key does '
+                    "not describe (IfExists and ForAllValues are true when the key is absent, as it is for a principal "
+                    "outside any organization; a negation lets in all but those named); use StringEquals (or "
+                    "ForAnyValue:StringLike for aws:PrincipalOrgPaths) with your organization or accounts"
                 )
+                continue
+            faults.append(
+                'lets in every AWS principal ("*"); name the accounts or roles, or keep "*" with an '
+                "aws:PrincipalOrgID (or aws:PrincipalOrgPaths) condition naming your organization, or an "
+                "aws:PrincipalAccount condition naming your accounts"
+            )
             continue
         account = None
         if isinstance(value, str) and ACCOUNT_ID.fullmatch(value):

@@ -91,6 +91,7 @@ POLICY = ResourceValidationPolicy(
                 "description": "Allowed token scopes per upstream kind, replacing the defaults for the kinds given "
                 '(for example {"docker-hub": ["repo:public_read"]}).',
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "propertyNames": {"enum": sorted(ALLOWED_SCOPES)},  # the kinds that authenticate with a token
             },
         }
     ),

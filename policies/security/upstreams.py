@@ -119,7 +119,8 @@ ALLOWLIST_POLICY = ResourceValidationPolicy(
         properties={
             "allowedHosts": {
                 "type": "array",
-                "items": {"type": "string"},
+                "minItems": 1,  # an empty list would refuse every upstream
+                "items": {"type": "string", "pattern": "\\S"},
                 "description": "Upstream hosts rules may cache; shell-style patterns such as '*.azurecr.io' or "
                 "'acmeprod.azurecr.io'. Default: every upstream ECR supports.",
             },
