@@ -359,6 +359,30 @@ CASES = [
         "its StringNotEquals condition is true for principals the key does not describe",
     ),
     (
+        "template repository policy lets anyone push (cache poisoning)",
+        template_policy(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["ecr:Put*", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"],
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        HUB_TEMPLATE,
+        "allows ecr:PutImage, ecr:InitiateLayerUpload",
+    ),
+    (
+        "registry policy lets anyone replicate into the registry",
+        registry_policy({"Effect": "Allow", "Principal": ANYONE, "Action": "ecr:ReplicateImage", "Resource": HUB_ARN}),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "allows ecr:ReplicateImage",
+    ),
+    (
         "template repository policy lets anyone pull",
         template_policy(
             {"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}

@@ -31,6 +31,22 @@ LET_IN_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
 )
 """First pulls (create, import) and every pull: what a stranger must not get on a cache."""
+POISON_ACTIONS = (
+    "ecr:PutImage",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:BatchDeleteImage",
+    "ecr:SetRepositoryPolicy",
+    "ecr:DeleteRepositoryPolicy",
+    "ecr:DeleteRepository",
+    "ecr:PutImageTagMutability",
+    "ecr:PutLifecyclePolicy",
+    "ecr:ReplicateImage",
+)
+"""Pushes, deletes and policy changes (operations of botocore's ECR model), and `ecr:ReplicateImage`, the registry
+permission by which another account writes images into this registry ("Granting registry permissions for cross
+account replication", ECR User Guide): a stranger with any of them can replace what the cache serves."""
 ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::(?P<account>[0-9]{12}):.+", re.ASCII)
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 
@@ -39,7 +55,11 @@ def granted(statement) -> list[str]:
     actions = [a for a in as_list(get(statement, "Action")) if isinstance(a, str)]
     if get(statement, "NotAction") is not None:
         return list(LET_IN_ACTIONS)  # everything but a list: assume the cache actions are in it
-    return [a for a in LET_IN_ACTIONS if any(fnmatchcase(a.lower(), pattern.lower()) for pattern in actions)]
+    return [
+        a
+        for a in LET_IN_ACTIONS + POISON_ACTIONS
+        if any(fnmatchcase(a.lower(), pattern.lower()) for pattern in actions)
+    ]
 
 
 def principal_faults(statement, allowed_accounts: set[str] | None) -> list[str]:
