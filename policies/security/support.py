@@ -23,11 +23,23 @@ def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
 def shown(value: Any, limit: int = 80) -> str:
     """A property value as a message quotes it: a string as it is, anything else as compact JSON (the SDK's
     proxies read through), cut at `limit` characters. Never a Python repr such as `<..._ListProxy object at
-    0x7f...>`: a message names what the stack holds, and says the same on every run."""
+    0x7f...>`: a message names what the stack holds, and says the same on every run.
+
+    As the user wrote it: a whole number arrives as a float (protobuf's Struct has only doubles) and is shown
+    as an integer (`999988887777`, not `999988887777.0`); a string with characters a reader cannot see or tell
+    apart (a trailing newline, a zero-width space, a full-width letter) is shown escaped, with a note, so the
+    fix is visible."""
+    value = _plain(value)
     if isinstance(value, str):
-        return value
-    text = json.dumps(_plain(value), default=str, separators=(",", ":"))
+        text = value if value.isascii() and value.isprintable() else _escaped(value)
+    else:
+        text = json.dumps(value, default=str, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _escaped(text: str) -> str:
+    escaped = text.encode("unicode_escape").decode("ascii")
+    return f"{escaped} (written with invisible or non-ASCII characters, shown escaped)"
 
 
 def _plain(value: Any) -> Any:
@@ -38,6 +50,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
     return value
 
 
