@@ -756,6 +756,55 @@ CASES = [
         "grants ecr:*",
     ),
     (
+        "ecr:** is every ECR action as ecr:* is",
+        set_policy(
+            "dev-admin",
+            {
+                "Effect": "Allow",
+                "Action": "ecr:**",
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/docker-hub/*",
+            },
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-admin",
+        "grants ecr:**, every ECR action",
+    ),
+    (
+        "AWS managed full access attached to a role",
+        lambda s: s.append(
+            Spec(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "dev-admin-attachment",
+                {"role": "ci", "policyArn": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"},
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-admin-attachment",
+        "attaches the AWS managed policy AmazonEC2ContainerRegistryFullAccess",
+    ),
+    (
+        "AWS managed full access in a role's managedPolicyArns",
+        lambda s: s.append(
+            Spec(
+                "aws:iam/role:Role",
+                "dev-ci-role",
+                {
+                    "assumeRolePolicy": json.dumps({"Statement": []}),
+                    "managedPolicyArns": ["arn:aws-us-gov:iam::aws:policy/AdministratorAccess"],
+                },
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-ci-role",
+        "attaches the AWS managed policy AdministratorAccess",
+    ),
+    (
         "wildcard action covering import",
         set_policy("dev-batch", {"Effect": "Allow", "Action": "ecr:Batch*", "Resource": "*"}),
         False,

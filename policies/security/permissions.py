@@ -28,6 +28,48 @@ guide, "Private registry policy examples": replication), since replicated reposi
 Judged as replication, not as cache access: who may replicate is cache-principals-allowed's question."""
 
 
+UNSEEN_ACTIONS = ("ecr:QqqxJ", "ecr:Vw")
+"""Two made-up ECR action names with no letter in common: a pattern that matches both matches every ECR action,
+present and future (`ecr:*`, `ecr:**`, `ecr:?*`, `e*:*`, `*`), as IAM matches actions (case-insensitive, `*` and
+`?` wildcards: IAM User Guide, "IAM JSON policy elements: Action")."""
+
+
+def every_ecr_action(pattern: str) -> bool:
+    return all(fnmatchcase(unseen.lower(), pattern.lower()) for unseen in UNSEEN_ACTIONS)
+
+
+FULL_ACCESS_POLICIES = {
+    "AmazonEC2ContainerRegistryFullAccess": "ecr:* on *",
+    "AdministratorAccess": "* on *",
+    "PowerUserAccess": "every action but IAM's on *",
+}
+"""AWS managed policies that grant every ECR action on every repository (their documents in the AWS Managed Policy
+Reference Guide): attaching one is the same as writing `ecr:*` on `*` inline."""
+MANAGED_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]+)", re.ASCII)
+ATTACHMENTS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/role:Role": "managedPolicyArns",
+    "aws:iam/user:User": "managedPolicyArns",
+    "aws:iam/group:Group": "managedPolicyArns",
+}
+
+
+def attached_full_access(args: ResourceValidationArgs) -> list[str]:
+    """The AWS managed full-access policies a resource attaches, by name."""
+    key = ATTACHMENTS.get(args.resource_type)
+    if key is None:
+        return []
+    found = []
+    for arn in as_list(get(args.props, key)):
+        match = MANAGED_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        if match and match.group("name") in FULL_ACCESS_POLICIES:
+            found.append(match.group("name"))
+    return found
+
+
 def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     if args.resource_type == "aws:iam/role:Role":
         return [
@@ -91,9 +133,9 @@ def statement_faults(
     if get(statement, "NotAction") is not None:
         faults.append("allows everything but a list of actions (NotAction); list the actions it grants instead")
     actions = [a for a in as_list(get(statement, "Action")) if isinstance(a, str)]
-    if any(a.lower() in ("*", "ecr:*") for a in actions):
+    if any(every_ecr_action(a) for a in actions):
         faults.append(
-            f"grants {', '.join(a for a in actions if a.lower() in ('*', 'ecr:*'))}; grant the ECR "
+            f"grants {', '.join(a for a in actions if every_ecr_action(a))}, every ECR action; grant the ECR "
             "actions it needs by name"
         )
     if registry_policy and is_replication(actions):
@@ -120,6 +162,13 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     what = label(args.resource_type, args.name)
     own_accounts = [str(a) for a in args.get_config().get("accountIds") or []]
     unknowns = Unknowns()
+    with unknowns.guard(what):
+        for name in attached_full_access(args):
+            report(
+                f"{what} attaches the AWS managed policy {name}, which grants {FULL_ACCESS_POLICIES[name]}: every "
+                "ECR action on every repository, as inline ecr:* would; attach a policy that grants the ECR actions "
+                "it needs on repository/<prefix>/* instead."
+            )
     with unknowns.guard(what):
         for where, text in documents(args):
             if text is None:
