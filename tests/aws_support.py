@@ -77,7 +77,7 @@ def moto_server() -> Iterator[str]:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while True:
             try:
                 urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()

@@ -252,6 +252,19 @@ def _state(endpoint: str) -> dict[str, tuple[str, dict[str, str]]]:
     return state
 
 
+def _start_reconcile(path: str, endpoint: str) -> subprocess.Popen[str]:
+    """`ptc reconcile --apply --json` as a user starts it, two workers."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ptc", "reconcile", "--apply", "--json", "--outputs", path]
+        + ["--endpoint-url", endpoint, "--workers", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **CREDENTIALS},
+    )
+
+
 @pytest.mark.slow
 def test_two_reconciles_at_once_converge_and_each_reports_what_it_wrote(tmp_path):
     path = write(tmp_path, _template_outputs())
@@ -259,23 +272,7 @@ def test_two_reconciles_at_once_converge_and_each_reports_what_it_wrote(tmp_path
         ecr = boto3.client("ecr", region_name=REGION, endpoint_url=endpoint)
         for i in range(30):
             ecr.create_repository(repositoryName=f"quay/image{i}")
-        command = [
-            sys.executable,
-            "-m",
-            "ptc",
-            "reconcile",
-            "--apply",
-            "--json",
-            "--outputs",
-            path,
-            "--endpoint-url",
-            endpoint,
-            "--workers",
-            "2",
-        ]
-        env = {**os.environ, **CREDENTIALS}
-        first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        second = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        first, second = _start_reconcile(path, endpoint), _start_reconcile(path, endpoint)
         reports = []
         for process in (first, second):
             out, err = process.communicate(timeout=300)
@@ -304,27 +301,7 @@ def test_sigterm_during_apply_leaves_each_repository_done_or_untouched(tmp_path)
         for i in range(20):
             ecr.create_repository(repositoryName=f"quay/image{i:02d}")
         before = _state(moto)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ptc",
-                "reconcile",
-                "--apply",
-                "--json",
-                "--outputs",
-                path,
-                "--endpoint-url",
-                endpoint,
-                "--workers",
-                "2",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **CREDENTIALS},
-        )
+        process = _start_reconcile(path, endpoint)
         # The events: a repository's first write answered (the calls after it are held), then ptc saying it
         # stops; only then are the held calls let through, so the stop lands mid-run on any machine.
         while not gate.reached.wait(0.1):

@@ -170,7 +170,7 @@ def test_a_relay_gone_mid_run_is_reported_and_leaves_nothing_behind(tmp_path: Pa
     )
     marker = uuid.uuid4().hex
     ptc = _start_preview(root, marker, subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # ptc, relay, pack
         time.sleep(0.05)
     (relay,) = _children(ptc.pid)
@@ -178,7 +178,7 @@ def test_a_relay_gone_mid_run_is_reported_and_leaves_nothing_behind(tmp_path: Pa
     out, err = ptc.communicate(timeout=60)
     assert ptc.returncode == 2, err
     assert "stopped before they answered" in json.loads(out)["error"] and "Traceback" not in err
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while (left := _processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"left running: {left}"
@@ -190,7 +190,7 @@ def test_ptc_leaves_no_process_behind(tmp_path: Path) -> None:
     result = preview(project(tmp_path), PTC_TEST_MARKER=marker)
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)  # the whole report reached the pipe before the quick exit
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 120
     while (left := _processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"left running: {left}"
@@ -233,7 +233,7 @@ def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signa
     ptc = _start_preview(root, marker, subprocess.DEVNULL, **mode)
     expected = 2 if mode else 3  # ptc and the pack; or ptc, its relay, the pack
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while len(_processes_with(marker)) < expected and time.monotonic() < deadline:
             time.sleep(0.05)
         started = _processes_with(marker)
@@ -242,7 +242,7 @@ def test_no_pack_outlives_a_ptc_that_is_killed(tmp_path: Path, how: signal.Signa
     finally:
         ptc.send_signal(how)
         ptc.wait(timeout=30)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while (left := _processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"left running after ptc got {how.name}: {left}"
