@@ -23,9 +23,9 @@ from ptc.aws import Aws
 from ptc.reconcile import Reconciler
 from ptc.verify import FAIL, PASS, SKIP, UNCHECKED, WARN, Verifier
 from tests.aws_support import ACCOUNT, CREDENTIALS, REGION, moto_server, outputs, upstream
+from tests.conftest import ROOT, run_ptc
 from tests.fault_server import Answer, Gate, fault_server, gated_proxy
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = outputs({"quay": upstream("quay", "quay.io", "quay"), "ghcr": upstream("github", "ghcr.io", "ghcr")})
 RULES = {
     "registryId": ACCOUNT,
@@ -50,15 +50,8 @@ def credentials(monkeypatch):
         monkeypatch.setenv(key, value)
 
 
-def ptc(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ptc", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **CREDENTIALS},
-    )
+def ptc(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_ptc(*args, env=CREDENTIALS)
 
 
 def write(tmp_path: Path, document: dict[str, Any]) -> str:
