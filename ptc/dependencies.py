@@ -20,6 +20,7 @@ MODULES = (
     ("rich", "rich"),
     ("jsonschema", "jsonschema"),
     ("regex", "regex"),
+    ("policy_sentry", "policy_sentry"),  # the security pack's, when ptc runs a pack with this interpreter
 )
 """(import name, distribution) of what every verb may import: pyproject.toml's dependencies and the package."""
 

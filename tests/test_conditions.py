@@ -30,6 +30,7 @@ OURS, OTHER = "o-ours000001", "o-other00001"
 def principal(account: str, org: str | None) -> dict[str, Any]:
     context: dict[str, Any] = {
         "aws:PrincipalAccount": account,
+        "kms:CallerAccount": account,
         "aws:PrincipalArn": f"arn:aws:iam::{account}:role/app",
     }
     if org is not None:
@@ -101,7 +102,14 @@ OPERATORS = [
     for base in ("StringEquals", "StringLike", "StringNotEquals", "StringNotLike", "ArnLike", "StringEqualsIgnoreCase")
     for suffix in ("", "IfExists")
 ] + ["Null"]
-KEYS = ["aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalAccount", "aws:PrincipalArn", "aws:principalorgid"]
+KEYS = [
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:principalorgid",
+    "kms:CallerAccount",
+]
 VALUES = [
     OURS,
     OTHER,

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ecr_pull_through_cache import iam
 from ptc.analyzer import PolicyConfigError, PolicyPacks, pack_dirs
@@ -153,6 +155,7 @@ def gitlab_secret(token_type: str | None):
 
 GROUP_TOKEN = "gitlab:index/groupAccessToken:GroupAccessToken"
 PERSONAL_TOKEN = "gitlab:index/personalAccessToken:PersonalAccessToken"
+PROJECT_TOKEN = "gitlab:index/projectAccessToken:ProjectAccessToken"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 GOOD_TOKEN = {
     "group": "acme",
@@ -162,25 +165,94 @@ GOOD_TOKEN = {
 }
 
 
-def token_feeding_secret(type_: str = GROUP_TOKEN, **props: Any):
-    """A GitLab token resource whose value flows into the hub secret's version, as the components write it."""
+def token_feeding_secret(
+    type_: str = GROUP_TOKEN, *, value_key: str = "secretString", secret_id: str | None = None, **props: Any
+):
+    """A GitLab token resource whose value flows into the hub secret's version, as the components write it; or into
+    `value_key` (secretStringWo), or into an existing secret named by `secret_id` rather than the stack's."""
 
     def change(specs):
         values = {k: v for k, v in {**GOOD_TOKEN, **props}.items() if v is not None}
-        if type_ == PERSONAL_TOKEN:
+        if type_ not in (GROUP_TOKEN, PROJECT_TOKEN):
             values.pop("accessLevel", None)
         specs.append(Spec(type_, "dev-docker-hub-gitlab-token", values, parent="dev-docker-hub"))
+        dependencies = {value_key: ["dev-docker-hub-gitlab-token"]}
+        if secret_id is None:
+            dependencies["secretId"] = [HUB_SECRET]
         specs.append(
             Spec(
                 SECRET_VERSION,
                 "dev-docker-hub-credentials",
-                {"secretId": UNKNOWN, "secretString": UNKNOWN},
+                {"secretId": secret_id or UNKNOWN, value_key: UNKNOWN},
                 parent="dev-docker-hub",
-                property_dependencies={"secretId": [HUB_SECRET], "secretString": ["dev-docker-hub-gitlab-token"]},
+                property_dependencies=dependencies,
             )
         )
 
     return change
+
+
+def token_through(*types: str):
+    """A GitLab group access token whose value reaches the secret version through intermediate resources."""
+
+    def change(specs):
+        token_feeding_secret(scopes=["api"])(specs)
+        version = spec(specs, "dev-docker-hub-credentials")
+        previous = "dev-docker-hub-gitlab-token"
+        for index, type_ in enumerate(types):
+            specs.append(
+                Spec(type_, f"dev-step-{index}", {"value": UNKNOWN}, property_dependencies={"value": [previous]})
+            )
+            previous = f"dev-step-{index}"
+        version.property_dependencies["secretString"] = [previous]
+
+    return change
+
+
+def native_secret_with_token(**props: Any):
+    """An aws-native Secret (CloudFormation's AWS::SecretsManager::Secret) holding a GitLab token in its own
+    secretString."""
+
+    def change(specs):
+        specs.append(Spec(GROUP_TOKEN, "dev-native-token", {**GOOD_TOKEN, **props}))
+        specs.append(
+            Spec(
+                "aws-native:secretsmanager:Secret",
+                "dev-native-secret",
+                {"name": "ecr-pullthroughcache/dev/gitlab", "secretString": UNKNOWN},
+                property_dependencies={"secretString": ["dev-native-token"]},
+            )
+        )
+
+    return change
+
+
+def policy_resource(type_: str, name: str, key: str, *statements: dict[str, Any], as_object: bool = False, **extra):
+    """A resource holding a policy document under `key`: JSON text (pulumi-aws) or an object (aws-native)."""
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+
+    def change(specs):
+        specs.append(Spec(type_, name, {key: document if as_object else json.dumps(document), **extra}))
+
+    return change
+
+
+def replication(*filters: dict[str, Any], account: str = "999988887777", type_: str = ""):
+    """A replication configuration with one rule to `account`, filtered by `filters` (none: every repository)."""
+    rule: dict[str, Any] = {"destinations": [{"region": "eu-west-1", "registryId": account}]}
+    if filters:
+        rule["repositoryFilters"] = list(filters)
+    kind = type_ or "aws:ecr/replicationConfiguration:ReplicationConfiguration"
+    return lambda s: s.append(Spec(kind, "dev-replication", {"replicationConfiguration": {"rules": [rule]}}))
+
+
+def trust(*statements: dict[str, Any]):
+    return policy_resource(ROLE, "dev-extra-role", "assumeRolePolicy", *statements, tags={"environment": "dev"})
+
+
+GITHUB = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+ASSUME_WEB = "sts:AssumeRoleWithWebIdentity"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/dev/hub-AbCdEf"
 
 
 # (case, change, outputs mode, policy config, policy, resource named in the message, message fragment)
@@ -248,6 +320,132 @@ CASES = [
         "gitlab-personal-access-token",
         "dev-docker-hub-gitlab-token",
         "acts as a person",
+    ),
+    (
+        "a GitLab project deploy token with write_registry",
+        token_feeding_secret(
+            "gitlab:index/projectDeployToken:ProjectDeployToken",
+            scopes=["read_registry", "write_registry"],
+            rotationConfiguration=None,
+            expiresAt="2027-03-01T00:00:00Z",
+        ),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab group service account token with api",
+        token_feeding_secret(
+            "gitlab:index/groupServiceAccountAccessToken:GroupServiceAccountAccessToken", scopes=["api"]
+        ),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "group service account access token",
+    ),
+    (
+        "a GitLab project service account token that never expires",
+        token_feeding_secret(
+            "gitlab:index/projectServiceAccountAccessToken:ProjectServiceAccountAccessToken", rotationConfiguration=None
+        ),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "neither expires nor rotates",
+    ),
+    (
+        "a GitLab user impersonation token with api and sudo",
+        token_feeding_secret(
+            "gitlab:index/userImpersonationToken:UserImpersonationToken",
+            scopes=["api", "sudo"],
+            rotationConfiguration=None,
+            expiresAt="2027-03-01",
+        ),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "api, sudo",
+    ),
+    (
+        "a GitLab user impersonation token feeding the secret",
+        token_feeding_secret(
+            "gitlab:index/userImpersonationToken:UserImpersonationToken",
+            rotationConfiguration=None,
+            expiresAt="2027-03-01",
+        ),
+        False,
+        None,
+        "gitlab-personal-access-token",
+        "dev-docker-hub-gitlab-token",
+        "acts as a person",
+    ),
+    (
+        "a GitLab cluster agent token feeding the secret",
+        token_feeding_secret("gitlab:index/clusterAgentToken:ClusterAgentToken"),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "cannot pull images",
+    ),
+    (
+        "a GitLab token with api written through secretStringWo",
+        token_feeding_secret(value_key="secretStringWo", scopes=["api"]),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab token with api written into an existing secret by ARN",
+        token_feeding_secret(secret_id=secret_arn("ecr-pullthroughcache/dev/gitlab"), scopes=["api"]),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab token with api written into an existing secret by name",
+        token_feeding_secret(secret_id="ecr-pullthroughcache/dev/gitlab", scopes=["api"]),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab token with api reaching the secret through another resource",
+        token_through("random:index/randomId:RandomId", "pulumi:providers:command"),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab token with api held by an aws-native secret",
+        native_secret_with_token(scopes=["read_registry", "api"]),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-native-token",
+        "give it exactly read_registry",
+    ),
+    (
+        "a GitLab token whose known api sits beside an unknown scope",
+        token_feeding_secret(scopes=["api", UNKNOWN]),
+        False,
+        None,
+        "gitlab-token-least-privilege",
+        "dev-docker-hub-gitlab-token",
+        "give it exactly read_registry",
     ),
     (
         "a second registry policy for the same registry",
@@ -371,7 +569,327 @@ CASES = [
         None,
         "cache-principals-allowed",
         HUB_TEMPLATE,
-        "allows ecr:PutImage, ecr:InitiateLayerUpload",
+        "allows ecr:PutRegistryPolicy, ecr:CompleteLayerUpload, ecr:InitiateLayerUpload and 9 more",
+    ),
+    (
+        "a role anyone may assume",
+        trust({"Effect": "Allow", "Principal": ANYONE, "Action": "sts:AssumeRole"}),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-extra-role",
+        "trust policy of aws:iam:Role 'dev-extra-role': statement 0 allows sts:AssumeRole and lets in every AWS",
+    ),
+    (
+        "a role an account outside allowedAccounts may assume",
+        trust({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}),
+        False,
+        {"cache-principals-allowed": {"allowedAccounts": [ACCOUNT]}},
+        "cache-principals-allowed",
+        "dev-extra-role",
+        "lets in account 999988887777, which is not in allowedAccounts",
+    ),
+    (
+        "an aws-native role anyone may assume",
+        policy_resource(
+            "aws-native:iam:Role",
+            "dev-native-role",
+            "assumeRolePolicyDocument",
+            {"Effect": "Allow", "Principal": ANYONE, "Action": "sts:*"},
+            as_object=True,
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-native-role",
+        "lets in every AWS principal",
+    ),
+    (
+        "a role any GitHub repository may assume (no sub condition)",
+        trust(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": GITHUB},
+                "Action": ASSUME_WEB,
+                "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}},
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-extra-role",
+        "no StringEquals or StringLike condition on token.actions.githubusercontent.com:sub",
+    ),
+    (
+        "a role any GitHub repository may assume (sub repo:*)",
+        trust(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": GITHUB},
+                "Action": ASSUME_WEB,
+                "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}},
+            }
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-extra-role",
+        "matches any subject",
+    ),
+    (
+        "a credentials secret's own policy lets anyone read it",
+        lambda s: props(s, HUB_SECRET).update(
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": ANYONE,
+                            "Action": "secretsmanager:GetSecretValue",
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            )
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        HUB_SECRET,
+        "allows secretsmanager:GetSecretValue and lets in every AWS principal",
+    ),
+    (
+        "a secret policy lets another account replace the token",
+        policy_resource(
+            "aws:secretsmanager/secretPolicy:SecretPolicy",
+            "dev-secret-policy",
+            "policy",
+            {"Effect": "Allow", "Principal": {"AWS": "999988887777"}, "Action": "secretsmanager:Put*", "Resource": "*"},
+            secretArn=SECRET_ARN,
+        ),
+        False,
+        {"cache-principals-allowed": {"allowedAccounts": [ACCOUNT]}},
+        "cache-principals-allowed",
+        "dev-secret-policy",
+        "allows secretsmanager:PutResourcePolicy, secretsmanager:PutSecretValue and lets in account 999988887777",
+    ),
+    (
+        "an aws-native secret resource policy lets anyone in",
+        policy_resource(
+            "aws-native:secretsmanager:ResourcePolicy",
+            "dev-native-secret-policy",
+            "resourcePolicy",
+            {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"},
+            as_object=True,
+            secretId=SECRET_ARN,
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-native-secret-policy",
+        "lets in every AWS principal",
+    ),
+    (
+        "a KMS key policy lets anyone decrypt",
+        policy_resource(
+            "aws:kms/key:Key",
+            "dev-cache-key",
+            "policy",
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-cache-key",
+        "key policy of aws:kms:Key 'dev-cache-key': statement 0 allows kms:Decrypt",
+    ),
+    (
+        "a KMS key policy through an IfExists caller-account condition",
+        policy_resource(
+            "aws:kms/keyPolicy:KeyPolicy",
+            "dev-cache-key-policy",
+            "policy",
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringEqualsIfExists": {"kms:CallerAccount": ACCOUNT}},
+            },
+            keyId="1234abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-cache-key-policy",
+        "its StringEqualsIfExists condition",
+    ),
+    (
+        "a KMS grant to an account outside allowedAccounts",
+        lambda s: s.append(
+            Spec(
+                "aws:kms/grant:Grant",
+                "dev-cache-grant",
+                {
+                    "keyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+                    "granteePrincipal": "arn:aws:iam::999988887777:role/reader",
+                    "operations": ["Decrypt"],
+                },
+            )
+        ),
+        False,
+        {"cache-principals-allowed": {"allowedAccounts": [ACCOUNT]}},
+        "cache-principals-allowed",
+        "dev-cache-grant",
+        "as its granteePrincipal and lets in account 999988887777",
+    ),
+    (
+        "an aws-native registry policy object: a known * beside an unknown principal",
+        policy_resource(
+            "aws-native:ecr:RegistryPolicy",
+            "dev-native-registry-policy",
+            "policyText",
+            {"Effect": "Allow", "Principal": {"AWS": [UNKNOWN, "*"]}, "Action": CREATE, "Resource": HUB_ARN},
+            as_object=True,
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-native-registry-policy",
+        "lets in every AWS principal",
+    ),
+    (
+        "a registry policy object: a known * beside an unknown principal and an unknown statement",
+        lambda s: s.append(
+            Spec(
+                REGISTRY_POLICY,
+                "dev-consumers",
+                {
+                    "policy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            UNKNOWN,
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": [UNKNOWN, "*"]},
+                                "Action": CREATE,
+                                "Resource": HUB_ARN,
+                            },
+                        ],
+                    }
+                },
+            )
+        ),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "statement 1 allows ecr:BatchImportUpstreamImage, ecr:CreateRepository and lets in every AWS principal",
+    ),
+    (
+        "a registry policy granting everything but deletes (NotAction) to anyone",
+        registry_policy({"Effect": "Allow", "Principal": ANYONE, "NotAction": "ecr:Delete*", "Resource": HUB_ARN}),
+        False,
+        None,
+        "cache-principals-allowed",
+        "dev-consumers",
+        "allows ecr:PutRegistryPolicy, ecr:SetRepositoryPolicy",
+    ),
+    (
+        "replication copies a cache prefix to a foreign account",
+        replication({"filter": "docker-hub", "filterType": "PREFIX_MATCH"}),
+        False,
+        {"cache-replication-in-bounds": {"accountIds": [ACCOUNT]}},
+        "cache-replication-in-bounds",
+        "dev-replication",
+        "copies the cached repositories under docker-hub to account 999988887777",
+    ),
+    (
+        "replication of every repository (no filter) to a foreign account, aws-native",
+        replication(type_="aws-native:ecr:ReplicationConfiguration"),
+        False,
+        {"cache-replication-in-bounds": {"accountIds": [ACCOUNT]}},
+        "cache-replication-in-bounds",
+        "dev-replication",
+        "to account 999988887777, which is neither the stack's",
+    ),
+    (
+        "a policy reading every environment's upstream tokens",
+        set_policy(
+            "dev-token-reader",
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:Get*",
+                "Resource": "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/*",
+            },
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-token-reader",
+        "reads the upstream tokens of every environment",
+    ),
+    (
+        "an aws-native role reading every secret",
+        lambda s: s.append(
+            Spec(
+                "aws-native:iam:Role",
+                "dev-native-reader",
+                {
+                    "assumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "ec2.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "policies": [
+                        {
+                            "policyName": "read",
+                            "policyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+                                ],
+                            },
+                        }
+                    ],
+                },
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-native-reader",
+        "inline policy 'read' of aws-native:iam:Role 'dev-native-reader': statement 0 grants "
+        "secretsmanager:GetSecretValue on *",
+    ),
+    (
+        "a dev template that tags its repositories environment=prod",
+        set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"),
+        False,
+        None,
+        "environment-tag-matches",
+        HUB_TEMPLATE,
+        "is tagged environment=\"prod\" in its resourceTags, but it belongs to the 'dev' environment",
+    ),
+    (
+        "a dev secret tagged environment=prod",
+        set_tag(HUB_SECRET, "environment", "prod"),
+        False,
+        None,
+        "environment-tag-matches",
+        HUB_SECRET,
+        "tag it environment=dev",
     ),
     (
         "registry policy lets anyone replicate into the registry",
@@ -1168,6 +1686,29 @@ def test_each_mutation_is_caught_by_its_policy(packs, case, change, outputs, con
     assert named[0]["level"] == expected
 
 
+MUTATIONS = [c for c in CASES if not c[2] and c[3] is None]
+"""The mutation cases that need no policy config and no outputs: they can be applied together to one stack."""
+
+
+def verdicts(violations: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    return sorted((v["policy"], v["level"], v["urn"], v["message"]) for v in violations)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_verdicts_do_not_depend_on_resource_order(packs, data):
+    """The same resources in another order draw the same violations, word for word (issue 30): stack policies walk
+    `args.resources`, and a message naming several resources must not name them in the engine's order."""
+    chosen = data.draw(st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=4, unique_by=lambda c: c[0]))
+    specs = baseline()
+    for case in chosen:
+        case[1](specs)
+    if len({s.name for s in specs}) != len(specs):
+        return  # two cases wrote a resource of the same name: not one stack
+    shuffled = data.draw(st.permutations(specs))
+    assert verdicts(analyze(packs, specs)) == verdicts(analyze(packs, list(shuffled)))
+
+
 def test_messages_are_sentences_that_name_the_fix(packs):
     violations = analyze(packs, mutated(lambda s: props(s, HUB_RULE).pop("credentialArn")))
     message = violations[0]["message"]
@@ -1221,6 +1762,7 @@ def test_analyzer_info_describes_every_policy(packs):
         "gitlab-token-least-privilege",
         "gitlab-personal-access-token",
         "one-registry-policy",
+        "cache-replication-in-bounds",
     }
     assert set(infos["ecr-ptc-conventions"].policies) == {
         "prefix-naming",
@@ -1229,6 +1771,7 @@ def test_analyzer_info_describes_every_policy(packs):
         "environment-in-names",
         "template-coverage",
         "template-custom-role",
+        "environment-tag-matches",
     }
     for info in infos.values():
         for name, policy in info.policies.items():
@@ -1249,6 +1792,43 @@ def test_unknown_values_are_never_passed_over_silently(packs):
     assert {"cache-permissions-scoped", "upstream-allowlist"} <= set(notes)
     assert "aws:iam:Policy 'dev-consumer' .policy" in notes["cache-permissions-scoped"]["message"]
     assert all(v["level"] == "advisory" for v in notes.values())
+
+
+def test_the_unknown_sentinel_counts_only_during_preview():
+    """During `pulumi up` (PULUMI_DRY_RUN=false) nothing is unknown: a property that equals the SDK's sentinel is
+    judged as the string it is, never deferred (issue 30, unknowns)."""
+    change = all_of(
+        token_feeding_secret(scopes=[UNKNOWN]),
+        lambda s: s.append(Spec(REGISTRY_POLICY, "dev-consumers", {"policy": UNKNOWN})),
+    )
+    for dry_run in (True, False):
+        config = make_stack_config("ecr-pull-through-cache", "dev", {"aws:region": REGION, "environment": "dev"})
+        with PolicyPacks(pack_dirs(ROOT), config, dry_run=dry_run) as running:
+            violations = running.run(build(mutated(change))).violations
+        mandatory = {v["policy"]: v["message"] for v in violations if v["level"] == "mandatory"}
+        if dry_run:
+            assert "gitlab-token-least-privilege" not in mandatory and "cache-principals-allowed" not in mandatory
+            assert any("during preview" in v["message"] for v in violations), violations
+        else:
+            assert (
+                f"with the scopes {UNKNOWN}; give it exactly read_registry" in mandatory["gitlab-token-least-privilege"]
+            )
+            assert "is not a JSON policy document" in mandatory["cache-principals-allowed"]
+            assert not any("during preview" in v["message"] for v in violations), violations
+
+
+@pytest.mark.parametrize("env", ["dev-eu", "prod-us-east-2"])
+def test_environment_names_may_hold_hyphens_and_production_is_a_pattern(env):
+    """`dev-eu` is one environment, not `dev` and `eu` (every name carried it and was flagged); `prod-us-east-2` is
+    production under the default `prod*` (an exact {prod, production} skipped it). Issue 30, environments."""
+    config = make_stack_config("ecr-pull-through-cache", env, {"aws:region": REGION, "environment": env})
+    with PolicyPacks(pack_dirs(ROOT), config, dry_run=True) as running:
+        violations = running.run(build(baseline(env), stack=env), policy_config={"all": "mandatory"}).violations
+    policies = {v["policy"] for v in violations}
+    if env.startswith("prod"):
+        assert policies == {"kms-in-production"}, json.dumps(violations, indent=1)
+    else:
+        assert violations == [], json.dumps(violations, indent=1)
 
 
 def test_one_unknown_does_not_hide_other_findings(packs):
@@ -1444,10 +2024,128 @@ NO_ALARM = [
         lambda s: props(s, HUB_TEMPLATE).pop("resourceTags"),
         {"required-tags": {"requiredTags": [], "requiredRepositoryTags": []}, "template-custom-role": "disabled"},
     ),
-    ("a tag that says prod in a dev stack", set_tag(HUB_TEMPLATE, "environment", "prod", "resourceTags"), None),
     ("a GitLab group access token", gitlab_secret("group-access-token"), None),
     ("a least-privilege GitLab token resource feeding the secret", token_feeding_secret(), None),
     ("a Guest GitLab token for public projects", token_feeding_secret(accessLevel="guest"), None),
+    (
+        "a GitLab project deploy token with read_registry and an expiry",
+        token_feeding_secret(
+            "gitlab:index/projectDeployToken:ProjectDeployToken", rotationConfiguration=None, expiresAt="2027-03-01"
+        ),
+        None,
+    ),
+    (
+        "a GitLab group service account token with read_registry that rotates",
+        token_feeding_secret("gitlab:index/groupServiceAccountAccessToken:GroupServiceAccountAccessToken"),
+        None,
+    ),
+    (
+        "a GitLab token with api feeding a secret outside the cache",
+        token_feeding_secret(secret_id="ci/gitlab-api", scopes=["api"]),
+        None,
+    ),
+    (
+        "the cache's own roles: a service principal and a named account",
+        all_of(
+            trust(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pullthroughcache.ecr.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ),
+            policy_resource(
+                ROLE,
+                "dev-admin-role",
+                "assumeRolePolicy",
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
+                tags={"environment": "dev"},
+            ),
+        ),
+        {"cache-principals-allowed": {"allowedAccounts": [ACCOUNT]}},
+    ),
+    (
+        "a role one GitHub repository's main branch may assume",
+        trust(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": GITHUB},
+                "Action": ASSUME_WEB,
+                "Condition": {
+                    "StringEquals": {
+                        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                        "token.actions.githubusercontent.com:sub": "repo:acme/platform:ref:refs/heads/main",
+                    }
+                },
+            }
+        ),
+        None,
+    ),
+    (
+        "AWS's own key policy shape: the account root, and * held to the account through ECR",
+        policy_resource(
+            "aws:kms/key:Key",
+            "dev-cache-key",
+            "policy",
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": ANYONE,
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": ACCOUNT, "kms:ViaService": f"ecr.{REGION}.amazonaws.com"}
+                },
+            },
+        ),
+        {"cache-principals-allowed": {"allowedAccounts": [ACCOUNT]}},
+    ),
+    (
+        "a KMS grant to ECR's service principal",
+        lambda s: s.append(
+            Spec(
+                "aws:kms/grant:Grant",
+                "dev-cache-grant",
+                {"keyId": "k", "granteePrincipal": "ecr.amazonaws.com", "operations": ["Decrypt"]},
+            )
+        ),
+        {"cache-principals-allowed": {"allowedAccounts": [ACCOUNT]}},
+    ),
+    (
+        "replication of other repositories to a foreign account, and of the cache to the stack's own",
+        all_of(
+            replication({"filter": "apps/", "filterType": "PREFIX_MATCH"}),
+            lambda s: s.append(
+                Spec(
+                    "aws-native:ecr:ReplicationConfiguration",
+                    "dev-replication-home",
+                    {
+                        "replicationConfiguration": {
+                            "rules": [{"destinations": [{"region": "eu-west-1", "registryId": ACCOUNT}]}]
+                        }
+                    },
+                )
+            ),
+        ),
+        {"cache-replication-in-bounds": {"accountIds": [ACCOUNT]}},
+    ),
+    (
+        "a policy reading one environment's upstream tokens",
+        set_policy(
+            "dev-token-reader",
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/dev/*",
+            },
+        ),
+        None,
+    ),
     (
         "a GitLab deploy token with an expiry",
         token_feeding_secret(

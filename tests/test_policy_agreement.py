@@ -265,8 +265,8 @@ def resource_args(resource_type: str, props: dict[str, Any], name: str = "r") ->
         ),
         ({"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetAuthorizationToken"], "Resource": "*"}, 0),
         ({"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}, 0),
-        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, 2),
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, 1),
+        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, 3),  # every ECR action, create on *, every token
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, 2),  # NotAction, every environment's tokens
         ({"Effect": "Allow", "Action": "ECR:createrepository", "Resource": "*"}, 1),
     ],
 )

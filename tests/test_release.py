@@ -72,11 +72,9 @@ def test_a_version_without_a_changelog_section_is_refused(copy, capsys):
     assert release.main(["check", "v0.2.0"], copy) == 1
     assert "CHANGELOG.md has no '## [0.2.0] - YYYY-MM-DD' section" in capsys.readouterr().err
     changelog = copy / "CHANGELOG.md"
-    changelog.write_text(
-        changelog.read_text().replace(
-            "## [Unreleased]\n", "## [Unreleased]\n\n## [0.2.0] - 2027-01-04\n\n- Fixed it.\n"
-        )
-    )
+    text = changelog.read_text()
+    released = text.index("\n## [0.1.0]")  # after whatever [Unreleased] holds today
+    changelog.write_text(text[:released] + "\n## [0.2.0] - 2027-01-04\n\n- Fixed it.\n" + text[released:])
     assert release.main(["notes", "v0.2.0"], copy) == 0
     assert capsys.readouterr().out == "- Fixed it.\n"
 

@@ -12,6 +12,7 @@ POLICIES = [
     prefixes.UNIQUE_POLICY,
     tagging.REQUIRED_TAGS_POLICY,
     tagging.ENVIRONMENT_POLICY,
+    tagging.ENVIRONMENT_TAG_POLICY,
     templates.COVERAGE_POLICY,
     templates.ROLE_POLICY,
 ]

@@ -13,6 +13,10 @@ Each pack carries its own copy of this file (a pack is published alone); a test 
   expression Go accepts and Python does not). `check_settings` lets each policy say so itself: on its first
   call it reports, once, a violation naming the setting and the fix, and checks nothing until the config is
   fixed. Nothing of the SDK is patched.
+- Unknown values exist only in a preview: the CLI starts a pack with `PULUMI_DRY_RUN` (sdk/go/common/resource/plugin/
+  analyzer_plugin.go, `maybeAppendEnv("PULUMI_DRY_RUN", ...)`) and the SDK's proxies take any string equal to a
+  sentinel for "unknown". During `pulumi up` nothing is unknown, so `guarded` hands the policy plain values: a
+  property that happens to equal the sentinel is judged as the string it is, never deferred.
 """
 
 import functools
@@ -21,7 +25,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
+import pulumi.runtime
+from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
 
 def _label(resource_type: str, name: str) -> str:
@@ -39,6 +44,8 @@ def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = Fal
         try:
             if _config_refused(args, report, policy_name):
                 return None
+            if not pulumi.runtime.is_dry_run():
+                _settle(args, stack)
             return validate(args, report)
         except UnknownValueError:
             raise
@@ -52,6 +59,27 @@ def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = Fal
             return None
 
     return wrapper
+
+
+def _plain(value: Any) -> Any:
+    """A value read through the SDK's unknown-checking proxies, as plain dicts and lists."""
+    if isinstance(value, (_DictProxy, _ListProxy)):
+        value = value["__target"]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _settle(args: Any, stack: bool) -> None:
+    """Outside a preview: every resource's properties (and its provider's) as plain values, nothing unknown."""
+    resources = list(args.resources) if stack else [args]
+    for resource in resources:
+        resource.props = _plain(resource.props)
+        provider = getattr(resource, "provider", None)
+        if provider is not None and getattr(provider, "props", None) is not None:
+            provider.props = _plain(provider.props)
 
 
 # --------------------------------------------------------------------------------------------

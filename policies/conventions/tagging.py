@@ -1,5 +1,6 @@
 """Required tags are present and the environment shows in names and tags."""
 
+import json
 import re
 
 from pulumi_policy import (
@@ -8,7 +9,10 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from hardening import guarded
 from resources import SECRET, TAGGABLE, TEMPLATE, Unknowns, environment_of, get, in_scope, label
@@ -48,8 +52,54 @@ def validate_required_tags(args: ResourceValidationArgs, report: ReportViolation
     unknowns.finish()
 
 
-def tokens(text: str) -> set[str]:
-    return set(re.split(r"[-_/.]+", text))
+def owning_environment(resource) -> str:
+    """The environment a resource belongs to: the `environment` of the nearest component above it (one stack may
+    deploy several environments' caches, `PullThroughCache("qa", environment="qa")`), else the stack's."""
+    parent = resource.parent
+    while parent is not None:
+        try:
+            value = get(parent.props, "environment")
+        except UnknownValueError:
+            value = None
+        if isinstance(value, str) and value:
+            return value
+        parent = parent.parent
+    return environment_of()
+
+
+def validate_environment_tag(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An `environment` tag names the resource's own environment: policies that grant by tag
+    (`aws:ResourceTag/environment`) would otherwise hand a qa secret tagged prod to prod's roles."""
+    unknowns = Unknowns()
+    for resource in args.resources:
+        if resource.resource_type not in TAGGABLE | {TEMPLATE}:
+            continue
+        what = label(resource.resource_type, resource.name)
+        with unknowns.guard(what):
+            if not in_scope(resource.resource_type, resource.urn, resource.props):
+                continue
+            where = "resourceTags" if resource.resource_type == TEMPLATE else "tags"
+            tags = get(resource.props, where)
+            value = get(tags, "environment") if hasattr(tags, "keys") else None
+            env = owning_environment(resource)
+            if isinstance(value, str) and value and value != env:
+                report(
+                    f"The {what} is tagged environment={json.dumps(value)} in its {where}, but it belongs to the "
+                    f"'{env}' environment; tag it environment={env} (or deploy it as part of {value}).",
+                    resource.urn,
+                )
+    unknowns.finish()
+
+
+def tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[-_/.]+", text) if t]
+
+
+def carries(text: str, env: str) -> bool:
+    """Whether a name carries the environment as whole words: `dev-eu-hub` carries `dev-eu` (environment names may
+    hold `-` themselves), `devil-hub` does not carry `dev`."""
+    words, wanted = tokens(text), tokens(env)
+    return bool(wanted) and any(words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
 
 
 def validate_environment(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -65,11 +115,11 @@ def validate_environment(args: ResourceValidationArgs, report: ReportViolation) 
                 f"The {what} belongs to environment '{env}', which is not one of {', '.join(allowed)}; set the "
                 "stack's environment to one of them or add it to the policy's environments."
             )
-        if env not in tokens(args.name):
+        if not carries(args.name, env):
             report(f"The {what} does not carry its environment '{env}' in its name; name it '{env}-...'.")
         if args.resource_type == SECRET:
             name = get(args.props, "name") or get(args.props, "namePrefix")
-            if isinstance(name, str) and env not in tokens(name):
+            if isinstance(name, str) and not carries(name, env):
                 report(
                     f"The {what} is named '{name}' without its environment '{env}'; secrets of different "
                     f"environments in one account must not collide: use ecr-pullthroughcache/{env}/..."
@@ -114,4 +164,11 @@ ENVIRONMENT_POLICY = ResourceValidationPolicy(
             },
         }
     ),
+)
+
+ENVIRONMENT_TAG_POLICY = StackValidationPolicy(
+    name="environment-tag-matches",
+    description="A pull through cache resource's environment tag names the environment it belongs to (its "
+    "component's environment, else the stack's).",
+    validate=guarded(validate_environment_tag, "environment-tag-matches", stack=True),
 )

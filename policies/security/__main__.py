@@ -8,6 +8,7 @@ import gitlab_tokens
 import permissions
 import principals
 import registry_policy
+import replication
 import scopes
 import upstreams
 from hardening import check_settings
@@ -25,6 +26,7 @@ POLICIES = [
     permissions.POLICY,
     registry_policy.POLICY,
     principals.POLICY,
+    replication.POLICY,
     encryption.SECRET_KEY_POLICY,
     encryption.POLICY,
 ]

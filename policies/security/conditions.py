@@ -14,13 +14,16 @@ vs. multivalued context keys":
 - `Null: {key: "false"}` only asks that the key exist: any organization's principals pass.
 The keys that name who the principal is (IAM User Guide, "AWS global condition context keys"):
 `aws:PrincipalOrgID` and `aws:PrincipalOrgPaths` (an organization), `aws:PrincipalAccount` (the principal's
-account) and `aws:PrincipalArn` (the principal's ARN, so its account).
+account) and `aws:PrincipalArn` (the principal's ARN, so its account); in a KMS key policy `kms:CallerAccount` too
+("the AWS account of the caller", AWS KMS Developer Guide, "AWS KMS condition keys"), which AWS's own key policies
+use to open a key to one account's principals.
 """
 
 import re
 
 ORG_KEYS = ("aws:principalorgid", "aws:principalorgpaths")
-ACCOUNT_KEYS = ("aws:principalaccount", "aws:principalarn")
+ACCOUNT_KEYS = ("aws:principalaccount", "aws:principalarn", "kms:calleraccount")
+ACCOUNT_ID_KEYS = ("aws:principalaccount", "kms:calleraccount")
 MATCHING = ("stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase")
 """Operators that are true only when a value of the key matches one named (false when the key is missing)."""
 ORG_VALUE = re.compile(r"o-[a-z0-9]{10,32}(/.*)?", re.ASCII)
@@ -61,7 +64,7 @@ def _account_of(key: str, value) -> str | None:
     """The one account a value of an account key names; None if it names none or a pattern of many."""
     if not isinstance(value, str):
         return None
-    if key == "aws:principalaccount":
+    if key in ACCOUNT_ID_KEYS:
         return value if ACCOUNT_ID.fullmatch(value) else None
     match = ACCOUNT_ARN.fullmatch(value)
     return match.group("account") if match else None

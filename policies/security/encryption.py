@@ -13,6 +13,7 @@ never from a tag a resource could spell `Prod`.
 """
 
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 
 import pulumi
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
@@ -22,7 +23,8 @@ from hardening import guarded
 from scopes import is_credentials_secret
 from support import Unknowns, as_list, get, has, label, shown
 
-DEFAULT_ENVIRONMENTS = ["prod", "production"]
+DEFAULT_ENVIRONMENTS = ["prod*"]
+"""Production, as shell patterns matched against the whole environment name: `prod`, `production`, `prod-us-east-2`."""
 DEFAULT_SECRET_KEYS = ("alias/aws/secretsmanager",)
 
 
@@ -53,6 +55,12 @@ def validate_secret_key(args: ResourceValidationArgs, report: ReportViolation) -
     unknowns.finish()
 
 
+def is_production(env: str, patterns: list[str]) -> bool:
+    """The one definition of production: the environment matches one of the patterns (case-sensitive, as stack
+    names are)."""
+    return any(isinstance(p, str) and fnmatchcase(env, p) for p in patterns)
+
+
 def validate_templates(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != TEMPLATE:
         return
@@ -61,7 +69,7 @@ def validate_templates(args: ResourceValidationArgs, report: ReportViolation) ->
     environments = config.get("environments")
     environments = DEFAULT_ENVIRONMENTS if environments is None else environments
     env = stack_environment()
-    if env not in environments:
+    if not is_production(env, environments):
         return
     unknowns = Unknowns()
     with unknowns.guard(what):
@@ -99,8 +107,9 @@ POLICY = ResourceValidationPolicy(
             "environments": {
                 "type": "array",
                 "items": {"type": "string"},
-                "description": "Environments (the stack's environment setting, else its name) that require a "
-                "customer-managed key. Default: prod, production.",
+                "description": "Shell patterns of the environments (the stack's environment setting, else its name) "
+                "that require a customer-managed key, matched against the whole name. Default: prod* (prod, "
+                "production, prod-us-east-2).",
             },
         }
     ),

@@ -1,11 +1,13 @@
 """GitLab token resources that feed a pull through cache secret: read_registry only, at most Reporter, expiring.
 
-Whoever wrote the stack, a `gitlab:index/groupAccessToken:GroupAccessToken` (or project access token, personal
-access token, group deploy token) whose token flows into the secret version of a credentials secret is checked
-as a resource, not through a declared tag: exactly the `read_registry` scope, a role that can pull and no more
-where the resource has one (the provider's default is Maintainer), and an expiry or a rotation. The token is
-followed to the secret through the stack's property dependencies: secret version `secretString` -> token,
-`secretId` -> secret.
+Whoever wrote the stack, any of pulumi-gitlab's eight token resources (group, project and personal access tokens,
+group and project deploy tokens, group and project service account tokens, user impersonation tokens) whose token
+flows into a credentials secret is checked as a resource, not through a declared tag: exactly the `read_registry`
+scope, a role that can pull and no more where the resource has one (the provider's default is Maintainer), and an
+expiry or a rotation. The token is followed to the secret through the stack's property dependencies, transitively:
+a secret version's `secretString`, `secretStringWo` or `secretBinary` (or an aws-native Secret's own `secretString`)
+-> ... -> token; the version's `secretId` -> a secret of the stack, or an existing secret named by name or ARN under
+ecr-pullthroughcache/.
 
 The role: GitLab's permission table (docs.gitlab.com user/permissions, project packages and registries) says "The
 Guest role does not have viewing or pulling permissions in private projects", and a registry visible to "Only
@@ -15,91 +17,199 @@ A pack cannot see whether the projects are public, so it accepts guest, planner 
 roles above (more than a pull needs) and below (no one, minimal: no pull at all).
 """
 
+from collections.abc import Sequence
+
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
-from facts import SECRET, SECRET_PREFIX, TAG_UPSTREAM
+from facts import CREDENTIAL_ARN, SECRET, SECRET_PREFIX, TAG_UPSTREAM
 from hardening import guarded
 from support import Unknowns, as_list, get, label, shown
 
-SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-ACCESS_TOKENS = {
-    "gitlab:index/groupAccessToken:GroupAccessToken": "group access token",
-    "gitlab:index/projectAccessToken:ProjectAccessToken": "project access token",
-    "gitlab:index/personalAccessToken:PersonalAccessToken": "personal access token",
-    "gitlab:index/groupDeployToken:GroupDeployToken": "group deploy token",
+
+class Token:
+    """What the pack knows of one pulumi-gitlab token resource (pulumi-gitlab 10.x, sdk/python/pulumi_gitlab/*.py)."""
+
+    def __init__(self, kind: str, *, access_level: bool = False, rotation: bool = False, personal: bool = False):
+        self.kind = kind
+        self.access_level = access_level  # `accessLevel`, default maintainer
+        self.rotation = rotation  # `rotationConfiguration` (else only `expiresAt`)
+        self.personal = personal  # acts as a person, with all of their groups and projects
+
+
+TOKENS = {
+    "gitlab:index/groupAccessToken:GroupAccessToken": Token("group access token", access_level=True, rotation=True),
+    "gitlab:index/projectAccessToken:ProjectAccessToken": Token(
+        "project access token", access_level=True, rotation=True
+    ),
+    "gitlab:index/personalAccessToken:PersonalAccessToken": Token(
+        "personal access token", rotation=True, personal=True
+    ),
+    "gitlab:index/userImpersonationToken:UserImpersonationToken": Token("user impersonation token", personal=True),
+    "gitlab:index/groupDeployToken:GroupDeployToken": Token("group deploy token"),
+    "gitlab:index/projectDeployToken:ProjectDeployToken": Token("project deploy token"),
+    "gitlab:index/groupServiceAccountAccessToken:GroupServiceAccountAccessToken": Token(
+        "group service account access token", rotation=True
+    ),
+    "gitlab:index/projectServiceAccountAccessToken:ProjectServiceAccountAccessToken": Token(
+        "project service account access token", rotation=True
+    ),
 }
-HAS_ACCESS_LEVEL = {
-    "gitlab:index/groupAccessToken:GroupAccessToken",
-    "gitlab:index/projectAccessToken:ProjectAccessToken",
+"""Every token resource of pulumi-gitlab 10.4 that can hold registry scopes (the provider's resource map in
+pulumi_gitlab/__init__.py). A deploy token's and a service account token's role comes from elsewhere (deploy tokens
+have none; a service account's is its membership), so only access tokens carry `accessLevel`."""
+NOT_REGISTRY_TOKENS = {
+    "gitlab:index/clusterAgentToken:ClusterAgentToken": "a cluster agent token",
+    "gitlab:index/runnerControllerToken:RunnerControllerToken": "a runner controller token",
 }
-PERSONAL = "gitlab:index/personalAccessToken:PersonalAccessToken"
+"""Tokens of pulumi-gitlab that authenticate something other than a user of the container registry."""
 PULL_ROLES = {"guest", "planner", "reporter"}
 NO_PULL_ROLES = {"no one", "minimal"}
 
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+NATIVE_SECRET = "aws-native:secretsmanager:Secret"
+VALUE_PROPERTIES = ("secretString", "secretStringWo", "secretBinary")
+"""Where a version's value comes from: pulumi-aws 7's SecretVersion takes `secretStringWo`, a write-only input that
+never reaches the state, beside `secretString` and `secretBinary`; the CloudFormation-backed aws-native Secret holds
+its own `secretString`."""
 
-def _is_credentials_secret(secret) -> bool:
+
+def _known(props, key: str):
     try:
-        if get(get(secret.props, "tags") or {}, TAG_UPSTREAM) is not None:
-            return True
+        return get(props, key)
     except UnknownValueError:
-        pass
+        return None
+
+
+def is_credentials_secret(secret) -> bool:
+    """A secret ECR reads upstream credentials from: named under ecr-pullthroughcache/ or tagged ptc:upstream (tags
+    are a map in pulumi-aws and a list of {key, value} in aws-native)."""
+    tags = _known(secret.props, "tags")
+    if hasattr(tags, "keys") and _known(tags, TAG_UPSTREAM) is not None:
+        return True
+    if isinstance(tags, (list, tuple)) or (hasattr(tags, "__len__") and not hasattr(tags, "keys")):
+        for tag in as_list(tags):
+            if hasattr(tag, "keys") and _known(tag, "key") == TAG_UPSTREAM:
+                return True
     for key in ("name", "namePrefix"):
-        try:
-            value = get(secret.props, key)
-        except UnknownValueError:
-            continue
+        value = _known(secret.props, key)
         if isinstance(value, str) and value.startswith(SECRET_PREFIX):
             return True
     return False
 
 
-def feeding_tokens(args: StackValidationArgs) -> list[tuple[object, object]]:
-    """(token resource, credentials secret) for every GitLab token whose value reaches a credentials secret."""
-    found = []
-    for version in (r for r in args.resources if r.resource_type == SECRET_VERSION):
-        secrets = [d for d in version.property_dependencies.get("secretId", []) if d.resource_type == SECRET]
-        if not any(_is_credentials_secret(s) for s in secrets):
+def _names_credentials_secret(secret_id) -> bool:
+    """An existing secret given by name or ARN, not created in the stack."""
+    return isinstance(secret_id, str) and (
+        secret_id.startswith(SECRET_PREFIX) or bool(CREDENTIAL_ARN.fullmatch(secret_id))
+    )
+
+
+def _credentials_target(resource) -> str | None:
+    """The credentials secret a resource writes a value into (its label), or None."""
+    if resource.resource_type == NATIVE_SECRET:
+        return resource.name if is_credentials_secret(resource) else None
+    if resource.resource_type != SECRET_VERSION:
+        return None
+    for secret in resource.property_dependencies.get("secretId", []):
+        if secret.resource_type in (SECRET, NATIVE_SECRET) and is_credentials_secret(secret):
+            return secret.name
+    secret_id = _known(resource.props, "secretId")
+    return shown(secret_id) if _names_credentials_secret(secret_id) else None
+
+
+def sources(resource, keys) -> list:
+    """Every resource a value of `resource` comes from, through the stack's property dependencies, transitively (a
+    token may reach the secret through an intermediate resource), stopping at token resources."""
+    seen: dict[str, object] = {}
+    pending = [d for key in keys for d in resource.property_dependencies.get(key, [])]
+    while pending:
+        found = pending.pop()
+        if found.urn in seen:
             continue
-        for dependency in version.property_dependencies.get("secretString", []):
-            if dependency.resource_type in ACCESS_TOKENS:
-                found.append((dependency, secrets[0]))
+        seen[found.urn] = found
+        if found.resource_type not in TOKENS and found.resource_type not in NOT_REGISTRY_TOKENS:
+            pending.extend(d for deps in found.property_dependencies.values() for d in deps)
+    return list(seen.values())
+
+
+def feeding_tokens(args: StackValidationArgs) -> list[tuple[object, str]]:
+    """(token resource, credentials secret) for every GitLab token whose value reaches a credentials secret: through a
+    SecretVersion of a secret of the stack or of an existing one named by name or ARN, or an aws-native Secret's own
+    secretString."""
+    found = []
+    for resource in args.resources:
+        secret = _credentials_target(resource)
+        if secret is None:
+            continue
+        for source in sources(resource, VALUE_PROPERTIES):
+            if source.resource_type in TOKENS or source.resource_type in NOT_REGISTRY_TOKENS:
+                found.append((source, secret))
     return found
+
+
+def known_scopes(token, unknowns: Unknowns, what: str) -> tuple[list, int] | None:
+    """The scopes known now and how many are not; a scope unknown during preview is deferred on its own, so a known
+    `api` beside it is still judged. None when the list itself is unknown."""
+    try:
+        scopes = get(token.props, "scopes")
+    except UnknownValueError as exc:
+        unknowns.skipped.append(f"{what} .{'.'.join(exc.props)}")
+        return None
+    items = scopes if isinstance(scopes, Sequence) and not isinstance(scopes, str) else as_list(scopes)
+    known, unknown = [], 0
+    for index in range(len(items)):
+        try:
+            known.append(items[index])
+        except UnknownValueError as exc:
+            unknown += 1
+            unknowns.skipped.append(f"{what} .{'.'.join(exc.props)}")
+    return known, unknown
 
 
 def validate_least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
     unknowns = Unknowns()
     for token, secret in feeding_tokens(args):
         what = label(token.resource_type, token.name)
-        kind = ACCESS_TOKENS[token.resource_type]
-        feeds = f"feeds the pull through cache secret '{secret.name}'"
-        with unknowns.guard(what):
-            scopes = [s for s in as_list(get(token.props, "scopes"))]
-            if scopes != ["read_registry"]:
+        feeds = f"feeds the pull through cache secret '{secret}'"
+        if token.resource_type in NOT_REGISTRY_TOKENS:
+            report(
+                f"The GitLab token {what} {feeds}, but it is {NOT_REGISTRY_TOKENS[token.resource_type]}, which cannot "
+                "pull images; use a group access token with the Reporter role and only read_registry.",
+                token.urn,
+            )
+            continue
+        about = TOKENS[token.resource_type]
+        found = known_scopes(token, unknowns, what)
+        if found is not None:
+            scopes, unknown = found
+            extra = [s for s in scopes if s != "read_registry"]
+            if extra or (not scopes and not unknown):
+                given = ", ".join(map(shown, scopes)) or "none"
                 report(
-                    f"The GitLab {kind} {what} {feeds} with the scopes {', '.join(map(shown, scopes)) or 'none'}; "
-                    "give it exactly read_registry.",
+                    f"The GitLab {about.kind} {what} {feeds} with the scopes {given}; give it exactly read_registry.",
                     token.urn,
                 )
-        if token.resource_type in HAS_ACCESS_LEVEL:
+        if about.access_level:
             with unknowns.guard(what):
                 level = get(token.props, "accessLevel")
                 if level not in PULL_ROLES:
                     given = shown(level) if level is not None else "none given, so the provider's default maintainer"
                     fix = "which cannot pull images at all" if level in NO_PULL_ROLES else "more than a pull needs"
                     report(
-                        f"The GitLab {kind} {what} {feeds} with the access level {given}, {fix}; set accessLevel "
-                        "reporter (GitLab lets no Guest pull from a private project), or guest where every project "
-                        "is public.",
+                        f"The GitLab {about.kind} {what} {feeds} with the access level {given}, {fix}; set "
+                        "accessLevel reporter (GitLab lets no Guest pull from a private project), or guest where every "
+                        "project is public.",
                         token.urn,
                     )
         with unknowns.guard(what):
             expires = get(token.props, "expiresAt")
-            rotation = get(token.props, "rotationConfiguration")
+            rotation = get(token.props, "rotationConfiguration") if about.rotation else None
             if not expires and not rotation:
+                fix = "set rotationConfiguration (or expiresAt)" if about.rotation else "set expiresAt"
                 report(
-                    f"The GitLab {kind} {what} {feeds} but neither expires nor rotates; set "
-                    "rotationConfiguration (or expiresAt) so a leaked token dies on its own.",
+                    f"The GitLab {about.kind} {what} {feeds} but neither expires nor rotates; {fix} so a leaked token "
+                    "dies on its own.",
                     token.urn,
                 )
     unknowns.finish()
@@ -107,25 +217,27 @@ def validate_least_privilege(args: StackValidationArgs, report: ReportViolation)
 
 def validate_personal(args: StackValidationArgs, report: ReportViolation) -> None:
     for token, secret in feeding_tokens(args):
-        if token.resource_type == PERSONAL:
+        about = TOKENS.get(token.resource_type)
+        if about is not None and about.personal:
             report(
-                f"The GitLab personal access token {label(token.resource_type, token.name)} feeds the pull through "
-                f"cache secret '{secret.name}'; it acts as a person with all of their groups and projects: use "
-                "a group access token with the Reporter role and only read_registry.",
+                f"The GitLab {about.kind} {label(token.resource_type, token.name)} feeds the pull through cache secret "
+                f"'{secret}'; it acts as a person with all of their groups and projects: use a group access token "
+                "with the Reporter role and only read_registry.",
                 token.urn,
             )
 
 
 LEAST_PRIVILEGE_POLICY = StackValidationPolicy(
     name="gitlab-token-least-privilege",
-    description="A GitLab token resource that feeds a pull through cache secret has exactly read_registry, a role "
-    "of at most Reporter where it has one, and an expiry or a rotation.",
+    description="A GitLab token resource (any of pulumi-gitlab's eight) whose value reaches a pull through cache "
+    "secret (secretString, secretStringWo, an existing secret by name or ARN) has exactly read_registry, a role of at "
+    "most Reporter where it has one, and an expiry or a rotation.",
     validate=guarded(validate_least_privilege, "gitlab-token-least-privilege", stack=True),
 )
 
 PERSONAL_POLICY = StackValidationPolicy(
     name="gitlab-personal-access-token",
-    description="No GitLab personal access token feeds a pull through cache secret.",
+    description="No GitLab personal access token or user impersonation token feeds a pull through cache secret.",
     validate=guarded(validate_personal, "gitlab-personal-access-token", stack=True),
     enforcement_level=EnforcementLevel.ADVISORY,
 )

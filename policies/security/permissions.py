@@ -7,7 +7,7 @@ from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidatio
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
 from hardening import guarded
-from support import Unknowns, as_list, get, has, label, policy_document, shown
+from support import Unknowns, as_list, get, has, known_indexed, label, policy_document, shown
 
 POLICY_PROPERTIES = {
     "aws:iam/policy:Policy": "policy",
@@ -17,10 +17,31 @@ POLICY_PROPERTIES = {
     "aws:ecr/registryPolicy:RegistryPolicy": "policy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
     TEMPLATE: "repositoryPolicy",
+    # aws-native: CloudFormation's resources, properties in camelCase (AWS::IAM::ManagedPolicy PolicyDocument, ...)
+    "aws-native:iam:Policy": "policyDocument",
+    "aws-native:iam:ManagedPolicy": "policyDocument",
+    "aws-native:iam:RolePolicy": "policyDocument",
+    "aws-native:iam:UserPolicy": "policyDocument",
+    "aws-native:iam:GroupPolicy": "policyDocument",
+    "aws-native:ecr:RegistryPolicy": "policyText",
+    "aws-native:ecr:Repository": "repositoryPolicyText",
+    "aws-native:ecr:RepositoryCreationTemplate": "repositoryPolicy",
 }
-REPOSITORY_SCOPED = {"aws:ecr/repositoryPolicy:RepositoryPolicy", TEMPLATE}
+INLINE_POLICIES = {
+    "aws:iam/role:Role": ("inlinePolicies", "name", "policy"),
+    "aws-native:iam:Role": ("policies", "policyName", "policyDocument"),
+    "aws-native:iam:User": ("policies", "policyName", "policyDocument"),
+    "aws-native:iam:Group": ("policies", "policyName", "policyDocument"),
+}
+"""Resources that hold their inline policies as a list: (list property, name key, document key)."""
+REPOSITORY_SCOPED = {
+    "aws:ecr/repositoryPolicy:RepositoryPolicy",
+    TEMPLATE,
+    "aws-native:ecr:Repository",
+    "aws-native:ecr:RepositoryCreationTemplate",
+}
 """Resource-based policies of one repository: statements have no Resource of their own."""
-REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"
+REGISTRY_POLICIES = {"aws:ecr/registryPolicy:RegistryPolicy", "aws-native:ecr:RegistryPolicy"}
 REPLICATION_ACTIONS = {"ecr:createrepository", "ecr:replicateimage"}
 """What a registry policy grants a source registry for cross-account replication: AWS's own example grants
 ecr:CreateRepository and ecr:ReplicateImage on arn:aws:ecr:<region>:<destination account>:repository/* (ECR user
@@ -54,6 +75,9 @@ ATTACHMENTS = {
     "aws:iam/role:Role": "managedPolicyArns",
     "aws:iam/user:User": "managedPolicyArns",
     "aws:iam/group:Group": "managedPolicyArns",
+    "aws-native:iam:Role": "managedPolicyArns",
+    "aws-native:iam:User": "managedPolicyArns",
+    "aws-native:iam:Group": "managedPolicyArns",
 }
 
 
@@ -71,10 +95,11 @@ def attached_full_access(args: ResourceValidationArgs) -> list[str]:
 
 
 def documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
-    if args.resource_type == "aws:iam/role:Role":
+    if args.resource_type in INLINE_POLICIES:
+        where, name, document = INLINE_POLICIES[args.resource_type]
         return [
-            (f"inline policy '{shown(get(p, 'name'))}'", get(p, "policy"))
-            for p in as_list(get(args.props, "inlinePolicies"))
+            (f"inline policy '{shown(get(p, name))}'", get(p, document))
+            for p in as_list(get(args.props, where))
             if hasattr(p, "keys")
         ]
     key = POLICY_PROPERTIES.get(args.resource_type)
@@ -114,6 +139,41 @@ def is_replication(actions: list[str]) -> bool:
     return "ecr:replicateimage" in named and named <= REPLICATION_ACTIONS
 
 
+SECRET_READS = ("secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue")
+UNSEEN_ENVIRONMENT_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:ecr-pullthroughcache/qqqxj/vw-AbCdEf"
+"""The credentials secret of an environment no one named (any partition's region and account would do): a Resource
+that matches it reads every environment's upstream tokens."""
+
+
+def secret_read_fault(statement, actions: list[str]) -> str | None:
+    """Identity policies that read every environment's upstream tokens. No one needs them: ECR reads a rule's secret
+    through its service-linked role, AWSServiceRoleForECRPullThroughCache (ECR User Guide, "Using service-linked
+    roles for Amazon ECR"), not through a policy of the stack."""
+    not_actions = get(statement, "NotAction")
+    if not_actions is not None:  # everything but a list
+        excluded = [a for a in as_list(not_actions) if isinstance(a, str)]
+        reads = [r for r in SECRET_READS if not any(fnmatchcase(r.lower(), a.lower()) for a in excluded)]
+    else:
+        reads = [r for r in SECRET_READS if any(fnmatchcase(r.lower(), a.lower()) for a in actions)]
+    if not reads:
+        return None
+    if get(statement, "NotResource") is not None:
+        wide = ["everything but a list (NotResource)"]
+    else:
+        wide = [
+            r
+            for r in as_list(get(statement, "Resource"))
+            if isinstance(r, str) and fnmatchcase(UNSEEN_ENVIRONMENT_SECRET.lower(), r.lower())
+        ]
+    if not wide:
+        return None
+    return (
+        f"grants {', '.join(reads)} on {', '.join(map(shown, wide))}, which reads the upstream tokens of every "
+        "environment (ecr-pullthroughcache/*); ECR reads them through its service-linked role, so grant it to no "
+        "one, or scope it to one environment's ecr-pullthroughcache/<env>/... secrets"
+    )
+
+
 def statement_faults(
     statement, repository_scoped: bool, registry_policy: bool = False, own_accounts: list[str] | None = None
 ) -> list[str]:
@@ -138,6 +198,10 @@ def statement_faults(
             f"grants {', '.join(a for a in actions if every_ecr_action(a))}, every ECR action; grant the ECR "
             "actions it needs by name"
         )
+    if not repository_scoped and not registry_policy:
+        read = secret_read_fault(statement, actions)
+        if read:
+            faults.append(read)
     if registry_policy and is_replication(actions):
         return faults
     if not repository_scoped and is_upstream_read(actions, as_list(get(statement, "Resource")), own_accounts or []):
@@ -181,23 +245,26 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
                         "be checked."
                     )
                     continue
-                for index, statement in enumerate(as_list(get(document, "Statement"))):
-                    sid = get(statement, "Sid") if hasattr(statement, "keys") else None
-                    name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
-                    faults = statement_faults(
-                        statement,
-                        args.resource_type in REPOSITORY_SCOPED,
-                        args.resource_type == REGISTRY_POLICY,
-                        own_accounts,
-                    )
-                    for fault in faults:
-                        report(f"The {where} of {what}: {name} {fault}.")
+                for index, statement in known_indexed(get(document, "Statement"), unknowns, what):
+                    with unknowns.guard(what):  # one unknown statement defers only itself
+                        sid = get(statement, "Sid") if hasattr(statement, "keys") else None
+                        name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
+                        faults = statement_faults(
+                            statement,
+                            args.resource_type in REPOSITORY_SCOPED,
+                            args.resource_type in REGISTRY_POLICIES,
+                            own_accounts,
+                        )
+                        for fault in faults:
+                            report(f"The {where} of {what}: {name} {fault}.")
     unknowns.finish()
 
 
 POLICY = ResourceValidationPolicy(
     name="cache-permissions-scoped",
-    description="IAM, registry and repository policies never grant ecr:*, and grant ecr:CreateRepository or "
+    description="IAM, registry and repository policies (aws and aws-native) never grant ecr:*, never read every "
+    "environment's upstream tokens (secretsmanager:GetSecretValue on ecr-pullthroughcache/*), and grant "
+    "ecr:CreateRepository or "
     "ecr:BatchImportUpstreamImage only on repository/<prefix>/* (a registry policy's replication grant, "
     "ecr:CreateRepository with ecr:ReplicateImage, may name repository/*, and so may an ECR-to-ECR role's pull "
     "from a whole upstream registry: ecr:BatchImportUpstreamImage with the pull actions, nothing else).",

@@ -106,6 +106,23 @@ def policy_document(value: Any) -> dict | None:
     return dict(value) if isinstance(value, Mapping) else None
 
 
+def known_items(value: Any, unknowns: "Unknowns", what: str) -> list:
+    """The elements of a list (or a lone value) that are known; each unknown one is deferred on its own, so a known
+    `"*"` beside an unknown principal is still judged."""
+    return [item for _, item in known_indexed(value, unknowns, what)]
+
+
+def known_indexed(value: Any, unknowns: "Unknowns", what: str) -> list[tuple[int, Any]]:
+    """(position, element) for each known element, positions as written (for messages: "statement 1")."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        known = []
+        for index in range(len(value)):
+            with unknowns.guard(what):
+                known.append((index, value[index]))
+        return known
+    return list(enumerate(as_list(value)))
+
+
 def as_list(value: Any) -> list:
     if value is None:
         return []
