@@ -1,4 +1,4 @@
-"""ecr-pull-through-cache: stack config -> typed settings -> one PullThroughCache -> stack outputs.
+"""ecr-pull-through-cache: stack config -> typed settings (parsed once) -> one PullThroughCache -> stack outputs.
 
 This is the only module that reads `pulumi.Config`. The whole config is validated against the
 account and region the stack deploys to before any resource is declared.
@@ -15,7 +15,6 @@ from ecr_pull_through_cache.config import (
     plain_secret_leaves,
     read_config,
     read_stack_file,
-    registry_args,
     secrets_outside_credentials,
     stack_file_path,
 )
@@ -55,13 +54,12 @@ settings = parse_settings(
     faults=read_faults,
 )
 
-args = registry_args(settings)
-if settings.upstream_grant_stacks:
-    # This registry is also an upstream of other cache stacks: their grants go into its one registry policy.
-    args["incoming_grants"] = [
-        pulumi.StackReference(stack).get_output("upstream_grants") for stack in settings.upstream_grant_stacks
-    ]
-cache = PullThroughCache(settings.environment, args)
+# This registry may also be an upstream of other cache stacks: their grants go into its one registry policy.
+incoming_grants = [
+    pulumi.StackReference(stack).get_output("upstream_grants") for stack in settings.upstream_grant_stacks
+] or None
+# The settings as parsed, handed down typed: no value is validated twice on its way to a resource.
+cache = PullThroughCache.from_settings(settings.environment, settings, incoming_grants=incoming_grants)
 
 pulumi.export("registry_url", cache.registry_url)
 pulumi.export("upstreams", cache.upstreams)

@@ -17,15 +17,12 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from pulumi.errors import RunError
 
 from . import catalog, iam, lifecycle, naming
 from . import tags as tag_rules
-
-if TYPE_CHECKING:
-    from .args import PullThroughCacheArgs
 
 CONFIG_KEYS = (
     "environment",
@@ -1490,87 +1487,3 @@ def _consumers(c: _Collector, raw: Any) -> ConsumerSettings | None:
             "needs account_ids, organization_id, or both; remove the key to keep the cache private to this account",
         )
     return ConsumerSettings(account_ids=tuple(dict.fromkeys(accounts)), organization_id=org)
-
-
-# --------------------------------------------------------------------------------------------
-# Settings -> component arguments
-# --------------------------------------------------------------------------------------------
-
-
-def template_args(template: TemplateSettings) -> dict[str, Any]:
-    """`TemplateArgs` of validated template settings (the lifecycle policy as final text)."""
-    return {
-        "image_tag_mutability": template.image_tag_mutability,
-        "image_tag_mutability_exclusion_filters": list(template.image_tag_mutability_exclusion_filters),
-        "lifecycle_policy": template.lifecycle_policy,
-        "encryption": template.encryption,
-        "tag_repositories": template.tag_repositories,
-        "applied_for": list(template.applied_for),
-        **({"repository_policy": template.repository_policy} if template.repository_policy else {}),
-        **({"resource_tags": dict(template.resource_tags)} if template.resource_tags else {}),
-        **({"custom_role_arn": template.custom_role_arn} if template.custom_role_arn else {}),
-    }
-
-
-def upstream_args(upstream: UpstreamSettings) -> dict[str, Any]:
-    """`UpstreamArgs` of one validated upstream; the token goes in as given and the component keeps it secret."""
-    args: dict[str, Any] = {
-        "kind": upstream.kind,
-        "prefix": upstream.prefix,
-        "random_suffix": upstream.random_suffix,
-        "template": template_args(upstream.template),
-    }
-    if upstream.kind == "ecr":
-        args["registry"] = upstream.upstream_url  # the full host, resolved against the stack's region
-        args["upstream_prefix"] = upstream.upstream_prefix
-    elif upstream.registry is not None:
-        args["registry"] = upstream.registry
-    optional = {
-        "username": upstream.username,
-        "access_token": upstream.token.reveal() if upstream.token is not None else None,
-        "token_scopes": list(upstream.token_scopes) if upstream.token_scopes else None,
-        "token_type": upstream.token_type if upstream.managed_token is None else None,
-        "existing_secret": upstream.existing_secret,
-        "token": {
-            "group": upstream.managed_token.group,
-            "type": upstream.managed_token.type,
-            "expires_in_days": upstream.managed_token.expires_in_days,
-            "rotate_before_days": upstream.managed_token.rotate_before_days,
-            "projects": upstream.managed_token.projects,
-        }
-        if upstream.managed_token is not None
-        else None,
-    }
-    args.update({k: v for k, v in optional.items() if v is not None})
-    return args
-
-
-def registry_args(settings: Settings) -> PullThroughCacheArgs:
-    """`PullThroughCacheArgs` of validated settings: what `__main__.py` hands the component."""
-    args: dict[str, Any] = {
-        "environment": settings.environment,
-        "upstreams": [upstream_args(u) for u in settings.upstreams],
-        "tags": dict(settings.tags),
-        "secret_recovery_window_days": settings.secret_recovery_window_days,
-    }
-    if settings.iam != IamSettings():
-        args["iam"] = {
-            "path": settings.iam.path,
-            **(
-                {"permissions_boundary": settings.iam.permissions_boundary} if settings.iam.permissions_boundary else {}
-            ),
-        }
-    if settings.registry_policy_statements:
-        args["registry_policy_statements"] = [dict(s) for s in settings.registry_policy_statements]
-    if settings.kms.enabled:
-        kms: dict[str, Any] = {"deletion_window_days": settings.kms.deletion_window_days}
-        kms.update({"key_arn": settings.kms.key_arn} if settings.kms.key_arn else {"create_key": True})
-        args["kms"] = kms
-    if settings.scanning is not None:
-        args["scanning"] = {"scan_type": settings.scanning.scan_type, "frequency": settings.scanning.frequency}
-    if settings.consumers is not None:
-        consumers: dict[str, Any] = {"account_ids": list(settings.consumers.account_ids)}
-        if settings.consumers.organization_id:
-            consumers["organization_id"] = settings.consumers.organization_id
-        args["consumers"] = consumers
-    return cast("PullThroughCacheArgs", args)

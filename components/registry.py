@@ -21,9 +21,9 @@ import pulumi
 import pulumi_aws as aws
 
 from . import catalog, config, iam, images, naming, upstream_grant
-from .args import PullThroughCacheArgs, UpstreamArgs, UpstreamCacheArgs, UpstreamOutput
+from .args import PullThroughCacheArgs, UpstreamCacheArgs, UpstreamOutput
 from .context import aws_context
-from .upstream_cache import UpstreamCache, merge_tags, plain
+from .upstream_cache import UpstreamCache, merge_tags, plain, plan_of
 
 TYPE = "ecr-pull-through-cache:index:PullThroughCache"
 
@@ -126,8 +126,24 @@ class PullThroughCache(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[Optional[str]]
     """The customer-managed KMS key of cached repositories, when there is one."""
 
-    def __init__(self, name: str, args: PullThroughCacheArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        settings, tags = _settings(args)
+    def __init__(
+        self,
+        name: str,
+        args: PullThroughCacheArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        settings: Optional[config.Settings] = None,
+        incoming_grants: Any = None,
+    ):
+        """`args` are validated here as a stack config is, unless `settings` is given: the `config.Settings` a program
+        has already parsed (`parse_settings`; see `from_settings`), handed down as they are, so each value is
+        checked once. `incoming_grants`: other cache stacks' `upstream_grants` outputs for this registry's one
+        policy (also `args["incoming_grants"]`). (`args` keeps its annotation: the plugin's schema is read from it.)"""
+        if settings is not None:
+            given_tags: Any = dict(settings.tags)
+        else:
+            settings, given_tags = _settings(args)
+            incoming_grants = args.get("incoming_grants") if incoming_grants is None else incoming_grants
         super().__init__(
             TYPE,
             name,
@@ -139,41 +155,32 @@ class PullThroughCache(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self)
         ctx = aws_context(self)
-        tags = merge_tags(tags, {"environment": settings.environment})
+        tags = merge_tags(given_tags, {"environment": settings.environment})
 
         kms_key_arn = self._kms_key(name, settings, tags, ctx, child)
         caches = [
             UpstreamCache(
                 f"{name}-{naming.slug(u.prefix)}",
-                cast(
-                    UpstreamCacheArgs,
-                    {  # the `**` spreads below are beyond a type checker's TypedDict inference
-                        "upstream": self._upstream_args(u, kms_key_arn, settings.consumers, ctx),
-                        "environment": settings.environment,
-                        "tags": tags,
-                        "iam": {
-                            "path": settings.iam.path,
-                            **(
-                                {"permissions_boundary": settings.iam.permissions_boundary}
-                                if settings.iam.permissions_boundary
-                                else {}
-                            ),
-                        },
-                        "secret_recovery_window_days": settings.secret_recovery_window_days,
-                        **({"scan_frequency": settings.scanning.frequency} if settings.scanning is not None else {}),
-                    },
-                ),
+                cast(UpstreamCacheArgs, {}),
                 child,
                 context=ctx,
+                plan=plan_of(
+                    u,
+                    environment=settings.environment,
+                    tags=tags,
+                    iam=settings.iam,
+                    recovery_window=settings.secret_recovery_window_days,
+                    scan_frequency=settings.scanning.frequency if settings.scanning is not None else None,
+                    template_extra=self._template_extra(u, kms_key_arn, settings.consumers, ctx),
+                ),
             )
             for u in settings.upstreams
         ]
         if settings.scanning is not None:
             self._scanning(name, settings.scanning, caches, child)
         prefixes = pulumi.Output.all(*[c.prefix for c in caches])
-        incoming = args.get("incoming_grants")
-        if settings.consumers is not None or settings.registry_policy_statements or incoming is not None:
-            self._registry_policy(name, settings, prefixes, incoming, ctx, child)
+        if settings.consumers is not None or settings.registry_policy_statements or incoming_grants is not None:
+            self._registry_policy(name, settings, prefixes, incoming_grants, ctx, child)
 
         documents, policies = self._consumer_policies(name, settings, caches, ctx, tags, child)
 
@@ -215,19 +222,31 @@ class PullThroughCache(pulumi.ComponentResource):
             }
         )
 
+    @classmethod
+    def from_settings(
+        cls,
+        name: str,
+        settings: config.Settings,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        incoming_grants: Any = None,
+    ) -> "PullThroughCache":
+        """The registry of settings `config.parse_settings` has already validated (what `__main__.py` does)."""
+        return cls(name, cast(PullThroughCacheArgs, {}), opts, settings=settings, incoming_grants=incoming_grants)
+
     @staticmethod
-    def _upstream_args(
+    def _template_extra(
         upstream: config.UpstreamSettings, kms_key_arn: Any, consumers: Optional[config.ConsumerSettings], ctx: Any
-    ) -> UpstreamArgs:
-        args = config.upstream_args(upstream)
+    ) -> dict[str, Any]:
+        """The template inputs known only later: the registry's KMS key, and the template's own repository policy
+        merged with the consumers' pull statements."""
+        extra: dict[str, Any] = {}
         if upstream.template.encryption in ("KMS", "KMS_DSSE") and kms_key_arn is not None:
-            args["template"]["kms_key_arn"] = kms_key_arn
+            extra["kms_key_arn"] = kms_key_arn
         if consumers is not None:
             own = upstream.template.repository_policy
-            args["template"]["repository_policy"] = ctx.partition.apply(
-                lambda p: merged_repository_policy(p, consumers, own)
-            )
-        return cast(UpstreamArgs, args)
+            extra["repository_policy"] = ctx.partition.apply(lambda p: merged_repository_policy(p, consumers, own))
+        return extra
 
     def _consumer_policies(
         self,

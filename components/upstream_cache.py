@@ -42,8 +42,12 @@ def plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """The validated, plain part of the arguments."""
+class UpstreamPlan:
+    """One upstream's arguments, validated: what `UpstreamCache` builds from.
+
+    `UpstreamCache` makes one from dict args (`plan_from_args`, which validates them); `PullThroughCache` hands it
+    one made from the settings it parsed (`plan_of`), so a config value is checked once on its way to the resources.
+    """
 
     kind: catalog.Kind
     environment: str
@@ -62,9 +66,46 @@ class _Plan:
     recovery_window: int
     iam: config.IamSettings
     scan_frequency: Optional[str]
+    tags: Any = None
+    """The tags every child carries (an Input), beside the environment, kind and prefix tags the component adds."""
 
 
-def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
+def plan_of(
+    upstream: config.UpstreamSettings,
+    *,
+    environment: str,
+    tags: Any,
+    iam: config.IamSettings,
+    recovery_window: int,
+    scan_frequency: Optional[str],
+    template_extra: dict[str, Any],
+) -> UpstreamPlan:
+    """The plan of an upstream `parse_settings` has already validated (no second validation): the registry's
+    settings handed down. `template_extra` holds the inputs known only later (the registry's KMS key, the merged
+    repository policy)."""
+    return UpstreamPlan(
+        kind=catalog.KINDS[upstream.kind],
+        environment=environment,
+        prefix=upstream.prefix,
+        random_suffix=upstream.random_suffix,
+        upstream_url=upstream.upstream_url,
+        upstream_prefix=upstream.upstream_prefix,
+        username=upstream.username,
+        token=upstream.token.reveal() if upstream.token is not None else None,
+        token_scopes=upstream.token_scopes,
+        token_type=upstream.token_type,
+        managed_token=upstream.managed_token,
+        existing_secret=upstream.existing_secret,
+        template=upstream.template,
+        template_extra=template_extra,
+        recovery_window=recovery_window,
+        iam=iam,
+        scan_frequency=scan_frequency,
+        tags=tags,
+    )
+
+
+def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     """Validate the arguments; raise `ConfigError` with every fault before anything is created."""
     upstream = plain(dict(args.get("upstream") or {}))
     token = upstream.pop("access_token", None)
@@ -98,7 +139,7 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
         )
     if faults:
         raise config.ConfigError(faults)
-    return _Plan(
+    return UpstreamPlan(
         kind=catalog.KINDS[values["kind"]],
         environment=args["environment"],
         prefix=values["prefix"],
@@ -116,6 +157,7 @@ def _plan(name: str, args: UpstreamCacheArgs) -> _Plan:
         recovery_window=recovery,
         iam=iam_settings,
         scan_frequency=scan_frequency,
+        tags=args.get("tags"),
     )
 
 
@@ -147,9 +189,13 @@ class UpstreamCache(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         *,
         context: Optional[AwsContext] = None,
+        plan: Optional[UpstreamPlan] = None,
     ):
-        """`context` shares one account/region lookup among sibling components; omitted, the component looks it up."""
-        plan = _plan(name, args)
+        """`args` are validated here, unless `plan` is given: the plan `PullThroughCache` made from settings it has
+        already validated (then `args` is not read). `context` shares one account/region lookup among sibling
+        components; omitted, the component looks it up. (`args` keeps its annotation: the plugin's schema is read
+        from it.)"""
+        plan = plan if plan is not None else plan_from_args(name, args)
         super().__init__(
             TYPE,
             name,
@@ -166,15 +212,15 @@ class UpstreamCache(pulumi.ComponentResource):
 
         prefix = self._prefix(name, plan, child)
         tags = merge_tags(
-            args.get("tags"), {"environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": prefix}
+            plan.tags, {"environment": plan.environment, "ptc:upstream": plan.kind.kind, "ptc:prefix": prefix}
         )
 
-        credential_arn, rule_needs = self._credentials(name, plan, args, tags, child)
+        credential_arn, rule_needs = self._credentials(name, plan, tags, child)
         custom_role_arn = None
         if plan.kind.kind == "ecr":
             custom_role_arn, role_policy = self._upstream_role(name, plan, prefix, tags, ctx, child)
             rule_needs.append(role_policy)
-        template, template_output = self._template(name, plan, prefix, tags, ctx, args, child)
+        template, template_output = self._template(name, plan, prefix, tags, ctx, child)
 
         # Last: a pull must never find the rule before its template and credentials exist.
         # Delete before replace: AWS allows one rule per prefix (CreatePullThroughCacheRule fails with
@@ -211,7 +257,7 @@ class UpstreamCache(pulumi.ComponentResource):
             }
         )
 
-    def _prefix(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> pulumi.Input[str]:
+    def _prefix(self, name: str, plan: UpstreamPlan, child: pulumi.ResourceOptions) -> pulumi.Input[str]:
         """The prefix as given (a plain value keeps every input built from it plain), or with its random suffix."""
         if not plan.random_suffix:
             return plan.prefix
@@ -221,7 +267,7 @@ class UpstreamCache(pulumi.ComponentResource):
         return suffix.hex.apply(lambda hex_: naming.suffixed_prefix(plan.prefix, hex_))
 
     def _credentials(
-        self, name: str, plan: _Plan, args: UpstreamCacheArgs, tags: Any, child: pulumi.ResourceOptions
+        self, name: str, plan: UpstreamPlan, tags: Any, child: pulumi.ResourceOptions
     ) -> tuple[Any, list[pulumi.Resource]]:
         """The secret ARN the rule reads (or None), and the resources the rule must wait for."""
         if not plan.kind.needs_secret:
@@ -264,7 +310,7 @@ class UpstreamCache(pulumi.ComponentResource):
         )
         return secret.arn, [version]
 
-    def _gitlab_token(self, name: str, plan: _Plan, child: pulumi.ResourceOptions) -> tuple[Any, Any]:
+    def _gitlab_token(self, name: str, plan: UpstreamPlan, child: pulumi.ResourceOptions) -> tuple[Any, Any]:
         """A read_registry-only GitLab token made by the stack; its value goes straight into the secret version.
 
         The GitLab provider authenticates with GITLAB_TOKEN or the `gitlab:token` secret config (a token allowed
@@ -315,14 +361,14 @@ class UpstreamCache(pulumi.ComponentResource):
     def _upstream_role(
         self,
         name: str,
-        plan: _Plan,
+        plan: UpstreamPlan,
         prefix: pulumi.Input[str],
         tags: Any,
         ctx: AwsContext,
         child: pulumi.ResourceOptions,
     ) -> tuple[pulumi.Output[str], pulumi.Resource]:
         upstream = catalog.ECR_HOST.fullmatch(plan.upstream_url)
-        assert upstream is not None  # validated in _plan
+        assert upstream is not None  # validated in plan_from_args or parse_settings
         role = aws.iam.Role(
             f"{name}-upstream",
             description=f"ECR pull through cache '{plan.prefix}' ({plan.environment}) pulls from {plan.upstream_url}",
@@ -355,11 +401,10 @@ class UpstreamCache(pulumi.ComponentResource):
     def _template(
         self,
         name: str,
-        plan: _Plan,
+        plan: UpstreamPlan,
         prefix: pulumi.Input[str],
         tags: Any,
         ctx: AwsContext,
-        args: UpstreamCacheArgs,
         child: pulumi.ResourceOptions,
     ) -> tuple[pulumi.Resource, pulumi.Output[Any]]:
         settings = plan.template

@@ -76,7 +76,7 @@ def build(specs: list[Spec], stack: str = "dev") -> list[Registration]:
         state = {**copy.deepcopy(spec.props), **copy.deepcopy(spec.outputs)}
         registrations.append(
             Registration(
-                urn=urns[spec.name],
+                urn=urn_of(spec),  # its own: a role and a template may share a name, never a URN
                 type=spec.type,
                 name=spec.name,
                 custom=spec.custom,

@@ -538,3 +538,27 @@ def test_upstream_grant_stacks_must_be_fully_qualified_stack_names():
     config = copy.deepcopy(BASE_CONFIG)
     config["upstream_grant_stacks"] = ["prod"]
     assert "is not a fully qualified stack name" in str(run_stack(config).error)
+
+
+def test_each_config_value_is_validated_once_on_its_way_to_its_resources(monkeypatch):
+    """Issue 28: the program parses the stack config once and hands the typed settings down; the components build
+    from them without validating again (before, each of the dev stack's upstreams went through `upstream_faults`
+    three times: the config, the registry's dict args, the upstream's dict args)."""
+    from collections import Counter
+
+    from ecr_pull_through_cache import config
+
+    calls: Counter[str] = Counter()
+    for name in ("parse_settings", "upstream_faults", "_template_faults", "iam_settings"):
+
+        def counted(*args: Any, _original: Any = getattr(config, name), _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(config, name, counted)
+    dev = stack_file("dev")
+    result = run_program(ROOT, stack_config(dev, "dev"), preview=True)
+    assert result.error is None, result.error
+    upstreams = dev["ecr-pull-through-cache:upstreams"]
+    overrides = sum(1 for u in upstreams if u.get("template"))
+    assert calls == {"parse_settings": 1, "upstream_faults": len(upstreams), "_template_faults": 1 + overrides}
