@@ -7,7 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install packs tools preview real-preview test lint lint-types lint-ci bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+SUPPORT := policies/pack-support
+SUPPORT_FILES := $(SUPPORT)/pyproject.toml $(wildcard $(SUPPORT)/ptc_policy_support/*.py)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(SUPPORT_FILES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@# bytecode for this project's modules too, as pip writes it for installed packages (PYTHONDONTWRITEBYTECODE
@@ -19,9 +22,10 @@ install: $(STAMP)
 
 PACKS := $(patsubst %/requirements.txt,%/venv/.installed,$(wildcard policies/*/requirements.txt))
 packs: $(PACKS)  ## each policy pack's own virtualenv, as `pulumi preview --policy-pack` expects (runtime options: venv)
-policies/%/venv/.installed: policies/%/requirements.txt
+# The packs' shared package (ecr-ptc-policy-support, which each pins) comes from its folder here, from PyPI elsewhere.
+policies/%/venv/.installed: policies/%/requirements.txt $(SUPPORT_FILES)
 	@test -x policies/$*/venv/bin/python || $(PYTHON) -m venv policies/$*/venv
-	policies/$*/venv/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	policies/$*/venv/bin/python -m pip install --quiet --disable-pip-version-check ./$(SUPPORT) -r $<
 	@touch $@
 
 preview: $(STAMP)  ## the dev stack through the mock engine and every policy pack

@@ -20,7 +20,8 @@ MODULES = (
     ("rich", "rich"),
     ("jsonschema", "jsonschema"),
     ("regex", "regex"),
-    ("policy_sentry", "policy_sentry"),  # the security pack's, when ptc runs a pack with this interpreter
+    ("policy_sentry", "policy_sentry"),  # the packs', when ptc runs a pack with this interpreter
+    ("ptc_policy_support", "ecr-ptc-policy-support"),
 )
 """(import name, distribution) of what every verb may import: pyproject.toml's dependencies and the package."""
 

@@ -91,6 +91,9 @@ def secrets(value: Any) -> set[str]:
 def check(stack: str, raw: dict[str, Any]) -> None:
     hidden = secrets(raw.get("credentials"))
     plain = {leaf for key, value in raw.items() if key != "credentials" for leaf in secrets(value)}
+    credentials = raw.get("credentials")
+    if isinstance(credentials, dict):  # its keys are upstream prefixes, stored in plain text: only values are secret
+        plain |= {str(key) for key in credentials}
     hidden -= plain  # written in plain config as well: shown there, and so not a secret to keep
     try:
         result = parse_settings(
@@ -110,6 +113,7 @@ def check(stack: str, raw: dict[str, Any]) -> None:
 @given(mutations())
 @example(("dev", dict(BASES["dev"], upstreams=[{"kind": "gitlab-container-registry", "token": {"group": "a/../b"}}])))
 @example(("dev", dict(BASES["dev"], credentials={"docker-hub": {"nested": TOKEN}})))
+@example(("dev", dict(BASES["dev"], credentials={"000000000000": "000000000000"})))  # a token equal to its key
 def test_every_leaf_mutated_is_accepted_or_refused_with_named_faults(case):
     check(*case)
 

@@ -92,7 +92,7 @@ def test_the_wheel_has_one_top_level_package_and_ranges_not_pins(wheel: Path) ->
     assert top_level == {IMPORT_NAME}, "nothing else (no `components`, no `ptc`) lands in site-packages"
     assert f"{IMPORT_NAME}/ptc/cli.py" in names and f"{IMPORT_NAME}/catalog.py" in names
     for pack in ("security", "conventions"):  # the packs travel with the tool, each whole
-        for name in ("PulumiPolicy.yaml", "requirements.txt", "__main__.py", "hardening.py"):
+        for name in ("PulumiPolicy.yaml", "requirements.txt", "__main__.py"):
             assert f"{IMPORT_NAME}/packs/{pack}/{name}" in names
     assert requires and not [r for r in requires if "==" in r], "installers get compatible ranges, not pins"
 
@@ -106,7 +106,10 @@ def test_the_pins_make_installs_satisfy_the_declared_ranges() -> None:
     pins = {}
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
+        if line.startswith("./"):  # a distribution of this repository (the packs' support): its own version
+            project = tomllib.loads((ROOT / line / "pyproject.toml").read_text())["project"]
+            pins[project["name"].lower()] = project["version"]
+        elif line and not line.startswith("-"):
             requirement = Requirement(line)
             pins[requirement.name.lower()] = next(iter(requirement.specifier)).version
     assert set(pins) == set(ranges), "the same packages, pinned and ranged"

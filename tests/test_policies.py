@@ -1898,8 +1898,8 @@ def test_pack_directories():
             if module.name != "__main__.py":
                 assert "PolicyPack(" not in module.read_text(), module
             imports = [line for line in module.read_text().splitlines() if line.startswith(("import ", "from "))]
-            own = ("components", "ecr_pull_through_cache", " ptc")
-            assert not [line for line in imports if any(name in line for name in own)], module
+            own = re.compile(r"^(from|import) (components|ecr_pull_through_cache|ptc)(\.| |$)")
+            assert not [line for line in imports if own.match(line)], module
 
 
 def test_the_consumer_policy_document_passes(packs):

@@ -55,10 +55,31 @@ def test_patterns_agree_with_the_components():
     assert tuple(facts.GITLAB_TOKEN_TYPES) == catalog.GITLAB_TOKEN_TYPES
 
 
-def test_the_packs_carry_the_same_hardening():
-    """Each pack is published alone, so each has its own copy of hardening.py; the copies never drift."""
-    copies = {(ROOT / "policies" / pack / "hardening.py").read_text() for pack in ("security", "conventions")}
-    assert len(copies) == 1
+def test_no_pack_carries_a_copy_of_another_packs_module():
+    """What both packs need lives once, in policies/pack-support (issue 28: hardening.py was copied into each)."""
+    modules: dict[str, str] = {}
+    for path in sorted((ROOT / "policies").glob("*/*.py")):
+        if path.parent.name in ("security", "conventions") and path.name != "__main__.py":
+            text = path.read_text()
+            copied = [name for name, other in modules.items() if other == text]
+            assert not copied, f"{path} is a copy of {copied[0]}"
+            modules[str(path.relative_to(ROOT))] = text
+
+
+def test_each_pack_pins_the_support_package_at_the_packs_version():
+    """Each pack installs alone (`pulumi preview --policy-pack`, `pulumi policy publish`): its requirements.txt names
+    the shared package at the version the packs carry, which the release publishes with them."""
+    import re
+
+    version = re.search(
+        r'^version = "([^"]+)"$', (ROOT / "policies" / "pack-support" / "pyproject.toml").read_text(), re.M
+    )
+    assert version
+    for pack in ("security", "conventions"):
+        requirements = (ROOT / "policies" / pack / "requirements.txt").read_text()
+        assert f"ecr-ptc-policy-support=={version.group(1)}" in requirements.splitlines(), pack
+        declared = re.search(r"^version:\s*(\S+)", (ROOT / "policies" / pack / "PulumiPolicy.yaml").read_text(), re.M)
+        assert declared and declared.group(1) == version.group(1), pack
 
 
 @pytest.mark.parametrize("kind", catalog.KIND_NAMES)

@@ -44,7 +44,7 @@ def test_every_file_carries_the_packages_version_and_the_changelog_has_it():
 
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
-    for path in ("components/__init__.py", *release.PACKS, "CHANGELOG.md"):
+    for path in (*release.FILES, "CHANGELOG.md"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, tmp_path / path)
     return tmp_path
@@ -66,7 +66,7 @@ def test_a_tag_other_than_the_version_names_every_file_that_differs(copy, capsys
 
 
 def test_a_version_without_a_changelog_section_is_refused(copy, capsys):
-    for path in ("components/__init__.py", *release.PACKS):
+    for path in release.FILES:
         file = copy / path
         file.write_text(file.read_text().replace(__version__, "0.2.0"))
     assert release.main(["check", "v0.2.0"], copy) == 1

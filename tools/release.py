@@ -3,8 +3,10 @@
     python3 tools/release.py check v0.2.0   # the tag names the one version everything carries, with a CHANGELOG entry
     python3 tools/release.py notes v0.2.0   # that version's CHANGELOG section, the GitHub release's notes
 
-One version is carried by four files: components/__init__.py (`__version__`, the wheel's and the plugin's version,
-`ptc --version`), both packs' PulumiPolicy.yaml (`pulumi policy publish` publishes that version) and CHANGELOG.md.
+One version is carried by components/__init__.py (`__version__`, the wheel's and the plugin's version, `ptc
+--version`), both packs' PulumiPolicy.yaml (`pulumi policy publish` publishes that version), the packs' shared
+package (policies/pack-support: its pyproject.toml and `__version__`, published to PyPI with the wheel), each pack's
+pin of it in requirements.txt, and CHANGELOG.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TAG = re.compile(r"v(\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?)")
 PACKS = ("policies/security/PulumiPolicy.yaml", "policies/conventions/PulumiPolicy.yaml")
+DUNDER = r"^__version__ = \"([^\"]+)\"$"
+PIN = r"^ecr-ptc-policy-support==(\S+)$"
+FILES = {
+    "components/__init__.py": DUNDER,
+    **{pack: r"^version:\s*(\S+)\s*$" for pack in PACKS},
+    "policies/pack-support/pyproject.toml": r"^version = \"([^\"]+)\"$",
+    "policies/pack-support/ptc_policy_support/__init__.py": DUNDER,
+    "policies/security/requirements.txt": PIN,
+    "policies/conventions/requirements.txt": PIN,
+}
+"""Every file that carries the release's version, and how it spells it."""
 
 
 class ReleaseError(Exception):
@@ -28,10 +41,7 @@ def versions(root: Path) -> dict[str, str | None]:
         found = re.search(pattern, file.read_text(encoding="utf-8"), re.MULTILINE) if file.is_file() else None
         return found.group(1) if found else None
 
-    found = {"components/__init__.py": find("components/__init__.py", r"^__version__ = \"([^\"]+)\"$")}
-    for pack in PACKS:
-        found[pack] = find(pack, r"^version:\s*(\S+)\s*$")
-    return found
+    return {path: find(path, pattern) for path, pattern in FILES.items()}
 
 
 def notes(root: Path, version: str) -> str:

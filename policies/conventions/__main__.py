@@ -1,11 +1,11 @@
 """The conventions pack. Only builds the PolicyPack: constructing it starts the analyzer server."""
 
+from ptc_policy_support.hardening import check_settings
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 import prefixes
 import tagging
 import templates
-from hardening import check_settings
 
 POLICIES = [
     prefixes.POLICY,

@@ -2,6 +2,7 @@
 
 import re
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import (
     PolicyConfigSchema,
     ReportViolation,
@@ -12,7 +13,6 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from hardening import guarded
 from resources import PREFIX, RULE, TEMPLATE, Unknowns, get, label
 
 ECR_UPSTREAM = re.compile(r"[0-9]{12}\.dkr\.ecr\.", re.ASCII)
@@ -121,6 +121,6 @@ UNIQUE_POLICY = StackValidationPolicy(
 
 
 def check_config(settings) -> list[str]:
-    from hardening import regex_fault
+    from ptc_policy_support.hardening import regex_fault
 
     return regex_fault("prefixPattern", settings.get("prefixPattern"))

@@ -7,7 +7,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pulumi
+from ptc_policy_support.reading import get, has, label
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+__all__ = ["get", "has", "label"]  # the shared readers, for this pack's modules to import from one place
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROLE = "aws:iam/role:Role"
@@ -22,28 +25,10 @@ PREFIX = re.compile(r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+
 """ECR's prefix pattern; match it with `fullmatch` (a `$` would admit a trailing newline)."""
 
 
-def has(props: Mapping[str, Any], key: str) -> bool:
-    """Whether a property is set at all (known or not), without reading its value. Only a mapping has keys: a
-    property of another shape where a mapping belongs (`tags: 1`, a string) has none, so what it should have held
-    is absent, and the policy judges that, rather than failing on the shape."""
-    return hasattr(props, "keys") and key in list(props.keys())
-
-
-def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    """A property's value; raises `UnknownValueError` when it is unknown during preview."""
-    return props[key] if has(props, key) else default
-
-
 def as_list(value: Any) -> list:
     if value is None:
         return []
     return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-
-
-def label(resource_type: str, name: str) -> str:
-    parts = resource_type.split(":")
-    shown = f"{parts[0]}:{parts[1].split('/')[0]}:{parts[2]}" if len(parts) == 3 else resource_type
-    return f"{shown} '{name}'"
 
 
 class Unknowns:

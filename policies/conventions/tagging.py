@@ -3,6 +3,7 @@
 import json
 import re
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -14,7 +15,6 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from hardening import guarded
 from resources import SECRET, TAGGABLE, TEMPLATE, Unknowns, environment_of, get, in_scope, label
 
 DEFAULT_REQUIRED_TAGS = ["environment"]

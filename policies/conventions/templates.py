@@ -1,5 +1,6 @@
 """Every cache prefix has a creation template with a lifecycle policy; templates that need a role have one."""
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import (
     PolicyConfigSchema,
     ReportViolation,
@@ -10,7 +11,6 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from hardening import guarded
 from resources import RULE, TEMPLATE, Unknowns, as_list, get, has, label, policy_lifecycle_rules
 
 

@@ -1,5 +1,6 @@
 """The security pack. Only builds the PolicyPack: constructing it starts the analyzer server."""
 
+from ptc_policy_support.hardening import check_settings
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 import credentials
@@ -11,7 +12,6 @@ import registry_policy
 import replication
 import scopes
 import upstreams
-from hardening import check_settings
 
 POLICIES = [
     scopes.POLICY,

@@ -1,6 +1,7 @@
 """Rules have the credentials their upstream needs, in a secret ECR can read: same account and region."""
 
 import pulumi
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -23,7 +24,6 @@ from facts import (
     SECRET_PREFIX,
     kind_of_url,
 )
-from hardening import guarded
 from support import Unknowns, get, has, label, shown
 
 

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
 import pulumi
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from facts import SECRET, TEMPLATE
-from hardening import guarded
 from scopes import is_credentials_secret
 from support import Unknowns, as_list, get, has, label, shown
 

@@ -19,11 +19,11 @@ roles above (more than a pull needs) and below (no one, minimal: no pull at all)
 
 from collections.abc import Sequence
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
 from facts import CREDENTIAL_ARN, SECRET, SECRET_PREFIX, TAG_UPSTREAM
-from hardening import guarded
 from support import Unknowns, as_list, get, label, shown
 
 

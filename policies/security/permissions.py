@@ -3,10 +3,10 @@
 import re
 from fnmatch import fnmatchcase
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
-from hardening import guarded
 from support import Unknowns, as_list, get, has, known_indexed, label, policy_document, shown
 
 POLICY_PROPERTIES = {

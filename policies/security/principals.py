@@ -13,13 +13,13 @@ flagged. What a statement grants is read from IAM's action tables (actions.py), 
 import re
 from fnmatch import fnmatchcase
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from actions import allowed as allowed_actions
 from actions import summary
 from conditions import MATCHING, loose_operator, narrowed
 from facts import TEMPLATE
-from hardening import guarded
 from support import Unknowns, get, known_indexed, known_items, label, policy_document, shown
 
 

@@ -8,10 +8,10 @@ into one: consumers, grants (`upstream_grant_stacks`, or an UpstreamGrant alone 
 writes the registry policy is beyond what it can see (the README says so).
 """
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from credentials import region_of
-from hardening import guarded
 from support import label
 
 REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"

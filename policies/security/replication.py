@@ -8,10 +8,10 @@ whose filters reach a cache prefix and whose destination is an account outside t
 account. Same-account replication to another region is the account's own business.
 """
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
-from hardening import guarded
 from support import Unknowns, as_list, get, known_indexed, label, shown
 
 REPLICATIONS = (

@@ -1,5 +1,6 @@
 """Least-privilege upstream tokens: every declared scope is in the kind's allowed set."""
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -18,7 +19,6 @@ from facts import (
     TAG_UPSTREAM,
     TOKEN_HELP,
 )
-from hardening import guarded
 from support import Unknowns, get, label, shown
 
 

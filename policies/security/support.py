@@ -5,19 +5,10 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ptc_policy_support.reading import get, has, label
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictProxy, _ListProxy
 
-
-def has(props: Mapping[str, Any], key: str) -> bool:
-    """Whether a property is set at all (known or not), without reading its value. Only a mapping has keys: a
-    property of another shape where a mapping belongs (`tags: 1`, a string) has none, so what it should have held
-    is absent, and the policy judges that, rather than failing on the shape."""
-    return hasattr(props, "keys") and key in list(props.keys())
-
-
-def get(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    """The value of a property; raises `UnknownValueError` when it is unknown during preview."""
-    return props[key] if has(props, key) else default
+__all__ = ["get", "has", "label"]  # the shared readers, for this pack's modules to import from one place
 
 
 def shown(value: Any, limit: int = 80) -> str:
@@ -53,14 +44,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
-
-
-def label(resource_type: str, name: str) -> str:
-    """`aws:ecr/pullThroughCacheRule:PullThroughCacheRule`, `dev-hub` -> `aws:ecr:PullThroughCacheRule 'dev-hub'`."""
-    parts = resource_type.split(":")
-    if len(parts) == 3:
-        return f"{parts[0]}:{parts[1].split('/')[0]}:{parts[2]} '{name}'"
-    return f"{resource_type} '{name}'"
 
 
 class DeferredChecks(UnknownValueError):

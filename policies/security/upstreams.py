@@ -2,6 +2,7 @@
 
 from fnmatch import fnmatchcase
 
+from ptc_policy_support.hardening import guarded
 from pulumi_policy import (
     PolicyConfigSchema,
     ReportViolation,
@@ -13,7 +14,6 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from facts import ARN, DEFAULT_ALLOWED_HOSTS, RULE, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
-from hardening import guarded
 from support import Unknowns, get, label, shown
 
 

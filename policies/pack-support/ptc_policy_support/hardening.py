@@ -1,7 +1,5 @@
 """What keeps a policy pack standing on hostile input: no exception reaches the engine, bad config is reported.
 
-Each pack carries its own copy of this file (a pack is published alone); a test keeps the copies identical.
-
 - `guarded(validate)`: a policy that meets a property of a shape it does not expect (a number where a string
   belongs, `"Statement": [null, 1]`, ...) reports a violation naming the resource instead of raising: an
   exception would reach the Pulumi engine and abort `pulumi preview` for every stack. Values unknown during
@@ -28,11 +26,7 @@ from typing import Any
 import pulumi.runtime
 from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
-
-def _label(resource_type: str, name: str) -> str:
-    parts = resource_type.split(":")
-    shown = f"{parts[0]}:{parts[1].split('/')[0]}:{parts[2]}" if len(parts) == 3 else resource_type
-    return f"{shown} '{name}'"
+from .reading import label
 
 
 def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = False) -> Callable[..., Any]:
@@ -50,7 +44,7 @@ def guarded(validate: Callable[..., Any], policy_name: str, *, stack: bool = Fal
         except UnknownValueError:
             raise
         except Exception as exc:  # noqa: BLE001 - the engine must never see it
-            what = "the stack" if stack else f"the resource {_label(args.resource_type, args.name)}"
+            what = "the stack" if stack else f"the resource {label(args.resource_type, args.name)}"
             report(
                 f"The policy {policy_name} could not check {what}: a property has a shape it cannot read "
                 f"({type(exc).__name__}). Fix the property to the provider's documented type; until then the "
