@@ -552,7 +552,6 @@ def upstream_faults(
     if isinstance(kind, Enum):
         kind = kind.value
     if kind is not None and not isinstance(kind, str):
-        c = _Collector()
         c.add(
             where_prefix,
             "kind",
@@ -562,10 +561,33 @@ def upstream_faults(
     where = f"{where_prefix} ({kind})" if isinstance(kind, str) and kind else where_prefix
     c.mapping(where, "", entry, UPSTREAM_KEYS)
     values: dict[str, Any] = {}
+    spec = _known_kind(c, where, kind)
+    if spec is None:
+        return c.faults, values
+    values["kind"] = kind
+    _prefix_values(c, where, entry, spec, random_suffix_default, values)
+    _registry_values(c, where, entry, spec, context, values)
+    _upstream_prefix_values(c, where, entry, spec.kind, context, values)
 
+    # a GitLab token the stack creates
+    managed = _managed_token(c, where, entry.get("token"), spec.kind)
+    if managed is None and entry.get("token") is not None and spec.kind == "gitlab-container-registry":
+        # The stack is meant to create the token: the block's own faults say what to fix, and the faults of the
+        # other path (username, credentials, token_scopes) would only bury them.
+        return c.faults, values
+    credentials_key = f"credentials.{values['prefix']}" if values["prefix"] else "credentials"
+    if managed is not None:
+        _managed_token_values(c, where, entry, managed, credentials_key, has_token, values)
+        return c.faults, values
+    _credential_values(c, where, entry, spec, credentials_key, has_token, token, context, values)
+    return c.faults, values
+
+
+def _known_kind(c: _Collector, where: str, kind: str | None) -> catalog.Kind | None:
+    """The kind's facts, or None with a fault: missing, or not a kind ("did you mean")."""
     if kind is None:
         c.add(where, "kind", f"is required: one of {', '.join(catalog.KIND_NAMES)}")
-        return c.faults, values
+        return None
     if kind not in catalog.KINDS:
         meant = did_you_mean(kind, catalog.KIND_NAMES)
         hint = f"did you mean '{meant}'? (kinds: " if meant else "use one of "
@@ -574,11 +596,18 @@ def upstream_faults(
             "kind",
             f"{_show(kind)} is not a supported upstream; {hint}{', '.join(catalog.KIND_NAMES)}{')' if meant else ''}",
         )
-        return c.faults, values
-    spec = catalog.KINDS[kind]
-    values["kind"] = kind
+        return None
+    return catalog.KINDS[kind]
 
-    # prefix
+
+def _prefix_values(
+    c: _Collector,
+    where: str,
+    entry: Mapping[str, Any],
+    spec: catalog.Kind,
+    random_suffix_default: bool,
+    values: dict[str, Any],
+) -> None:
     random_suffix = c.boolean(where, "random_suffix", entry.get("random_suffix"), random_suffix_default)
     prefix = c.string(where, "prefix", entry.get("prefix"))
     if prefix is None and entry.get("prefix") is None:
@@ -593,35 +622,20 @@ def upstream_faults(
     values["prefix"] = prefix
     values["random_suffix"] = random_suffix
 
-    # registry and upstream URL
+
+def _registry_values(
+    c: _Collector,
+    where: str,
+    entry: Mapping[str, Any],
+    spec: catalog.Kind,
+    context: StackContext | None,
+    values: dict[str, Any],
+) -> None:
+    """The upstream URL: the kind's own, or built from `registry` (Azure, ECR)."""
+    kind = spec.kind
     registry = c.string(where, "registry", account_text(entry.get("registry")))
-    if spec.needs_registry:
-        if registry is None and entry.get("registry") is None:
-            example = (
-                "acmeprod (for acmeprod.azurecr.io)"
-                if kind == "azure-container-registry"
-                else "123456789012.dkr.ecr.eu-west-1.amazonaws.com or a 12-digit account id"
-            )
-            c.add(where, "registry", f"is required for kind '{kind}': for example {example}")
-        elif registry is not None:
-            if kind == "ecr" and context is None and catalog.ACCOUNT_ID.fullmatch(registry):
-                c.add(
-                    where,
-                    "registry",
-                    f"'{registry}' is an account id; give the full registry host "
-                    f"'{registry}.dkr.ecr.<region>.amazonaws.com'",
-                )
-            else:
-                try:
-                    values["upstream_url"] = catalog.upstream_url(
-                        kind,
-                        registry,
-                        context.region if context else "",
-                        context.dns_suffix if context else "amazonaws.com",
-                    )
-                except ValueError as exc:
-                    c.add(where, "registry", str(exc))
-    else:
+    values["registry"] = registry
+    if not spec.needs_registry:
         if entry.get("registry") is not None:
             c.add(
                 where,
@@ -629,9 +643,43 @@ def upstream_faults(
                 f"only applies to kinds azure-container-registry and ecr; '{kind}' always uses {spec.url}; remove it",
             )
         values["upstream_url"] = spec.url
-    values["registry"] = registry
+        return
+    if registry is None:
+        if entry.get("registry") is None:
+            example = (
+                "acmeprod (for acmeprod.azurecr.io)"
+                if kind == "azure-container-registry"
+                else "123456789012.dkr.ecr.eu-west-1.amazonaws.com or a 12-digit account id"
+            )
+            c.add(where, "registry", f"is required for kind '{kind}': for example {example}")
+        return
+    if kind == "ecr" and context is None and catalog.ACCOUNT_ID.fullmatch(registry):
+        c.add(
+            where,
+            "registry",
+            f"'{registry}' is an account id; give the full registry host '{registry}.dkr.ecr.<region>.amazonaws.com'",
+        )
+        return
+    try:
+        values["upstream_url"] = catalog.upstream_url(
+            kind,
+            registry,
+            context.region if context else "",
+            context.dns_suffix if context else "amazonaws.com",
+        )
+    except ValueError as exc:
+        c.add(where, "registry", str(exc))
 
-    # upstream_prefix (ECR only)
+
+def _upstream_prefix_values(
+    c: _Collector,
+    where: str,
+    entry: Mapping[str, Any],
+    kind: str,
+    context: StackContext | None,
+    values: dict[str, Any],
+) -> None:
+    """ECR only: the upstream repository prefix mirrored (ROOT by default), and the upstream's own rules."""
     upstream_prefix = c.string(where, "upstream_prefix", entry.get("upstream_prefix"))
     if kind == "ecr":
         upstream_prefix = naming.normalize_prefix(upstream_prefix) if upstream_prefix else naming.ROOT
@@ -644,124 +692,161 @@ def upstream_faults(
         for problem in _ecr_upstream_faults(values["upstream_url"], context):
             c.add(where, "registry", problem)
 
-    # a GitLab token the stack creates
-    managed = _managed_token(c, where, entry.get("token"), kind)
-    if managed is None and entry.get("token") is not None and kind == "gitlab-container-registry":
-        # The stack is meant to create the token: the block's own faults say what to fix, and the faults of the
-        # other path (username, credentials, token_scopes) would only bury them.
-        return c.faults, values
-    if managed is not None:
-        key = f"credentials.{prefix}" if prefix else "credentials"
-        if has_token:
-            c.add(where, key, "is set but this upstream creates its own token (token:); remove one of them")
-        if entry.get("existing_secret") is not None:
-            c.add(
-                where,
-                "existing_secret",
-                "and token: are both set; the stack either creates the token or reads an existing secret: remove one",
-            )
-        for field_ in ("username", "token_type"):
-            if entry.get(field_) is not None:
-                c.add(where, field_, "is set by the token: block; remove it")
-        scopes_given = entry.get("token_scopes")
-        if scopes_given is not None and scopes_given != ["read_registry"]:
-            c.add(where, "token_scopes", "is read_registry for a token the stack creates; remove it")
-        values.update(
-            managed_token=managed,
-            token_type=managed.type,
-            token_scopes=("read_registry",),
-            username=None,
-            existing_secret=None,
-        )
-        return c.faults, values
 
-    # credentials
+def _managed_token_values(
+    c: _Collector,
+    where: str,
+    entry: Mapping[str, Any],
+    managed: ManagedToken,
+    credentials_key: str,
+    has_token: bool,
+    values: dict[str, Any],
+) -> None:
+    """A token the stack creates leaves no room for a token, secret, username or scopes of the config's own."""
+    if has_token:
+        c.add(where, credentials_key, "is set but this upstream creates its own token (token:); remove one of them")
+    if entry.get("existing_secret") is not None:
+        c.add(
+            where,
+            "existing_secret",
+            "and token: are both set; the stack either creates the token or reads an existing secret: remove one",
+        )
+    for field_ in ("username", "token_type"):
+        if entry.get(field_) is not None:
+            c.add(where, field_, "is set by the token: block; remove it")
+    scopes_given = entry.get("token_scopes")
+    if scopes_given is not None and scopes_given != ["read_registry"]:
+        c.add(where, "token_scopes", "is read_registry for a token the stack creates; remove it")
+    values.update(
+        managed_token=managed,
+        token_type=managed.type,
+        token_scopes=("read_registry",),
+        username=None,
+        existing_secret=None,
+    )
+
+
+def _credential_values(
+    c: _Collector,
+    where: str,
+    entry: Mapping[str, Any],
+    spec: catalog.Kind,
+    credentials_key: str,
+    has_token: bool,
+    token: Any,
+    context: StackContext | None,
+    values: dict[str, Any],
+) -> None:
+    """The credentials of the config: a token in `credentials` with its username and declared scopes, or an
+    existing secret; none at all for kinds that take none."""
     existing = c.string(where, "existing_secret", entry.get("existing_secret"))
     username = c.string(where, "username", entry.get("username"))
     scopes = c.string_list(where, "token_scopes", entry.get("token_scopes"))
-    credentials_key = f"credentials.{prefix}" if prefix else "credentials"
     if spec.needs_secret:
         if existing is not None:
-            for problem in _existing_secret_faults(existing, context):
-                c.add(where, "existing_secret", problem)
-            if has_token:
-                c.add(
-                    where,
-                    credentials_key,
-                    "is set but this upstream uses existing_secret; remove the token from config so it "
-                    "lives in one place",
-                )
-            if username is not None:
-                c.add(
-                    where,
-                    "username",
-                    "is set but this upstream uses existing_secret, which holds the username; remove it",
-                )
+            _existing_secret_values(c, where, existing, username, credentials_key, has_token, context)
         else:
-            if username is None and entry.get("username") is None:
-                c.add(
-                    where,
-                    "username",
-                    f"is required for {spec.title} (the account or token name that owns the access token)",
-                )
-            if not has_token:
-                c.add(
-                    where,
-                    credentials_key,
-                    f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` "
-                    f"({spec.token_help})",
-                )
-            elif (
-                isinstance(token, str)
-                and kind == "github-container-registry"
-                and token.startswith(FINE_GRAINED_GITHUB_TOKEN)
-            ):
-                c.add(
-                    where,
-                    credentials_key,
-                    f"is a fine-grained GitHub token, which GHCR does not accept; {spec.token_help}",
-                )
-            if scopes is None and entry.get("token_scopes") is None:
-                c.add(
-                    where,
-                    "token_scopes",
-                    f"is required: declare the token's scopes so policies can check least privilege "
-                    f"(allowed: {', '.join(sorted(spec.allowed_scopes))})",
-                )
+            _token_values(c, where, entry, spec, username, scopes, credentials_key, has_token, token)
         if scopes is not None:
             if not scopes:
                 c.add(where, "token_scopes", f"must not be empty; allowed: {', '.join(sorted(spec.allowed_scopes))}")
-            for scope in catalog.scopes_beyond_least_privilege(kind, scopes):
+            for scope in catalog.scopes_beyond_least_privilege(spec.kind, scopes):
                 c.add(where, "token_scopes", f"'{scope}' is beyond least privilege for {spec.title}: {spec.token_help}")
     else:
-        reason = (
-            "ECR refuses credentials for Quay"
-            if kind == "quay"
-            else "it authenticates with an IAM role"
-            if kind == "ecr"
-            else "it needs no credentials"
-        )
-        for key, present in (
-            ("username", entry.get("username") is not None),
-            ("token_scopes", entry.get("token_scopes") is not None),
-            ("existing_secret", entry.get("existing_secret") is not None),
-            (credentials_key, has_token),
-        ):
-            if present:
-                c.add(where, key, f"is not allowed for kind '{kind}' because {reason}; remove it")
-    token_type = c.string(where, "token_type", entry.get("token_type"))
-    if token_type is not None:
-        if kind != "gitlab-container-registry":
-            c.add(where, "token_type", f"only applies to kind gitlab-container-registry, not '{kind}'; remove it")
-        elif token_type not in catalog.GITLAB_TOKEN_TYPES:
-            c.add(
-                where,
-                "token_type",
-                f"{_show(token_type)} is not a GitLab token type; use one of {', '.join(catalog.GITLAB_TOKEN_TYPES)}",
-            )
-            token_type = None
+        _no_credentials(c, where, entry, spec.kind, credentials_key, has_token)
+    token_type = _token_type(c, where, entry, spec.kind)
     values.update(username=username, token_scopes=tuple(scopes or ()), existing_secret=existing, token_type=token_type)
-    return c.faults, values
+
+
+def _existing_secret_values(
+    c: _Collector,
+    where: str,
+    existing: str,
+    username: str | None,
+    credentials_key: str,
+    has_token: bool,
+    context: StackContext | None,
+) -> None:
+    for problem in _existing_secret_faults(existing, context):
+        c.add(where, "existing_secret", problem)
+    if has_token:
+        c.add(
+            where,
+            credentials_key,
+            "is set but this upstream uses existing_secret; remove the token from config so it lives in one place",
+        )
+    if username is not None:
+        c.add(where, "username", "is set but this upstream uses existing_secret, which holds the username; remove it")
+
+
+def _token_values(
+    c: _Collector,
+    where: str,
+    entry: Mapping[str, Any],
+    spec: catalog.Kind,
+    username: str | None,
+    scopes: list[str] | None,
+    credentials_key: str,
+    has_token: bool,
+    token: Any,
+) -> None:
+    if username is None and entry.get("username") is None:
+        c.add(where, "username", f"is required for {spec.title} (the account or token name that owns the access token)")
+    if not has_token:
+        c.add(
+            where,
+            credentials_key,
+            f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` ({spec.token_help})",
+        )
+    elif (
+        isinstance(token, str)
+        and spec.kind == "github-container-registry"
+        and token.startswith(FINE_GRAINED_GITHUB_TOKEN)
+    ):
+        c.add(where, credentials_key, f"is a fine-grained GitHub token, which GHCR does not accept; {spec.token_help}")
+    if scopes is None and entry.get("token_scopes") is None:
+        c.add(
+            where,
+            "token_scopes",
+            f"is required: declare the token's scopes so policies can check least privilege "
+            f"(allowed: {', '.join(sorted(spec.allowed_scopes))})",
+        )
+
+
+def _no_credentials(
+    c: _Collector, where: str, entry: Mapping[str, Any], kind: str, credentials_key: str, has_token: bool
+) -> None:
+    reason = (
+        "ECR refuses credentials for Quay"
+        if kind == "quay"
+        else "it authenticates with an IAM role"
+        if kind == "ecr"
+        else "it needs no credentials"
+    )
+    for key, present in (
+        ("username", entry.get("username") is not None),
+        ("token_scopes", entry.get("token_scopes") is not None),
+        ("existing_secret", entry.get("existing_secret") is not None),
+        (credentials_key, has_token),
+    ):
+        if present:
+            c.add(where, key, f"is not allowed for kind '{kind}' because {reason}; remove it")
+
+
+def _token_type(c: _Collector, where: str, entry: Mapping[str, Any], kind: str) -> str | None:
+    token_type = c.string(where, "token_type", entry.get("token_type"))
+    if token_type is None:
+        return None
+    if kind != "gitlab-container-registry":
+        c.add(where, "token_type", f"only applies to kind gitlab-container-registry, not '{kind}'; remove it")
+    elif token_type not in catalog.GITLAB_TOKEN_TYPES:
+        c.add(
+            where,
+            "token_type",
+            f"{_show(token_type)} is not a GitLab token type; use one of {', '.join(catalog.GITLAB_TOKEN_TYPES)}",
+        )
+        return None
+    return token_type
 
 
 # GitLab's own rule for a namespace path segment (lib/gitlab/path_regex.rb: NAMESPACE_FORMAT_REGEX, i.e.
@@ -1070,29 +1155,8 @@ def parse_settings(
     """
     c = _Collector()
     c.faults.extend(faults)
-    for path in misplaced_secrets:
-        c.add(
-            path,
-            "",
-            "is a secret (secure:), but only credentials holds secrets here: a secret elsewhere would reach plain "
-            f"tags, names or outputs. Set it in plain text (`pulumi config set --path '{path}' <value>`), or put "
-            "a token under credentials.<prefix>",
-        )
+    _where_secrets_and_keys_are(c, context, misplaced_secrets, plain_credentials, present_keys)
     raw = {key: None if key in OPTIONAL_OBJECT_KEYS and value in ({}, []) else value for key, value in raw.items()}
-    if context is not None:
-        c.faults.extend(region_faults(context.region))
-    for key in plain_credentials:
-        c.add(
-            f"credentials.{key}",
-            "",
-            f"is stored in plain text; set it with `pulumi config set --secret --path 'credentials.{key}' <token>` "
-            "(its value is not shown)",
-        )
-    for key in present_keys:
-        if key not in CONFIG_KEYS:
-            meant = did_you_mean(key, CONFIG_KEYS)
-            hint = f"did you mean '{meant}'?" if meant else f"the settings are {', '.join(CONFIG_KEYS)}"
-            c.add(key, "", f"is not a setting of this project and would be ignored; {hint}")
     for problem in naming.environment_faults(raw.get("environment")):
         c.add("environment", "", problem)
     environment = raw["environment"] if isinstance(raw.get("environment"), str) else ""
@@ -1100,108 +1164,30 @@ def parse_settings(
     tags = _tags(c, raw.get("tags"))
     iam_settings = _iam(c, raw.get("iam"))
     registry_statements = _registry_statements(c, raw.get("registry_policy_statements"))
-    grant_stacks = c.string_list("upstream_grant_stacks", "", raw.get("upstream_grant_stacks")) or []
-    for stack in grant_stacks:
-        if not STACK_NAME.fullmatch(stack):
-            c.add(
-                "upstream_grant_stacks",
-                "",
-                f"{_show(stack)} is not a fully qualified stack name (<organization>/<project>/<stack>), as "
-                "pulumi.StackReference takes it",
-            )
+    grant_stacks = _grant_stacks(c, raw.get("upstream_grant_stacks"))
     kms = _kms(c, raw.get("kms"), context)
     scanning = _scanning(c, raw.get("scanning"))
     consumers = _consumers(c, raw.get("consumers"))
     recovery = c.integer("secret_recovery_window_days", "", raw.get("secret_recovery_window_days"), 30, 7, 30)
     random_default = c.boolean("random_prefix_suffix", "", raw.get("random_prefix_suffix"), False)
-
-    credentials = c.mapping("credentials", "", raw.get("credentials")) or {}
-    if credentials and not credentials_are_secret:
-        c.add(
-            "credentials",
-            "",
-            "holds tokens in plain text; set each with "
-            "`pulumi config set --secret --path 'credentials.<prefix>' <token>`",
-        )
-    for name, value in credentials.items():
-        if value is None or value == "" or (not isinstance(value, str) and not _is_output(value)):
-            c.add("credentials", str(name), "must be a non-empty token string")
+    credentials = _credentials(c, raw.get("credentials"), credentials_are_secret)
 
     template_raw = c.mapping("template", "", raw.get("template"), TEMPLATE_KEYS) or {}
     default_faults, default_template = template_settings(template_raw, "template", kms.enabled, field_prefix="")
     c.faults.extend(default_faults)
-    reported = {(f.field, f.message) for f in default_faults}
-
-    upstreams_raw = raw.get("upstreams")
-    upstreams: list[UpstreamSettings] = []
-    if upstreams_raw is None or upstreams_raw == []:
-        c.add("upstreams", "", "is required: list at least one upstream registry, for example [{kind: ecr-public}]")
-        upstreams_raw = []
-    elif not isinstance(upstreams_raw, list):
-        c.add("upstreams", "", f"must be a list of upstream registries, not {_show(upstreams_raw)}")
-        upstreams_raw = []
-    if len(upstreams_raw) > MAX_RULES:
-        c.add(
-            "upstreams",
-            "",
-            f"has {len(upstreams_raw)} entries; ECR allows {MAX_RULES} pull through cache rules "
-            "per registry and region (not adjustable): split them across regions or accounts",
-        )
+    templates = _Templates(template_raw, default_template, {(f.field, f.message) for f in default_faults}, kms.enabled)
 
     seen_prefixes: dict[str, int] = {}
     seen_slugs: dict[str, int] = {}
-    for index, entry in enumerate(upstreams_raw):
-        if not isinstance(entry, Mapping):
-            c.add(upstream_label(index, None), "", f"must be a mapping with at least 'kind', not {_show(entry)}")
-            continue
-        token_key = credentials_key(entry)
-        token = credentials.get(token_key) if token_key else None
-        faults, values = upstream_faults(
-            entry,
-            f"upstreams[{index}]",
-            has_token=token is not None,
-            token=token,
-            context=context,
-            random_suffix_default=random_default,
+    upstreams: list[UpstreamSettings] = []
+    for index, entry in enumerate(_upstream_entries(c, raw.get("upstreams"))):
+        upstream = _upstream_settings(
+            c, index, entry, credentials, context, random_default, templates, (seen_prefixes, seen_slugs)
         )
-        c.faults.extend(faults)
-        if "kind" not in values:
-            continue
-        where = upstream_label(index, values["kind"])
-        prefix = values.get("prefix")
-        if prefix:
-            _check_unique(c, where, index, prefix, seen_prefixes, seen_slugs)
-
-        override = c.mapping(where, "template", entry.get("template"), TEMPLATE_KEYS)
-        template = default_template
-        if override:
-            override_faults, template = template_settings({**template_raw, **override}, where, kms.enabled)
-            c.faults.extend(
-                f for f in override_faults if (f.field.removeprefix("template."), f.message) not in reported
-            )
-        if "upstream_url" not in values or prefix is None:
-            continue
-        upstreams.append(
-            UpstreamSettings(
-                index=index,
-                kind=values["kind"],
-                prefix=prefix,
-                random_suffix=values["random_suffix"],
-                upstream_url=values["upstream_url"],
-                template=template,
-                username=values.get("username"),
-                token=SecretValue(token) if token is not None and not values.get("existing_secret") else None,
-                token_scopes=values.get("token_scopes", ()),
-                existing_secret=values.get("existing_secret"),
-                registry=values.get("registry"),
-                upstream_prefix=values.get("upstream_prefix"),
-                token_type=values.get("token_type"),
-                managed_token=values.get("managed_token"),
-            )
-        )
+        if upstream is not None:
+            upstreams.append(upstream)
 
     _registry_wide_faults(c, default_template, upstreams, tags, scanning, context)
-
     for key in credentials:
         if key not in seen_prefixes:
             known = ", ".join(sorted(seen_prefixes)) or "none"
@@ -1210,17 +1196,7 @@ def parse_settings(
                 str(key),
                 f"matches no upstream prefix ({known}); key each token by its upstream's prefix",
             )
-
-    if gitlab_base_url and any(u.managed_token is not None for u in upstreams):
-        host = urllib.parse.urlsplit(gitlab_base_url if "//" in gitlab_base_url else f"//{gitlab_base_url}").hostname
-        if host not in GITLAB_COM_HOSTS:
-            c.add(
-                "gitlab:baseUrl",
-                "",
-                f"points the GitLab provider at {host or _show(gitlab_base_url)}, but ECR's gitlab-container-registry "
-                "upstream pulls only from registry.gitlab.com, so a token made there pulls nothing through the "
-                "cache; remove gitlab:baseUrl (the provider's default is gitlab.com)",
-            )
+    _gitlab_host_faults(c, gitlab_base_url, upstreams)
 
     if c.faults:
         raise ConfigError(c.faults)
@@ -1236,6 +1212,167 @@ def parse_settings(
         registry_policy_statements=registry_statements,
         upstream_grant_stacks=tuple(dict.fromkeys(grant_stacks)),
     )
+
+
+def _where_secrets_and_keys_are(
+    c: _Collector,
+    context: StackContext | None,
+    misplaced_secrets: Iterable[str],
+    plain_credentials: Iterable[str],
+    present_keys: Iterable[str],
+) -> None:
+    """Secrets outside `credentials`, tokens in plain text, the region, and keys the project does not have."""
+    for path in misplaced_secrets:
+        c.add(
+            path,
+            "",
+            "is a secret (secure:), but only credentials holds secrets here: a secret elsewhere would reach plain "
+            f"tags, names or outputs. Set it in plain text (`pulumi config set --path '{path}' <value>`), or put "
+            "a token under credentials.<prefix>",
+        )
+    if context is not None:
+        c.faults.extend(region_faults(context.region))
+    for key in plain_credentials:
+        c.add(
+            f"credentials.{key}",
+            "",
+            f"is stored in plain text; set it with `pulumi config set --secret --path 'credentials.{key}' <token>` "
+            "(its value is not shown)",
+        )
+    for key in present_keys:
+        if key not in CONFIG_KEYS:
+            meant = did_you_mean(key, CONFIG_KEYS)
+            hint = f"did you mean '{meant}'?" if meant else f"the settings are {', '.join(CONFIG_KEYS)}"
+            c.add(key, "", f"is not a setting of this project and would be ignored; {hint}")
+
+
+def _grant_stacks(c: _Collector, raw: Any) -> list[str]:
+    grant_stacks = c.string_list("upstream_grant_stacks", "", raw) or []
+    for stack in grant_stacks:
+        if not STACK_NAME.fullmatch(stack):
+            c.add(
+                "upstream_grant_stacks",
+                "",
+                f"{_show(stack)} is not a fully qualified stack name (<organization>/<project>/<stack>), as "
+                "pulumi.StackReference takes it",
+            )
+    return grant_stacks
+
+
+def _credentials(c: _Collector, raw: Any, credentials_are_secret: bool) -> dict[str, Any]:
+    credentials = c.mapping("credentials", "", raw) or {}
+    if credentials and not credentials_are_secret:
+        c.add(
+            "credentials",
+            "",
+            "holds tokens in plain text; set each with "
+            "`pulumi config set --secret --path 'credentials.<prefix>' <token>`",
+        )
+    for name, value in credentials.items():
+        if value is None or value == "" or (not isinstance(value, str) and not _is_output(value)):
+            c.add("credentials", str(name), "must be a non-empty token string")
+    return credentials
+
+
+def _upstream_entries(c: _Collector, upstreams_raw: Any) -> list[Any]:
+    if upstreams_raw is None or upstreams_raw == []:
+        c.add("upstreams", "", "is required: list at least one upstream registry, for example [{kind: ecr-public}]")
+        return []
+    if not isinstance(upstreams_raw, list):
+        c.add("upstreams", "", f"must be a list of upstream registries, not {_show(upstreams_raw)}")
+        return []
+    if len(upstreams_raw) > MAX_RULES:
+        c.add(
+            "upstreams",
+            "",
+            f"has {len(upstreams_raw)} entries; ECR allows {MAX_RULES} pull through cache rules "
+            "per registry and region (not adjustable): split them across regions or accounts",
+        )
+    return upstreams_raw
+
+
+@dataclass(frozen=True)
+class _Templates:
+    """The stack's template settings, from which each upstream's override starts."""
+
+    raw: dict[str, Any]
+    default: TemplateSettings
+    reported: set[tuple[str, str]]
+    """(field, message) of the faults the default template already drew: an override repeats none of them."""
+    kms_enabled: bool
+
+
+def _upstream_settings(
+    c: _Collector,
+    index: int,
+    entry: Any,
+    credentials: Mapping[str, Any],
+    context: StackContext | None,
+    random_default: bool,
+    templates: _Templates,
+    seen: tuple[dict[str, int], dict[str, int]],
+) -> UpstreamSettings | None:
+    """One upstream of the list, with its token and its template; None when it cannot be one (its faults added)."""
+    if not isinstance(entry, Mapping):
+        c.add(upstream_label(index, None), "", f"must be a mapping with at least 'kind', not {_show(entry)}")
+        return None
+    token_key = credentials_key(entry)
+    token = credentials.get(token_key) if token_key else None
+    faults, values = upstream_faults(
+        entry,
+        f"upstreams[{index}]",
+        has_token=token is not None,
+        token=token,
+        context=context,
+        random_suffix_default=random_default,
+    )
+    c.faults.extend(faults)
+    if "kind" not in values:
+        return None
+    where = upstream_label(index, values["kind"])
+    prefix = values.get("prefix")
+    if prefix:
+        _check_unique(c, where, index, prefix, *seen)
+    override = c.mapping(where, "template", entry.get("template"), TEMPLATE_KEYS)
+    template = templates.default
+    if override:
+        override_faults, template = template_settings({**templates.raw, **override}, where, templates.kms_enabled)
+        c.faults.extend(
+            f for f in override_faults if (f.field.removeprefix("template."), f.message) not in templates.reported
+        )
+    if "upstream_url" not in values or prefix is None:
+        return None
+    return UpstreamSettings(
+        index=index,
+        kind=values["kind"],
+        prefix=prefix,
+        random_suffix=values["random_suffix"],
+        upstream_url=values["upstream_url"],
+        template=template,
+        username=values.get("username"),
+        token=SecretValue(token) if token is not None and not values.get("existing_secret") else None,
+        token_scopes=values.get("token_scopes", ()),
+        existing_secret=values.get("existing_secret"),
+        registry=values.get("registry"),
+        upstream_prefix=values.get("upstream_prefix"),
+        token_type=values.get("token_type"),
+        managed_token=values.get("managed_token"),
+    )
+
+
+def _gitlab_host_faults(c: _Collector, gitlab_base_url: str | None, upstreams: list[UpstreamSettings]) -> None:
+    """A token the stack makes must come from GitLab.com, the only GitLab ECR's gitlab upstream pulls from."""
+    if not gitlab_base_url or not any(u.managed_token is not None for u in upstreams):
+        return
+    host = urllib.parse.urlsplit(gitlab_base_url if "//" in gitlab_base_url else f"//{gitlab_base_url}").hostname
+    if host not in GITLAB_COM_HOSTS:
+        c.add(
+            "gitlab:baseUrl",
+            "",
+            f"points the GitLab provider at {host or _show(gitlab_base_url)}, but ECR's gitlab-container-registry "
+            "upstream pulls only from registry.gitlab.com, so a token made there pulls nothing through the "
+            "cache; remove gitlab:baseUrl (the provider's default is gitlab.com)",
+        )
 
 
 def _registry_wide_faults(

@@ -124,6 +124,42 @@ def _snake(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _template_faults(where: str, template: dict[str, Any]) -> list[str]:
+    """The faults of one upstream's `template` output: field types, and the pairs ECR stores as given."""
+    faults: list[str] = []
+    for key, types in TEMPLATE_FIELDS.items():
+        if key in template and template[key] is not None and not isinstance(template[key], types):
+            faults.append(
+                f"{where}.template.{key}: must be "
+                f"{' or '.join(t.__name__ for t in types if t is not type(None))}, not "
+                f"{type(template[key]).__name__}"
+            )
+    for key in ("image_tag_mutability_exclusion_filters", "applied_for"):
+        if isinstance(template.get(key), list) and not all(isinstance(v, str) for v in template[key]):
+            faults.append(f"{where}.template.{key}: must be a list of text")
+    mutability = template.get("image_tag_mutability")
+    if isinstance(mutability, str) and mutability not in TAG_MUTABILITY:
+        faults.append(
+            f"{where}.template.image_tag_mutability: {mutability!r} is not one of {', '.join(TAG_MUTABILITY)}"
+        )
+    filters = template.get("image_tag_mutability_exclusion_filters")
+    if isinstance(mutability, str) and isinstance(filters, list):
+        # The same rule the config holds (components/config.py): ECR takes exclusion filters only with a
+        # *_WITH_EXCLUSION setting, and stores the pair it is given, so a reconcile of any other pair
+        # would write on every run and never converge.
+        if bool(filters) != mutability.endswith("_WITH_EXCLUSION"):
+            faults.append(
+                f"{where}.template.image_tag_mutability_exclusion_filters: "
+                + ("only apply with a *_WITH_EXCLUSION setting, not " if filters else "are required with ")
+                + mutability
+            )
+    if isinstance(template.get("resource_tags"), dict) and not all(
+        isinstance(v, str) for v in template["resource_tags"].values()
+    ):
+        faults.append(f"{where}.template.resource_tags: values must be text")
+    return faults
+
+
 def validate_outputs(raw: Any) -> dict[str, Any]:
     """The outputs contract (docs/DESIGN.md section 6), checked once for every verb, each fault naming its key."""
     if not isinstance(raw, dict):
@@ -158,36 +194,7 @@ def validate_outputs(raw: Any) -> dict[str, Any]:
                 )
         template = entry.get("template")
         if isinstance(template, dict):
-            for key, types in TEMPLATE_FIELDS.items():
-                if key in template and template[key] is not None and not isinstance(template[key], types):
-                    faults.append(
-                        f"{where}.template.{key}: must be "
-                        f"{' or '.join(t.__name__ for t in types if t is not type(None))}, not "
-                        f"{type(template[key]).__name__}"
-                    )
-            for key in ("image_tag_mutability_exclusion_filters", "applied_for"):
-                if isinstance(template.get(key), list) and not all(isinstance(v, str) for v in template[key]):
-                    faults.append(f"{where}.template.{key}: must be a list of text")
-            mutability = template.get("image_tag_mutability")
-            if isinstance(mutability, str) and mutability not in TAG_MUTABILITY:
-                faults.append(
-                    f"{where}.template.image_tag_mutability: {mutability!r} is not one of {', '.join(TAG_MUTABILITY)}"
-                )
-            filters = template.get("image_tag_mutability_exclusion_filters")
-            if isinstance(mutability, str) and isinstance(filters, list):
-                # The same rule the config holds (components/config.py): ECR takes exclusion filters only with a
-                # *_WITH_EXCLUSION setting, and stores the pair it is given, so a reconcile of any other pair
-                # would write on every run and never converge.
-                if bool(filters) != mutability.endswith("_WITH_EXCLUSION"):
-                    faults.append(
-                        f"{where}.template.image_tag_mutability_exclusion_filters: "
-                        + ("only apply with a *_WITH_EXCLUSION setting, not " if filters else "are required with ")
-                        + mutability
-                    )
-            if isinstance(template.get("resource_tags"), dict) and not all(
-                isinstance(v, str) for v in template["resource_tags"].values()
-            ):
-                faults.append(f"{where}.template.resource_tags: values must be text")
+            faults.extend(_template_faults(where, template))
         cache_uri = entry.get("cache_uri")
         if isinstance(cache_uri, str) and isinstance(registry, str) and cache_uri != f"{registry}/{prefix}":
             faults.append(f"{where}.cache_uri: {cache_uri!r} is not {registry}/{prefix}")
