@@ -415,45 +415,31 @@ def _show(value: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _template_faults(
-    c: _Collector, where: str, raw: Mapping[str, Any], kms_enabled: bool, field_prefix: str = "template."
-) -> TemplateSettings:
-    f = field_prefix
-    mutability = c.choice(where, f"{f}image_tag_mutability", raw.get("image_tag_mutability"), TAG_MUTABILITY, "MUTABLE")
-    filters = (
-        c.string_list(
-            where, f"{f}image_tag_mutability_exclusion_filters", raw.get("image_tag_mutability_exclusion_filters")
-        )
-        or []
-    )
+def _exclusion_filter_faults(c: _Collector, where: str, field_: str, mutability: str, filters: list[str]) -> None:
+    """Tag filters only with a *_WITH_EXCLUSION setting, and then 1 to 5 of ECR's shape."""
     with_exclusion = mutability.endswith("_WITH_EXCLUSION")
     if filters and not with_exclusion:
         c.add(
             where,
-            f"{f}image_tag_mutability_exclusion_filters",
+            field_,
             f"only applies with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, not {mutability}; "
             "remove the filters or change image_tag_mutability",
         )
     if with_exclusion and not filters:
         c.add(
             where,
-            f"{f}image_tag_mutability_exclusion_filters",
+            field_,
             f"is required with {mutability}: list 1 to {MAX_EXCLUSION_FILTERS} tag filters such as 'latest'",
         )
     if len(filters) > MAX_EXCLUSION_FILTERS:
-        c.add(
-            where,
-            f"{f}image_tag_mutability_exclusion_filters",
-            f"has {len(filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}",
-        )
+        c.add(where, field_, f"has {len(filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}")
     for flt in filters:
         if not EXCLUSION_FILTER.fullmatch(flt) or flt.count("*") > 2:
-            c.add(
-                where,
-                f"{f}image_tag_mutability_exclusion_filters",
-                f"'{flt}' must be 1-128 letters, digits or '._-*' with at most two '*' wildcards",
-            )
+            c.add(where, field_, f"'{flt}' must be 1-128 letters, digits or '._-*' with at most two '*' wildcards")
 
+
+def _lifecycle_policy(c: _Collector, where: str, f: str, raw: Mapping[str, Any]) -> str:
+    """The generated lifecycle policy (expiry days, image count), or the one given in its place."""
     days = c.integer(
         where,
         f"{f}untagged_expiry_days",
@@ -467,23 +453,39 @@ def _template_faults(
     )
     policy = lifecycle.default_lifecycle_policy(days, count)
     custom = raw.get("lifecycle_policy")
-    if custom is not None:
-        if raw.get("untagged_expiry_days") is not None or raw.get("max_image_count") is not None:
-            c.add(
-                where,
-                f"{f}lifecycle_policy",
-                "replaces the generated policy; drop untagged_expiry_days and max_image_count, or drop it",
-            )
-        if isinstance(custom, Mapping):
-            custom = lifecycle.canonical_json(custom)
-        if not isinstance(custom, str):
-            c.add(where, f"{f}lifecycle_policy", f"must be a JSON document (text or mapping), not {_show(custom)}")
-        else:
-            problems = lifecycle.lifecycle_policy_faults(custom)
-            for problem in problems:
-                c.add(where, f"{f}lifecycle_policy", problem)
-            if not problems:
-                policy = custom
+    if custom is None:
+        return policy
+    if raw.get("untagged_expiry_days") is not None or raw.get("max_image_count") is not None:
+        c.add(
+            where,
+            f"{f}lifecycle_policy",
+            "replaces the generated policy; drop untagged_expiry_days and max_image_count, or drop it",
+        )
+    if isinstance(custom, Mapping):
+        custom = lifecycle.canonical_json(custom)
+    if not isinstance(custom, str):
+        c.add(where, f"{f}lifecycle_policy", f"must be a JSON document (text or mapping), not {_show(custom)}")
+        return policy
+    problems = lifecycle.lifecycle_policy_faults(custom)
+    for problem in problems:
+        c.add(where, f"{f}lifecycle_policy", problem)
+    return policy if problems else custom
+
+
+def _template_faults(
+    c: _Collector, where: str, raw: Mapping[str, Any], kms_enabled: bool, field_prefix: str = "template."
+) -> TemplateSettings:
+    f = field_prefix
+    mutability = c.choice(where, f"{f}image_tag_mutability", raw.get("image_tag_mutability"), TAG_MUTABILITY, "MUTABLE")
+    filters = (
+        c.string_list(
+            where, f"{f}image_tag_mutability_exclusion_filters", raw.get("image_tag_mutability_exclusion_filters")
+        )
+        or []
+    )
+    _exclusion_filter_faults(c, where, f"{f}image_tag_mutability_exclusion_filters", mutability, filters)
+
+    policy = _lifecycle_policy(c, where, f, raw)
 
     encryption = c.choice(
         where, f"{f}encryption", raw.get("encryption"), ENCRYPTION_TYPES, "KMS" if kms_enabled else "AES256"
@@ -1188,14 +1190,7 @@ def parse_settings(
             upstreams.append(upstream)
 
     _registry_wide_faults(c, default_template, upstreams, tags, scanning, context)
-    for key in credentials:
-        if key not in seen_prefixes:
-            known = ", ".join(sorted(seen_prefixes)) or "none"
-            c.add(
-                "credentials",
-                str(key),
-                f"matches no upstream prefix ({known}); key each token by its upstream's prefix",
-            )
+    _unused_credentials(c, credentials, seen_prefixes)
     _gitlab_host_faults(c, gitlab_base_url, upstreams)
 
     if c.faults:
@@ -1358,6 +1353,17 @@ def _upstream_settings(
         token_type=values.get("token_type"),
         managed_token=values.get("managed_token"),
     )
+
+
+def _unused_credentials(c: _Collector, credentials: Mapping[str, Any], seen_prefixes: Mapping[str, int]) -> None:
+    for key in credentials:
+        if key not in seen_prefixes:
+            known = ", ".join(sorted(seen_prefixes)) or "none"
+            c.add(
+                "credentials",
+                str(key),
+                f"matches no upstream prefix ({known}); key each token by its upstream's prefix",
+            )
 
 
 def _gitlab_host_faults(c: _Collector, gitlab_base_url: str | None, upstreams: list[UpstreamSettings]) -> None:

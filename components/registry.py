@@ -158,24 +158,7 @@ class PullThroughCache(pulumi.ComponentResource):
         tags = merge_tags(given_tags, {"environment": settings.environment})
 
         kms_key_arn = self._kms_key(name, settings, tags, ctx, child)
-        caches = [
-            UpstreamCache(
-                f"{name}-{naming.slug(u.prefix)}",
-                cast(UpstreamCacheArgs, {}),
-                child,
-                context=ctx,
-                plan=plan_of(
-                    u,
-                    environment=settings.environment,
-                    tags=tags,
-                    iam=settings.iam,
-                    recovery_window=settings.secret_recovery_window_days,
-                    scan_frequency=settings.scanning.frequency if settings.scanning is not None else None,
-                    template_extra=self._template_extra(u, kms_key_arn, settings.consumers, ctx),
-                ),
-            )
-            for u in settings.upstreams
-        ]
+        caches = self._caches(name, settings, tags, kms_key_arn, ctx, child)
         if settings.scanning is not None:
             self._scanning(name, settings.scanning, caches, child)
         prefixes = pulumi.Output.all(*[c.prefix for c in caches])
@@ -221,6 +204,35 @@ class PullThroughCache(pulumi.ComponentResource):
                 "kmsKeyArn": self.kms_key_arn,
             }
         )
+
+    def _caches(
+        self,
+        name: str,
+        settings: config.Settings,
+        tags: Any,
+        kms_key_arn: Any,
+        ctx: Any,
+        child: pulumi.ResourceOptions,
+    ) -> list[UpstreamCache]:
+        """One UpstreamCache per upstream, each built from the plan of its validated settings."""
+        return [
+            UpstreamCache(
+                f"{name}-{naming.slug(u.prefix)}",
+                cast(UpstreamCacheArgs, {}),
+                child,
+                context=ctx,
+                plan=plan_of(
+                    u,
+                    environment=settings.environment,
+                    tags=tags,
+                    iam=settings.iam,
+                    recovery_window=settings.secret_recovery_window_days,
+                    scan_frequency=settings.scanning.frequency if settings.scanning is not None else None,
+                    template_extra=self._template_extra(u, kms_key_arn, settings.consumers, ctx),
+                ),
+            )
+            for u in settings.upstreams
+        ]
 
     @classmethod
     def from_settings(

@@ -398,6 +398,62 @@ class UpstreamCache(pulumi.ComponentResource):
         )
         return role.arn, policy
 
+    def _template_role(
+        self,
+        name: str,
+        plan: UpstreamPlan,
+        prefix: pulumi.Input[str],
+        tags: Any,
+        ctx: AwsContext,
+        uses_kms: bool,
+        kms_key_arn: Any,
+        child: pulumi.ResourceOptions,
+    ) -> tuple[Any, list[pulumi.Resource]]:
+        """The role ECR assumes to create this prefix's repositories with their tags and encryption: its ARN, and
+        its policies, which the template must wait for."""
+        settings = plan.template
+        role = aws.iam.Role(
+            f"{name}-template",
+            description=f"ECR creates cached repositories of '{plan.prefix}' ({plan.environment}) with "
+            "their tags and encryption",
+            assume_role_policy=json.dumps(iam.template_role_trust()),
+            path=plan.iam.path,
+            permissions_boundary=plan.iam.permissions_boundary,
+            tags=tags,
+            opts=child,
+        )
+        needs: list[pulumi.Resource] = [
+            aws.iam.RolePolicy(
+                f"{name}-template",
+                role=role.id,
+                policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
+                    lambda v: json.dumps(
+                        iam.template_role_policy(
+                            v[0],
+                            v[1],
+                            v[2],
+                            v[3],
+                            tags=settings.tag_repositories,
+                            replication="REPLICATION" in settings.applied_for,
+                        )
+                    )
+                ),
+                opts=child,
+            )
+        ]
+        if uses_kms:  # apart, so the repository statement can be checked before the key exists
+            needs.append(
+                aws.iam.RolePolicy(
+                    f"{name}-template-kms",
+                    role=role.id,
+                    policy=pulumi.Output.all(ctx.region, pulumi.Output.from_input(kms_key_arn), ctx.dns_suffix).apply(
+                        lambda v: json.dumps(iam.template_kms_policy(v[0], v[1], v[2]))
+                    ),
+                    opts=child,
+                )
+            )
+        return role.arn, needs
+
     def _template(
         self,
         name: str,
@@ -412,52 +468,12 @@ class UpstreamCache(pulumi.ComponentResource):
         repository_policy = plan.template_extra.get("repository_policy") or settings.repository_policy
         uses_kms = settings.encryption in ("KMS", "KMS_DSSE")
         resource_tags = merge_tags(tags, settings.resource_tags) if settings.tag_repositories else None
-        needs = []
+        needs: list[pulumi.Resource] = []
         role_arn: Any = settings.custom_role_arn
         # A template needs a role when it tags repositories or encrypts them with KMS (ECR user guide,
         # "Repository creation templates": customRoleArn).
         if role_arn is None and (settings.tag_repositories or uses_kms):
-            role = aws.iam.Role(
-                f"{name}-template",
-                description=f"ECR creates cached repositories of '{plan.prefix}' ({plan.environment}) with "
-                "their tags and encryption",
-                assume_role_policy=json.dumps(iam.template_role_trust()),
-                path=plan.iam.path,
-                permissions_boundary=plan.iam.permissions_boundary,
-                tags=tags,
-                opts=child,
-            )
-            needs.append(
-                aws.iam.RolePolicy(
-                    f"{name}-template",
-                    role=role.id,
-                    policy=pulumi.Output.all(ctx.partition, ctx.region, ctx.account_id, prefix).apply(
-                        lambda v: json.dumps(
-                            iam.template_role_policy(
-                                v[0],
-                                v[1],
-                                v[2],
-                                v[3],
-                                tags=settings.tag_repositories,
-                                replication="REPLICATION" in settings.applied_for,
-                            )
-                        )
-                    ),
-                    opts=child,
-                )
-            )
-            if uses_kms:  # apart, so the repository statement can be checked before the key exists
-                needs.append(
-                    aws.iam.RolePolicy(
-                        f"{name}-template-kms",
-                        role=role.id,
-                        policy=pulumi.Output.all(
-                            ctx.region, pulumi.Output.from_input(kms_key_arn), ctx.dns_suffix
-                        ).apply(lambda v: json.dumps(iam.template_kms_policy(v[0], v[1], v[2]))),
-                        opts=child,
-                    )
-                )
-            role_arn = role.arn
+            role_arn, needs = self._template_role(name, plan, prefix, tags, ctx, uses_kms, kms_key_arn, child)
         template = aws.ecr.RepositoryCreationTemplate(
             f"{name}-template",
             prefix=prefix,

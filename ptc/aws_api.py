@@ -705,21 +705,11 @@ def label(resource: Resource) -> str:
     return f"{resource.type} '{resource.name}'"
 
 
-def _quota_findings(resource: Resource, call: Call, region: str | None) -> list[Finding]:
+def _tag_findings(what: str, op: str, params: dict[str, Any]) -> list[Finding]:
+    """At most 50 tags, none under AWS's reserved `aws:` prefix (IAM's `Tags` and ECR templates' `resourceTags`)."""
     found = []
-    what = label(resource)
-    op = f"{call.service}:{call.operation}"
-    text = call.params.get("repositoryPolicy")
-    if call.operation == "CreateRepositoryCreationTemplate" and isinstance(text, str):
-        try:
-            document = json.loads(text)
-        except ValueError:
-            document = None
-        for fault in iam.repository_policy_faults(document):
-            rule, _, fix = fault.partition("; ")
-            found.append(Finding(what, op, "repositoryPolicy", rule, fix))
     for key in ("Tags", "resourceTags"):
-        tags = call.params.get(key)
+        tags = params.get(key)
         if isinstance(tags, list) and len(tags) > MAX_TAGS:
             found.append(
                 Finding(
@@ -744,6 +734,23 @@ def _quota_findings(resource: Resource, call: Call, region: str | None) -> list[
                             "rename the tag",
                         )
                     )
+    return found
+
+
+def _quota_findings(resource: Resource, call: Call, region: str | None) -> list[Finding]:
+    found = []
+    what = label(resource)
+    op = f"{call.service}:{call.operation}"
+    text = call.params.get("repositoryPolicy")
+    if call.operation == "CreateRepositoryCreationTemplate" and isinstance(text, str):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        for fault in iam.repository_policy_faults(document):
+            rule, _, fix = fault.partition("; ")
+            found.append(Finding(what, op, "repositoryPolicy", rule, fix))
+    found.extend(_tag_findings(what, op, call.params))
     document = call.params.get("PolicyDocument")
     if call.operation == "CreatePolicy" and isinstance(document, str) and policy_size(document) > MANAGED_POLICY_MAX:
         found.append(

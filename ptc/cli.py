@@ -36,6 +36,15 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"ptc (ecr-pull-through-cache) {__version__}")
     verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
 
+    _preview_arguments(verbs)
+    _image_arguments(verbs)
+    _reconcile_arguments(verbs)
+    _verify_arguments(verbs)
+    return top
+
+
+def _preview_arguments(verbs: Any) -> None:
+    """`ptc preview`: the offline preview and policy gate."""
     preview = verbs.add_parser("preview", help="offline preview and policy gate: no cloud account, no Pulumi CLI")
     source = preview.add_mutually_exclusive_group()
     source.add_argument(
@@ -73,6 +82,9 @@ def parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--project-dir", dest="project_dir", help=argparse.SUPPRESS)
 
+
+def _image_arguments(verbs: Any) -> None:
+    """`ptc image`: image references rewritten to the caches."""
     image = verbs.add_parser("image", help="rewrite image references to the pull through cache")
     image.add_argument("references", nargs="*", metavar="REF", help="image references, e.g. nginx:1.27")
     outputs = image.add_mutually_exclusive_group(required=True)
@@ -93,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
         help="leave image: fields no rule caches unchanged (still reported) and exit 0",
     )
 
+
+def _reconcile_arguments(verbs: Any) -> None:
+    """`ptc reconcile`: cached repositories brought in line with their template."""
     reconcile = verbs.add_parser("reconcile", help="bring cached repositories in line with their template")
     reconcile.add_argument(
         "--outputs", metavar="FILE", required=True, help="`pulumi stack output --json` of the cache stack (- for stdin)"
@@ -110,6 +125,9 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--workers", type=positive_int, default=8, help="repositories handled at once (default 8)")
     _aws_arguments(reconcile)
 
+
+def _verify_arguments(verbs: Any) -> None:
+    """`ptc verify`: every cache checked against the live registry."""
     verify = verbs.add_parser("verify", help="check every cache against the live registry after `pulumi up`")
     verify.add_argument(
         "--outputs", metavar="FILE", required=True, help="`pulumi stack output --json` of the cache stack (- for stdin)"
@@ -127,7 +145,6 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--gitlab-api-url", default="https://gitlab.com", help=argparse.SUPPRESS)
     verify.add_argument("--github-api-url", default="https://api.github.com", help=argparse.SUPPRESS)
     _aws_arguments(verify)
-    return top
 
 
 def _aws_arguments(verb: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime
 import gc
 import hashlib
@@ -19,7 +20,7 @@ import os
 import runpy
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime import resource as sdk_resource
-from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -409,6 +409,34 @@ class _LogCapture(logging.Handler):
         self.records.append((record.levelname.lower(), record.getMessage()))
 
 
+@contextlib.contextmanager
+def _in_program_directory(program_dir: Path, config: StackConfig) -> Iterator[None]:
+    """As the language host runs a program: from its directory, importable, and told which stack file it reads.
+
+    The program reads its stack file for what the runtime's config cannot show (which credentials are plain text,
+    where a secret sits); ptc may preview a file from elsewhere (`--config FILE`), so it says which."""
+    added_path = str(program_dir) not in sys.path
+    if added_path:
+        sys.path.insert(0, str(program_dir))
+    cwd = os.getcwd()
+    os.chdir(program_dir)
+    stack_file_before = os.environ.get(STACK_FILE_VARIABLE)
+    if config.path is not None:
+        os.environ[STACK_FILE_VARIABLE] = str(Path(config.path).resolve())
+    else:
+        os.environ.pop(STACK_FILE_VARIABLE, None)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if stack_file_before is None:
+            os.environ.pop(STACK_FILE_VARIABLE, None)
+        else:
+            os.environ[STACK_FILE_VARIABLE] = stack_file_before
+        if added_path:
+            sys.path.remove(str(program_dir))
+
+
 def run_program(
     program_dir: Path,
     config: StackConfig,
@@ -455,41 +483,17 @@ def run_program(
     collecting = gc.isenabled()
     gc.freeze()
     gc.disable()
-    # Each registration makes the SDK walk the Python stack and read every frame's source line for the engine's
-    # source positions (~1.5 ms per resource). This engine keeps no source positions (analyzer requests carry
-    # none), so the walk is skipped for the run; were the SDK to rename the hook, every run (and test) would fail.
-    capture_stack = sdk_resource._get_stack_trace
-    sdk_resource._get_stack_trace = _no_stack_trace
-    added_path = str(program_dir) not in sys.path
-    if added_path:
-        sys.path.insert(0, str(program_dir))
-    cwd = os.getcwd()
-    os.chdir(program_dir)
-    # The program reads its stack file for what the runtime's config cannot show (which credentials are plain text,
-    # where a secret sits); ptc may preview a file from elsewhere (`--config FILE`), so it says which.
-    stack_file_before = os.environ.get(STACK_FILE_VARIABLE)
-    if config.path is not None:
-        os.environ[STACK_FILE_VARIABLE] = str(Path(config.path).resolve())
-    else:
-        os.environ.pop(STACK_FILE_VARIABLE, None)
     executor = _run_executor(asyncio.get_event_loop())  # the loop `_sync_await` runs the program on
     executor.inline = True
     try:
-        _sync_await(run_pulumi_func(main))
+        with _in_program_directory(program_dir, config):
+            _sync_await(run_pulumi_func(main))
     except BaseException as exc:  # noqa: BLE001 - the caller reports the program's failure
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         error = exc
     finally:
         executor.inline = False
-        sdk_resource._get_stack_trace = capture_stack
-        os.chdir(cwd)
-        if stack_file_before is None:
-            os.environ.pop(STACK_FILE_VARIABLE, None)
-        else:
-            os.environ[STACK_FILE_VARIABLE] = stack_file_before
-        if added_path:
-            sys.path.remove(str(program_dir))
 
     outputs: dict[str, Any] = {}
     root = settings.get_root_resource()
@@ -532,10 +536,6 @@ def program_entry(project_dir: Path) -> tuple[Path, Path]:
             return target.parent, target
         return target, target / "__main__.py"
     return project_dir, project_dir / "__main__.py"
-
-
-def _no_stack_trace() -> source_pb2.StackTrace:
-    return source_pb2.StackTrace()
 
 
 async def _wire_outputs(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -366,10 +366,59 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run(args: Any, console: Any) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+def _print_report(console: Any, report: Any, reconciler: Any, args: Any, account: str, region: str) -> None:
+    """The report for a reader: a summary per prefix and setting (or every repository with --details), errors,
+    repositories deleted during the run, and what was done or left."""
     from rich.table import Table
     from rich.text import Text  # what AWS and the registry say is shown as Text: never parsed as markup or emoji
+
+    aws = reconciler.aws
+    others = f"{report.skipped} other {'repository' if report.skipped == 1 else 'repositories'}"
+    console.print(
+        Text(
+            f"Cached repositories under {len(reconciler.desired)} prefixes in {account}/{region}: "
+            f"{report.repositories} ({others} left alone)"
+        )
+    )
+    if report.changes and getattr(args, "details", False):
+        table = Table("repository", "setting", "now", "template", *(["applied"] if args.apply else []))
+        for change in report.changes:
+            before, after = describe(change)
+            applied = ["yes" if change.applied else "no"] if args.apply else []
+            table.add_row(*map(Text, (change.repository, change.setting, before, after, *applied)))
+        console.print(table)
+    elif report.changes:
+        table = Table("prefix", "setting", "repositories", *(["applied"] if args.apply else []), "for example")
+        for (prefix, setting), changes in summarize(report.changes, reconciler.desired).items():
+            applied = [str(sum(c.applied for c in changes))] if args.apply else []
+            examples = ", ".join(c.repository for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+            table.add_row(*map(Text, (prefix, setting, str(len(changes)), *applied, examples)))
+        console.print(table)
+        console.print("--details lists every repository and setting; --json has them all", style="dim")
+    for error in report.errors:
+        console.print(Text(f"error: {error['repository']}: {error['error']}"), soft_wrap=True)
+    for name in report.gone:
+        console.print(Text(f"gone: {name} (deleted while the run was under way)"), soft_wrap=True)
+    drifted = len({c.repository for c in report.changes})
+    if args.apply:
+        unapplied = len(report.changes) - report.applied
+        done = f"{report.applied} changes in {drifted} repositories fixed" + (
+            f", {unapplied} not applied" if unapplied else ""
+        )
+    else:
+        done = f"{len(report.changes)} changes in {drifted} repositories to fix (dry run; --apply writes them)"
+    console.print(f"{done}; {len(report.errors)} errors; {reconciler.aws.counter.total} AWS calls")
+    if report.interrupted:
+        console.print(f"interrupted: {report.not_checked} repositories not checked; run reconcile again, it converges")
+    elif report.deadline_passed:
+        console.print(
+            f"the deadline of {aws.deadline_seconds:g} s passed: {report.not_checked} repositories not checked "
+            "(each repository is done or untouched); run reconcile again, it converges"
+        )
+
+
+def run(args: Any, console: Any) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from .aws import DEFAULT_DEADLINE, confirm_identity
     from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNCHECKED
@@ -405,50 +454,7 @@ def run(args: Any, console: Any) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        others = f"{report.skipped} other {'repository' if report.skipped == 1 else 'repositories'}"
-        console.print(
-            Text(
-                f"Cached repositories under {len(reconciler.desired)} prefixes in {account}/{region}: "
-                f"{report.repositories} ({others} left alone)"
-            )
-        )
-        if report.changes and getattr(args, "details", False):
-            table = Table("repository", "setting", "now", "template", *(["applied"] if args.apply else []))
-            for change in report.changes:
-                before, after = describe(change)
-                applied = ["yes" if change.applied else "no"] if args.apply else []
-                table.add_row(*map(Text, (change.repository, change.setting, before, after, *applied)))
-            console.print(table)
-        elif report.changes:
-            table = Table("prefix", "setting", "repositories", *(["applied"] if args.apply else []), "for example")
-            for (prefix, setting), changes in summarize(report.changes, reconciler.desired).items():
-                applied = [str(sum(c.applied for c in changes))] if args.apply else []
-                examples = ", ".join(c.repository for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
-                table.add_row(*map(Text, (prefix, setting, str(len(changes)), *applied, examples)))
-            console.print(table)
-            console.print("--details lists every repository and setting; --json has them all", style="dim")
-        for error in report.errors:
-            console.print(Text(f"error: {error['repository']}: {error['error']}"), soft_wrap=True)
-        for name in report.gone:
-            console.print(Text(f"gone: {name} (deleted while the run was under way)"), soft_wrap=True)
-        drifted = len({c.repository for c in report.changes})
-        if args.apply:
-            unapplied = len(report.changes) - report.applied
-            done = f"{report.applied} changes in {drifted} repositories fixed" + (
-                f", {unapplied} not applied" if unapplied else ""
-            )
-        else:
-            done = f"{len(report.changes)} changes in {drifted} repositories to fix (dry run; --apply writes them)"
-        console.print(f"{done}; {len(report.errors)} errors; {reconciler.aws.counter.total} AWS calls")
-        if report.interrupted:
-            console.print(
-                f"interrupted: {report.not_checked} repositories not checked; run reconcile again, it converges"
-            )
-        elif report.deadline_passed:
-            console.print(
-                f"the deadline of {aws.deadline_seconds:g} s passed: {report.not_checked} repositories not checked "
-                "(each repository is done or untouched); run reconcile again, it converges"
-            )
+        _print_report(console, report, reconciler, args, account, region)
     if report.interrupted:
         return EXIT_INTERRUPTED
     if report.deadline_passed:
