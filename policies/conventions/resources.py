@@ -1,16 +1,15 @@
 """Which resources the conventions apply to, and safe reads of their raw properties."""
 
-import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 from ptc_policy_support.reading import get, has, label
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+from ptc_policy_support.unknowns import Unknowns
 
-__all__ = ["get", "has", "label"]  # the shared readers, for this pack's modules to import from one place
+__all__ = ["Unknowns", "get", "has", "label"]  # shared (policies/pack-support): imported from here
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROLE = "aws:iam/role:Role"
@@ -29,28 +28,6 @@ def as_list(value: Any) -> list:
     if value is None:
         return []
     return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-
-
-class Unknowns:
-    """Check what is known, then report the checks that wait for apply as one "can't run during preview" note."""
-
-    def __init__(self) -> None:
-        self.skipped: list[str] = []
-
-    @contextlib.contextmanager
-    def guard(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except UnknownValueError as exc:
-            self.skipped.append(f"{what} .{'.'.join(exc.props)}")
-
-    def finish(self) -> None:
-        if self.skipped:
-            error = UnknownValueError(UNKNOWN_STRING_VALUE, [])
-            error.message = (
-                f"{len(self.skipped)} check(s) need values known only after apply: {'; '.join(self.skipped)}"
-            )
-            raise error
 
 
 def in_scope(resource_type: str, urn: str, props: Mapping[str, Any]) -> bool:

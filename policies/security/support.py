@@ -1,14 +1,14 @@
 """Reading raw resource properties safely: unknown values during preview are never passed over silently."""
 
-import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ptc_policy_support.reading import get, has, label
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictProxy, _ListProxy
+from ptc_policy_support.unknowns import DeferredChecks, Unknowns
+from pulumi_policy.proxy import _DictProxy, _ListProxy
 
-__all__ = ["get", "has", "label"]  # the shared readers, for this pack's modules to import from one place
+__all__ = ["DeferredChecks", "Unknowns", "get", "has", "label"]  # shared (policies/pack-support): imported from here
 
 
 def shown(value: Any, limit: int = 80) -> str:
@@ -44,39 +44,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
-
-
-class DeferredChecks(UnknownValueError):
-    """Checks that wait for values known only after apply; the SDK reports it as an advisory note."""
-
-    def __init__(self, skipped: list[str]):
-        super().__init__(UNKNOWN_STRING_VALUE, [])
-        self.message = f"{len(skipped)} check(s) need values known only after apply: {'; '.join(skipped)}"
-
-
-class Unknowns:
-    """Checks what is known and defers the rest, so one unknown value does not hide other findings.
-
-    Wrap each independent check in `with unknowns.guard(what):` and call `finish()` last: if any
-    check met an unknown value, `finish` raises `DeferredChecks`, which the SDK turns into "can't
-    run policy ... during preview" next to the violations already reported.
-    """
-
-    def __init__(self) -> None:
-        self.skipped: list[str] = []
-
-    @contextlib.contextmanager
-    def guard(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except DeferredChecks as exc:
-            self.skipped.append(exc.message)
-        except UnknownValueError as exc:
-            self.skipped.append(f"{what} .{'.'.join(exc.props)}")
-
-    def finish(self) -> None:
-        if self.skipped:
-            raise DeferredChecks(self.skipped)
 
 
 def policy_document(value: Any) -> dict | None:

@@ -1,3 +1,3 @@
-"""What the ecr-pull-through-cache policy packs share (README.md): `hardening` and `reading`."""
+"""What the ecr-pull-through-cache policy packs share (README.md): `hardening`, `reading` and `unknowns`."""
 
 __version__ = "0.1.0"
