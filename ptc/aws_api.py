@@ -444,27 +444,6 @@ def requests(resource: Resource) -> list[Call]:
 # --------------------------------------------------------------------------------------------
 
 
-class _Shape:
-    """One shape of a botocore service model, read from its JSON (as `botocore.model.Shape` exposes it)."""
-
-    def __init__(self, shapes: dict[str, Any], name: str):
-        self._shapes = shapes
-        self.name = name
-        self._raw = shapes[name]
-        self.type_name = self._raw["type"]
-        self.metadata = {k: v for k, v in self._raw.items() if k in ("min", "max", "pattern", "enum", "sensitive")}
-        self.enum = self._raw.get("enum", [])
-        self.required_members = list(self._raw.get("required", []))
-
-    @property
-    def members(self) -> dict[str, _Shape]:
-        return {name: _Shape(self._shapes, ref["shape"]) for name, ref in self._raw.get("members", {}).items()}
-
-    @property
-    def member(self) -> _Shape:
-        return _Shape(self._shapes, self._raw["member"]["shape"])
-
-
 @cache
 def _model(service: str) -> dict[str, Any]:
     """botocore's model of `service`, read straight from its data file (the model `botocore.session` loads, at a
@@ -487,24 +466,18 @@ def _model(service: str) -> dict[str, Any]:
 
 
 @cache
-def _input_shape(service: str, operation: str) -> _Shape:
-    """The input shape of `operation`, with every shape it reaches, from botocore's model of `service`."""
-    document = _model(service)
-    name = document["operations"][operation]["input"]["shape"]
-    return _Shape(_reachable(document["shapes"], name), name)
+def _service(service: str) -> Any:
+    """botocore's own model classes (`botocore.model.ServiceModel`) over the service's data file: shapes, members,
+    constraints and sensitivity as botocore reads them, with no session to build."""
+    from botocore.model import ServiceModel
+
+    return ServiceModel(_model(service), service_name=service)
 
 
-def _reachable(shapes: dict[str, Any], name: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    stack = [name]
-    while stack:
-        current = stack.pop()
-        if current in found:
-            continue
-        raw = found[current] = shapes[current]
-        stack.extend(ref["shape"] for ref in raw.get("members", {}).values())
-        stack.extend(raw[key]["shape"] for key in ("member", "key", "value") if key in raw)
-    return found
+@cache
+def _input_shape(service: str, operation: str) -> Any:
+    """The input shape of `operation` (a `botocore.model.StructureShape`)."""
+    return _service(service).operation_model(operation).input_shape
 
 
 @cache
