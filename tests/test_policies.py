@@ -892,6 +892,55 @@ CASES = [
         "tag it environment=dev",
     ),
     (
+        "an aws-native rule for Docker Hub without credentials",
+        lambda s: s.append(
+            Spec(
+                "aws-native:ecr:PullThroughCacheRule",
+                "dev-native-hub",
+                {"ecrRepositoryPrefix": "docker-hub", "upstreamRegistryUrl": "registry-1.docker.io"},
+            )
+        ),
+        False,
+        None,
+        "rule-credentials",
+        "dev-native-hub",
+        "needs credentials, but has no credentialArn",
+    ),
+    (
+        "an aws-native rule caching an unknown registry",
+        lambda s: s.append(
+            Spec(
+                "aws-native:ecr:PullThroughCacheRule",
+                "dev-native-mirror",
+                {"ecrRepositoryPrefix": "mirror", "upstreamRegistryUrl": "mirror.example.com"},
+            )
+        ),
+        False,
+        None,
+        "upstream-allowlist",
+        "dev-native-mirror",
+        "which is not an allowed upstream",
+    ),
+    (
+        "an aws-native rule reading a secret outside ecr-pullthroughcache/",
+        lambda s: s.append(
+            Spec(
+                "aws-native:ecr:PullThroughCacheRule",
+                "dev-native-hub",
+                {
+                    "ecrRepositoryPrefix": "docker-hub",
+                    "upstreamRegistryUrl": "registry-1.docker.io",
+                    "credentialArn": secret_arn("ci/docker-hub"),
+                },
+            )
+        ),
+        False,
+        None,
+        "rule-secret-location",
+        "dev-native-hub",
+        "which is not a secret under 'ecr-pullthroughcache/'",
+    ),
+    (
         "registry policy lets anyone replicate into the registry",
         registry_policy({"Effect": "Allow", "Principal": ANYONE, "Action": "ecr:ReplicateImage", "Resource": HUB_ARN}),
         False,

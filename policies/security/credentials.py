@@ -18,10 +18,10 @@ from facts import (
     CREDENTIAL_ARN,
     NO_CREDENTIALS,
     ROLE_CREDENTIALS,
-    RULE,
-    SECRET,
+    RULES,
     SECRET_CREDENTIALS,
     SECRET_PREFIX,
+    SECRETS,
     kind_of_url,
 )
 from support import Unknowns, get, has, label, shown
@@ -37,7 +37,7 @@ def region_of(resource) -> str | None:
 
 def validate_rule(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Which credentials a rule carries; needs no value known only after apply."""
-    if args.resource_type != RULE:
+    if args.resource_type not in RULES:
         return
     what = label(args.resource_type, args.name)
     props = args.props
@@ -91,7 +91,7 @@ def validate_location(args: StackValidationArgs, report: ReportViolation) -> Non
     accounts = set(args.get_config().get("accountIds") or [])
     by_urn = {r.urn: r for r in args.resources}
     unknowns = Unknowns()
-    for rule in (r for r in args.resources if r.resource_type == RULE and has(r.props, "credentialArn")):
+    for rule in (r for r in args.resources if r.resource_type in RULES and has(r.props, "credentialArn")):
         what = label(rule.resource_type, rule.name)
         arn, arn_known = _known(rule.props, "credentialArn")
         if not arn_known:
@@ -141,7 +141,7 @@ def check_source_secrets(rule, by_urn, what: str, report: ReportViolation, unkno
     sources = [
         by_urn[d.urn]
         for d in rule.property_dependencies.get("credentialArn", [])
-        if d.urn in by_urn and by_urn[d.urn].resource_type == SECRET
+        if d.urn in by_urn and by_urn[d.urn].resource_type in SECRETS
     ]
     if not sources:
         raise UnknownValueError(UNKNOWN_STRING_VALUE, ["credentialArn"])
@@ -176,7 +176,7 @@ def secret_name_of(rule, by_urn) -> str | None:
         return resource[:-7] if len(resource) > 7 and resource[-7] == "-" else resource
     for dependency in rule.property_dependencies.get("credentialArn", []):
         secret = by_urn.get(dependency.urn)
-        if secret is not None and secret.resource_type == SECRET:
+        if secret is not None and secret.resource_type in SECRETS:
             name, name_known = _known(secret.props, "name")
             prefix, prefix_known = _known(secret.props, "namePrefix")
             value = name if name_known and name else prefix if prefix_known else None
@@ -192,7 +192,7 @@ def validate_environment(args: StackValidationArgs, report: ReportViolation) -> 
         args.get_config().get("environments") or ["dev", "test", "staging", "stage", "prod", "production"]
     )
     by_urn = {r.urn: r for r in args.resources}
-    for rule in (r for r in args.resources if r.resource_type == RULE and has(r.props, "credentialArn")):
+    for rule in (r for r in args.resources if r.resource_type in RULES and has(r.props, "credentialArn")):
         name = secret_name_of(rule, by_urn)
         if not isinstance(name, str) or not name.startswith(SECRET_PREFIX):
             continue

@@ -85,7 +85,11 @@ role and only read_registry, or a group deploy token with read_registry where gr
 offered."""
 
 SECRET = "aws:secretsmanager/secret:Secret"
+SECRETS = (SECRET, "aws-native:secretsmanager:Secret")
 RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+RULES = (RULE, "aws-native:ecr:PullThroughCacheRule")
+"""A rule in pulumi-aws or aws-native (CloudFormation's AWS::ECR::PullThroughCacheRule): the same camelCase inputs,
+`upstreamRegistryUrl`, `ecrRepositoryPrefix`, `credentialArn`, `customRoleArn`."""
 TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
 UPSTREAM_COMPONENT = "ecr-pull-through-cache:index:UpstreamCache"
 

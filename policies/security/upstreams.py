@@ -13,12 +13,12 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from facts import ARN, DEFAULT_ALLOWED_HOSTS, RULE, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
+from facts import ARN, DEFAULT_ALLOWED_HOSTS, RULES, SECRET, TAG_UPSTREAM, UPSTREAM_COMPONENT, kind_of_url
 from support import Unknowns, get, label, shown
 
 
 def validate_allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != RULE:
+    if args.resource_type not in RULES:
         return
     allowed = args.get_config().get("allowedHosts") or DEFAULT_ALLOWED_HOSTS
     url = get(args.props, "upstreamRegistryUrl")
@@ -82,7 +82,7 @@ def secrets_of(rule, secrets: DeclaredSecrets) -> list:
 def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
     unknowns = Unknowns()
     secrets = declared_secrets(args)
-    for rule in (r for r in args.resources if r.resource_type == RULE):
+    for rule in (r for r in args.resources if r.resource_type in RULES):
         what = label(rule.resource_type, rule.name)
         with unknowns.guard(what):
             url = get(rule.props, "upstreamRegistryUrl")
