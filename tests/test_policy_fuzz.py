@@ -66,6 +66,22 @@ KEYS = {
     "gitlab:index/groupAccessToken:GroupAccessToken": ["accessLevel", "scopes", "expiresAt", "rotationConfiguration"],
     "gitlab:index/personalAccessToken:PersonalAccessToken": ["scopes", "expiresAt"],
     "gitlab:index/groupDeployToken:GroupDeployToken": ["scopes", "expiresAt"],
+    "gitlab:index/projectDeployToken:ProjectDeployToken": ["scopes", "expiresAt"],
+    "gitlab:index/userImpersonationToken:UserImpersonationToken": ["scopes", "expiresAt"],
+    "gitlab:index/clusterAgentToken:ClusterAgentToken": ["name"],
+    "aws:secretsmanager/secretVersion:SecretVersion": ["secretId", "secretString", "secretStringWo"],
+    "aws:secretsmanager/secretPolicy:SecretPolicy": ["secretArn", "policy"],
+    "aws:kms/key:Key": ["policy", "tags"],
+    "aws:kms/keyPolicy:KeyPolicy": ["keyId", "policy"],
+    "aws:kms/grant:Grant": ["keyId", "granteePrincipal", "retiringPrincipal", "operations"],
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": ["replicationConfiguration", "registryId"],
+    "aws-native:ecr:ReplicationConfiguration": ["replicationConfiguration"],
+    "aws-native:ecr:RegistryPolicy": ["policyText"],
+    "aws-native:ecr:PullThroughCacheRule": ["ecrRepositoryPrefix", "upstreamRegistryUrl", "credentialArn"],
+    "aws-native:iam:Role": ["assumeRolePolicyDocument", "policies", "managedPolicyArns"],
+    "aws-native:secretsmanager:Secret": ["name", "secretString", "tags"],
+    "aws-native:secretsmanager:ResourcePolicy": ["secretId", "resourcePolicy"],
+    "aws-native:kms:Key": ["keyPolicy"],
 }
 
 scalar = st.one_of(
@@ -122,6 +138,16 @@ json_value = st.recursive(
                     "rules",
                     "name",
                     "policy",
+                    "Federated",
+                    "kms:CallerAccount",
+                    "destinations",
+                    "registryId",
+                    "repositoryFilters",
+                    "filter",
+                    "policyName",
+                    "policyDocument",
+                    "key",
+                    "value",
                 ]
             )
             | st.text(max_size=8),
@@ -140,7 +166,12 @@ statement = st.one_of(
                 st.sampled_from(["ecr:*", "*", "ecr:CreateRepository", "ecr:BatchGetImage"]),
                 st.lists(json_value, max_size=3),
             ),
-            "Principal": st.one_of(st.just("*"), st.just({"AWS": "*"}), json_value),
+            "Principal": st.one_of(
+                st.just("*"),
+                st.just({"AWS": "*"}),
+                st.just({"Federated": "arn:aws:iam::123456789012:oidc-provider/x"}),
+                json_value,
+            ),
             "Resource": json_value,
             "Condition": json_value,
         }
