@@ -22,7 +22,9 @@ from facts import (
     SECRET_CREDENTIALS,
     SECRET_PREFIX,
     SECRETS,
+    account_list,
     kind_of_url,
+    name_list,
 )
 from support import Unknowns, get, has, label, shown
 
@@ -220,12 +222,10 @@ STACK_POLICY = StackValidationPolicy(
     validate=guarded(validate_location, "rule-secret-location", stack=True),
     config_schema=PolicyConfigSchema(
         properties={
-            "accountIds": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "description": "Accounts the stack deploys to; lets the account check run during preview, before the "
-                "registry's account is known.",
-            },
+            "accountIds": account_list(
+                "Accounts the stack deploys to; lets the account check run during preview, before the "
+                "registry's account is known."
+            ),
         }
     ),
 )
@@ -238,12 +238,10 @@ ENVIRONMENT_POLICY = StackValidationPolicy(
     enforcement_level=EnforcementLevel.ADVISORY,
     config_schema=PolicyConfigSchema(
         properties={
-            "environments": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Names that count as environments in secret paths. Default: dev, test, staging, stage, "
-                "prod, production.",
-            },
+            "environments": name_list(
+                "Names that count as environments in secret paths. Default: dev, test, staging, stage, "
+                "prod, production."
+            ),
         }
     ),
 )

@@ -19,7 +19,7 @@ import pulumi
 from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from facts import SECRET, TEMPLATE
+from facts import SECRET, TEMPLATE, name_list
 from scopes import is_credentials_secret
 from support import Unknowns, as_list, get, has, label, shown
 
@@ -104,13 +104,11 @@ POLICY = ResourceValidationPolicy(
     validate=guarded(validate_templates, "kms-in-production"),
     config_schema=PolicyConfigSchema(
         properties={
-            "environments": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Shell patterns of the environments (the stack's environment setting, else its name) "
+            "environments": name_list(
+                "Shell patterns of the environments (the stack's environment setting, else its name) "
                 "that require a customer-managed key, matched against the whole name. Default: prod* (prod, "
-                "production, prod-us-east-2).",
-            },
+                "production, prod-us-east-2)."
+            ),
         }
     ),
 )

@@ -104,3 +104,13 @@ def kind_of_url(url: str) -> str | None:
     if ECR_HOST.fullmatch(url):
         return "ecr"
     return None
+
+
+def account_list(description: str) -> dict:
+    """A policy setting that lists 12-digit AWS account ids (the JSON Schema the CLI and ptc validate it with)."""
+    return {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"}, "description": description}
+
+
+def name_list(description: str) -> dict:
+    """A policy setting that lists names (or shell patterns) as text."""
+    return {"type": "array", "items": {"type": "string"}, "description": description}

@@ -6,7 +6,7 @@ from fnmatch import fnmatchcase
 from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE
+from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE, account_list
 from support import Unknowns, as_list, get, has, known_indexed, label, policy_document, shown
 
 POLICY_PROPERTIES = {
@@ -270,12 +270,10 @@ POLICY = ResourceValidationPolicy(
     "from a whole upstream registry: ecr:BatchImportUpstreamImage with the pull actions, nothing else).",
     config_schema=PolicyConfigSchema(
         properties={
-            "accountIds": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "description": "The accounts this stack deploys to: a pull from a whole registry's repository/* is "
-                "then accepted only from another account's registry.",
-            },
+            "accountIds": account_list(
+                "The accounts this stack deploys to: a pull from a whole registry's repository/* is "
+                "then accepted only from another account's registry."
+            ),
         }
     ),
     validate=guarded(validate, "cache-permissions-scoped"),

@@ -19,7 +19,7 @@ from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidatio
 from actions import allowed as allowed_actions
 from actions import summary
 from conditions import MATCHING, loose_operator, narrowed
-from facts import TEMPLATE
+from facts import TEMPLATE, account_list
 from support import Unknowns, get, known_indexed, known_items, label, policy_document, shown
 
 
@@ -267,12 +267,10 @@ POLICY = ResourceValidationPolicy(
     validate=guarded(validate, "cache-principals-allowed"),
     config_schema=PolicyConfigSchema(
         properties={
-            "allowedAccounts": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "description": "AWS accounts whose principals resource policies may let in (to the cache, its roles, "
-                'secrets and keys). Default: any named account ("*" still needs an organization condition).',
-            },
+            "allowedAccounts": account_list(
+                "AWS accounts whose principals resource policies may let in (to the cache, its roles, "
+                'secrets and keys). Default: any named account ("*" still needs an organization condition).'
+            ),
         }
     ),
 )

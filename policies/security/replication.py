@@ -12,6 +12,7 @@ from ptc_policy_support.hardening import guarded
 from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError
 
+from facts import account_list
 from support import Unknowns, as_list, get, known_indexed, label, shown
 
 REPLICATIONS = (
@@ -94,17 +95,13 @@ POLICY = StackValidationPolicy(
     validate=guarded(validate, "cache-replication-in-bounds", stack=True),
     config_schema=PolicyConfigSchema(
         properties={
-            "allowedAccounts": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "description": "Accounts that may receive replicated cached images besides the stack's own.",
-            },
-            "accountIds": {
-                "type": "array",
-                "items": {"type": "string", "pattern": "^[0-9]{12}$"},
-                "description": "The accounts the stack deploys to; lets the check run during preview, before the "
-                "registry's account is known.",
-            },
+            "allowedAccounts": account_list(
+                "Accounts that may receive replicated cached images besides the stack's own."
+            ),
+            "accountIds": account_list(
+                "The accounts the stack deploys to; lets the check run during preview, before the "
+                "registry's account is known."
+            ),
         }
     ),
 )
