@@ -18,7 +18,7 @@ from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidatio
 
 from actions import allowed as allowed_actions
 from actions import summary
-from conditions import MATCHING, loose_operator, narrowed
+from conditions import ACCOUNT_ARN, ACCOUNT_ID, MATCHING, loose_operator, narrowed
 from facts import TEMPLATE, account_list
 from support import Unknowns, get, known_indexed, known_items, label, policy_document, shown
 
@@ -52,8 +52,6 @@ DOCUMENTS = {
 becomes the cache's roles), Secrets Manager (who reads or replaces upstream tokens) and KMS (who decrypts)."""
 GRANT = "aws:kms/grant:Grant"
 GRANT_PRINCIPALS = ("granteePrincipal", "retiringPrincipal")
-ACCOUNT_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::(?P<account>[0-9]{12}):.+", re.ASCII)
-ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 SAML_PROVIDER = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:saml-provider/.+", re.ASCII)
 STRANGE_SUBJECTS = ("repo:qqqxj/vw:ref:refs/heads/main", "system:serviceaccount:qqqxj:vw", "qqqxj")
 """Made-up OIDC subjects (a GitHub repository, a Kubernetes service account, a bare id): a `sub` condition any of
