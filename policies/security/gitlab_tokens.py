@@ -24,7 +24,8 @@ from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from facts import CREDENTIAL_ARN, SECRET, SECRET_PREFIX, TAG_UPSTREAM
-from support import Unknowns, as_list, get, label, shown
+from scopes import is_credentials_secret as credentials_secret_props
+from support import Unknowns, get, known_items, label, shown
 
 
 class Token:
@@ -82,20 +83,16 @@ def _known(props, key: str):
 
 
 def is_credentials_secret(secret) -> bool:
-    """A secret ECR reads upstream credentials from: named under ecr-pullthroughcache/ or tagged ptc:upstream (tags
-    are a map in pulumi-aws and a list of {key, value} in aws-native)."""
+    """A secret ECR reads upstream credentials from (scopes.is_credentials_secret: named under ecr-pullthroughcache/
+    or tagged ptc:upstream), with aws-native's tags too, a list of {key, value}. A value unknown during preview
+    does not make it one."""
     tags = _known(secret.props, "tags")
-    if hasattr(tags, "keys") and _known(tags, TAG_UPSTREAM) is not None:
-        return True
-    if isinstance(tags, (list, tuple)) or (hasattr(tags, "__len__") and not hasattr(tags, "keys")):
-        for tag in as_list(tags):
-            if hasattr(tag, "keys") and _known(tag, "key") == TAG_UPSTREAM:
-                return True
-    for key in ("name", "namePrefix"):
-        value = _known(secret.props, key)
-        if isinstance(value, str) and value.startswith(SECRET_PREFIX):
+    if isinstance(tags, Sequence) and not isinstance(tags, str):
+        if any(
+            hasattr(tag, "keys") and _known(tag, "key") == TAG_UPSTREAM for tag in known_items(tags, Unknowns(), "")
+        ):
             return True
-    return False
+    return credentials_secret_props(secret.props, Unknowns(), "")
 
 
 def _names_credentials_secret(secret_id) -> bool:
@@ -156,15 +153,10 @@ def known_scopes(token, unknowns: Unknowns, what: str) -> tuple[list, int] | Non
     except UnknownValueError as exc:
         unknowns.skipped.append(f"{what} .{'.'.join(exc.props)}")
         return None
-    items = scopes if isinstance(scopes, Sequence) and not isinstance(scopes, str) else as_list(scopes)
-    known, unknown = [], 0
-    for index in range(len(items)):
-        try:
-            known.append(items[index])
-        except UnknownValueError as exc:
-            unknown += 1
-            unknowns.skipped.append(f"{what} .{'.'.join(exc.props)}")
-    return known, unknown
+    deferred = Unknowns()
+    known = known_items(scopes, deferred, what)
+    unknowns.skipped.extend(deferred.skipped)
+    return known, len(deferred.skipped)
 
 
 def validate_least_privilege(args: StackValidationArgs, report: ReportViolation) -> None:
