@@ -252,6 +252,13 @@ def trust(*statements: dict[str, Any]):
 
 GITHUB = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 ASSUME_WEB = "sts:AssumeRoleWithWebIdentity"
+
+
+def github_trust(condition: dict[str, Any]):
+    """A role GitHub Actions' OIDC identities may assume under `condition`."""
+    return trust({"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": ASSUME_WEB, "Condition": condition})
+
+
 SECRET_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:ecr-pullthroughcache/dev/hub-AbCdEf"
 
 
@@ -606,14 +613,7 @@ CASES = [
     ),
     (
         "a role any GitHub repository may assume (no sub condition)",
-        trust(
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": GITHUB},
-                "Action": ASSUME_WEB,
-                "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}},
-            }
-        ),
+        github_trust({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
         False,
         None,
         "cache-principals-allowed",
@@ -622,14 +622,7 @@ CASES = [
     ),
     (
         "a role any GitHub repository may assume (sub repo:*)",
-        trust(
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": GITHUB},
-                "Action": ASSUME_WEB,
-                "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}},
-            }
-        ),
+        github_trust({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}),
         False,
         None,
         "cache-principals-allowed",
@@ -2117,17 +2110,12 @@ NO_ALARM = [
     ),
     (
         "a role one GitHub repository's main branch may assume",
-        trust(
+        github_trust(
             {
-                "Effect": "Allow",
-                "Principal": {"Federated": GITHUB},
-                "Action": ASSUME_WEB,
-                "Condition": {
-                    "StringEquals": {
-                        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-                        "token.actions.githubusercontent.com:sub": "repo:acme/platform:ref:refs/heads/main",
-                    }
-                },
+                "StringEquals": {
+                    "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                    "token.actions.githubusercontent.com:sub": "repo:acme/platform:ref:refs/heads/main",
+                }
             }
         ),
         None,
