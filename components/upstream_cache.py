@@ -120,7 +120,7 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     entry = {k: v for k, v in upstream.items() if v is not None}
     where = f"UpstreamCache '{name}'"
 
-    faults, values = config.upstream_faults(entry, where, has_token=token is not None, token=token)
+    faults, settled = config.upstream_faults(entry, where, token=token)
     for problem in naming.environment_faults(args.get("environment")):
         faults.append(config.Fault(where, "environment", problem))
     recovery = args.get("secret_recovery_window_days", 30)
@@ -137,21 +137,21 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
         faults.append(
             config.Fault(where, "scan_frequency", f"must be one of {', '.join(config.SCAN_FREQUENCIES['ENHANCED'])}")
         )
-    if faults:
+    if faults or settled is None or settled.prefix is None or settled.upstream_url is None:
         raise config.ConfigError(faults)
     return UpstreamPlan(
-        kind=catalog.KINDS[values["kind"]],
+        kind=settled.spec,
         environment=args["environment"],
-        prefix=values["prefix"],
-        random_suffix=values["random_suffix"],
-        upstream_url=values["upstream_url"],
-        upstream_prefix=values.get("upstream_prefix"),
-        username=values.get("username"),
+        prefix=settled.prefix,
+        random_suffix=bool(settled.random_suffix),
+        upstream_url=settled.upstream_url,
+        upstream_prefix=settled.upstream_prefix,
+        username=settled.username,
         token=token,
-        token_scopes=values.get("token_scopes", ()),
-        token_type=values.get("token_type"),
-        managed_token=values.get("managed_token"),
-        existing_secret=values.get("existing_secret"),
+        token_scopes=tuple(settled.token_scopes or ()),
+        token_type=settled.token_type,
+        managed_token=settled.token if isinstance(settled.token, config.ManagedToken) else None,
+        existing_secret=settled.existing_secret,
         template=template,
         template_extra=template_extra,
         recovery_window=recovery,
@@ -334,7 +334,7 @@ class UpstreamCache(pulumi.ComponentResource):
                     "scopes": ["read_registry"],
                     "rotationConfiguration": {
                         "expirationDays": managed.expires_in_days,
-                        "rotateBeforeDays": managed.rotate_before_days,
+                        "rotateBeforeDays": managed.rotation_days,
                     },
                 },
                 child,
@@ -351,7 +351,7 @@ class UpstreamCache(pulumi.ComponentResource):
                 "name": token_name,
                 "username": token_name,
                 "scopes": ["read_registry"],
-                "expiresAt": deploy_token_expiry(managed.expires_in_days, managed.rotate_before_days),
+                "expiresAt": deploy_token_expiry(managed.expires_in_days, managed.rotation_days),
             },
             child,
         )
@@ -552,7 +552,7 @@ def token_tags(managed: Optional[config.ManagedToken]) -> dict[str, str]:
         return {}
     return {
         "ptc:token-expires-in-days": str(managed.expires_in_days),
-        "ptc:token-rotate-before-days": str(managed.rotate_before_days),
+        "ptc:token-rotate-before-days": str(managed.rotation_days),
     }
 
 

@@ -144,9 +144,10 @@ class UpstreamGrant(pulumi.ComponentResource):
                     f"{registry!r} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)",
                 )
             )
-        c = config._Collector()
-        own = list(config._registry_statements(c, args.get("statements")))
-        faults.extend(config.Fault(f"UpstreamGrant '{name}'", "statements", f.message) for f in c.faults)
+        statement_faults, own = (
+            config.registry_statements(args["statements"]) if args.get("statements") is not None else ([], ())
+        )
+        faults.extend(config.Fault(f"UpstreamGrant '{name}'", "statements", f) for f in statement_faults)
         if args.get("grants") is None:
             faults.append(
                 config.Fault(
@@ -156,7 +157,7 @@ class UpstreamGrant(pulumi.ComponentResource):
         if faults:
             raise config.ConfigError(faults)
         super().__init__(TYPE, name, {"registry": registry}, opts)
-        policy = pulumi.Output.from_input(args["grants"]).apply(lambda g: merged_policy(g, registry, own))
+        policy = pulumi.Output.from_input(args["grants"]).apply(lambda g: merged_policy(g, registry, list(own)))
         aws.ecr.RegistryPolicy(f"{name}-registry-policy", policy=policy, opts=pulumi.ResourceOptions(parent=self))
         self.policy = policy
         self.register_outputs({"policy": self.policy})

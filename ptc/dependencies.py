@@ -19,6 +19,7 @@ MODULES = (
     ("yaml", "PyYAML"),
     ("rich", "rich"),
     ("jsonschema", "jsonschema"),
+    ("pydantic", "pydantic"),
     ("regex", "regex"),
     ("policy_sentry", "policy_sentry"),  # the packs', when ptc runs a pack with this interpreter
     ("ptc_policy_support", "ecr-ptc-policy-support"),

@@ -401,14 +401,16 @@ def test_unknown_values_are_skipped_not_guessed():
 
 
 def test_template_tags_over_the_quota_are_refused_at_config_time(tmp_path):
-    """Templates add three tags of their own: 46 template tags and the stack's two make 51, refused up front."""
+    """Templates add three tags of their own: 40 template tags and the stack's ten, each within its own quota, make
+    53 on every cached repository, refused up front."""
     import subprocess
     import sys
 
     import yaml
 
     config = copy.deepcopy(stack_file("dev"))
-    config["ecr-pull-through-cache:upstreams"][3]["template"] = {"resource_tags": {f"t{i:02d}": "v" for i in range(46)}}
+    config["ecr-pull-through-cache:tags"] = {f"s{i}": "v" for i in range(10)}
+    config["ecr-pull-through-cache:upstreams"][3]["template"] = {"resource_tags": {f"t{i:02d}": "v" for i in range(40)}}
     path = tmp_path / "Pulumi.ci.yaml"
     path.write_text(yaml.safe_dump({"config": config}))
     result = subprocess.run(
@@ -419,7 +421,7 @@ def test_template_tags_over_the_quota_are_refused_at_config_time(tmp_path):
         timeout=300,
     )
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "resource_tags: with the stack's tags makes 48 repository tags" in result.stdout
+    assert "resource_tags: with the stack's tags makes 50 repository tags" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 

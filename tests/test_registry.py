@@ -543,22 +543,28 @@ def test_upstream_grant_stacks_must_be_fully_qualified_stack_names():
 def test_each_config_value_is_validated_once_on_its_way_to_its_resources(monkeypatch):
     """Issue 28: the program parses the stack config once and hands the typed settings down; the components build
     from them without validating again (before, each of the dev stack's upstreams went through `upstream_faults`
-    three times: the config, the registry's dict args, the upstream's dict args)."""
+    three times: the config, the registry's dict args, the upstream's dict args). Counted at the models: each
+    upstream settles once, the stack's template (or its default) once and each upstream's own template once."""
     from collections import Counter
 
-    from ecr_pull_through_cache import config
+    from ecr_pull_through_cache import config, sections, upstream_config
 
     calls: Counter[str] = Counter()
-    for name in ("parse_settings", "upstream_faults", "_template_faults", "iam_settings"):
 
-        def counted(*args: Any, _original: Any = getattr(config, name), _name: str = name, **kwargs: Any) -> Any:
-            calls[_name] += 1
+    def count(owner: Any, name: str, label: str) -> None:
+        def counted(*args: Any, _original: Any = getattr(owner, name), **kwargs: Any) -> Any:
+            calls[label] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(config, name, counted)
+        monkeypatch.setattr(owner, name, counted)
+
+    for name in ("parse_settings", "upstream_faults", "template_settings", "iam_settings"):
+        count(config, name, name)
+    count(upstream_config.Upstream, "settle", "upstream")
+    count(sections.TemplateSettings, "settle", "template")
     dev = stack_file("dev")
     result = run_program(ROOT, stack_config(dev, "dev"), preview=True)
     assert result.error is None, result.error
     upstreams = dev["ecr-pull-through-cache:upstreams"]
     overrides = sum(1 for u in upstreams if u.get("template"))
-    assert calls == {"parse_settings": 1, "upstream_faults": len(upstreams), "_template_faults": 1 + overrides}
+    assert calls == {"parse_settings": 1, "upstream": len(upstreams), "template": 1 + overrides}

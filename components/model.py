@@ -1,0 +1,372 @@
+"""The building blocks of the typed config model (pydantic v2): field types that refuse with the project's own
+messages, and `Section`, the base of every mapping in the config.
+
+Why a base class beside pydantic's own model validation: pydantic runs a model's cross-field validators only once
+every field has validated, so a config with one mistyped field would show its other faults only in a second round.
+`Section` validates each field with the model's own field type (a `TypeAdapter` per field, cached), keeps the
+default of a field that failed, and then runs the model's cross-field rules (`settle`) over what it has, so every
+fault of a mapping is reported at once. Everything else (types, constraints, defaults, JSON Schema) is pydantic's.
+
+A fault inside a validator is raised with `refuse` (one or more messages, each at a location relative to the value
+being validated); pydantic prefixes the locations as it unwinds, and `faults_of` turns them into `Fault`s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, NoReturn, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
+
+Loc = tuple[str | int, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Faults raised in validators, and read back
+# --------------------------------------------------------------------------------------------
+
+
+def _detail(loc: Loc, message: str, value: Any) -> InitErrorDetails:
+    # The message travels in the context: pydantic formats `message_template` with it, and a message may hold braces.
+    return InitErrorDetails(type=PydanticCustomError("config", "{message}", {"message": message}), loc=loc, input=value)
+
+
+def refuse(value: Any, *faults: str | tuple[Loc, str]) -> NoReturn:
+    """Raise the faults of `value` (each a message at `value` itself, or `(loc, message)` below it)."""
+    details = [_detail((), f, value) if isinstance(f, str) else _detail(f[0], f[1], value) for f in faults]
+    raise ValidationError.from_exception_data("config", details)
+
+
+def message_of(error: Mapping[str, Any]) -> str:
+    """The project's message of one pydantic error: our own, or pydantic's for the few types we do not word."""
+    if error["type"] == "config":
+        return str(error["ctx"]["message"])
+    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a mapping, not {show(error['input'])}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]} (not {show(error['input'])})"
+
+
+def errors_of(exc: ValidationError) -> list[tuple[Loc, str]]:
+    return [(tuple(e["loc"]), message_of(e)) for e in exc.errors(include_url=False)]
+
+
+def field_path(loc: Loc) -> str:
+    """`template.resource_tags.team`, `[0]`, `token.group`: a location as the messages name it."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def did_you_mean(word: Any, choices: Iterable[str]) -> str | None:
+    """The choice `word` most likely misspells: equal once case, `-` and `_` are ignored (`dockerhub`, `Docker_Hub`
+    for `docker-hub`), else difflib's closest at its default cutoff (`usename` for `username`)."""
+    if not isinstance(word, str) or not word:
+        return None
+    choices = list(choices)
+
+    def squash(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    for choice in choices:
+        if squash(choice) == squash(word):
+            return choice
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
+
+
+def choice_fault(value: Any, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    meant = did_you_mean(value, choices)
+    hint = f"; did you mean '{meant}'?" if meant else ""
+    return f"{show(value)} is not one of {', '.join(choices)}{hint}"
+
+
+# --------------------------------------------------------------------------------------------
+# Field types
+# --------------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        refuse(value, f"must be a non-empty string, not {show(value)}")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return bool(value == "true")
+    refuse(value, f"must be true or false, not {show(value)}")
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        refuse(value, f"must be a list of non-empty strings, not {show(value)}")
+    return tuple(value)
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+"""A non-empty string."""
+Flag = Annotated[bool, BeforeValidator(_flag)]
+"""true or false (the runtime's config may hand them over as text)."""
+TextList = Annotated[tuple[str, ...], BeforeValidator(_text_list)]
+"""A list of non-empty strings."""
+
+
+@dataclass(frozen=True)
+class Whole:
+    """Field metadata: a whole number from `low` to `high`; text of ASCII digits counts (the runtime's config is
+    text). `Annotated[int, Whole(1, 30)]`."""
+
+    low: int
+    high: int
+
+    def check(self, value: Any) -> int:
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip(), re.ASCII):
+            value = int(value)  # ASCII digits only: "²".isdigit() is true, int("²") is not
+        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+            refuse(value, f"must be a whole number from {self.low} to {self.high}, not {show(value)}")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "minimum": self.low, "maximum": self.high}
+
+
+class Choice:
+    """Field metadata: one of `values`, with "did you mean" for a near miss. `Annotated[str, Choice("A", "B")]`."""
+
+    def __init__(self, *values: str):
+        self.values = values
+
+    def check(self, value: Any) -> str:
+        if value not in self.values:
+            refuse(value, choice_fault(value, self.values))
+        return str(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "enum": list(self.values)}
+
+
+def check(*checks: Callable[[Any], str | list[str] | None]) -> AfterValidator:
+    """Field metadata: the value, once its type has validated, further checked; each check returns the fault(s) of
+    a value, or None. `Annotated[Text, check(arn_fault)]`."""
+
+    def run(value: Any) -> Any:
+        faults: list[str] = []
+        for one in checks:
+            found = one(value)
+            faults.extend([found] if isinstance(found, str) else found or [])
+        if faults:
+            refuse(value, *faults)
+        return value
+
+    return AfterValidator(run)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections: every mapping of the config
+# --------------------------------------------------------------------------------------------
+
+
+def unknown_key_faults(data: Mapping[str, Any], known: tuple[str, ...]) -> tuple[list[tuple[Loc, str]], set[str]]:
+    """A fault per key of `data` not in `known` ("did you mean" among the known keys not given), and the keys meant."""
+    faults: list[tuple[Loc, str]] = []
+    meant_keys: set[str] = set()
+    for key in data:
+        if key in known:
+            continue
+        meant = did_you_mean(key, (k for k in known if k not in data))
+        if meant is not None:
+            meant_keys.add(meant)
+        hint = f"did you mean '{meant}'? (keys: " if meant else "use one of "
+        faults.append(((str(key),), f"is not a known key; {hint}{', '.join(known)}{')' if meant else ''}"))
+    return faults, meant_keys
+
+
+_ADAPTERS: dict[tuple[type, str], TypeAdapter[Any]] = {}
+
+
+class Section(BaseModel):
+    """A mapping of the config: known keys only, every field's faults and every cross-field fault at once.
+
+    Subclasses declare their fields (types from this module) and may override `settle`, which checks the rules
+    across fields and returns the settled model (defaults that depend on other fields or on the validation
+    context filled in). `settle` runs even when a field failed (its default is in place, its name in `failed`).
+    """
+
+    # `extra="forbid"` shapes the JSON Schema (additionalProperties: false); the keys themselves are checked here.
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, use_attribute_docstrings=True)
+
+    itemwise: ClassVar[dict[str, str]] = {}
+    """List fields whose items validate one by one, a bad item not costing the good ones (`items_of`), each with
+    what the list holds (for the message when it is not a list)."""
+
+    _failed: frozenset[str] = frozenset()
+    _given: frozenset[str] = frozenset()
+    _items: dict[str, tuple[tuple[int, Any], ...]] = {}
+    _data: Mapping[str, Any] = {}
+    _errors: tuple[tuple[Loc, str], ...] = ()
+
+    closed: ClassVar[bool] = True
+    """Whether a key the model does not know is a fault (the stack's own keys are checked where they are read)."""
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(cls.model_fields)
+
+    @classmethod
+    def adapter(cls, name: str) -> TypeAdapter[Any]:
+        """The validator of field `name` (of one item, for an itemwise field), built once per class and field."""
+        key = (cls, name)
+        if key not in _ADAPTERS:
+            info = cls.model_fields[name]
+            annotation: Any = info.annotation
+            if name in cls.itemwise:
+                annotation = get_args(annotation)[0]  # tuple[X, ...] -> X
+            _ADAPTERS[key] = TypeAdapter(Annotated[annotation, *info.metadata] if info.metadata else annotation)
+        return _ADAPTERS[key]
+
+    @classmethod
+    def default(cls) -> Any:
+        """The model with every default (settled: through validation, not `__init__`, which may not settle)."""
+        return cls.model_validate({})
+
+    def failed(self, name: str) -> bool:
+        """Whether field `name` was given but refused (its default is in place)."""
+        return name in self._failed
+
+    def given(self, name: str) -> bool:
+        """Whether field `name` was given (not absent, not null)."""
+        return name in self._given
+
+    def items_of(self, name: str) -> tuple[tuple[int, Any], ...]:
+        """An itemwise field's valid items with their indexes in the list given."""
+        return self._items.get(name, ())
+
+    def raw(self, name: str) -> Any:
+        """Field `name` as given, before validation (None when absent)."""
+        return self._data.get(name)
+
+    def faults_of(self, name: str) -> tuple[tuple[Loc, str], ...]:
+        """The faults field `name` drew, at locations inside it."""
+        return tuple((loc[1:], m) for loc, m in self._errors if loc[:1] == (name,))
+
+    def settle(self, context: dict[str, Any], fault: Callable[[Loc, str], None]) -> Section:
+        return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_fault_at_once(cls, data: Any, handler: Any, info: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):
+            refuse(data, f"must be a mapping, not {show(data)}")
+        errors, meant = unknown_key_faults(data, cls.keys()) if cls.closed else ([], set())
+        context = dict(info.context or {})
+        values: dict[str, Any] = {}
+        failed: set[str] = set()
+        items: dict[str, tuple[tuple[int, Any], ...]] = {}
+        for name in cls.model_fields:
+            value = data.get(name)
+            if value is None:
+                continue
+            try:
+                if name in cls.itemwise:
+                    items[name], found = cls._validate_items(name, value, context)
+                    values[name] = tuple(item for _, item in items[name])
+                    if found:
+                        raise ValidationError.from_exception_data("config", found)
+                else:
+                    values[name] = cls.adapter(name).validate_python(value, context=context)
+            except ValidationError as exc:
+                failed.add(name)
+                errors.extend(((name, *loc), message) for loc, message in errors_of(exc))
+            if name in values:
+                context[name] = values[name]
+        model = cls.model_construct(**values)
+        private = {name: attr.get_default() for name, attr in cls.__private_attributes__.items()}
+        private.update(
+            _failed=frozenset(failed),
+            _given=frozenset(k for k, v in data.items() if v is not None),
+            _items=items,
+            _data=data,
+            _errors=tuple(errors),
+        )
+        object.__setattr__(model, "__pydantic_private__", private)
+        rule_faults: list[tuple[Loc, str]] = []
+        settled = model.settle(context, lambda loc, message: rule_faults.append((loc, message)))
+        errors.extend(rule_faults)
+        errors = [(loc, m) for loc, m in errors if not (m.startswith("is required") and loc[:1] and loc[0] in meant)]
+        errors.sort(key=cls._rank)  # stable: the mapping's unknown keys, then field by field, then the rest
+        if errors:
+            raise ValidationError.from_exception_data("config", [_detail(loc, m, None) for loc, m in errors])
+        return settled
+
+    @classmethod
+    def _rank(cls, error: tuple[Loc, str]) -> int:
+        fields = tuple(cls.keys())
+        loc = error[0]
+        if not loc:
+            return len(fields)
+        if loc[0] in fields:
+            return fields.index(loc[0])
+        return -1 if error[1].startswith("is not a known key") else len(fields) + 1
+
+    @classmethod
+    def _validate_items(
+        cls, name: str, value: Any, context: dict[str, Any]
+    ) -> tuple[tuple[tuple[int, Any], ...], list[InitErrorDetails]]:
+        if not isinstance(value, (list, tuple)):
+            refuse(value, f"must be a list of {cls.itemwise[name]}, not {show(value)}")
+        kept: list[tuple[int, Any]] = []
+        found: list[InitErrorDetails] = []
+        for index, item in enumerate(value):
+            try:
+                kept.append((index, cls.adapter(name).validate_python(item, context=context)))
+            except ValidationError as exc:
+                found.extend(_detail((index, *loc), message, item) for loc, message in errors_of(exc))
+        return tuple(kept), found
+
+
+@functools.cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def validate(model: Any, value: Any, context: dict[str, Any] | None = None) -> tuple[Any, list[tuple[Loc, str]]]:
+    """`value` validated as `model` (a Section or any type): the value, or None and every fault found."""
+    try:
+        return _adapter(model).validate_python(value, context=context or {}), []
+    except ValidationError as exc:
+        return None, errors_of(exc)
