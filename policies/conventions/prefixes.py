@@ -2,14 +2,11 @@
 
 import re
 
-from ptc_policy_support.hardening import guarded
+from ptc_policy_support.hardening import declare
 from pulumi_policy import (
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
@@ -54,21 +51,19 @@ def check(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
-POLICY = ResourceValidationPolicy(
-    name="prefix-naming",
-    description="Pull through cache and template prefixes match ECR's pattern and length, and the organisation's "
+POLICY = declare(
+    "prefix-naming",
+    "Pull through cache and template prefixes match ECR's pattern and length, and the organisation's "
     "prefix pattern when one is configured.",
-    validate=guarded(validate, "prefix-naming"),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "prefixPattern": {
-                "type": "string",
-                "format": "regex",  # checked by the CLI (gojsonschema) and ptc (jsonschema) before the pack runs
-                "description": "A regular expression every prefix must match in full, for example "
-                "'^(mirror|cache)/[a-z0-9-]+$'. Default: ECR's pattern only.",
-            },
-        }
-    ),
+    validate,
+    settings={
+        "prefixPattern": {
+            "type": "string",
+            "format": "regex",  # checked by the CLI (gojsonschema) and ptc (jsonschema) before the pack runs
+            "description": "A regular expression every prefix must match in full, for example "
+            "'^(mirror|cache)/[a-z0-9-]+$'. Default: ECR's pattern only.",
+        },
+    },
 )
 
 
@@ -113,10 +108,11 @@ def validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
                 break
 
 
-UNIQUE_POLICY = StackValidationPolicy(
-    name="rule-prefixes-unique",
-    description="Pull through cache rules of one stack use distinct prefixes, none nested in another.",
-    validate=guarded(validate_unique, "rule-prefixes-unique", stack=True),
+UNIQUE_POLICY = declare(
+    "rule-prefixes-unique",
+    "Pull through cache rules of one stack use distinct prefixes, none nested in another.",
+    validate_unique,
+    stack=True,
 )
 
 

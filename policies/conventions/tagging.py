@@ -3,15 +3,11 @@
 import json
 import re
 
-from ptc_policy_support.hardening import guarded
+from ptc_policy_support.hardening import declare
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
@@ -127,48 +123,44 @@ def validate_environment(args: ResourceValidationArgs, report: ReportViolation) 
     unknowns.finish()
 
 
-REQUIRED_TAGS_POLICY = ResourceValidationPolicy(
-    name="required-tags",
-    description="Pull through cache resources carry the required tags, and templates tag the repositories they "
-    "create with them.",
-    validate=guarded(validate_required_tags, "required-tags"),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredTags": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Tags every taggable pull through cache resource needs. Default: environment.",
-            },
-            "requiredRepositoryTags": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Tags templates must give cached repositories. Default: "
-                "environment; [] allows untagged repositories.",
-            },
-        }
-    ),
+REQUIRED_TAGS_POLICY = declare(
+    "required-tags",
+    "Pull through cache resources carry the required tags, and templates tag the repositories they create with them.",
+    validate_required_tags,
+    settings={
+        "requiredTags": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Tags every taggable pull through cache resource needs. Default: environment.",
+        },
+        "requiredRepositoryTags": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Tags templates must give cached repositories. Default: "
+            "environment; [] allows untagged repositories.",
+        },
+    },
 )
 
-ENVIRONMENT_POLICY = ResourceValidationPolicy(
-    name="environment-in-names",
-    description="Pull through cache resources carry their environment in their names (and secrets in their "
+ENVIRONMENT_POLICY = declare(
+    "environment-in-names",
+    "Pull through cache resources carry their environment in their names (and secrets in their "
     "secret names), from a configured set of environments.",
-    validate=guarded(validate_environment, "environment-in-names"),
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "environments": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Allowed environment names. Default: any.",
-            },
-        }
-    ),
+    validate_environment,
+    advisory=True,
+    settings={
+        "environments": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Allowed environment names. Default: any.",
+        },
+    },
 )
 
-ENVIRONMENT_TAG_POLICY = StackValidationPolicy(
-    name="environment-tag-matches",
-    description="A pull through cache resource's environment tag names the environment it belongs to (its "
+ENVIRONMENT_TAG_POLICY = declare(
+    "environment-tag-matches",
+    "A pull through cache resource's environment tag names the environment it belongs to (its "
     "component's environment, else the stack's).",
-    validate=guarded(validate_environment_tag, "environment-tag-matches", stack=True),
+    validate_environment_tag,
+    stack=True,
 )

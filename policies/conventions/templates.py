@@ -1,13 +1,10 @@
 """Every cache prefix has a creation template with a lifecycle policy; templates that need a role have one."""
 
-from ptc_policy_support.hardening import guarded
+from ptc_policy_support.hardening import declare
 from pulumi_policy import (
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
@@ -121,20 +118,19 @@ def validate_role(args: ResourceValidationArgs, report: ReportViolation) -> None
     unknowns.finish()
 
 
-COVERAGE_POLICY = StackValidationPolicy(
-    name="template-coverage",
-    description="Every pull through cache prefix has a repository creation template applied to PULL_THROUGH_CACHE "
+COVERAGE_POLICY = declare(
+    "template-coverage",
+    "Every pull through cache prefix has a repository creation template applied to PULL_THROUGH_CACHE "
     "with a lifecycle policy.",
-    validate=guarded(validate_coverage, "template-coverage", stack=True),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requireLifecyclePolicy": {"type": "boolean", "description": "Require a lifecycle policy. Default: true."},
-        }
-    ),
+    validate_coverage,
+    stack=True,
+    settings={
+        "requireLifecyclePolicy": {"type": "boolean", "description": "Require a lifecycle policy. Default: true."},
+    },
 )
 
-ROLE_POLICY = ResourceValidationPolicy(
-    name="template-custom-role",
-    description="A repository creation template that tags repositories or encrypts them with KMS has a custom role.",
-    validate=guarded(validate_role, "template-custom-role"),
+ROLE_POLICY = declare(
+    "template-custom-role",
+    "A repository creation template that tags repositories or encrypts them with KMS has a custom role.",
+    validate_role,
 )

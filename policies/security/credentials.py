@@ -1,15 +1,11 @@
 """Rules have the credentials their upstream needs, in a secret ECR can read: same account and region."""
 
 import pulumi
-from ptc_policy_support.hardening import guarded
+from ptc_policy_support.hardening import declare
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
@@ -208,40 +204,37 @@ def validate_environment(args: StackValidationArgs, report: ReportViolation) -> 
             )
 
 
-RULE_POLICY = ResourceValidationPolicy(
-    name="rule-credentials",
-    description="A pull through cache rule has exactly the credentials its upstream needs: a secret for token "
+RULE_POLICY = declare(
+    "rule-credentials",
+    "A pull through cache rule has exactly the credentials its upstream needs: a secret for token "
     "upstreams, none for public ones, a role (and no secret) for ECR upstreams.",
-    validate=guarded(validate_rule, "rule-credentials"),
+    validate_rule,
 )
 
-STACK_POLICY = StackValidationPolicy(
-    name="rule-secret-location",
-    description="A pull through cache rule's secret is named under ecr-pullthroughcache/ and lives in the rule's own "
+STACK_POLICY = declare(
+    "rule-secret-location",
+    "A pull through cache rule's secret is named under ecr-pullthroughcache/ and lives in the rule's own "
     "region and account.",
-    validate=guarded(validate_location, "rule-secret-location", stack=True),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "accountIds": account_list(
-                "Accounts the stack deploys to; lets the account check run during preview, before the "
-                "registry's account is known."
-            ),
-        }
-    ),
+    validate_location,
+    stack=True,
+    settings={
+        "accountIds": account_list(
+            "Accounts the stack deploys to; lets the account check run during preview, before the "
+            "registry's account is known."
+        ),
+    },
 )
 
-ENVIRONMENT_POLICY = StackValidationPolicy(
-    name="secret-of-own-environment",
-    description="A pull through cache rule reads a secret of its own environment (ecr-pullthroughcache/<env>/...) "
+ENVIRONMENT_POLICY = declare(
+    "secret-of-own-environment",
+    "A pull through cache rule reads a secret of its own environment (ecr-pullthroughcache/<env>/...) "
     "or a shared one, not another environment's.",
-    validate=guarded(validate_environment, "secret-of-own-environment", stack=True),
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "environments": name_list(
-                "Names that count as environments in secret paths. Default: dev, test, staging, stage, "
-                "prod, production."
-            ),
-        }
-    ),
+    validate_environment,
+    stack=True,
+    advisory=True,
+    settings={
+        "environments": name_list(
+            "Names that count as environments in secret paths. Default: dev, test, staging, stage, prod, production."
+        ),
+    },
 )

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
 import pulumi
-from ptc_policy_support.hardening import guarded
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from ptc_policy_support.hardening import declare
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from facts import SECRET, TEMPLATE, name_list
 from scopes import is_credentials_secret
@@ -90,25 +90,23 @@ def validate_templates(args: ResourceValidationArgs, report: ReportViolation) ->
     unknowns.finish()
 
 
-SECRET_KEY_POLICY = ResourceValidationPolicy(
-    name="credentials-default-key",
-    description="Upstream credentials secrets use the default aws/secretsmanager key, the only one ECR's pull "
+SECRET_KEY_POLICY = declare(
+    "credentials-default-key",
+    "Upstream credentials secrets use the default aws/secretsmanager key, the only one ECR's pull "
     "through cache can decrypt.",
-    validate=guarded(validate_secret_key, "credentials-default-key"),
+    validate_secret_key,
 )
 
-POLICY = ResourceValidationPolicy(
-    name="kms-in-production",
-    description="In production environments, repository creation templates encrypt cached repositories with a "
+POLICY = declare(
+    "kms-in-production",
+    "In production environments, repository creation templates encrypt cached repositories with a "
     "customer-managed KMS key.",
-    validate=guarded(validate_templates, "kms-in-production"),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "environments": name_list(
-                "Shell patterns of the environments (the stack's environment setting, else its name) "
-                "that require a customer-managed key, matched against the whole name. Default: prod* (prod, "
-                "production, prod-us-east-2)."
-            ),
-        }
-    ),
+    validate_templates,
+    settings={
+        "environments": name_list(
+            "Shell patterns of the environments (the stack's environment setting, else its name) "
+            "that require a customer-managed key, matched against the whole name. Default: prod* (prod, "
+            "production, prod-us-east-2)."
+        ),
+    },
 )

@@ -19,8 +19,8 @@ roles above (more than a pull needs) and below (no one, minimal: no pull at all)
 
 from collections.abc import Sequence
 
-from ptc_policy_support.hardening import guarded
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from ptc_policy_support.hardening import declare
+from pulumi_policy import ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from facts import CREDENTIAL_ARN, SECRET, SECRET_PREFIX, TAG_UPSTREAM
@@ -219,17 +219,19 @@ def validate_personal(args: StackValidationArgs, report: ReportViolation) -> Non
             )
 
 
-LEAST_PRIVILEGE_POLICY = StackValidationPolicy(
-    name="gitlab-token-least-privilege",
-    description="A GitLab token resource (any of pulumi-gitlab's eight) whose value reaches a pull through cache "
+LEAST_PRIVILEGE_POLICY = declare(
+    "gitlab-token-least-privilege",
+    "A GitLab token resource (any of pulumi-gitlab's eight) whose value reaches a pull through cache "
     "secret (secretString, secretStringWo, an existing secret by name or ARN) has exactly read_registry, a role of at "
     "most Reporter where it has one, and an expiry or a rotation.",
-    validate=guarded(validate_least_privilege, "gitlab-token-least-privilege", stack=True),
+    validate_least_privilege,
+    stack=True,
 )
 
-PERSONAL_POLICY = StackValidationPolicy(
-    name="gitlab-personal-access-token",
-    description="No GitLab personal access token or user impersonation token feeds a pull through cache secret.",
-    validate=guarded(validate_personal, "gitlab-personal-access-token", stack=True),
-    enforcement_level=EnforcementLevel.ADVISORY,
+PERSONAL_POLICY = declare(
+    "gitlab-personal-access-token",
+    "No GitLab personal access token or user impersonation token feeds a pull through cache secret.",
+    validate_personal,
+    stack=True,
+    advisory=True,
 )

@@ -3,8 +3,8 @@
 import re
 from fnmatch import fnmatchcase
 
-from ptc_policy_support.hardening import guarded
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from ptc_policy_support.hardening import declare
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from facts import CACHE_ACTIONS, CACHE_REPOSITORY_ARN, TEMPLATE, account_list
 from support import Unknowns, as_list, get, has, known_indexed, label, policy_document, shown
@@ -260,21 +260,19 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     unknowns.finish()
 
 
-POLICY = ResourceValidationPolicy(
-    name="cache-permissions-scoped",
-    description="IAM, registry and repository policies (aws and aws-native) never grant ecr:*, never read every "
+POLICY = declare(
+    "cache-permissions-scoped",
+    "IAM, registry and repository policies (aws and aws-native) never grant ecr:*, never read every "
     "environment's upstream tokens (secretsmanager:GetSecretValue on ecr-pullthroughcache/*), and grant "
     "ecr:CreateRepository or "
     "ecr:BatchImportUpstreamImage only on repository/<prefix>/* (a registry policy's replication grant, "
     "ecr:CreateRepository with ecr:ReplicateImage, may name repository/*, and so may an ECR-to-ECR role's pull "
     "from a whole upstream registry: ecr:BatchImportUpstreamImage with the pull actions, nothing else).",
-    config_schema=PolicyConfigSchema(
-        properties={
-            "accountIds": account_list(
-                "The accounts this stack deploys to: a pull from a whole registry's repository/* is "
-                "then accepted only from another account's registry."
-            ),
-        }
-    ),
-    validate=guarded(validate, "cache-permissions-scoped"),
+    validate,
+    settings={
+        "accountIds": account_list(
+            "The accounts this stack deploys to: a pull from a whole registry's repository/* is "
+            "then accepted only from another account's registry."
+        ),
+    },
 )

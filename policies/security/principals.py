@@ -13,8 +13,8 @@ flagged. What a statement grants is read from IAM's action tables (actions.py), 
 import re
 from fnmatch import fnmatchcase
 
-from ptc_policy_support.hardening import guarded
-from pulumi_policy import PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from ptc_policy_support.hardening import declare
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from actions import allowed as allowed_actions
 from actions import summary
@@ -256,19 +256,17 @@ def check_statement(statement, index, document_kind: Document, what, allowed, re
         report(f"The {noun} of {what}: {name} allows {summary(actions)} and {fault}.")
 
 
-POLICY = ResourceValidationPolicy(
-    name="cache-principals-allowed",
-    description="Resource policies (ECR registry, repository and creation-template policies, role trust policies, "
+POLICY = declare(
+    "cache-principals-allowed",
+    "Resource policies (ECR registry, repository and creation-template policies, role trust policies, "
     "secret policies, KMS key policies and grants; aws and aws-native) let in only named accounts or roles (from "
     'allowedAccounts when set), AWS services, OIDC identities held to named subjects, or "*" limited to an '
     "organization or accounts.",
-    validate=guarded(validate, "cache-principals-allowed"),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedAccounts": account_list(
-                "AWS accounts whose principals resource policies may let in (to the cache, its roles, "
-                'secrets and keys). Default: any named account ("*" still needs an organization condition).'
-            ),
-        }
-    ),
+    validate,
+    settings={
+        "allowedAccounts": account_list(
+            "AWS accounts whose principals resource policies may let in (to the cache, its roles, "
+            'secrets and keys). Default: any named account ("*" still needs an organization condition).'
+        ),
+    },
 )

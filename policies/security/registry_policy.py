@@ -8,8 +8,8 @@ into one: consumers, grants (`upstream_grant_stacks`, or an UpstreamGrant alone 
 writes the registry policy is beyond what it can see (the README says so).
 """
 
-from ptc_policy_support.hardening import guarded
-from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
+from ptc_policy_support.hardening import declare
+from pulumi_policy import ReportViolation, StackValidationArgs
 
 from credentials import region_of
 from support import label
@@ -41,9 +41,10 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
-POLICY = StackValidationPolicy(
-    name="one-registry-policy",
-    description="A stack writes each registry's policy once: ECR keeps one registry policy per account and region, "
+POLICY = declare(
+    "one-registry-policy",
+    "A stack writes each registry's policy once: ECR keeps one registry policy per account and region, "
     "and PutRegistryPolicy replaces it.",
-    validate=guarded(validate, "one-registry-policy", stack=True),
+    validate,
+    stack=True,
 )

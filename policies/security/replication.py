@@ -8,8 +8,8 @@ whose filters reach a cache prefix and whose destination is an account outside t
 account. Same-account replication to another region is the account's own business.
 """
 
-from ptc_policy_support.hardening import guarded
-from pulumi_policy import PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
+from ptc_policy_support.hardening import declare
+from pulumi_policy import ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from facts import account_list
@@ -88,20 +88,17 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     unknowns.finish()
 
 
-POLICY = StackValidationPolicy(
-    name="cache-replication-in-bounds",
-    description="ECR replication rules that reach a cache prefix copy it only to the stack's own accounts "
+POLICY = declare(
+    "cache-replication-in-bounds",
+    "ECR replication rules that reach a cache prefix copy it only to the stack's own accounts "
     "(accountIds, or the configuration's registry) or to allowedAccounts.",
-    validate=guarded(validate, "cache-replication-in-bounds", stack=True),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedAccounts": account_list(
-                "Accounts that may receive replicated cached images besides the stack's own."
-            ),
-            "accountIds": account_list(
-                "The accounts the stack deploys to; lets the check run during preview, before the "
-                "registry's account is known."
-            ),
-        }
-    ),
+    validate,
+    stack=True,
+    settings={
+        "allowedAccounts": account_list("Accounts that may receive replicated cached images besides the stack's own."),
+        "accountIds": account_list(
+            "The accounts the stack deploys to; lets the check run during preview, before the "
+            "registry's account is known."
+        ),
+    },
 )

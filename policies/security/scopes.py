@@ -1,12 +1,9 @@
 """Least-privilege upstream tokens: every declared scope is in the kind's allowed set."""
 
-from ptc_policy_support.hardening import guarded
+from ptc_policy_support.hardening import declare
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
 )
 
 from facts import (
@@ -79,22 +76,20 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     unknowns.finish()
 
 
-POLICY = ResourceValidationPolicy(
-    name="token-scopes-least-privilege",
-    description="Upstream credentials secrets declare their token scopes (tag ptc:token-scopes) and every scope is "
+POLICY = declare(
+    "token-scopes-least-privilege",
+    "Upstream credentials secrets declare their token scopes (tag ptc:token-scopes) and every scope is "
     "in the upstream's least-privilege set.",
-    validate=guarded(validate, "token-scopes-least-privilege"),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedScopes": {
-                "type": "object",
-                "description": "Allowed token scopes per upstream kind, replacing the defaults for the kinds given "
-                '(for example {"docker-hub": ["repo:public_read"]}).',
-                "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                "propertyNames": {"enum": sorted(ALLOWED_SCOPES)},  # the kinds that authenticate with a token
-            },
-        }
-    ),
+    validate,
+    settings={
+        "allowedScopes": {
+            "type": "object",
+            "description": "Allowed token scopes per upstream kind, replacing the defaults for the kinds given "
+            '(for example {"docker-hub": ["repo:public_read"]}).',
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "propertyNames": {"enum": sorted(ALLOWED_SCOPES)},  # the kinds that authenticate with a token
+        },
+    },
 )
 
 
@@ -140,10 +135,9 @@ def check_scopes_config(settings) -> list[str]:
     return []
 
 
-GITLAB_TOKEN_POLICY = ResourceValidationPolicy(
-    name="gitlab-token-type",
-    description="A GitLab credentials secret declares its token type (tag ptc:token-type), and it is not a personal "
-    "access token.",
-    validate=guarded(validate_gitlab_token_type, "gitlab-token-type"),
-    enforcement_level=EnforcementLevel.ADVISORY,
+GITLAB_TOKEN_POLICY = declare(
+    "gitlab-token-type",
+    "A GitLab credentials secret declares its token type (tag ptc:token-type), and it is not a personal access token.",
+    validate_gitlab_token_type,
+    advisory=True,
 )

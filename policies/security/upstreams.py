@@ -2,14 +2,11 @@
 
 from fnmatch import fnmatchcase
 
-from ptc_policy_support.hardening import guarded
+from ptc_policy_support.hardening import declare
 from pulumi_policy import (
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
@@ -111,28 +108,27 @@ def validate_kind(args: StackValidationArgs, report: ReportViolation) -> None:
     unknowns.finish()
 
 
-ALLOWLIST_POLICY = ResourceValidationPolicy(
-    name="upstream-allowlist",
-    description="A pull through cache rule caches a known upstream registry (Azure and ECR registries by pattern).",
-    validate=guarded(validate_allowlist, "upstream-allowlist"),
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedHosts": {
-                "type": "array",
-                "minItems": 1,  # an empty list would refuse every upstream
-                "items": {"type": "string", "pattern": "\\S"},
-                "description": "Upstream hosts rules may cache; shell-style patterns such as '*.azurecr.io' or "
-                "'acmeprod.azurecr.io'. Default: every upstream ECR supports.",
-            },
-        }
-    ),
+ALLOWLIST_POLICY = declare(
+    "upstream-allowlist",
+    "A pull through cache rule caches a known upstream registry (Azure and ECR registries by pattern).",
+    validate_allowlist,
+    settings={
+        "allowedHosts": {
+            "type": "array",
+            "minItems": 1,  # an empty list would refuse every upstream
+            "items": {"type": "string", "pattern": "\\S"},
+            "description": "Upstream hosts rules may cache; shell-style patterns such as '*.azurecr.io' or "
+            "'acmeprod.azurecr.io'. Default: every upstream ECR supports.",
+        },
+    },
 )
 
-KIND_POLICY = StackValidationPolicy(
-    name="upstream-matches-kind",
-    description="A pull through cache rule's registry matches the kind its UpstreamCache or its credentials "
+KIND_POLICY = declare(
+    "upstream-matches-kind",
+    "A pull through cache rule's registry matches the kind its UpstreamCache or its credentials "
     "secret (tag ptc:upstream) declares.",
-    validate=guarded(validate_kind, "upstream-matches-kind", stack=True),
+    validate_kind,
+    stack=True,
 )
 
 

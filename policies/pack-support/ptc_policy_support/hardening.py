@@ -1,4 +1,5 @@
-"""What keeps a policy pack standing on hostile input: no exception reaches the engine, bad config is reported.
+"""What keeps a policy pack standing on hostile input: no exception reaches the engine, bad config is reported;
+and `declare`, the one way the packs declare a policy (guarded, with its level and its settings' schema).
 
 - `guarded(validate)`: a policy that meets a property of a shape it does not expect (a number where a string
   belongs, `"Statement": [null, 1]`, ...) reports a violation naming the resource instead of raising: an
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi.runtime
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
 from .reading import label
@@ -128,3 +130,25 @@ def regex_fault(setting: str, pattern: Any) -> list[str]:
     except (re.error, TypeError) as exc:
         return [f"{setting}: {json.dumps(pattern)} is not a valid regular expression ({exc})"]
     return []
+
+
+def declare(
+    name: str,
+    description: str,
+    validate: Callable[..., Any],
+    *,
+    stack: bool = False,
+    advisory: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> Any:
+    """One policy of a pack, as every policy of these packs is declared: its check `guarded`, a resource policy or
+    (`stack`) a stack policy, mandatory unless `advisory` (the pack's level), its `settings` the JSON Schema
+    properties of its config (`PolicyConfigSchema`)."""
+    kind = StackValidationPolicy if stack else ResourceValidationPolicy
+    return kind(
+        name=name,
+        description=description,
+        validate=guarded(validate, name, stack=stack),
+        enforcement_level=EnforcementLevel.ADVISORY if advisory else None,
+        config_schema=PolicyConfigSchema(properties=settings) if settings else None,
+    )
