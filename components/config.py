@@ -310,33 +310,56 @@ class StackConfig(Section):
     itemwise = {"upstreams": "upstream registries"}
     closed = False
 
-    environment: Annotated[str, BeforeValidator(_environment)]
-    """Short environment name (lower-case letters, digits, '-'; at most 16), used in names and tags."""
-    tags: Tags = Field(default_factory=dict)
-    """Tags on every resource, beside the project's own."""
-    iam: IamSettings = Field(default_factory=IamSettings.default)
-    """Where the roles and policies the stack creates live, and their permissions boundary."""
-    registry_policy_statements: RegistryStatements = ()
-    """Extra registry policy statements (replication, other principals), merged into the one registry policy."""
-    upstream_grant_stacks: Annotated[TextList, check(_stack_name_faults)] = ()
-    """Cache stacks (`org/project/stack`) whose upstream_grants this registry's policy carries."""
-    kms: KmsSettings = Field(default_factory=KmsSettings.default)
-    """A customer-managed key for cached repositories (never for credentials secrets: ECR reads those only under
-    aws/secretsmanager)."""
-    scanning: ScanningSettings | None = None
-    """Image scanning of the cached prefixes (replaces the registry's scanning configuration)."""
-    consumers: ConsumerSettings | None = None
-    """Accounts or the organization that may pull through the cache (registry and repository policies)."""
-    secret_recovery_window_days: Annotated[int, Whole(7, 30)] = 30
-    """Days Secrets Manager keeps a deleted credentials secret recoverable."""
-    random_prefix_suffix: Flag = False
-    """The default of every upstream's random_suffix."""
-    credentials: Annotated[dict[str, Any], BeforeValidator(_credentials)] = Field(default_factory=dict)
-    """Upstream tokens keyed by prefix; set each with `pulumi config set --secret --path credentials.<prefix>`."""
-    template: TemplateSettings | None = None
-    """The repository creation template of every upstream (each may override keys in its own `template`)."""
-    upstreams: tuple[UpstreamEntry, ...]
-    """The upstream registries, 1 to 50 (ECR's pull through cache rules per registry and region)."""
+    environment: Annotated[str, BeforeValidator(_environment)] = Field(
+        description="Short environment name (lower-case letters, digits, '-'; at most 16), used in names and tags."
+    )
+    tags: Tags = Field(default_factory=dict, description="Tags on every resource, beside the project's own.")
+    iam: IamSettings = Field(
+        default_factory=IamSettings.default,
+        description="Where the roles and policies the stack creates live, and their permissions boundary.",
+    )
+    registry_policy_statements: RegistryStatements = Field(
+        (),
+        description=(
+            "Extra registry policy statements (replication, other principals), merged into the one registry policy."
+        ),
+    )
+    upstream_grant_stacks: Annotated[TextList, check(_stack_name_faults)] = Field(
+        (), description="Cache stacks (`org/project/stack`) whose upstream_grants this registry's policy carries."
+    )
+    kms: KmsSettings = Field(
+        default_factory=KmsSettings.default,
+        description=(
+            "A customer-managed key for cached repositories (never for credentials secrets: ECR reads those only under "
+            "aws/secretsmanager)."
+        ),
+    )
+    scanning: ScanningSettings | None = Field(
+        None, description="Image scanning of the cached prefixes (replaces the registry's scanning configuration)."
+    )
+    consumers: ConsumerSettings | None = Field(
+        None,
+        description="Accounts or the organization that may pull through the cache (registry and repository policies).",
+    )
+    secret_recovery_window_days: Annotated[int, Whole(7, 30)] = Field(
+        30, description="Days Secrets Manager keeps a deleted credentials secret recoverable."
+    )
+    random_prefix_suffix: Flag = Field(False, description="The default of every upstream's random_suffix.")
+    credentials: Annotated[dict[str, Any], BeforeValidator(_credentials)] = Field(
+        default_factory=dict,
+        description=(
+            "Upstream tokens keyed by prefix; set each with `pulumi config set --secret --path credentials.<prefix>`."
+        ),
+    )
+    template: TemplateSettings | None = Field(
+        None,
+        description=(
+            "The repository creation template of every upstream (each may override keys in its own `template`)."
+        ),
+    )
+    upstreams: tuple[UpstreamEntry, ...] = Field(
+        description="The upstream registries, 1 to 50 (ECR's pull through cache rules per registry and region)."
+    )
 
     _settled: tuple[UpstreamSettings, ...] = ()
 

@@ -14,11 +14,11 @@ being validated); pydantic prefixes the locations as it unwinds, and `faults_of`
 from __future__ import annotations
 
 import difflib
-import functools
 import re
+import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, NoReturn, get_args
+from typing import Annotated, Any, ClassVar, NoReturn, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -160,6 +160,17 @@ class Whole:
         return {**handler(schema), "minimum": self.low, "maximum": self.high}
 
 
+@dataclass(frozen=True)
+class SchemaOf:
+    """Field metadata: document the field in the JSON Schema as `model` is documented, made only when asked for."""
+
+    model: Any
+    title: str
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**self.model.model_json_schema(), "title": self.title}
+
+
 class Choice:
     """Field metadata: one of `values`, with "did you mean" for a near miss. `Annotated[str, Choice("A", "B")]`."""
 
@@ -214,7 +225,54 @@ def unknown_key_faults(data: Mapping[str, Any], known: tuple[str, ...]) -> tuple
     return faults, meant_keys
 
 
-_ADAPTERS: dict[tuple[type, str], TypeAdapter[Any]] = {}
+Parse = Callable[[Any, dict[str, Any]], Any]
+"""A validator called directly: `(value, context) -> value`, raising `ValidationError`."""
+
+
+@dataclass(frozen=True)
+class Parser:
+    """Field metadata: validate the field with `parse(value, context)` (a union's dispatch, say). pydantic calls it
+    as a wrap validator; `Section` calls it directly, with no schema built for it."""
+
+    parse: Parse
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_wrap_validator_function(
+            lambda value, _handler, info: self.parse(value, info.context or {}), handler(source)
+        )
+
+
+_PARSERS: dict[Any, Parse] = {}
+
+
+def parser_of(annotation: Any) -> Parse:
+    """`_parser_of`, once per annotation (or every time for one that cannot be a key)."""
+    try:
+        return _PARSERS[annotation]
+    except KeyError:
+        _PARSERS[annotation] = found = _parser_of(annotation)
+        return found
+    except TypeError:
+        return _parser_of(annotation)
+
+
+def _parser_of(annotation: Any) -> Parse:
+    """How a value of `annotation` validates: a `Section` (or an optional one) by its own `parse`, a `Parser` field by
+    its function, anything else by a `TypeAdapter`, built once per annotation.
+
+    Sections and their unions never build a pydantic schema for validation (a schema per model and kind costs
+    more than the whole config's validation; see benchmarks/LAYERS.md): only the JSON Schema builds them."""
+    target = annotation
+    if get_origin(target) is Union or isinstance(target, types.UnionType):
+        options = [a for a in get_args(target) if a is not type(None)]
+        target = options[0] if len(options) == 1 else target
+    if isinstance(target, type) and issubclass(target, Section):
+        return target.parse
+    for meta in get_args(annotation)[1:] if get_origin(annotation) is Annotated else ():
+        if isinstance(meta, Parser):
+            return meta.parse
+    adapter = TypeAdapter(annotation)
+    return lambda value, context: adapter.validate_python(value, context=context)
 
 
 class Section(BaseModel):
@@ -226,7 +284,8 @@ class Section(BaseModel):
     """
 
     # `extra="forbid"` shapes the JSON Schema (additionalProperties: false); the keys themselves are checked here.
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, use_attribute_docstrings=True)
+    # `defer_build`: validation goes through `parse`, so a model builds its pydantic schema only for the JSON Schema.
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     itemwise: ClassVar[dict[str, str]] = {}
     """List fields whose items validate one by one, a bad item not costing the good ones (`items_of`), each with
@@ -246,21 +305,18 @@ class Section(BaseModel):
         return tuple(cls.model_fields)
 
     @classmethod
-    def adapter(cls, name: str) -> TypeAdapter[Any]:
-        """The validator of field `name` (of one item, for an itemwise field), built once per class and field."""
-        key = (cls, name)
-        if key not in _ADAPTERS:
-            info = cls.model_fields[name]
-            annotation: Any = info.annotation
-            if name in cls.itemwise:
-                annotation = get_args(annotation)[0]  # tuple[X, ...] -> X
-            _ADAPTERS[key] = TypeAdapter(Annotated[annotation, *info.metadata] if info.metadata else annotation)
-        return _ADAPTERS[key]
+    def parser(cls, name: str) -> Parse:
+        """The validator of field `name` (of one item, for an itemwise field)."""
+        info = cls.model_fields[name]
+        annotation: Any = info.annotation
+        if name in cls.itemwise:
+            annotation = get_args(annotation)[0]  # tuple[X, ...] -> X
+        return parser_of(Annotated[annotation, *info.metadata] if info.metadata else annotation)
 
     @classmethod
     def default(cls) -> Any:
         """The model with every default (settled: through validation, not `__init__`, which may not settle)."""
-        return cls.model_validate({})
+        return cls.parse({})
 
     def failed(self, name: str) -> bool:
         """Whether field `name` was given but refused (its default is in place)."""
@@ -288,12 +344,19 @@ class Section(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _every_fault_at_once(cls, data: Any, handler: Any, info: Any) -> Any:
+        """pydantic's own entry (`model_validate`, a `TypeAdapter` of a model holding this one) leads to `parse`."""
+        return cls.parse(data, info.context or {})
+
+    @classmethod
+    def parse(cls, data: Any, context: dict[str, Any] | None = None) -> Any:
+        """`data` validated: every field with its own type, then `settle`; raises `ValidationError` with every fault
+        (locations relative to `data`)."""
         if isinstance(data, cls):
             return data
         if not isinstance(data, Mapping):
             refuse(data, f"must be a mapping, not {show(data)}")
         errors, meant = unknown_key_faults(data, cls.keys()) if cls.closed else ([], set())
-        context = dict(info.context or {})
+        context = dict(context or {})
         values: dict[str, Any] = {}
         failed: set[str] = set()
         items: dict[str, tuple[tuple[int, Any], ...]] = {}
@@ -308,7 +371,7 @@ class Section(BaseModel):
                     if found:
                         raise ValidationError.from_exception_data("config", found)
                 else:
-                    values[name] = cls.adapter(name).validate_python(value, context=context)
+                    values[name] = cls.parser(name)(value, context)
             except ValidationError as exc:
                 failed.add(name)
                 errors.extend(((name, *loc), message) for loc, message in errors_of(exc))
@@ -353,20 +416,15 @@ class Section(BaseModel):
         found: list[InitErrorDetails] = []
         for index, item in enumerate(value):
             try:
-                kept.append((index, cls.adapter(name).validate_python(item, context=context)))
+                kept.append((index, cls.parser(name)(item, context)))
             except ValidationError as exc:
                 found.extend(_detail((index, *loc), message, item) for loc, message in errors_of(exc))
         return tuple(kept), found
 
 
-@functools.cache
-def _adapter(model: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(model)
-
-
 def validate(model: Any, value: Any, context: dict[str, Any] | None = None) -> tuple[Any, list[tuple[Loc, str]]]:
     """`value` validated as `model` (a Section or any type): the value, or None and every fault found."""
     try:
-        return _adapter(model).validate_python(value, context=context or {}), []
+        return parser_of(model)(value, context or {}), []
     except ValidationError as exc:
         return None, errors_of(exc)

@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationInfo, WithJsonSchema
+from pydantic import BeforeValidator, Field, ValidationInfo
 
 from . import catalog, iam, lifecycle, naming
 from . import tags as tag_rules
-from .model import Choice, Flag, Loc, Section, Text, TextList, Whole, check, choice_fault, refuse, show
+from .model import Choice, Flag, Loc, SchemaOf, Section, Text, TextList, Whole, check, choice_fault, refuse, show
 
 TAG_MUTABILITY = catalog.TAG_MUTABILITY
 ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
@@ -172,29 +172,51 @@ class TemplateSettings(Section):
     Settled, `lifecycle_policy` is the policy applied (given, or generated from the expiry days and image count)
     and `encryption` the one applied (KMS when the stack has a key, else AES256, unless given)."""
 
-    image_tag_mutability: Annotated[str, Choice(*TAG_MUTABILITY)] = "MUTABLE"
-    """Whether tags of cached images may be overwritten."""
-    image_tag_mutability_exclusion_filters: Annotated[TextList, check(_filter_faults)] = ()
-    """Tag filters exempt from the mutability setting; only with a *_WITH_EXCLUSION setting, 1 to 5 of them."""
-    untagged_expiry_days: Annotated[int, Whole(1, 3650)] | None = None
-    """Days after which untagged images expire (the generated lifecycle policy; 14 when not given)."""
-    max_image_count: Annotated[int, Whole(1, 10000)] | None = None
-    """Images kept per repository (the generated lifecycle policy; 200 when not given)."""
-    lifecycle_policy: Annotated[str, BeforeValidator(_lifecycle_text)] | None = None
-    """A lifecycle policy (JSON text or mapping) in place of the generated one."""
-    encryption: Annotated[str, Choice(*ENCRYPTION_TYPES)] | None = None
-    """Encryption of cached repositories (default KMS when the stack has a key, else AES256; KMS_DSSE only in the
-    AWS GovCloud (US) regions)."""
-    tag_repositories: Flag = True
-    """Whether cached repositories carry the stack's tags."""
-    applied_for: Annotated[TextList, check(_applied_for_faults)] = ("PULL_THROUGH_CACHE",)
-    """Where the template applies (must include PULL_THROUGH_CACHE; REPLICATION, CREATE_ON_PUSH)."""
-    repository_policy: Annotated[str, BeforeValidator(_repository_policy)] | None = None
-    """The template's own repository policy (canonical JSON); the registry adds its consumers' statements."""
-    resource_tags: Tags = Field(default_factory=dict)
-    """Tags of cached repositories besides the stack's (with tag_repositories)."""
-    custom_role_arn: RoleArn | None = None
-    """A role managed elsewhere that ECR assumes for this template, instead of the one the stack creates."""
+    image_tag_mutability: Annotated[str, Choice(*TAG_MUTABILITY)] = Field(
+        "MUTABLE", description="Whether tags of cached images may be overwritten."
+    )
+    image_tag_mutability_exclusion_filters: Annotated[TextList, check(_filter_faults)] = Field(
+        (),
+        description=(
+            "Tag filters exempt from the mutability setting; only with a *_WITH_EXCLUSION setting, 1 to 5 of them."
+        ),
+    )
+    untagged_expiry_days: Annotated[int, Whole(1, 3650)] | None = Field(
+        None, description="Days after which untagged images expire (the generated lifecycle policy; 14 when not given)."
+    )
+    max_image_count: Annotated[int, Whole(1, 10000)] | None = Field(
+        None, description="Images kept per repository (the generated lifecycle policy; 200 when not given)."
+    )
+    lifecycle_policy: Annotated[str, BeforeValidator(_lifecycle_text)] | None = Field(
+        None, description="A lifecycle policy (JSON text or mapping) in place of the generated one."
+    )
+    encryption: Annotated[str, Choice(*ENCRYPTION_TYPES)] | None = Field(
+        None,
+        description=(
+            "Encryption of cached repositories (default KMS when the stack has a key, else AES256; KMS_DSSE only in "
+            "the AWS GovCloud (US) regions)."
+        ),
+    )
+    tag_repositories: Flag = Field(True, description="Whether cached repositories carry the stack's tags.")
+    applied_for: Annotated[TextList, check(_applied_for_faults)] = Field(
+        ("PULL_THROUGH_CACHE",),
+        description="Where the template applies (must include PULL_THROUGH_CACHE; REPLICATION, CREATE_ON_PUSH).",
+    )
+    repository_policy: Annotated[str, BeforeValidator(_repository_policy)] | None = Field(
+        None,
+        description=(
+            "The template's own repository policy (canonical JSON); the registry adds its consumers' statements."
+        ),
+    )
+    resource_tags: Tags = Field(
+        default_factory=dict, description="Tags of cached repositories besides the stack's (with tag_repositories)."
+    )
+    custom_role_arn: RoleArn | None = Field(
+        None,
+        description=(
+            "A role managed elsewhere that ECR assumes for this template, instead of the one the stack creates."
+        ),
+    )
 
     def settle(self, context: dict[str, Any], fault: Callable[[Loc, str], None]) -> TemplateSettings:
         mutability, filters = self.image_tag_mutability, self.image_tag_mutability_exclusion_filters
@@ -248,7 +270,7 @@ def _template_override(value: Any) -> dict[str, Any]:
 TemplateOverride = Annotated[
     dict[str, Any],
     BeforeValidator(_template_override),
-    WithJsonSchema({**TemplateSettings.model_json_schema(), "title": "Template override"}),
+    SchemaOf(TemplateSettings, "Template override"),
 ]
 
 
@@ -311,16 +333,24 @@ class ManagedToken(Section):
     """A least-privilege GitLab token the stack creates: read_registry only, the least role that pulls from the
     group's projects (`access_level`), expiring and rotated."""
 
-    group: Annotated[str, BeforeValidator(_group)]
-    """The GitLab group's numeric id or full path (acme/platform)."""
-    type: Annotated[str, Choice(*catalog.GITLAB_MANAGED_TOKENS)] = "group-access-token"
-    """The kind of token the stack creates."""
-    expires_in_days: Annotated[int, Whole(1, catalog.GITLAB_MAX_TOKEN_DAYS)] = DEFAULT_TOKEN_DAYS
-    """Days the token lives (GitLab allows at most 365)."""
-    rotate_before_days: Annotated[int, Whole(1, catalog.GITLAB_MAX_TOKEN_DAYS)] | None = None
-    """Days before expiry that a new token replaces it (14, or one day less than the expiry if that is shorter)."""
-    projects: Annotated[str, BeforeValidator(_projects)] = "private"
-    """Visibility of the group's projects: private needs the Reporter role, public ones Guest."""
+    group: Annotated[str, BeforeValidator(_group)] = Field(
+        description="The GitLab group's numeric id or full path (acme/platform)."
+    )
+    type: Annotated[str, Choice(*catalog.GITLAB_MANAGED_TOKENS)] = Field(
+        "group-access-token", description="The kind of token the stack creates."
+    )
+    expires_in_days: Annotated[int, Whole(1, catalog.GITLAB_MAX_TOKEN_DAYS)] = Field(
+        DEFAULT_TOKEN_DAYS, description="Days the token lives (GitLab allows at most 365)."
+    )
+    rotate_before_days: Annotated[int, Whole(1, catalog.GITLAB_MAX_TOKEN_DAYS)] | None = Field(
+        None,
+        description=(
+            "Days before expiry that a new token replaces it (14, or one day less than the expiry if that is shorter)."
+        ),
+    )
+    projects: Annotated[str, BeforeValidator(_projects)] = Field(
+        "private", description="Visibility of the group's projects: private needs the Reporter role, public ones Guest."
+    )
 
     @property
     def rotation_days(self) -> int:
@@ -354,12 +384,13 @@ TOKEN_KEYS = ManagedToken.keys()
 class KmsSettings(Section):
     """The key that encrypts the credentials secrets and (by default) the cached repositories."""
 
-    create_key: Flag = False
-    """Create a key for the stack."""
-    key_arn: KmsKeyArn | None = None
-    """An existing key of the stack's region, instead of one created."""
-    deletion_window_days: Annotated[int, Whole(7, 30)] = 30
-    """Days before a created key is deleted once the stack drops it."""
+    create_key: Flag = Field(False, description="Create a key for the stack.")
+    key_arn: KmsKeyArn | None = Field(
+        None, description="An existing key of the stack's region, instead of one created."
+    )
+    deletion_window_days: Annotated[int, Whole(7, 30)] = Field(
+        30, description="Days before a created key is deleted once the stack drops it."
+    )
 
     @property
     def enabled(self) -> bool:
@@ -390,12 +421,12 @@ def _frequency(value: Any, info: ValidationInfo) -> str:
 class ScanningSettings(Section):
     """The registry's image scanning."""
 
-    scan_type: Annotated[str, Choice(*SCAN_FREQUENCIES)] = "BASIC"
-    """BASIC, or ENHANCED (Amazon Inspector)."""
+    scan_type: Annotated[str, Choice(*SCAN_FREQUENCIES)] = Field(
+        "BASIC", description="BASIC, or ENHANCED (Amazon Inspector)."
+    )
     frequency: Annotated[
         str, BeforeValidator(_frequency), Field(json_schema_extra={"enum": list(SCAN_FREQUENCIES["ENHANCED"])})
-    ] = "SCAN_ON_PUSH"
-    """SCAN_ON_PUSH, or CONTINUOUS_SCAN with ENHANCED."""
+    ] = Field("SCAN_ON_PUSH", description="SCAN_ON_PUSH, or CONTINUOUS_SCAN with ENHANCED.")
 
 
 def _iam_path_fault(path: str) -> str | None:
@@ -410,19 +441,21 @@ def _iam_path_fault(path: str) -> str | None:
 class IamSettings(Section):
     """Where the roles and policies the stack creates live, and the boundary its roles carry."""
 
-    path: Annotated[Text, check(_iam_path_fault)] = "/"
-    """The IAM path of every role and policy, such as /platform/ptc/."""
-    permissions_boundary: PolicyArn | None = None
-    """A managed policy ARN set as the permissions boundary of every role."""
+    path: Annotated[Text, check(_iam_path_fault)] = Field(
+        "/", description="The IAM path of every role and policy, such as /platform/ptc/."
+    )
+    permissions_boundary: PolicyArn | None = Field(
+        None, description="A managed policy ARN set as the permissions boundary of every role."
+    )
 
 
 class ConsumerSettings(Section):
     """Other accounts (or the organization) whose pulls may create cached repositories."""
 
-    account_ids: AccountIds = ()
-    """12-digit account ids whose principals may pull through the cache."""
-    organization_id: OrganizationId | None = None
-    """An AWS Organizations id (o-...) whose accounts may pull through the cache."""
+    account_ids: AccountIds = Field((), description="12-digit account ids whose principals may pull through the cache.")
+    organization_id: OrganizationId | None = Field(
+        None, description="An AWS Organizations id (o-...) whose accounts may pull through the cache."
+    )
 
     def settle(self, context: dict[str, Any], fault: Callable[[Loc, str], None]) -> ConsumerSettings:
         if not self.account_ids and self.organization_id is None and not self.failed("account_ids"):

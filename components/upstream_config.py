@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, WrapValidator, create_model
+from pydantic import BeforeValidator, Field, create_model
 
 from . import catalog, naming
-from .model import Flag, Loc, Section, Text, TextList, refuse, show, unknown_key_faults
+from .model import Flag, Loc, Parser, Section, Text, TextList, refuse, show, unknown_key_faults
 from .sections import ManagedToken, TemplateOverride, account_text
 
 UPSTREAM_KEYS = (
@@ -50,28 +50,41 @@ def credentials_key(entry: Mapping[str, Any]) -> str | None:
 class Upstream(Section):
     """An upstream registry: its kind, the ECR prefix it is cached under, and its credentials."""
 
-    kind: str
-    """The upstream registry: the value of ECR's upstreamRegistry, and of the kinds' rules (docs/config.md)."""
-    prefix: Text | None = None
-    """The ECR repository prefix (the kind's default when not given; required for ecr)."""
-    random_suffix: Flag | None = None
-    """Append 4 random hex characters to the prefix (default: the stack's random_prefix_suffix)."""
-    username: Text | None = None
-    """The account or token name that owns the access token (kinds with credentials)."""
-    token_scopes: TextList | None = None
-    """The scopes the token was created with, declared so the policies can check least privilege."""
-    token_type: Text | None = None
-    """GitLab: the kind of token in credentials (catalog.GITLAB_TOKEN_TYPES)."""
-    existing_secret: Text | None = None
-    """A Secrets Manager secret (name or ARN under ecr-pullthroughcache/) holding the credentials."""
-    registry: Annotated[Text, BeforeValidator(account_text)] | None = None
-    """Azure: the registry name; ECR: the registry host or a 12-digit account id (same region)."""
-    upstream_prefix: Text | None = None
-    """ECR: the upstream repository prefix mirrored (ROOT, the whole registry, by default)."""
-    template: TemplateOverride | None = None
-    """Template settings of this upstream over the stack's template."""
-    token: Any = None
-    """GitLab: a token the stack creates (see ManagedToken) instead of one in credentials."""
+    kind: str = Field(
+        description=(
+            "The upstream registry: the value of ECR's upstreamRegistry, and of the kinds' rules (docs/config.md)."
+        )
+    )
+    prefix: Text | None = Field(
+        None, description="The ECR repository prefix (the kind's default when not given; required for ecr)."
+    )
+    random_suffix: Flag | None = Field(
+        None, description="Append 4 random hex characters to the prefix (default: the stack's random_prefix_suffix)."
+    )
+    username: Text | None = Field(
+        None, description="The account or token name that owns the access token (kinds with credentials)."
+    )
+    token_scopes: TextList | None = Field(
+        None, description="The scopes the token was created with, declared so the policies can check least privilege."
+    )
+    token_type: Text | None = Field(
+        None, description="GitLab: the kind of token in credentials (catalog.GITLAB_TOKEN_TYPES)."
+    )
+    existing_secret: Text | None = Field(
+        None, description="A Secrets Manager secret (name or ARN under ecr-pullthroughcache/) holding the credentials."
+    )
+    registry: Annotated[Text, BeforeValidator(account_text)] | None = Field(
+        None, description="Azure: the registry name; ECR: the registry host or a 12-digit account id (same region)."
+    )
+    upstream_prefix: Text | None = Field(
+        None, description="ECR: the upstream repository prefix mirrored (ROOT, the whole registry, by default)."
+    )
+    template: TemplateOverride | None = Field(
+        None, description="Template settings of this upstream over the stack's template."
+    )
+    token: Any = Field(
+        None, description="GitLab: a token the stack creates (see ManagedToken) instead of one in credentials."
+    )
 
     _upstream_url: str | None = None
 
@@ -351,7 +364,7 @@ KIND_MODELS: dict[str, type[Upstream]] = {
 }
 
 
-def _dispatch(data: Any, handler: Any, info: Any) -> Upstream:
+def dispatch(data: Any, context: dict[str, Any]) -> Upstream:
     """The model of the entry's kind, or every fault of an entry without a kind this project knows."""
     if not isinstance(data, Mapping):
         refuse(data, f"must be a mapping with at least 'kind', not {show(data)}")
@@ -363,7 +376,8 @@ def _dispatch(data: Any, handler: Any, info: Any) -> Upstream:
             data, (("kind",), f"must be one upstream kind as text ({', '.join(catalog.KIND_NAMES)}), not {show(kind)}")
         )
     if kind in KIND_MODELS:
-        return KIND_MODELS[kind].model_validate({**data, "kind": kind}, context=info.context)
+        upstream: Upstream = KIND_MODELS[kind].parse({**data, "kind": kind}, context)
+        return upstream
     faults: list[Any] = list(unknown_key_faults(data, UPSTREAM_KEYS)[0])
     names = ", ".join(catalog.KIND_NAMES)
     if kind is None:
@@ -380,9 +394,9 @@ def _dispatch(data: Any, handler: Any, info: Any) -> Upstream:
 if TYPE_CHECKING:
     UpstreamEntry = Upstream
 else:
-    # The union documents each kind in the JSON Schema; `_dispatch` picks the kind's model itself, to word the
+    # The union documents each kind in the JSON Schema; `dispatch` picks the kind's model itself, to word the
     # faults of an entry without a known kind.
     UpstreamEntry = Annotated[
-        Union[tuple(KIND_MODELS.values())], Field(discriminator="kind"), WrapValidator(_dispatch)  # noqa: UP007
+        Union[tuple(KIND_MODELS.values())], Field(discriminator="kind"), Parser(dispatch)  # noqa: UP007
     ]
 """One entry of `upstreams`: the model of its kind."""
