@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, Field
 
 from . import catalog, naming
 from . import tags as tag_rules
-from .model import Flag, Loc, Section, TextList, Whole, check, did_you_mean, field_path, refuse, show, validate
+from .model import Flag, Loc, Section, TextList, Whole, Written, check, did_you_mean, field_path, refuse, show, validate
 from .sections import (
     APPLIED_FOR,
     ENCRYPTION_TYPES,
@@ -278,7 +278,11 @@ def _registry_statements(value: Any) -> tuple[dict[str, Any], ...]:
     return tuple(dict(s) for s in value)
 
 
-RegistryStatements = Annotated[tuple[dict[str, Any], ...], BeforeValidator(_registry_statements)]
+RegistryStatements = Annotated[
+    tuple[dict[str, Any], ...],
+    BeforeValidator(_registry_statements),
+    Written.of(anyOf=[{"type": "array", "items": {"type": "object"}}, {"type": "string"}]),
+]
 
 
 def _stack_name_faults(stacks: tuple[str, ...]) -> list[str]:

@@ -3,17 +3,20 @@ messages, and `Section`, the base of every mapping in the config.
 
 Why a base class beside pydantic's own model validation: pydantic runs a model's cross-field validators only once
 every field has validated, so a config with one mistyped field would show its other faults only in a second round.
-`Section` validates each field with the model's own field type (a `TypeAdapter` per field, cached), keeps the
-default of a field that failed, and then runs the model's cross-field rules (`settle`) over what it has, so every
-fault of a mapping is reported at once. Everything else (types, constraints, defaults, JSON Schema) is pydantic's.
+`Section.parse` validates each field with the model's own field type (`parser_of`: a nested section by its own
+`parse`, a leaf by a `TypeAdapter` built once), keeps the default of a field that failed, and then runs the model's
+cross-field rules (`settle`) over what it has, so every fault of a mapping is reported at once. Everything else
+(types, constraints, defaults, JSON Schema) is pydantic's.
 
 A fault inside a validator is raised with `refuse` (one or more messages, each at a location relative to the value
-being validated); pydantic prefixes the locations as it unwinds, and `faults_of` turns them into `Fault`s.
+being validated); the locations are prefixed as validation unwinds, `errors_of` reads them back, and
+`config.py` names them for the user (`Fault`).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -108,6 +111,23 @@ def choice_fault(value: Any, choices: Iterable[str]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Written:
+    """Field metadata: the JSON Schema of what a stack file may write for the field, where it takes more than its
+    type (text for a number, as `pulumi config set` stores it; a mapping for a policy given as JSON text). Kept as
+    JSON text, so the annotation stays hashable."""
+
+    schema: str
+
+    @classmethod
+    def of(cls, **schema: Any) -> Written:
+        return cls(json.dumps(schema, sort_keys=True))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        found: JsonSchemaValue = json.loads(self.schema)
+        return found
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         refuse(value, f"must be a non-empty string, not {show(value)}")
@@ -132,7 +152,7 @@ def _text_list(value: Any) -> tuple[str, ...]:
 
 Text = Annotated[str, BeforeValidator(_text)]
 """A non-empty string."""
-Flag = Annotated[bool, BeforeValidator(_flag)]
+Flag = Annotated[bool, BeforeValidator(_flag), Written.of(anyOf=[{"type": "boolean"}, {"enum": ["true", "false"]}])]
 """true or false (the runtime's config may hand them over as text)."""
 TextList = Annotated[tuple[str, ...], BeforeValidator(_text_list)]
 """A list of non-empty strings."""
@@ -157,7 +177,8 @@ class Whole:
         return core_schema.no_info_before_validator_function(self.check, handler(source))
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        return {**handler(schema), "minimum": self.low, "maximum": self.high}
+        number = {"type": "integer", "minimum": self.low, "maximum": self.high}
+        return {"anyOf": [number, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}]}
 
 
 @dataclass(frozen=True)

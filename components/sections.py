@@ -17,7 +17,21 @@ from pydantic import BeforeValidator, Field, ValidationInfo
 
 from . import catalog, iam, lifecycle, naming
 from . import tags as tag_rules
-from .model import Choice, Flag, Loc, SchemaOf, Section, Text, TextList, Whole, check, choice_fault, refuse, show
+from .model import (
+    Choice,
+    Flag,
+    Loc,
+    SchemaOf,
+    Section,
+    Text,
+    TextList,
+    Whole,
+    Written,
+    check,
+    choice_fault,
+    refuse,
+    show,
+)
 
 TAG_MUTABILITY = catalog.TAG_MUTABILITY
 ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
@@ -59,7 +73,15 @@ def _account_faults(accounts: tuple[str, ...]) -> list[str]:
     return [f"'{a}' is not a 12-digit AWS account id" for a in accounts if not catalog.ACCOUNT_ID.fullmatch(a)]
 
 
-AccountIds = Annotated[TextList, check(_account_faults), BeforeValidator(_account_ids)]
+ACCOUNT_ID = {
+    "anyOf": [
+        {"type": "string", "pattern": "^[0-9]{12}$"},
+        {"type": "integer", "minimum": 10**11, "maximum": 10**12 - 1},
+    ]
+}
+AccountIds = Annotated[
+    TextList, check(_account_faults), BeforeValidator(_account_ids), Written.of(type="array", items=ACCOUNT_ID)
+]
 """12-digit AWS account ids (a 12-digit integer is taken as its digits)."""
 
 
@@ -89,7 +111,11 @@ def _tags(value: Any) -> dict[str, str]:
     return result
 
 
-Tags = Annotated[dict[str, str], BeforeValidator(_tags)]
+Tags = Annotated[
+    dict[str, str],
+    BeforeValidator(_tags),
+    Written.of(type="object", additionalProperties={"type": ["string", "number"]}, maxProperties=tag_rules.MAX_TAGS),
+]
 
 
 def _pattern(pattern: re.Pattern[str], fault: str) -> Callable[[str], str | None]:
@@ -187,8 +213,8 @@ class TemplateSettings(Section):
     max_image_count: Annotated[int, Whole(1, 10000)] | None = Field(
         None, description="Images kept per repository (the generated lifecycle policy; 200 when not given)."
     )
-    lifecycle_policy: Annotated[str, BeforeValidator(_lifecycle_text)] | None = Field(
-        None, description="A lifecycle policy (JSON text or mapping) in place of the generated one."
+    lifecycle_policy: Annotated[str, BeforeValidator(_lifecycle_text), Written.of(type=["string", "object"])] | None = (
+        Field(None, description="A lifecycle policy (JSON text or mapping) in place of the generated one.")
     )
     encryption: Annotated[str, Choice(*ENCRYPTION_TYPES)] | None = Field(
         None,
@@ -202,7 +228,9 @@ class TemplateSettings(Section):
         ("PULL_THROUGH_CACHE",),
         description="Where the template applies (must include PULL_THROUGH_CACHE; REPLICATION, CREATE_ON_PUSH).",
     )
-    repository_policy: Annotated[str, BeforeValidator(_repository_policy)] | None = Field(
+    repository_policy: (
+        Annotated[str, BeforeValidator(_repository_policy), Written.of(type=["string", "object"])] | None
+    ) = Field(
         None,
         description=(
             "The template's own repository policy (canonical JSON); the registry adds its consumers' statements."
@@ -333,7 +361,7 @@ class ManagedToken(Section):
     """A least-privilege GitLab token the stack creates: read_registry only, the least role that pulls from the
     group's projects (`access_level`), expiring and rotated."""
 
-    group: Annotated[str, BeforeValidator(_group)] = Field(
+    group: Annotated[str, BeforeValidator(_group), Written.of(type=["string", "integer"])] = Field(
         description="The GitLab group's numeric id or full path (acme/platform)."
     )
     type: Annotated[str, Choice(*catalog.GITLAB_MANAGED_TOKENS)] = Field(

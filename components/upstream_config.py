@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, create_model
 
 from . import catalog, naming
-from .model import Flag, Loc, Parser, Section, Text, TextList, refuse, show, unknown_key_faults
+from .model import Flag, Loc, Parser, Section, Text, TextList, Written, refuse, show, unknown_key_faults
 from .sections import ManagedToken, TemplateOverride, account_text
 
 UPSTREAM_KEYS = (
@@ -73,7 +73,7 @@ class Upstream(Section):
     existing_secret: Text | None = Field(
         None, description="A Secrets Manager secret (name or ARN under ecr-pullthroughcache/) holding the credentials."
     )
-    registry: Annotated[Text, BeforeValidator(account_text)] | None = Field(
+    registry: Annotated[Text, BeforeValidator(account_text), Written.of(type=["string", "integer"])] | None = Field(
         None, description="Azure: the registry name; ECR: the registry host or a 12-digit account id (same region)."
     )
     upstream_prefix: Text | None = Field(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 from pathlib import Path
@@ -11,9 +12,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
 
 from ecr_pull_through_cache import args as plugin_args
-from ecr_pull_through_cache.config import StackConfig
+from ecr_pull_through_cache.config import ConfigError, StackConfig, parse_settings
 from ecr_pull_through_cache.model import Section
 from ecr_pull_through_cache.sections import (
     ConsumerSettings,
@@ -24,6 +26,7 @@ from ecr_pull_through_cache.sections import (
     TemplateSettings,
 )
 from ecr_pull_through_cache.upstream_config import KIND_MODELS, Upstream
+from tests.test_config_leaves import CONTEXTS, mutations
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "ecr-pull-through-cache"
@@ -74,13 +77,18 @@ def test_pulumi_yaml_declares_exactly_the_models_keys_with_their_types_and_defau
     assert {key for key, d in declared.items() if "default" not in d} == set(schema["required"])
     for key, declaration in declared.items():
         prop = schema["properties"][key]
-        shapes = {p.get("type", "object") for p in prop.get("anyOf", [prop]) if p.get("type") != "null"}
+        shapes = {
+            kind
+            for p in prop.get("anyOf", [prop])
+            for kind in ([p["type"]] if isinstance(p.get("type"), str) else p.get("type", ["object"]))
+        } - {"null"}
+        # The model also takes the text the runtime hands a program (`"30"`, `"true"`), and a policy as JSON text.
         if "type" in declaration:  # the CLI checks these types itself
-            assert shapes == {declaration["type"]}, key
+            assert declaration["type"] in shapes, key
             assert declaration.get("default") == prop.get("default"), key
         elif "default" in declaration:  # an empty mapping or list, read as unset
             assert declaration["default"] in ({}, []), key
-            assert shapes == {"object" if declaration["default"] == {} else "array"}, key
+            assert ("object" if declaration["default"] == {} else "array") in shapes, key
 
 
 def stack_documents() -> list[tuple[str, dict[str, Any]]]:
@@ -153,3 +161,21 @@ def test_the_plugins_enums_have_the_models_choices():
         "REPLICATION",
         "CREATE_ON_PUSH",
     }
+
+
+SCHEMA_VALIDATOR = jsonschema.Draft202012Validator(json.loads((ROOT / "docs" / "config.schema.json").read_text()))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutations())
+def test_whatever_the_model_accepts_the_published_schema_accepts(case):
+    """An editor that checks a stack file with the schema never flags a config the program takes (the other way
+    round the model is stricter: prefixes, ARNs and the rules of each kind are beyond a schema)."""
+    stack, raw = case
+    try:
+        parse_settings(copy.deepcopy(raw), CONTEXTS[stack], present_keys=[k for k in raw if raw[k] is not None])
+    except ConfigError:
+        return
+    given_keys = {k: v for k, v in raw.items() if v is not None}
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in SCHEMA_VALIDATOR.iter_errors(given_keys)]
+    assert not errors, errors

@@ -33,8 +33,22 @@ SECTIONS = (
 )
 
 
+def _nullable(model: dict[str, Any]) -> None:
+    """Every optional key of a mapping may be null, read as absent (`key:` with no value in YAML), as the model
+    reads it."""
+    for name, prop in model.get("properties", {}).items():
+        variants = prop.get("anyOf", [prop])
+        if name in model.get("required", ()) or any(v.get("type") == "null" for v in variants):
+            continue
+        notes = {k: prop[k] for k in ("title", "description", "default") if k in prop}
+        bare = {k: v for k, v in prop.items() if k not in notes}
+        model["properties"][name] = {"anyOf": [*bare.get("anyOf", [bare]), {"type": "null"}], **notes}
+
+
 def schema() -> dict[str, Any]:
     document = StackConfig.model_json_schema()
+    for model in [document, *document.get("$defs", {}).values()]:
+        _nullable(model)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/ecr-pull-through-cache/ecr-pull-through-cache/docs/config.schema.json",
@@ -43,27 +57,39 @@ def schema() -> dict[str, Any]:
     }
 
 
+NAMES = {"object": "mapping", "string": "text", "integer": "integer", "number": "number", "boolean": "boolean"}
+
+
 def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A field's JSON Schema in a few words; the forms the runtime's config also takes (a number's digits as text,
+    `true` as text) are left to the schema itself."""
     if prop.get("title") == "Template override":
         return "`template` keys"
     if "$ref" in prop:
         return f"`{prop['$ref'].rsplit('/', 1)[-1]}`"
-    if "anyOf" in prop:
-        return " or ".join(_type(p, defs) for p in prop["anyOf"] if p.get("type") != "null")
     if "oneOf" in prop:
         return "one of the kinds' upstreams"
+    if any(p.get("pattern") == "^[0-9]{12}$" for p in prop.get("anyOf", [prop])):
+        return "account id (12 digits)"
+    if "anyOf" in prop:
+        parts = [p for p in prop["anyOf"] if p.get("type") != "null"]
+        shown = [p for p in parts if p.get("type") not in ("string", None) or "pattern" not in p]
+        shown = [p for p in shown if "enum" not in p or p.get("type") or len(parts) == 1] or parts
+        return " or ".join(dict.fromkeys(_type(p, defs) for p in shown))
     if "enum" in prop:
         return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    if "const" in prop:
+        return f"`{prop['const']}`"
     kind = prop.get("type", "any")
+    if isinstance(kind, list):
+        return " or ".join(NAMES.get(k, k) for k in kind)
     if kind == "integer" and "minimum" in prop:
         return f"integer {prop['minimum']}–{prop['maximum']}"
     if kind == "array":
         return f"list of {_type(prop.get('items', {}), defs)}"
     if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
         return f"map of {_type(prop['additionalProperties'], defs)}"
-    if "const" in prop:
-        return f"`{prop['const']}`"
-    return {"object": "mapping", "any": "any"}.get(kind, kind)
+    return NAMES.get(kind, kind)
 
 
 def _default(prop: dict[str, Any], required: bool) -> str:
