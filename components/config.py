@@ -22,7 +22,21 @@ from pydantic import BeforeValidator, Field
 
 from . import catalog, naming
 from . import tags as tag_rules
-from .model import Flag, Loc, Section, TextList, Whole, Written, check, did_you_mean, field_path, refuse, show, validate
+from .model import (
+    Choice,
+    Flag,
+    Loc,
+    Section,
+    TextList,
+    Whole,
+    Written,
+    check,
+    did_you_mean,
+    field_path,
+    refuse,
+    show,
+    validate,
+)
 from .sections import (
     APPLIED_FOR,
     ENCRYPTION_TYPES,
@@ -294,6 +308,11 @@ def _stack_name_faults(stacks: tuple[str, ...]) -> list[str]:
     ]
 
 
+RecoveryWindow = Annotated[int, Whole(7, 30)]
+"""Days Secrets Manager keeps a deleted secret recoverable (its API's 7 to 30)."""
+ScanFrequency = Annotated[str, Choice(*SCAN_FREQUENCIES["ENHANCED"])]
+
+
 def _credentials(value: Any) -> dict[str, Any]:
     """The upstreams' tokens keyed by prefix (each checked by `StackConfig.settle`, so one bad entry does not hide the
     others from their upstreams)."""
@@ -345,7 +364,7 @@ class StackConfig(Section):
         None,
         description="Accounts or the organization that may pull through the cache (registry and repository policies).",
     )
-    secret_recovery_window_days: Annotated[int, Whole(7, 30)] = Field(
+    secret_recovery_window_days: RecoveryWindow = Field(
         30, description="Days Secrets Manager keeps a deleted credentials secret recoverable."
     )
     random_prefix_suffix: Flag = Field(False, description="The default of every upstream's random_suffix.")

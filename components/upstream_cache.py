@@ -26,6 +26,7 @@ import pulumi_random as random
 from . import catalog, config, iam, naming
 from .args import TemplateOutput, UpstreamCacheArgs
 from .context import AwsContext, aws_context
+from .model import validate
 
 TYPE = "ecr-pull-through-cache:index:UpstreamCache"
 
@@ -123,9 +124,8 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     faults, settled = config.upstream_faults(entry, where, token=token)
     for problem in naming.environment_faults(args.get("environment")):
         faults.append(config.Fault(where, "environment", problem))
-    recovery = args.get("secret_recovery_window_days", 30)
-    if isinstance(recovery, bool) or not isinstance(recovery, int) or not 7 <= recovery <= 30:
-        faults.append(config.Fault(where, "secret_recovery_window_days", "must be a whole number from 7 to 30"))
+    recovery, found = validate(config.RecoveryWindow, args.get("secret_recovery_window_days", 30))
+    faults.extend(config.Fault(where, "secret_recovery_window_days", message) for _, message in found)
     template_faults, template = config.template_settings(
         template_raw, where, kms_enabled="kms_key_arn" in template_extra
     )
@@ -133,10 +133,9 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     iam_faults, iam_settings = config.iam_settings(plain(args.get("iam")), where)
     faults.extend(iam_faults)
     scan_frequency = args.get("scan_frequency")
-    if scan_frequency is not None and scan_frequency not in config.SCAN_FREQUENCIES["ENHANCED"]:
-        faults.append(
-            config.Fault(where, "scan_frequency", f"must be one of {', '.join(config.SCAN_FREQUENCIES['ENHANCED'])}")
-        )
+    if scan_frequency is not None:
+        scan_frequency, found = validate(config.ScanFrequency, scan_frequency)
+        faults.extend(config.Fault(where, "scan_frequency", message) for _, message in found)
     if faults or settled is None or settled.prefix is None or settled.upstream_url is None:
         raise config.ConfigError(faults)
     return UpstreamPlan(
