@@ -31,6 +31,7 @@ from .model import (
     choice_fault,
     refuse,
     show,
+    unknown_key_faults,
 )
 
 TAG_MUTABILITY = catalog.TAG_MUTABILITY
@@ -285,8 +286,6 @@ TEMPLATE_KEYS = TemplateSettings.keys()
 
 def _template_override(value: Any) -> dict[str, Any]:
     """An upstream's template: the keys of the stack's template it overrides (validated merged with it)."""
-    from .model import unknown_key_faults
-
     if not isinstance(value, Mapping):
         refuse(value, f"must be a mapping, not {show(value)}")
     faults, _ = unknown_key_faults(value, TEMPLATE_KEYS)

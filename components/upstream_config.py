@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, create_model
 
 from . import catalog, naming
-from .model import Flag, Loc, Parser, Section, Text, TextList, Written, refuse, show, unknown_key_faults
+from .model import Flag, Loc, Parser, Section, Text, TextList, Written, did_you_mean, refuse, show, unknown_key_faults
 from .sections import ManagedToken, TemplateOverride, account_text
 
 UPSTREAM_KEYS = (
@@ -383,8 +383,6 @@ def dispatch(data: Any, context: dict[str, Any]) -> Upstream:
     if kind is None:
         faults.append((("kind",), f"is required: one of {names}"))
     else:
-        from .model import did_you_mean
-
         meant = did_you_mean(kind, catalog.KIND_NAMES)
         hint = f"did you mean '{meant}'? (kinds: " if meant else "use one of "
         faults.append((("kind",), f"{show(kind)} is not a supported upstream; {hint}{names}{')' if meant else ''}"))
