@@ -26,6 +26,7 @@ from .model import (
     Choice,
     Flag,
     Loc,
+    SecretValue,
     Section,
     TextList,
     Whole,
@@ -63,6 +64,7 @@ from .sections import (
 from .upstream_config import UPSTREAM_KEYS, Upstream, UpstreamEntry, credentials_key
 
 __all__ = [
+    "SecretValue",
     "APPLIED_FOR",
     "ENCRYPTION_TYPES",
     "IAM_PATH",
@@ -172,23 +174,6 @@ class ConfigError(RunError):
         plural = "problem" if len(faults) == 1 else "problems"
         lines = "\n".join(f"  - {f}" for f in faults)
         super().__init__(f"The stack config has {len(faults)} {plural}; nothing was created.\n{lines}")
-
-
-class SecretValue:
-    """A token read from config; never shows itself in repr, str or logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "SecretValue('[secret]')"
-
-    __str__ = __repr__
 
 
 def upstream_label(index: int, kind: Any) -> str:
@@ -314,16 +299,21 @@ ScanFrequency = Annotated[str, Choice(*SCAN_FREQUENCIES["ENHANCED"])]
 
 
 def _credentials(value: Any) -> dict[str, Any]:
-    """The upstreams' tokens keyed by prefix (each checked by `StackConfig.settle`, so one bad entry does not hide the
-    others from their upstreams)."""
+    """The upstreams' tokens keyed by prefix, each text kept as a `SecretValue` (each checked by `StackConfig.settle`,
+    so one bad entry does not hide the others from their upstreams). Whatever the value, it is never shown."""
     if not isinstance(value, Mapping):
-        refuse(value, f"must be a mapping, not {show(value)}")
-    return dict(value)
+        refuse(value, "must be a mapping of upstream prefix to token (its value is not shown: it is secret)")
+    return {key: secret_of(token) for key, token in value.items()}
+
+
+def secret_of(token: Any) -> Any:
+    """A token as the model keeps it: text as a `SecretValue`, anything else (an Output, a fault) as it is."""
+    return SecretValue(token) if isinstance(token, str) and token else token
 
 
 def _is_token(value: Any) -> bool:
     """Text, or an Output from a program that builds its own config."""
-    return (isinstance(value, str) and value != "") or type(value).__name__ == "Output"
+    return isinstance(value, SecretValue) or type(value).__name__ == "Output"
 
 
 class StackConfig(Section):
@@ -450,7 +440,7 @@ class StackConfig(Section):
                 upstream_url=upstream.upstream_url,
                 template=template,
                 username=upstream.username,
-                token=SecretValue(token) if token is not None and not upstream.existing_secret else None,
+                token=_as_secret(token) if token is not None and not upstream.existing_secret else None,
                 token_scopes=tuple(upstream.token_scopes or ()),
                 existing_secret=upstream.existing_secret,
                 registry=upstream.registry,
@@ -458,6 +448,10 @@ class StackConfig(Section):
                 token_type=upstream.token_type,
                 managed_token=upstream.token if isinstance(upstream.token, ManagedToken) else None,
             )
+
+
+def _as_secret(token: Any) -> SecretValue:
+    return token if isinstance(token, SecretValue) else SecretValue(token)
 
 
 def _check_unique(
@@ -796,7 +790,7 @@ def upstream_faults(
         entry,
         {
             "stack": context,
-            "credentials": {key: token} if key and token is not None else {},
+            "credentials": {key: secret_of(token)} if key and token is not None else {},
             "random_prefix_suffix": random_suffix_default,
         },
     )

@@ -77,6 +77,23 @@ def field_path(loc: Loc) -> str:
     return text
 
 
+class SecretValue:
+    """A token read from config; never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretValue('[secret]')"
+
+    __str__ = __repr__
+
+
 def show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -16,7 +16,20 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, create_model
 
 from . import catalog, naming
-from .model import Flag, Loc, Parser, Section, Text, TextList, Written, did_you_mean, refuse, show, unknown_key_faults
+from .model import (
+    Flag,
+    Loc,
+    Parser,
+    SecretValue,
+    Section,
+    Text,
+    TextList,
+    Written,
+    did_you_mean,
+    refuse,
+    show,
+    unknown_key_faults,
+)
 from .sections import ManagedToken, TemplateOverride, account_text
 
 UPSTREAM_KEYS = (
@@ -259,9 +272,9 @@ class Upstream(Section):
                 f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` ({spec.token_help})",
             )
         elif (
-            isinstance(token, str)
+            isinstance(token, SecretValue)
             and self.kind == "github-container-registry"
-            and token.startswith(FINE_GRAINED_GITHUB_TOKEN)
+            and token.reveal().startswith(FINE_GRAINED_GITHUB_TOKEN)
         ):
             fault((credentials_key,), f"is a fine-grained GitHub token, which GHCR does not accept; {spec.token_help}")
         if not self.given("token_scopes"):

@@ -674,3 +674,29 @@ def test_a_template_repository_policy_with_a_resource_is_refused_before_anything
     }
     (fault,) = faults_of(config)
     assert fault.startswith("template repository_policy: statement 'Org' has a Resource element")
+
+
+def test_credentials_that_are_not_a_mapping_are_refused_without_showing_them():
+    """`pulumi config set --secret credentials 123456789012345` stores a number: the whole value is a token."""
+    for value in (123456789012345, "glpat-SECRET-TOKEN-0123456789", ["glpat-SECRET-TOKEN-0123456789"]):
+        raw = {key: None for key in CONFIG_KEYS} | {"environment": "dev", "upstreams": [{"kind": "quay"}]}
+        with pytest.raises(ConfigError) as err:
+            parse_settings(raw | {"credentials": value}, CONTEXT)
+        text = str(err.value)
+        assert "credentials: must be a mapping of upstream prefix to token" in text
+        assert "SECRET" not in text and "123456789012345" not in text
+
+
+def test_the_parsed_config_never_shows_a_token():
+    """The typed model keeps every token as a SecretValue: a repr of the model or of the settings (a log line, a
+    debugger) shows none."""
+    from ecr_pull_through_cache.config import OPTIONAL_OBJECT_KEYS, StackConfig
+
+    stack = stack_config(BASE_CONFIG)
+    raw = {key: stack.get(f"{PROJECT}:{key}") for key in CONFIG_KEYS}
+    raw = {key: None if key in OPTIONAL_OBJECT_KEYS and value in ({}, []) else value for key, value in raw.items()}
+    model = StackConfig.parse(raw, {"stack": CONTEXT})
+    assert model.credentials and all(token not in repr(model) for token in TOKENS.values())
+    settings = parse(BASE_CONFIG)
+    assert any(u.token is not None for u in settings.upstreams)
+    assert all(token not in repr(settings) for token in TOKENS.values())
