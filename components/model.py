@@ -280,6 +280,18 @@ class Parser:
         )
 
 
+def _nullable(schema: dict[str, Any], model: Any = None) -> None:
+    """The JSON Schema of a section: every optional key may be null, read as absent (`key:` with no value in YAML),
+    as `Section.parse` reads it."""
+    for name, prop in schema.get("properties", {}).items():
+        variants = prop.get("anyOf", [prop])
+        if name in schema.get("required", ()) or any(v.get("type") == "null" for v in variants):
+            continue
+        notes = {k: prop[k] for k in ("title", "description", "default") if k in prop}
+        bare = {k: v for k, v in prop.items() if k not in notes}
+        schema["properties"][name] = {"anyOf": [*bare.get("anyOf", [bare]), {"type": "null"}], **notes}
+
+
 _PARSERS: dict[Any, Parse] = {}
 
 
@@ -323,7 +335,9 @@ class Section(BaseModel):
 
     # `extra="forbid"` shapes the JSON Schema (additionalProperties: false); the keys themselves are checked here.
     # `defer_build`: validation goes through `parse`, so a model builds its pydantic schema only for the JSON Schema.
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True, json_schema_extra=_nullable
+    )
 
     itemwise: ClassVar[dict[str, str]] = {}
     """List fields whose items validate one by one, a bad item not costing the good ones (`items_of`), each with

@@ -144,14 +144,19 @@ def test_the_plugins_argument_types_have_the_models_fields(typed_dict: Any, mode
     )
 
 
+def choices(prop: dict[str, Any]) -> list[str]:
+    """The enum of a property (optional keys are `anyOf` the value and null)."""
+    return next(variant["enum"] for variant in prop.get("anyOf", [prop]) if "enum" in variant)
+
+
 def test_the_plugins_enums_have_the_models_choices():
     schema = StackConfig.model_json_schema()["$defs"]
     template, scanning = schema["TemplateSettings"]["properties"], schema["ScanningSettings"]["properties"]
     pairs = [
-        (plugin_args.ImageTagMutability, template["image_tag_mutability"]["enum"]),
-        (plugin_args.EncryptionType, template["encryption"]["anyOf"][0]["enum"]),
-        (plugin_args.ScanType, scanning["scan_type"]["enum"]),
-        (plugin_args.ScanFrequency, scanning["frequency"]["enum"]),
+        (plugin_args.ImageTagMutability, choices(template["image_tag_mutability"])),
+        (plugin_args.EncryptionType, choices(template["encryption"])),
+        (plugin_args.ScanType, choices(scanning["scan_type"])),
+        (plugin_args.ScanFrequency, choices(scanning["frequency"])),
         (plugin_args.UpstreamRegistry, list(KIND_MODELS)),
     ]
     for enum, values in pairs:

@@ -33,22 +33,8 @@ SECTIONS = (
 )
 
 
-def _nullable(model: dict[str, Any]) -> None:
-    """Every optional key of a mapping may be null, read as absent (`key:` with no value in YAML), as the model
-    reads it."""
-    for name, prop in model.get("properties", {}).items():
-        variants = prop.get("anyOf", [prop])
-        if name in model.get("required", ()) or any(v.get("type") == "null" for v in variants):
-            continue
-        notes = {k: prop[k] for k in ("title", "description", "default") if k in prop}
-        bare = {k: v for k, v in prop.items() if k not in notes}
-        model["properties"][name] = {"anyOf": [*bare.get("anyOf", [bare]), {"type": "null"}], **notes}
-
-
 def schema() -> dict[str, Any]:
     document = StackConfig.model_json_schema()
-    for model in [document, *document.get("$defs", {}).values()]:
-        _nullable(model)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/ecr-pull-through-cache/ecr-pull-through-cache/docs/config.schema.json",
