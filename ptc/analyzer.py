@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2, json_format, message_factory, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, engine_pb2_grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
 from .mock_engine import Registration
 from .pack_launch import launch, pack_python, stop
@@ -113,44 +113,6 @@ def pack_environment(config: StackConfig, dry_run: bool) -> dict[str, str]:
     }
 
 
-class AnalyzerClient:
-    """The Analyzer service's calls, as `analyzer_pb2_grpc.AnalyzerStub` makes them, but each registered with the
-    channel once (`_registered_method`, what grpcio-tools generate since 1.63; the SDK's stubs are older).
-
-    The bytes on the wire mean the same; the method's path is interned once rather than per call, and the pack's
-    server then spends less on each call too. Measured on 2 cores, 2,000 `Analyze` calls to the security pack, 16
-    in flight, 4 interleaved runs: the caller's CPU per call 0.28 -> 0.24 ms, the pack's 0.53 -> 0.44 ms.
-    """
-
-    def __init__(self, channel: grpc.Channel) -> None:
-        service = analyzer_pb2.DESCRIPTOR.services_by_name["Analyzer"]
-        self._calls: dict[str, Any] = {}
-        for method in service.methods:
-            if method.client_streaming or method.server_streaming:
-                continue
-            request = message_factory.GetMessageClass(method.input_type)
-            response = message_factory.GetMessageClass(method.output_type)
-            path = f"/{service.full_name}/{method.name}"
-            try:
-                call = channel.unary_unary(
-                    path,
-                    request_serializer=request.SerializeToString,
-                    response_deserializer=response.FromString,
-                    _registered_method=True,
-                )
-            except TypeError:  # a grpcio without registered methods
-                call = channel.unary_unary(
-                    path, request_serializer=request.SerializeToString, response_deserializer=response.FromString
-                )
-            self._calls[method.name] = call
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_calls"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 class PackProcess:
     """One running policy pack and its Analyzer client."""
 
@@ -172,11 +134,11 @@ class PackProcess:
         self._stderr_pump = threading.Thread(target=_pump, args=(self.process.stderr, self._stderr.append), daemon=True)
         self._stderr_pump.start()
         self.channel: grpc.Channel | None = None
-        self.stub: AnalyzerClient | None = None
+        self.stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self.info: PackInfo | None = None
 
     @property
-    def api(self) -> AnalyzerClient:
+    def api(self) -> analyzer_pb2_grpc.AnalyzerStub:
         """The pack's Analyzer service, once `connect` has reached it."""
         if self.stub is None:
             raise PolicyPackError(f"policy pack {self.pack_dir.name} is not connected")
@@ -201,7 +163,7 @@ class PackProcess:
             shown = self.config.redact(stderr or repr(line))  # the pack's environment holds the stack's config
             raise PolicyPackError(f"policy pack {self.pack_dir.name} did not start: {shown}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line.strip()}", options=CHANNEL_OPTIONS)
-        self.stub = AnalyzerClient(self.channel)
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         # wait_for_ready rather than channel_ready_future: the future's connectivity subscription makes
         # channel.close() wait ~0.2 s for its polling thread.
         info = self.api.GetAnalyzerInfo(empty_pb2.Empty(), wait_for_ready=True, timeout=timeout)

@@ -482,97 +482,12 @@ def _input_shape(service: str, operation: str) -> Any:
 
 @cache
 def _pattern(pattern: str) -> Any:
-    """Python's `re` wherever it reads the pattern and the value exactly as `regex` does; `regex` (~20 ms to
-    import) only for the rest.
-
-    `re` and `regex` agree on patterns without letter classes; on `\\w`, `\\s`, `\\d` and `\\b` they agree for
-    ASCII text but for the separators U+001C-U+001F (spaces to `re`, not to `regex`), and part ways on other
-    Unicode (`²` is a word character to `re` only). `re` lacks `\\p{L}` and POSIX classes: IAM's tag patterns get
-    a matcher of their own, anything else goes to `regex`. `tests/test_aws_api.py` holds every pattern of the
-    checked services to `regex`'s answers."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error:
-        return _CategoryRun.parse(pattern) or _Regex(pattern)
-    if _CLASS_ESCAPE.search(pattern) or "[[:" in pattern:
-        return _AsciiFirst(pattern, compiled)
-    return compiled
-
-
-_CLASS_ESCAPE = re.compile(r"\\[wWsSdDbB]")
-_NOT_SPACE_TO_REGEX = re.compile("[\x1c-\x1f]")
-
-
-class _Regex:
-    def __init__(self, pattern: str):
-        self.pattern = pattern
-
-    def fullmatch(self, value: str) -> bool:
-        return _regex_fullmatch(self.pattern, value)
-
-
-class _AsciiFirst(_Regex):
-    def __init__(self, pattern: str, compiled: re.Pattern[str]):
-        super().__init__(pattern)
-        self.compiled = compiled
-
-    def fullmatch(self, value: str) -> bool:
-        if value.isascii() and not _NOT_SPACE_TO_REGEX.search(value):
-            return self.compiled.fullmatch(value) is not None
-        return _regex_fullmatch(self.pattern, value)
-
-
-def _regex_fullmatch(pattern: str, value: str) -> bool:
+    """botocore's `pattern` compiled by `regex`, which reads the Java-style classes AWS's models use (`\\p{L}`,
+    POSIX classes) that Python's `re` refuses. An earlier matcher used `re` wherever it agreed with `regex`, to save
+    the ~20 ms import: 1 % of the 50-upstream preview in an interleaved A/B, so removed (benchmarks/LAYERS.md)."""
     import regex
 
-    return regex.fullmatch(pattern, value) is not None
-
-
-class _CategoryRun:
-    """`[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`-style patterns (IAM's tag keys and values): one bracket class of Unicode
-    categories and literal characters, repeated (`*` or `+`). Matched with `unicodedata`, as `regex` would."""
-
-    SHAPE = re.compile(r"\^?\[((?:\\p\{[A-Za-z]{1,2}\}|\\.|[^\\\]\[^])+)\]([*+])\$?")
-    ITEM = re.compile(r"\\p\{([A-Za-z]{1,2})\}|\\(.)|(.)")
-
-    def __init__(self, pattern: str, categories: tuple[str, ...], literals: frozenset[str], at_least: int):
-        self.pattern, self.categories, self.literals, self.at_least = pattern, categories, literals, at_least
-
-    @classmethod
-    def parse(cls, pattern: str) -> _CategoryRun | None:
-        shape = cls.SHAPE.fullmatch(pattern)
-        if shape is None:
-            return None
-        categories: list[str] = []
-        literals: set[str] = set()
-        for item in cls.ITEM.finditer(shape.group(1)):
-            category, escaped, literal = item.groups()
-            if category:
-                categories.append(category)
-            elif escaped is not None:
-                if escaped.isalnum():  # \\d, \\w, \\s...: a class of its own, left to `regex`
-                    return None
-                literals.add(escaped)
-            elif literal == "-" and item.start() not in (0, len(shape.group(1)) - 1):
-                return None  # a range (a-z): left to `regex`
-            else:
-                literals.add(literal)
-        return cls(pattern, tuple(categories), frozenset(literals), 1 if shape.group(2) == "+" else 0)
-
-    def fullmatch(self, value: str) -> bool:
-        import unicodedata
-
-        if len(value) < self.at_least:
-            return False
-        matched = True
-        for char in value:
-            if char in self.literals:
-                continue
-            category = unicodedata.category(char)
-            if category == "Cn":  # unassigned in this Python's Unicode tables; `regex` carries newer ones
-                return _regex_fullmatch(self.pattern, value)
-            matched = matched and any(category.startswith(c) for c in self.categories)
-        return matched
+    return regex.compile(pattern)
 
 
 def _shown(value: Any, secret: bool) -> str:
@@ -638,7 +553,7 @@ def _check(shape: Any, value: Any, path: str, secret: bool, out: list[tuple[str,
                 )
             )
         pattern = meta.get("pattern")
-        if pattern and not _pattern(pattern).fullmatch(value):
+        if pattern and _pattern(pattern).fullmatch(value) is None:
             out.append(
                 (path, f"{_shown(value, secret)} does not match {pattern} ({where})", "change it to match the pattern")
             )

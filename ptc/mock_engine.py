@@ -9,8 +9,6 @@ properties unknown) or like `pulumi up` (computed properties filled in determini
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import datetime
 import gc
@@ -19,7 +17,6 @@ import logging
 import os
 import runpy
 import sys
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +25,6 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -259,84 +255,13 @@ class FakeCloud(pulumi.runtime.Mocks):
         return {}
 
 
-class _RunExecutor(concurrent.futures.ThreadPoolExecutor):
-    """The default executor of the loop a program runs on: the SDK hands every engine call to it
-    (`run_in_executor(None, ...)`: RegisterResource, Invoke, RegisterResourceOutputs...). While `run_program`
-    runs, a call runs at once on the loop's own thread: the mock monitor answers from memory and never waits, so
-    a worker thread gains nothing and costs a thread switch, a wake-up of the loop and, in the SDK's monitor, a
-    nested event loop per call (together a quarter of the program's time). Outside a run (other users of the
-    loop) it is the thread pool asyncio would have made."""
-
-    inline = False
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        if not self.inline:
-            return super().submit(fn, *args, **kwargs)
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - the awaiting coroutine gets it, as from a worker thread
-            future.set_exception(exc)
-        return future
-
-
-_EXECUTORS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RunExecutor] = weakref.WeakKeyDictionary()
-
-
-def _run_executor(loop: asyncio.AbstractEventLoop) -> _RunExecutor:
-    executor = _EXECUTORS.get(loop)
-    if executor is None:
-        executor = _EXECUTORS[loop] = _RunExecutor()
-        loop.set_default_executor(executor)
-    return executor
-
-
-def _serialized(value: dict[str, Any]) -> struct_pb2.Struct:
-    """`rpc.serialize_properties` of what the fake cloud answered, without an event loop: plain values (no Output,
-    no resource) never make it wait, so it ends at its first step. Anything else takes the SDK's way, pumping the
-    running loop until it is serialized."""
-    coroutine = rpc.serialize_properties(value, {})
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        serialized: struct_pb2.Struct = done.value
-        return serialized
-    coroutine.close()
-    serialized = _sync_await(rpc.serialize_properties(value, {}))
-    return serialized
-
-
-def _invoke_response(returned: struct_pb2.Struct, failures: list[Any] | None) -> Any:
-    response = resource_pb2.ResourceInvokeResponse(failures=failures)
-    getattr(response, "return").CopyFrom(returned)  # `return` is the field's name
-    return response
-
-
 class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, keeping every registration request.
-
-    `RegisterResource`, `Invoke` and `ReadResource` are the SDK's (pulumi 3.272, `runtime/mocks.py`) with one
-    change: the answer is serialized by `_serialized`, not on a nested event loop, so they can run on the loop's
-    thread (`_RunExecutor`)."""
+    """The SDK's mock monitor, keeping every registration request, with the engine's URNs (`make_urn`)."""
 
     def __init__(self, fake: FakeCloud, on_register: Callable[[Registration], None] | None = None):
         super().__init__(fake)
         self.registrations: list[Registration] = []
         self.on_register = on_register
-
-    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        args = rpc.deserialize_properties(request.args)
-        if request.tok == "pulumi:pulumi:getResource":
-            registered = self.resources.get(args["urn"])
-            if registered is None:
-                raise Exception(f"unknown resource {args['urn']}")  # noqa: TRY002 - as the SDK raises it
-            return _invoke_response(_serialized(registered._asdict()), None)
-        answer = self.mocks.call(mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
-        ret, failures = (answer, None) if isinstance(answer, dict) else answer
-        return _invoke_response(
-            _serialized(ret),
-            None if failures is None else [provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures],
-        )
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """The URN the engine gives: the type is qualified by the parent's whole qualified type, except when the
@@ -350,49 +275,19 @@ class RecordingMonitor(mocks.MockMonitor):
                 qualified = f"{parent_type}${type_}"
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
 
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        state = rpc.deserialize_properties(request.properties)
-        id_: Any  # the SDK keeps the fake cloud's None as None
-        id_, state = self.mocks.new_resource(
-            mocks.MockResourceArgs(
-                typ=request.type,
-                name=request.name,
-                inputs=state,
-                provider=request.provider,
-                resource_id=request.id,
-            )
-        )
-        urn = self.make_urn(request.parent, request.type, request.name)
-        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=_serialized(state))
-
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        urn = self.make_urn(request.parent, request.type, request.name)
+        response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
-            return resource_pb2.RegisterResourceResponse(urn=urn)
-        id_: Any
-        id_, state = self.mocks.new_resource(
-            mocks.MockResourceArgs(
-                typ=request.type,
-                name=request.name,
-                inputs=rpc.deserialize_properties(request.object),
-                provider=request.provider,
-                resource_id=request.importId,
-                custom=request.custom or False,
-                transforms=mocks._resolve_callbacks(request.transforms),  # noqa: SLF001 - as the SDK's monitor
-            )
-        )
-        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, state)
-        response = resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=_serialized(state))
+            return response
         registration = Registration(
-            urn=urn,
+            urn=response.urn,
             type=request.type,
             name=request.name,
             custom=request.custom,
             parent=request.parent,
             request=request,
             id=response.id,
-            state=dict(state),
+            state=dict(self.resources[response.urn].state),
         )
         self.registrations.append(registration)
         if self.on_register is not None:
@@ -483,8 +378,6 @@ def run_program(
     collecting = gc.isenabled()
     gc.freeze()
     gc.disable()
-    executor = _run_executor(asyncio.get_event_loop())  # the loop `_sync_await` runs the program on
-    executor.inline = True
     try:
         with _in_program_directory(program_dir, config):
             _sync_await(run_pulumi_func(main))
@@ -492,8 +385,6 @@ def run_program(
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         error = exc
-    finally:
-        executor.inline = False
 
     outputs: dict[str, Any] = {}
     root = settings.get_root_resource()

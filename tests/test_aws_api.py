@@ -527,28 +527,19 @@ def _model_patterns() -> list[str]:
 MODEL_PATTERNS = _model_patterns()
 
 
-@pytest.mark.parametrize("pattern", MODEL_PATTERNS)
-def test_every_model_pattern_matches_as_the_regex_module_reads_it(pattern: str) -> None:
-    """The guard reads botocore's patterns with `re` (or a Unicode-category matcher) where it can, to spare the
-    import of `regex`: on every pattern of the checked services, it must agree with `regex` itself."""
-    import re
+def test_every_model_pattern_of_the_checked_services_compiles() -> None:
+    """A pattern `regex` cannot read would end a preview with a traceback rather than a finding."""
+    assert len(MODEL_PATTERNS) > 50
+    for pattern in MODEL_PATTERNS:
+        aws_api._pattern(pattern)
 
-    import regex
 
-    reference = regex.compile(pattern)
-    ours = aws_api._pattern(pattern)
-    values = st.text(max_size=40)
-    try:
-        values = values | st.from_regex(re.compile(pattern), fullmatch=True)
-    except (re.error, ValueError):
-        pass
-
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(values)
-    def agree(value: str) -> None:
-        assert bool(ours.fullmatch(value)) == bool(reference.fullmatch(value)), value
-
-    agree()
+def test_a_tag_value_is_checked_against_its_unicode_categories() -> None:
+    """IAM's tag pattern `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*` read as AWS reads it: letters of any script pass, a
+    control character does not (Python's `re` cannot read `\\p{L}` at all)."""
+    pattern = aws_api._pattern(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*")
+    assert pattern.fullmatch("Équipe ストア 42") is not None
+    assert pattern.fullmatch("team\x07") is None
 
 
 def test_the_model_is_read_from_botocore_and_nothing_is_kept_on_disk(tmp_path, monkeypatch) -> None:
