@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-from .exits import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_UNCHECKED, CouldNotCheck, InvalidInput
+from .exits import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_PIPE, EXIT_UNCHECKED, CouldNotCheck, InvalidInput
 from .outputs import OutputsError
 
 
@@ -179,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more can reach it, and no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the last flush must not fail again
+        print("ptc: the output was closed before the report was written in full", file=sys.stderr)
+        return EXIT_PIPE
     except Exception as exc:  # noqa: BLE001 - never a traceback, never a message that could carry a token
         import os
         import traceback
@@ -206,9 +212,15 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            console = Console(highlight=False)
+            class PipeConsole(Console):
+                def on_broken_pipe(self) -> None:
+                    """rich exits 1 here, which reads as "a policy failed": `main` reports it as exit 141."""
+                    self.quiet = True
+                    raise BrokenPipeError
+
+            console = PipeConsole(highlight=False)
             if not console.is_terminal:  # CI logs and pipes: no colour (rich's default) and room for the tree
-                console = Console(highlight=False, width=max(console.width, 140))
+                console = PipeConsole(highlight=False, width=max(console.width, 140))
             self._console = console
         return getattr(self._console, name)
 

@@ -1,8 +1,9 @@
 """Exit codes and the two refusals every verb shares; no imports, so `ptc preview` never loads boto3 for them."""
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNCHECKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNCHECKED, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
 """Every verb: 0 clean, 1 a check or policy failed, 2 invalid input, 3 could not check (network, credentials,
-AWS errors), 130 interrupted."""
+AWS errors), 130 interrupted, 141 the output was closed before the report was written (`ptc preview | head`: the
+shell's code for a process ended by SIGPIPE, so `set -o pipefail` sees a report cut short)."""
 
 
 class InvalidInput(Exception):

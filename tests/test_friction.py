@@ -252,3 +252,28 @@ def configs(draw):
 def test_every_secret_outside_credentials_is_found_and_nothing_else(case):
     config, planted = case
     assert sorted(secrets_outside_credentials(config, "ecr-pull-through-cache")) == sorted(planted)
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_a_reader_that_goes_away_ends_ptc_with_the_shells_pipe_code_not_a_failure(json_output):
+    """`ptc preview | head`: the reader closes the pipe. rich would exit 1 (a "policy failed" to CI) and a bare
+    print would end in "failed unexpectedly"; ptc says the report was cut short and exits 141, as the shell reports
+    a process ended by SIGPIPE. The pipe's read end is closed before ptc starts, so its first write fails."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k != "PULUMI_STACK"}
+    env["PULUMI_HOME"] = str(ROOT / ".pytest_cache" / "no-pulumi-home")
+    args = [sys.executable, "-m", "ptc", "preview", "--stack", "dev", *(["--json"] if json_output else [])]
+    try:
+        result = subprocess.run(
+            args, cwd=ROOT, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr[-2000:]
+    assert result.stderr.strip().endswith("the output was closed before the report was written in full")
+    assert "Traceback" not in result.stderr and "unexpectedly" not in result.stderr
