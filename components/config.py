@@ -584,18 +584,9 @@ def stack_file_path(stack: str, project_dir: Any = ".") -> Any:
     given = os.environ.get("ECR_PTC_STACK_FILE")
     if given:
         return Path(given)
-    project = Path(project_dir)
-    directory = project
-    try:
-        import yaml
+    from .yaml12 import stack_dir
 
-        document = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))
-        configured = document.get("stackConfigDir") if isinstance(document, dict) else None
-        if isinstance(configured, str) and configured:
-            directory = project / configured
-    except (OSError, ValueError, yaml.YAMLError):
-        pass
-    return directory / f"Pulumi.{stack}.yaml"
+    return stack_dir(Path(project_dir)) / f"Pulumi.{stack}.yaml"
 
 
 def read_stack_file(path: Any) -> Any:

@@ -109,7 +109,9 @@ class _Loader(Composer, SafeConstructor, Resolver, _EventSource):
                 for source in sources:
                     if not isinstance(source, MappingNode):
                         raise YamlError(f"line {line}: << merges a mapping or a list of mappings, not a {source.id}")
-                    for key, value in self.construct_object(source, deep=True).items():
+                    # From the node, not the object made for its anchor: that mapping may still be empty, its
+                    # filling deferred until the document's top level is built (`<<: *base` at the top level).
+                    for key, value in self.construct_mapping(source, deep=True).items():
                         merged.setdefault(key, value)
                 continue
             key = self.construct_object(key_node, deep=deep)
@@ -274,3 +276,14 @@ def load_file(path: Path) -> Any:
             )
         raise YamlError(message) from None
     return loads(text, str(path))
+
+
+def stack_dir(project_dir: Path) -> Path:
+    """Where a project's stack files live: `stackConfigDir` of its Pulumi.yaml (relative to the project), else the
+    project itself (pkg/workspace/project.go, DetectProjectStackPath)."""
+    try:
+        document = load_file(project_dir / "Pulumi.yaml")
+    except YamlError:
+        document = None
+    configured = document.get("stackConfigDir") if isinstance(document, dict) else None
+    return project_dir / configured if isinstance(configured, str) and configured else project_dir

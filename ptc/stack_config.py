@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecr_pull_through_cache.yaml12 import YamlError, load_file
+from ecr_pull_through_cache.yaml12 import YamlError, load_file, stack_dir
 
 SECRET_MAPS = ("credentials",)
 """Project keys whose every leaf must be a `secure:` value (tokens)."""
@@ -152,15 +152,6 @@ def load_project(project_dir: Path) -> dict[str, Any]:
     if not isinstance(project, dict) or not isinstance(project.get("name"), str) or not project["name"]:
         raise StackConfigError(f"{path} has no project name")
     return project
-
-
-def stack_dir(project_dir: Path) -> Path:
-    """Where the stack files live: `stackConfigDir` of Pulumi.yaml (relative to the project), else the project."""
-    try:
-        configured = load_project(project_dir).get("stackConfigDir")
-    except StackConfigError:
-        configured = None
-    return project_dir / configured if isinstance(configured, str) and configured else project_dir
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

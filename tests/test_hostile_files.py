@@ -46,6 +46,31 @@ def test_yaml_is_read_as_yaml_v3_reads_it(text, expected):
     assert loads(text) == expected
 
 
+_KEYS = st.sampled_from(["a", "b", "c", "d"])
+_MAPPINGS = st.dictionaries(_KEYS, st.integers(0, 9) | st.lists(st.integers(0, 9), max_size=2), max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(bases=st.lists(_MAPPINGS, min_size=1, max_size=3), own=_MAPPINGS, nested=st.booleans(), first=st.booleans())
+def test_merge_keys_apply_at_every_level_and_wherever_they_stand(bases, own, nested, first):
+    """yaml.v3's merge: the mapping's own keys win, then the earlier merged mapping; wherever `<<` stands in the
+    mapping and at any depth (a merge at the document's top level once merged nothing: its anchor's mapping was
+    still being filled)."""
+    anchors = "".join(f"m{i}: &m{i} {json.dumps(base)}\n" for i, base in enumerate(bases))
+    merge = "<<: [" + ", ".join(f"*m{i}" for i in range(len(bases))) + "]"
+    lines = [f"{key}: {json.dumps(value)}" for key, value in own.items()]
+    lines = [merge, *lines] if first else [*lines, merge]
+    indent = "  " if nested else ""
+    text = anchors + ("x:\n" if nested else "") + "".join(f"{indent}{line}\n" for line in lines)
+    expected: dict = {}
+    for base in reversed(bases):
+        expected.update(base)
+    expected.update(own)
+    document = loads(text)
+    merged = document["x"] if nested else {k: v for k, v in document.items() if not k.startswith("m")}
+    assert merged == expected
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -256,3 +281,25 @@ def test_in_place_writes_atomically_keeps_the_mode_and_refuses_a_symlink_out_of_
     assert inside_link.is_symlink() and manifest.read_text() == f"image: {rewrite_image('nginx:1.27', OUTPUTS)}\n"
     assert manifest.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tree.iterdir()) == ["deploy.yaml", "escape.yaml", "link.yaml", "outputs.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "directory"),
+    [
+        ("name: p\nruntime: python\nstackConfigDir: stacks\n", "utf-16", "stacks"),  # yaml.v3 reads the BOM
+        ("name: p\nruntime: python\nstackConfigDir: on\n", "utf-8", "on"),  # YAML 1.2: text, not a boolean
+        ("base: &b {stackConfigDir: cfg}\nname: p\nruntime: python\n<<: *b\n", "utf-8", "cfg"),  # a merge key
+    ],
+)
+def test_the_program_and_ptc_find_the_stack_file_in_one_place(tmp_path, monkeypatch, text, encoding, directory):
+    """The program (`stack_file_path`, to see which credentials are plain) and `ptc` (`stack_file`) read
+    Pulumi.yaml's `stackConfigDir` with the one loader of the CLI's rules; the program once read it by YAML 1.1 and
+    looked elsewhere."""
+    from ecr_pull_through_cache.config import stack_file_path
+    from ptc.stack_config import stack_file
+
+    monkeypatch.delenv("ECR_PTC_STACK_FILE", raising=False)
+    (tmp_path / "Pulumi.yaml").write_bytes(text.encode(encoding))
+    expected = tmp_path / directory / "Pulumi.dev.yaml"
+    assert stack_file_path("dev", tmp_path) == expected
+    assert stack_file(tmp_path, "dev") == expected
