@@ -286,4 +286,6 @@ def stack_dir(project_dir: Path) -> Path:
     except YamlError:
         document = None
     configured = document.get("stackConfigDir") if isinstance(document, dict) else None
+    if configured is None and isinstance(document, dict):  # the old spelling (loaders.go, RewriteConfigPath...)
+        configured = document.get("config")
     return project_dir / configured if isinstance(configured, str) and configured else project_dir

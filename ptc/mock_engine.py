@@ -413,13 +413,11 @@ def program_entry(project_dir: Path) -> tuple[Path, Path]:
     """(the program's directory, the file to run): `main:` of Pulumi.yaml when it is set (a directory holding
     `__main__.py`, or a Python file), else the project directory's `__main__.py`, as the Python language host
     runs it."""
-    main = None
-    try:
-        from ecr_pull_through_cache.yaml12 import YamlError, load_file
+    from .stack_config import StackConfigError, load_project
 
-        document = load_file(project_dir / "Pulumi.yaml")
-        main = document.get("main") if isinstance(document, dict) else None
-    except (YamlError, OSError):
+    try:
+        main = load_project(project_dir).get("main")
+    except StackConfigError:
         main = None
     if isinstance(main, str) and main.strip():
         target = (project_dir / main).resolve()

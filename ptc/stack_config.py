@@ -144,14 +144,83 @@ def redact_known(text: str) -> str:
 
 
 def load_project(project_dir: Path) -> dict[str, Any]:
+    """Pulumi.yaml, refused where the Pulumi CLI refuses it: checked against the CLI's own project schema, then
+    `config: <folder>` read as the old spelling of `stackConfigDir` (sdk/go/common/workspace/loaders.go,
+    LoadProjectBytes: ValidateProject, then RewriteConfigPathIntoStackConfigDir)."""
     path = project_dir / "Pulumi.yaml"
     try:
         project = load_file(path)
     except YamlError as exc:
         raise StackConfigError(str(exc)) from None
-    if not isinstance(project, dict) or not isinstance(project.get("name"), str) or not project["name"]:
-        raise StackConfigError(f"{path} has no project name")
+    faults = project_faults(project)
+    if faults:
+        lines = "\n".join(f"  - {f}" for f in faults)
+        raise StackConfigError(f"could not validate '{path}', as the Pulumi CLI would not:\n{lines}")
+    if isinstance(project.get("config"), str):
+        if "stackConfigDir" in project:
+            raise StackConfigError(
+                f"{path}: should not use both config and stackConfigDir to define the stack directory; use only "
+                "stackConfigDir (as the Pulumi CLI says)"
+            )
+        project = {**project, "stackConfigDir": project["config"], "config": None}
     return project
+
+
+PROJECT_SCHEMA = Path(__file__).with_name("pulumi-project.schema.json")
+"""The Pulumi CLI's schema of Pulumi.yaml, copied unchanged from sdk/go/common/workspace/project.json of the CLI
+version the tests build (tests check the copy against the Go module)."""
+
+
+def project_faults(project: Any) -> list[str]:
+    """Why the Pulumi CLI would refuse this Pulumi.yaml (project.go, ValidateProject): the name first, then the
+    schema, each fault at its JSON pointer (`#/config`) as the CLI names it. Values are never shown."""
+    if not isinstance(project, dict):
+        return [f"#: expected object, but got {_json_type(project)}"]
+    if "name" not in project:
+        from ecr_pull_through_cache.model import did_you_mean
+
+        closest = did_you_mean("name", [str(k) for k in project])
+        return ["project is missing a 'name' attribute" + (f"; found '{closest}' instead" if closest else "")]
+    if not isinstance(project["name"], str) or not project["name"]:
+        return ["project is missing a non-empty string 'name' attribute"]
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json.loads(PROJECT_SCHEMA.read_text(encoding="utf-8")))
+    faults = []
+    pending = list(validator.iter_errors(project))
+    while pending:  # each branch's own faults where a oneOf fails, as the CLI lists them
+        error = pending.pop()
+        if error.context:
+            pending.extend(error.context)
+            continue
+        pointer = "#/" + "/".join(str(p) for p in error.absolute_path)
+        faults.append(f"{pointer}: {_schema_fault(error)}")
+    return sorted(set(faults))
+
+
+def _schema_fault(error: Any) -> str:
+    expected = error.validator_value
+    if error.validator == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        return f"expected {' or '.join(kinds)}, but got {_json_type(error.instance)}"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(json.dumps(v) for v in expected)}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(k for k in error.instance if k not in error.schema.get("properties", {}))
+        return f"{', '.join(repr(k) for k in unknown)} not allowed; the allowed attributes are {', '.join(allowed)}"
+    if error.validator == "required":
+        return error.message
+    if error.validator == "minLength":
+        return "must not be empty"
+    return f"does not match the schema's {error.validator} rule"
+
+
+def _json_type(value: Any) -> str:
+    for name, kinds in (("null", type(None)), ("boolean", bool), ("integer", int), ("number", float)):
+        if isinstance(value, kinds):
+            return name
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

@@ -1,0 +1,136 @@
+"""Pulumi.yaml as the Pulumi CLI reads it: validated against the CLI's own project schema before anything runs.
+
+`ptc` refuses a project file the CLI refuses (sdk/go/common/workspace/loaders.go, LoadProjectBytes ->
+ValidateProject), naming each fault at the JSON pointer the CLI names, instead of failing somewhere inside with
+"failed unexpectedly" (a `config: 5` once did).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ecr_pull_through_cache.yaml12 import stack_dir
+from ptc.mock_engine import program_entry
+from ptc.stack_config import PROJECT_SCHEMA, StackConfigError, load_project
+from tests import real_engine
+from tests.conftest import ROOT
+
+BAD_PROJECTS = [
+    ("name: x\nruntime: python\nconfig: 5\n", ["#/config"]),
+    (
+        "name: x\nruntime: python\nstackConfigDir: [1]\nwebsite: 5\nmain: 3\n",
+        ["#/main", "#/stackConfigDir", "#/website"],
+    ),
+    ("name: x\nruntime: 5\n", ["#/runtime"]),
+    ("name: x\nruntime: {name: python, options: 5}\n", ["#/runtime"]),
+    ("name: x\nruntime: python\nbackend: [1]\n", ["#/backend"]),
+    ("name: x\nruntime: python\nconfig: {a: {type: string, default: 1, description: [2]}}\n", ["#/config/a"]),
+    ("namee: x\nruntime: python\n", ["found 'namee' instead"]),
+    ("name: ''\nruntime: python\n", ["non-empty string 'name'"]),
+    ("name: x\nruntime: python\nconfig: folder\nstackConfigDir: other\n", ["should not use both"]),
+]
+
+
+def _project(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("text", "named"), BAD_PROJECTS)
+def test_a_project_file_the_cli_refuses_is_refused_naming_each_fault(tmp_path, text, named):
+    with pytest.raises(StackConfigError) as refused:
+        load_project(_project(tmp_path, text))
+    for fault in named:
+        assert fault.lower() in str(refused.value).lower()
+
+
+@pytest.mark.real_engine
+@pytest.mark.e2e
+def test_the_real_cli_refuses_the_same_project_files_at_the_same_places(tmp_path):
+    """The differential: each bad file goes to the real CLI (`pulumi stack ls` loads and validates the project) and
+    to `ptc`; both refuse, and every JSON pointer the CLI names, ptc names too."""
+    if real_engine.available() is not None:
+        pytest.skip(real_engine.available())
+    env = {
+        **os.environ,
+        "PULUMI_HOME": str(tmp_path / "home"),
+        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "NO_COLOR": "1",
+    }
+    (tmp_path / "state").mkdir()
+    for index, (text, _) in enumerate(BAD_PROJECTS):
+        project = tmp_path / f"p{index}"
+        project.mkdir()
+        _project(project, text)
+        cli = subprocess.run(
+            [str(real_engine.TOOLS / "pulumi"), "--non-interactive", "stack", "ls"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert cli.returncode != 0, text
+        with pytest.raises(StackConfigError) as refused:
+            load_project(project)
+        for pointer in re.findall(r"(#/[A-Za-z0-9_/]*):", cli.stderr):
+            assert f"{pointer}:" in str(refused.value), (text, cli.stderr)
+
+
+def test_the_schema_is_the_clis_own_copy():
+    """The copy under ptc/ is the CLI's file byte for byte, at the version `make tools` builds (tools/go.mod)."""
+    version = re.search(r"github.com/pulumi/pulumi/sdk/v3 (v[0-9.]+)", (ROOT / "tools" / "go.mod").read_text())
+    assert version is not None
+    cache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=False).stdout.strip()
+    source = Path(cache) / f"github.com/pulumi/pulumi/sdk/v3@{version[1]}/go/common/workspace/project.json"
+    if not source.is_file():
+        pytest.skip(f"{source} is not in the Go module cache (make tools downloads it)")
+    assert PROJECT_SCHEMA.read_bytes() == source.read_bytes()
+
+
+def test_the_committed_projects_are_valid():
+    for path in [ROOT, *(p.parent for p in (ROOT / "examples").glob("*/Pulumi.yaml"))]:
+        load_project(path)
+
+
+def test_config_as_a_folder_is_the_old_spelling_of_stack_config_dir(tmp_path):
+    project = load_project(_project(tmp_path, "name: x\nruntime: python\nconfig: stacks\n"))
+    assert project["stackConfigDir"] == "stacks" and project["config"] is None
+    assert stack_dir(tmp_path) == tmp_path / "stacks"
+
+
+_KEYS = st.sampled_from(["name", "runtime", "main", "config", "stackConfigDir", "backend", "options", "x"])
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(document=st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_any_project_file_is_read_or_refused_never_a_crash(tmp_path_factory, document):
+    """Whatever Pulumi.yaml holds: `ptc` loads it or refuses it with the CLI's reasons; where it reads the stack
+    files and the program from never fails."""
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "Pulumi.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    try:
+        project = load_project(folder)
+    except StackConfigError as refused:
+        assert "Traceback" not in str(refused)
+    else:
+        assert isinstance(project["name"], str) and project["name"]
+        assert not isinstance(project.get("config"), str)
+    stack_dir(folder)
+    program_entry(folder)
+    json.dumps(document)  # the strategy made JSON-like documents only
