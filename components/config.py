@@ -313,7 +313,11 @@ def secret_of(token: Any) -> Any:
 
 def _is_token(value: Any) -> bool:
     """Text, or an Output from a program that builds its own config."""
-    return isinstance(value, SecretValue) or type(value).__name__ == "Output"
+    return isinstance(value, SecretValue) or _is_output(value)
+
+
+def _is_output(value: Any) -> bool:
+    return type(value).__name__ == "Output"
 
 
 class StackConfig(Section):
@@ -759,6 +763,41 @@ def _where_secrets_and_keys_are(
 # --------------------------------------------------------------------------------------------
 # A component's own arguments, validated by the same models
 # --------------------------------------------------------------------------------------------
+
+
+def component_args(args: Any, where: str) -> dict[str, Any]:
+    """A component's arguments as a dict (a dict, or the component's Args TypedDict; None as no arguments), or a
+    `ConfigError` that names the component: never a Python error from inside it."""
+    if args is None:
+        return {}
+    if not isinstance(args, Mapping):
+        raise ConfigError([Fault(where, "", f"takes a mapping of its documented arguments, not {type(args).__name__}")])
+    return dict(args)
+
+
+def mapping_arg(args: Mapping[str, Any], key: str, where: str, faults: list[Fault]) -> dict[str, Any]:
+    """`args[key]` where it must be a mapping (absent: empty); anything else is a fault, read as empty."""
+    value = args.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        faults.append(Fault(where, key, f"must be a mapping, not {type(value).__name__}"))
+        return {}
+    return dict(value)
+
+
+def tag_args(tags: Any, where: str, faults: list[Fault]) -> Any:
+    """Tags given to a component, checked as the config's `tags` are wherever they are known: every key, and every
+    value but an Output (passed on as given, as `pulumi.Input[str]` allows). An Output of the whole map passes."""
+    if tags is None or _is_output(tags):
+        return tags
+    if not isinstance(tags, Mapping):
+        faults.append(Fault(where, "tags", f"must be a mapping of tag key to value, not {type(tags).__name__}"))
+        return None
+    later = {key: value for key, value in tags.items() if _is_output(value)}
+    checked, found = validate(Tags, {key: "" if key in later else value for key, value in tags.items()})
+    faults.extend(Fault(where, f"tags {field_path(loc)}".strip(), message) for loc, message in found)
+    return None if checked is None else {**checked, **later}
 
 
 def upstream_faults(

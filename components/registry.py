@@ -28,17 +28,27 @@ from .upstream_cache import UpstreamCache, merge_tags, plain, plan_of
 TYPE = "ecr-pull-through-cache:index:PullThroughCache"
 
 
-def _settings(args: PullThroughCacheArgs) -> tuple[config.Settings, Any]:
+def _settings(name: str, given: PullThroughCacheArgs) -> tuple[config.Settings, Any]:
     """Validate the arguments as a stack config; returns the settings and the tags as given."""
+    args = config.component_args(given, f"PullThroughCache '{name}'")
     raw: dict[str, Any] = plain(
         {k: v for k, v in args.items() if k not in ("upstreams", "tags", "template", "incoming_grants")}
     )
     faults: list[config.Fault] = []
-    tags = args.get("tags")
-    raw["tags"] = None if isinstance(tags, pulumi.Output) else tags
+    where = f"PullThroughCache '{name}'"
+    tags = config.tag_args(args.get("tags"), where, faults)
+    # The model counts the tags; a value known only later counts all the same.
+    raw["tags"] = (
+        {k: "" if isinstance(v, pulumi.Output) else v for k, v in tags.items()} if isinstance(tags, dict) else None
+    )
     raw["template"] = _without_registry_keys(plain(args.get("template")), "template", faults)
-    upstreams, credentials = [], {}
-    for index, upstream in enumerate(args.get("upstreams") or []):
+    upstreams: Any = []
+    credentials = {}
+    entries = args.get("upstreams")
+    if not isinstance(entries, (list, tuple)):
+        upstreams = entries  # the model says what `upstreams` must be
+        entries = []
+    for index, upstream in enumerate(entries):
         entry = plain(dict(upstream)) if isinstance(upstream, dict) else upstream
         if isinstance(entry, dict):
             token = entry.pop("access_token", None)
@@ -48,11 +58,22 @@ def _settings(args: PullThroughCacheArgs) -> tuple[config.Settings, Any]:
             entry["template"] = _without_registry_keys(entry.get("template"), f"upstreams[{index}] template", faults)
         upstreams.append(entry)
     raw["upstreams"] = upstreams
+    incoming = args.get("incoming_grants")
+    if incoming is not None and not isinstance(incoming, (list, tuple, pulumi.Output)):
+        faults.append(
+            config.Fault(
+                where,
+                "incoming_grants",
+                f"must be a list of cache stacks' upstream_grants outputs, not {type(incoming).__name__}",
+            )
+        )
     raw["credentials"] = credentials or None
     try:
         settings = config.parse_settings(raw, context=None)
-    except config.ConfigError as err:
-        raise config.ConfigError(faults + err.faults) from None
+    except config.ConfigError as err:  # named as the component's, as a library user wrote them
+        raise config.ConfigError(
+            faults + [config.Fault(f"{where} {f.where}", f.field, f.message) for f in err.faults]
+        ) from None
     if faults:
         raise config.ConfigError(faults)
     return settings, tags
@@ -142,7 +163,7 @@ class PullThroughCache(pulumi.ComponentResource):
         if settings is not None:
             given_tags: Any = dict(settings.tags)
         else:
-            settings, given_tags = _settings(args)
+            settings, given_tags = _settings(name, args)
             incoming_grants = args.get("incoming_grants") if incoming_grants is None else incoming_grants
         super().__init__(
             TYPE,
@@ -320,6 +341,11 @@ class PullThroughCache(pulumi.ComponentResource):
 
         def document(v: list[Any]) -> str:
             partition, region, account, names, grants = v
+            if not isinstance(grants, list):
+                raise upstream_grant.GrantError(
+                    f"PullThroughCache '{name}' incoming_grants: must be a list of cache stacks' upstream_grants "
+                    f"outputs, not {type(grants).__name__}"
+                )
             host = f"{account}.dkr.ecr.{region}.{catalog.partition_of_region(region)[1]}"  # type: ignore[index]
             own = iam.registry_policy(
                 partition,

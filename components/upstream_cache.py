@@ -108,9 +108,13 @@ def plan_of(
 
 def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     """Validate the arguments; raise `ConfigError` with every fault before anything is created."""
-    upstream = plain(dict(args.get("upstream") or {}))
+    where = f"UpstreamCache '{name}'"
+    args = config.component_args(args, where)
+    shape_faults: list[config.Fault] = []
+    upstream = plain(config.mapping_arg(args, "upstream", where, shape_faults))
     token = upstream.pop("access_token", None)
-    template_raw = dict(upstream.pop("template", None) or {})
+    template_raw = config.mapping_arg(upstream, "template", f"{where} upstream", shape_faults)
+    upstream.pop("template", None)
     # The KMS key is passed on as given. A repository policy in plain text stays in the template, to be validated
     # with it; one known only later (an Output) is passed on.
     template_extra = {}
@@ -119,9 +123,10 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     if template_raw.get("repository_policy") is not None and not isinstance(template_raw["repository_policy"], str):
         template_extra["repository_policy"] = template_raw.pop("repository_policy")
     entry = {k: v for k, v in upstream.items() if v is not None}
-    where = f"UpstreamCache '{name}'"
 
     faults, settled = config.upstream_faults(entry, where, token=token)
+    faults[:0] = shape_faults
+    tags = config.tag_args(args.get("tags"), where, faults)
     for problem in naming.environment_faults(args.get("environment")):
         faults.append(config.Fault(where, "environment", problem))
     recovery, found = validate(config.RecoveryWindow, args.get("secret_recovery_window_days", 30))
@@ -156,7 +161,7 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
         recovery_window=recovery,
         iam=iam_settings,
         scan_frequency=scan_frequency,
-        tags=args.get("tags"),
+        tags=tags,
     )
 
 

@@ -16,7 +16,7 @@ needs the V2 registry policy scope, AWS's default (ECR user guide, "Private regi
 """
 
 import json
-from typing import Any, Optional, Required, TypedDict
+from typing import Any, Optional, Required, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -134,6 +134,7 @@ class UpstreamGrant(pulumi.ComponentResource):
     """The registry policy applied (JSON)."""
 
     def __init__(self, name: str, args: UpstreamGrantArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = cast(UpstreamGrantArgs, config.component_args(args, f"UpstreamGrant '{name}'"))
         registry = args.get("registry")
         faults = []
         if not isinstance(registry, str) or not catalog.ECR_HOST.fullmatch(registry):
