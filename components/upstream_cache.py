@@ -109,9 +109,9 @@ def plan_of(
 def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     """Validate the arguments; raise `ConfigError` with every fault before anything is created."""
     where = f"UpstreamCache '{name}'"
-    args = config.component_args(args, where)
+    given = config.component_args(args, where)
     shape_faults: list[config.Fault] = []
-    upstream = plain(config.mapping_arg(args, "upstream", where, shape_faults))
+    upstream = plain(config.mapping_arg(given, "upstream", where, shape_faults))
     token = upstream.pop("access_token", None)
     template_raw = config.mapping_arg(upstream, "template", f"{where} upstream", shape_faults)
     upstream.pop("template", None)
@@ -126,18 +126,18 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
 
     faults, settled = config.upstream_faults(entry, where, token=token)
     faults[:0] = shape_faults
-    tags = config.tag_args(args.get("tags"), where, faults)
-    for problem in naming.environment_faults(args.get("environment")):
+    tags = config.tag_args(given.get("tags"), where, faults)
+    for problem in naming.environment_faults(given.get("environment")):
         faults.append(config.Fault(where, "environment", problem))
-    recovery, found = validate(config.RecoveryWindow, args.get("secret_recovery_window_days", 30))
+    recovery, found = validate(config.RecoveryWindow, given.get("secret_recovery_window_days", 30))
     faults.extend(config.Fault(where, "secret_recovery_window_days", message) for _, message in found)
     template_faults, template = config.template_settings(
         template_raw, where, kms_enabled="kms_key_arn" in template_extra
     )
     faults.extend(template_faults)
-    iam_faults, iam_settings = config.iam_settings(plain(args.get("iam")), where)
+    iam_faults, iam_settings = config.iam_settings(plain(given.get("iam")), where)
     faults.extend(iam_faults)
-    scan_frequency = args.get("scan_frequency")
+    scan_frequency = given.get("scan_frequency")
     if scan_frequency is not None:
         scan_frequency, found = validate(config.ScanFrequency, scan_frequency)
         faults.extend(config.Fault(where, "scan_frequency", message) for _, message in found)
@@ -145,7 +145,7 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
         raise config.ConfigError(faults)
     return UpstreamPlan(
         kind=settled.spec,
-        environment=args["environment"],
+        environment=given["environment"],
         prefix=settled.prefix,
         random_suffix=bool(settled.random_suffix),
         upstream_url=settled.upstream_url,

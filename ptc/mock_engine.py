@@ -276,7 +276,7 @@ class RecordingMonitor(mocks.MockMonitor):
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # the SDK's, untyped
         if request.type == "pulumi:pulumi:Stack":
             return response
         registration = Registration(

@@ -163,7 +163,8 @@ def load_project(project_dir: Path) -> dict[str, Any]:
                 "stackConfigDir (as the Pulumi CLI says)"
             )
         project = {**project, "stackConfigDir": project["config"], "config": None}
-    return project
+    checked: dict[str, Any] = project
+    return checked
 
 
 PROJECT_SCHEMA = Path(__file__).with_name("pulumi-project.schema.json")
@@ -210,7 +211,7 @@ def _schema_fault(error: Any) -> str:
         unknown = sorted(k for k in error.instance if k not in error.schema.get("properties", {}))
         return f"{', '.join(repr(k) for k in unknown)} not allowed; the allowed attributes are {', '.join(allowed)}"
     if error.validator == "required":
-        return error.message
+        return str(error.message)
     if error.validator == "minLength":
         return "must not be empty"
     return f"does not match the schema's {error.validator} rule"
@@ -220,7 +221,8 @@ def _json_type(value: Any) -> str:
     for name, kinds in (("null", type(None)), ("boolean", bool), ("integer", int), ("number", float)):
         if isinstance(value, kinds):
             return name
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
