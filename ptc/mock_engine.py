@@ -9,6 +9,7 @@ properties unknown) or like `pulumi up` (computed properties filled in determini
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import gc
@@ -17,7 +18,9 @@ import logging
 import os
 import runpy
 import sys
+import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,6 +381,7 @@ def run_program(
     collecting = gc.isenabled()
     gc.freeze()
     gc.disable()
+    _one_monitor_thread(asyncio.get_event_loop())  # the loop `_sync_await` runs the program on
     try:
         with _in_program_directory(program_dir, config):
             _sync_await(run_pulumi_func(main))
@@ -425,6 +429,19 @@ def program_entry(project_dir: Path) -> tuple[Path, Path]:
             return target.parent, target
         return target, target / "__main__.py"
     return project_dir, project_dir / "__main__.py"
+
+
+_MONITOR_THREADS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+
+
+def _one_monitor_thread(loop: asyncio.AbstractEventLoop) -> None:
+    """The SDK hands each engine call to the loop's default executor (`run_in_executor(None, ...)`). One worker
+    answers them all, in the order the program made them, so registrations are recorded (and the packs see them)
+    in program order; its one event loop for the SDK's serializing (`_ensure_event_loop`) is made once. asyncio's
+    own pool starts up to min(32, cores + 4) threads, answering out of order, each with a loop never closed."""
+    if loop not in _MONITOR_THREADS:
+        _MONITOR_THREADS[loop] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ptc-mock-monitor")
+        loop.set_default_executor(_MONITOR_THREADS[loop])
 
 
 async def _wire_outputs(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -162,3 +162,19 @@ def test_the_monitor_answers_an_invoke_as_the_sdks_mock_monitor(token: str, name
     sdk.RegisterResource(registered)
     lookup = resource_pb2.ResourceInvokeRequest(tok="pulumi:pulumi:getResource", args=_struct({"urn": urn}))
     assert ours.Invoke(lookup) == sdk.Invoke(lookup)
+
+
+def test_registrations_are_recorded_in_the_order_the_program_made_them() -> None:
+    """The engine sees a program's registrations in the order it made them, and so do the packs `on_register`
+    feeds; the SDK's calls are answered by one worker (asyncio's pool of several answered them out of order)."""
+    import pulumi_random as random
+
+    def program() -> None:
+        for index in range(40):
+            random.RandomId(f"r{index:02d}", byte_length=4)
+
+    seen: list[str] = []
+    result = run_program(ROOT, stack_config({}), program=program, on_register=lambda r: seen.append(r.name))
+    assert result.error is None, result.error
+    expected = [f"r{index:02d}" for index in range(40)]
+    assert [r.name for r in result.resources] == seen == expected
