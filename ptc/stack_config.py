@@ -17,6 +17,8 @@ from typing import Any
 
 from ecr_pull_through_cache.yaml12 import YamlError, load_file, stack_dir
 
+from .project_rules import go_json, project_faults, stored_content, type_name, value_fits
+
 SECRET_MAPS = ("credentials",)
 """Project keys whose every leaf must be a `secure:` value (tokens)."""
 REGION_KEY = "aws:region"
@@ -165,64 +167,6 @@ def load_project(project_dir: Path) -> dict[str, Any]:
         project = {**project, "stackConfigDir": project["config"], "config": None}
     checked: dict[str, Any] = project
     return checked
-
-
-PROJECT_SCHEMA = Path(__file__).with_name("pulumi-project.schema.json")
-"""The Pulumi CLI's schema of Pulumi.yaml, copied unchanged from sdk/go/common/workspace/project.json of the CLI
-version the tests build (tests check the copy against the Go module)."""
-
-
-def project_faults(project: Any) -> list[str]:
-    """Why the Pulumi CLI would refuse this Pulumi.yaml (project.go, ValidateProject): the name first, then the
-    schema, each fault at its JSON pointer (`#/config`) as the CLI names it. Values are never shown."""
-    if not isinstance(project, dict):
-        return [f"#: expected object, but got {_json_type(project)}"]
-    if "name" not in project:
-        from ecr_pull_through_cache.model import did_you_mean
-
-        closest = did_you_mean("name", [str(k) for k in project])
-        return ["project is missing a 'name' attribute" + (f"; found '{closest}' instead" if closest else "")]
-    if not isinstance(project["name"], str) or not project["name"]:
-        return ["project is missing a non-empty string 'name' attribute"]
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(json.loads(PROJECT_SCHEMA.read_text(encoding="utf-8")))
-    faults = []
-    pending = list(validator.iter_errors(project))
-    while pending:  # each branch's own faults where a oneOf fails, as the CLI lists them
-        error = pending.pop()
-        if error.context:
-            pending.extend(error.context)
-            continue
-        pointer = "#/" + "/".join(str(p) for p in error.absolute_path)
-        faults.append(f"{pointer}: {_schema_fault(error)}")
-    return sorted(set(faults))
-
-
-def _schema_fault(error: Any) -> str:
-    expected = error.validator_value
-    if error.validator == "type":
-        kinds = expected if isinstance(expected, list) else [expected]
-        return f"expected {' or '.join(kinds)}, but got {_json_type(error.instance)}"
-    if error.validator == "enum":
-        return f"must be one of {', '.join(json.dumps(v) for v in expected)}"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(k for k in error.instance if k not in error.schema.get("properties", {}))
-        return f"{', '.join(repr(k) for k in unknown)} not allowed; the allowed attributes are {', '.join(allowed)}"
-    if error.validator == "required":
-        return str(error.message)
-    if error.validator == "minLength":
-        return "must not be empty"
-    return f"does not match the schema's {error.validator} rule"
-
-
-def _json_type(value: Any) -> str:
-    for name, kinds in (("null", type(None)), ("boolean", bool), ("integer", int), ("number", float)):
-        if isinstance(value, kinds):
-            return name
-    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
-    return names.get(type(value), type(value).__name__)
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
@@ -400,17 +344,6 @@ def _esc_placeholders(project: str, raw: dict[str, Any], environments: list[str]
     return raw, added
 
 
-TYPE_CHECKS = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, str) and v.lstrip("-").isascii() and v.lstrip("-").isdigit())
-    ),
-    "boolean": lambda v: isinstance(v, bool) or v in ("true", "false"),
-    "array": lambda v: isinstance(v, list),
-}
-
-
 def _secure_faults(key: str, value: Any, path: str = "") -> list[str]:
     """`secure:` values must be ciphertext text; never show what was given."""
     here = f"{key}{path}"
@@ -440,7 +373,9 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
         # The CLI requires every key of the project's namespace declared without a default or value
         # (pkg/workspace/config.go, mergeConfig: "Stack '<stack>' is missing configuration value '<key>'").
         full = key if ":" in key else f"{project}:{key}"
-        required = isinstance(declaration, dict) and "default" not in declaration and "value" not in declaration
+        required = (
+            isinstance(declaration, dict) and declaration.get("default") is None and declaration.get("value") is None
+        )
         if required and full.startswith(f"{project}:") and full not in given:
             faults.append(
                 f"{full}: is missing; Pulumi.yaml declares it without a default, so the Pulumi CLI refuses the "
@@ -463,11 +398,12 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
         expected = declaration.get("type") if isinstance(declaration, dict) else None
         if isinstance(value, dict) and set(value) == {"secure"}:
             continue
-        if expected in TYPE_CHECKS and not TYPE_CHECKS[expected](value):
+        items = declaration.get("items") if isinstance(declaration, dict) else None
+        if isinstance(expected, str) and not value_fits(expected, items, stored_content(value)):
             shown = "empty" if value is None else f"{type(value).__name__} {json.dumps(value)[:40]}"
             faults.append(
-                f"{full}: Pulumi.yaml declares it a {expected}, but the stack sets it to {shown}; "
-                f"set a {expected}" + (" (quote it)" if expected == "string" else "")
+                f"{full}: Pulumi.yaml declares it of type '{type_name(expected, items)}', but the stack sets it to "
+                f"{shown}, which the Pulumi CLI refuses; set a value of that type"
             )
         if short in SECRET_MAPS:
             if not isinstance(value, dict):
@@ -545,10 +481,7 @@ def _reveal_ciphertext(value: Any) -> tuple[Any, bool]:
 
 
 def _runtime_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value)
+    """The text the program reads for a config value: the CLI stores a scalar as its text and anything else as
+    Go's JSON of it (`30.0` reads as `30`, keys sorted)."""
+    content = stored_content(value)
+    return content if isinstance(content, str) else go_json(content)

@@ -225,10 +225,13 @@ def test_all_previews_every_readable_stack_and_reports_the_unreadable_one(tmp_pa
     "text, message",
     [
         (
-            b"config:\n  ecr-pull-through-cache:environment: 42\n",
-            "declares it a string, but the stack sets it to int 42",
+            b"config:\n  ecr-pull-through-cache:secret_recovery_window_days: 3x\n",
+            "declares it of type 'integer', but the stack sets it to str \"3x\"",
         ),
-        (b"config:\n  ecr-pull-through-cache:environment:\n", "declares it a string, but the stack sets it to empty"),
+        (  # the CLI reads a key without a value as "" (loaders.go), so the program says what is wrong
+            b"config:\n  ecr-pull-through-cache:environment:\n  ecr-pull-through-cache:upstreams: [{kind: k8s}]\n",
+            "environment: is required",
+        ),
         (b"config:\n  aws:region: [us-east-2]\n", 'aws:region: ["us-east-2"] is not an AWS region name'),
         (b"config:\n  aws:region: mars-north-1\n", 'aws:region: "mars-north-1" is not an AWS region name'),
         (b"config:\n  a: 1\n  a: 2\n", "the key 'a' appears twice"),

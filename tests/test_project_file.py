@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from ecr_pull_through_cache.yaml12 import stack_dir
 from ptc.mock_engine import program_entry
-from ptc.stack_config import PROJECT_SCHEMA, StackConfigError, load_project
+from ptc.project_rules import PROJECT_SCHEMA
+from ptc.stack_config import StackConfigError, load_project
 from tests import real_engine
 from tests.conftest import ROOT
 
@@ -134,3 +135,136 @@ def test_any_project_file_is_read_or_refused_never_a_crash(tmp_path_factory, doc
     stack_dir(folder)
     program_entry(folder)
     json.dumps(document)  # the strategy made JSON-like documents only
+
+
+# ---------------------------------------------------------------------------------------------- config values
+
+DECLARED = (
+    "name: p\nruntime: python\nconfig:\n  environment: {type: string}\n"
+    "  secret_recovery_window_days: {type: integer, default: 30}\n"
+    "  random_prefix_suffix: {type: boolean, default: false}\n"
+)
+STACK_CASES = [
+    # (Pulumi.yaml, the stack's config block)
+    (
+        DECLARED,
+        "  p:environment: 42\n  p:secret_recovery_window_days: 30.0\n  p:tags: {b: 1.0, a: [true, 1e21, 0.1]}\n",
+    ),
+    (
+        DECLARED,
+        "  p:environment: true\n  p:secret_recovery_window_days: '+7'\n  p:tags: {x: -0.0, y: 5e-07, z: 1.25}\n",
+    ),
+    (DECLARED, "  p:environment: dev\n  p:random_prefix_suffix: yes\n"),
+    (DECLARED, "  p:environment: dev\n  p:secret_recovery_window_days: 3x\n"),
+    (DECLARED, "  p:environment:\n"),
+    (DECLARED, "  p:environment: dev\n  p:secret_recovery_window_days: 1e21\n"),
+    (DECLARED, "  p:environment: dev\n  p:secret_recovery_window_days: 30.5\n"),
+    (DECLARED + "  x: {type: integer, default: 'x'}\n", "  p:environment: dev\n"),
+    (DECLARED + "  aws:region: {type: string}\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: {type: array}\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: {default: 1, value: 2}\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: {type: array, items: {type: integer}, default: [1, '2', 3.0]}\n", "  p:environment: dev\n"),
+]
+
+
+@pytest.mark.real_engine
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_real_cli_and_ptc_accept_the_same_stacks_and_hand_the_program_the_same_text(tmp_path):
+    """Each case goes to `pulumi preview --json` (whose `config` is the text the program reads) and to `ptc`'s
+    loader: both refuse it, or both accept it and give every key the same text (`30.0` reads as `30`, a mapping as
+    Go's JSON of it). `environment: 42` is accepted by the CLI as the text "42", as ptc now does."""
+    from ptc.stack_config import load_stack_config
+
+    if real_engine.available() is not None:
+        pytest.skip(real_engine.available())
+    workspace = real_engine.Workspace(tmp_path)
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "__main__.py").write_text("")
+    (project / "Pulumi.yaml").write_text(DECLARED)
+    workspace.run("stack", "init", "dev", cwd=project)
+    salt = (project / "Pulumi.dev.yaml").read_text()
+    for declared, values in STACK_CASES:
+        (project / "Pulumi.yaml").write_text(declared)
+        (project / "Pulumi.dev.yaml").write_text(f"{salt.rstrip()}\nconfig:\n{values}")
+        cli = workspace.run("preview", "--stack", "dev", "--json", cwd=project, check=False, timeout=300)
+        try:
+            ours = load_stack_config(project, stack="dev")
+        except StackConfigError as refused:
+            assert cli.returncode != 0, (declared, values, str(refused), cli.stdout[-2000:])
+            continue
+        assert cli.returncode == 0, (declared, values, cli.stdout[-2000:], cli.stderr[-2000:])
+        given = json.loads(cli.stdout)["config"]
+        assert {k: ours.values.get(k) for k in given} == given, (declared, values)
+
+
+GO_ORACLE = """package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Each line: a float64 in Go's ParseFloat syntax. Printed: the text the Pulumi CLI stores for it, as
+// sdk/go/common/resource/config/object.go does: encoding/json's text, read back as a json.Number (an int64 where
+// it can be).
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f, err := strconv.ParseFloat(in.Text(), 64)
+		if err != nil {
+			panic(err)
+		}
+		text, err := json.Marshal(f)
+		if err != nil {
+			panic(err)
+		}
+		if i, err := json.Number(text).Int64(); err == nil {
+			fmt.Println(i)
+		} else {
+			fmt.Println(string(text))
+		}
+	}
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def go_oracle(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("go-json")
+    (folder / "go.mod").write_text("module gojson\n\ngo 1.21\n")
+    (folder / "main.go").write_text(GO_ORACLE)
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+    try:
+        subprocess.run(["go", "build", "-o", "oracle", "."], cwd=folder, env=env, check=True, timeout=600)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no Go toolchain to build the oracle: {exc}")
+    return folder / "oracle"
+
+
+NUMBERS = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, -0.0, 30.0, 1e-6, 9.99e-7, 1e21, 9.99e20, 1e16, 2.0**63, -(2.0**63), 1e19, 0.1, 123456789.125]
+)
+
+
+def test_numbers_are_handed_to_the_program_as_the_cli_stores_them(go_oracle):
+    """A float in a stack file reaches the program as the text Go's encoding/json gives it, read back as the CLI
+    reads it (`30.0` is `30`, `-0.0` is `0`, `1e21` stays `1e+21`): Go itself is the oracle, over many floats."""
+    from ptc.project_rules import go_json
+
+    values: list[float] = []
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(NUMBERS)
+    def collect(number: float) -> None:
+        values.append(number)
+
+    collect()
+    lines = "".join(f"{v!r}\n" for v in values)
+    answer = subprocess.run([str(go_oracle)], input=lines, capture_output=True, text=True, check=True, timeout=60)
+    for value, expected in zip(values, answer.stdout.splitlines(), strict=True):
+        assert go_json(value) == expected, value
