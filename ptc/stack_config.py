@@ -454,9 +454,12 @@ def make_stack_config(
     secret_keys: list[str] = []
     for key, declaration in (declared or {}).items():
         full = key if ":" in key else f"{project}:{key}"
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[full] = _runtime_string(declaration["default"])
-        elif not isinstance(declaration, dict):
+        if isinstance(declaration, dict):  # a project key's `default`, any key's `value` (pkg/workspace/config.go)
+            given = declaration.get("default")
+            given = declaration.get("value") if given is None else given
+            if given is not None:
+                values[full] = _runtime_string(given)
+        else:
             values[full] = _runtime_string(declaration)
     for key, value in config.items():
         full = key if ":" in key else f"{project}:{key}"

@@ -164,6 +164,10 @@ STACK_CASES = [
     (DECLARED + "  x: {type: array}\n", "  p:environment: dev\n"),
     (DECLARED + "  x: {default: 1, value: 2}\n", "  p:environment: dev\n"),
     (DECLARED + "  x: {type: array, items: {type: integer}, default: [1, '2', 3.0]}\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: {type: string, default: null}\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: {type: string, value: v}\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: 5\n  aws:region: us-east-2\n", "  p:environment: dev\n"),
+    (DECLARED + "  x: {type: object, default: {a: 1.0}}\n", "  p:environment: dev\n"),
 ]
 
 
