@@ -105,6 +105,29 @@ def _go_float(number: float) -> str:
     return str(int(text)) if re.fullmatch(r"-?[0-9]+", text) and int(text) in INT64 else text
 
 
+def full_key(project: str, key: str) -> str:
+    """A config key as the CLI reads it (config/key.go, ParseKey, once loaders.go has put a bare key in the project's
+    namespace): `<namespace>:<name>`, the old `<namespace>:config:<name>` as `<namespace>:<name>`. Any other shape
+    is returned as it is, for `key_fault` to refuse."""
+    parts = key.split(":")
+    if len(parts) == 1:
+        return f"{project}:{key}"
+    if len(parts) == 3 and parts[1] == "config" and parts[0] and parts[2]:
+        return f"{parts[0]}:{parts[2]}"
+    return key
+
+
+def key_fault(key: str) -> str | None:
+    """Why the CLI cannot read `key` as a config key, or None."""
+    parts = key.split(":")
+    if len(parts) <= 2 or (len(parts) == 3 and parts[1] == "config" and parts[0] and parts[2]):
+        return None
+    return (
+        f"could not parse {key} as a configuration key (configuration keys should be of the form "
+        "`<namespace>:<name>`), as the Pulumi CLI says"
+    )
+
+
 def stored_content(value: Any) -> Any:
     """What the CLI type-checks of a stack's value (pkg/workspace/config.go, validateStackConfigValue): a scalar as
     the text it stores, an object or list as itself. A key without a value is the empty text, for now

@@ -17,7 +17,7 @@ from typing import Any
 
 from ecr_pull_through_cache.yaml12 import YamlError, load_file, stack_dir
 
-from .project_rules import go_json, project_faults, stored_content, type_name, value_fits
+from .project_rules import full_key, go_json, key_fault, project_faults, stored_content, type_name, value_fits
 
 SECRET_MAPS = ("credentials",)
 """Project keys whose every leaf must be a `secure:` value (tokens)."""
@@ -264,6 +264,7 @@ def load_stack_config(
         raise StackConfigError(
             f"{config_file} has {len(faults)} problem{'s' if len(faults) > 1 else ''}; nothing was previewed.\n{lines}"
         )
+    raw = {full_key(name, key): value for key, value in raw.items()}  # as the CLI reads them from here on
     environments = _esc_imports(document.get("environment"), config_file)
     placeholders: list[str] = []
     if environments:
@@ -368,11 +369,11 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
     the types `Pulumi.yaml` declares, `aws:region`, `secure:` values, and a plain leaf among the tokens."""
     faults = []
     declared = declared or {}
-    given = {key if ":" in key else f"{project}:{key}" for key in raw}
+    given = {full_key(project, key) for key in raw}
     for key, declaration in declared.items():
         # The CLI requires every key of the project's namespace declared without a default or value
         # (pkg/workspace/config.go, mergeConfig: "Stack '<stack>' is missing configuration value '<key>'").
-        full = key if ":" in key else f"{project}:{key}"
+        full = full_key(project, key)
         required = (
             isinstance(declaration, dict) and declaration.get("default") is None and declaration.get("value") is None
         )
@@ -383,7 +384,10 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
             )
     spellings: dict[str, list[str]] = {}
     for key in raw:
-        spellings.setdefault(key if ":" in key else f"{project}:{key}", []).append(key)
+        fault = key_fault(key)
+        if fault:
+            faults.append(fault)
+        spellings.setdefault(full_key(project, key), []).append(key)
     for full, keys in spellings.items():
         if len(keys) > 1:
             faults.append(
@@ -391,7 +395,7 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
                 "own): keep one"
             )
     for key, value in raw.items():
-        full = key if ":" in key else f"{project}:{key}"
+        full = full_key(project, key)
         short = full.split(":", 1)[1] if full.startswith(f"{project}:") else None
         faults.extend(_secure_faults(full, value))
         declaration = declared.get(short) if short is not None else None
@@ -432,7 +436,7 @@ def plain_credential_faults(project: str, raw: dict[str, Any]) -> list[str]:
 
     faults = []
     for key, value in raw.items():
-        full = key if ":" in key else f"{project}:{key}"
+        full = full_key(project, key)
         short = full.split(":", 1)[1] if full.startswith(f"{project}:") else None
         if short in SECRET_MAPS and isinstance(value, dict):
             for leaf in plain_secret_leaves({full: value}, project):
@@ -453,7 +457,7 @@ def make_stack_config(
     values: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, declaration in (declared or {}).items():
-        full = key if ":" in key else f"{project}:{key}"
+        full = full_key(project, key)
         if isinstance(declaration, dict):  # a project key's `default`, any key's `value` (pkg/workspace/config.go)
             given = declaration.get("default")
             given = declaration.get("value") if given is None else given
@@ -462,7 +466,7 @@ def make_stack_config(
         else:
             values[full] = _runtime_string(declaration)
     for key, value in config.items():
-        full = key if ":" in key else f"{project}:{key}"
+        full = full_key(project, key)
         plain, secret = _reveal_ciphertext(value)
         values[full] = _runtime_string(plain)
         if secret:

@@ -168,7 +168,12 @@ STACK_CASES = [
     (DECLARED + "  x: {type: string, value: v}\n", "  p:environment: dev\n"),
     (DECLARED + "  x: 5\n  aws:region: us-east-2\n", "  p:environment: dev\n"),
     (DECLARED + "  x: {type: object, default: {a: 1.0}}\n", "  p:environment: dev\n"),
+    (DECLARED, "  p:config:environment: dev\n  aws:config:region: us-east-2\n"),
+    (DECLARED, "  p:environment: dev\n  p:x:y: 1\n"),
 ]
+TWICE = "  environment: dev\n  p:environment: prod\n"
+"""The one place ptc is stricter than the CLI, on purpose (issue 31): a bare key and its namespaced form in one
+file. The CLI takes one of them without a word; ptc refuses the file, naming both."""
 
 
 @pytest.mark.real_engine
@@ -189,13 +194,16 @@ def test_the_real_cli_and_ptc_accept_the_same_stacks_and_hand_the_program_the_sa
     (project / "Pulumi.yaml").write_text(DECLARED)
     workspace.run("stack", "init", "dev", cwd=project)
     salt = (project / "Pulumi.dev.yaml").read_text()
-    for declared, values in STACK_CASES:
+    for declared, values in [*STACK_CASES, (DECLARED, TWICE)]:
         (project / "Pulumi.yaml").write_text(declared)
         (project / "Pulumi.dev.yaml").write_text(f"{salt.rstrip()}\nconfig:\n{values}")
         cli = workspace.run("preview", "--stack", "dev", "--json", cwd=project, check=False, timeout=300)
         try:
             ours = load_stack_config(project, stack="dev")
         except StackConfigError as refused:
+            if values == TWICE:
+                assert cli.returncode == 0 and "is set twice, as 'environment' and as 'p:environment'" in str(refused)
+                continue
             assert cli.returncode != 0, (declared, values, str(refused), cli.stdout[-2000:])
             continue
         assert cli.returncode == 0, (declared, values, cli.stdout[-2000:], cli.stderr[-2000:])
