@@ -67,11 +67,6 @@ def repository_arn(partition: str, region: str, account: str, prefix: str) -> st
     return f"arn:{partition}:ecr:{region}:{account}:repository/{path}"
 
 
-def service_linked_role_arn(partition: str, account: str) -> str:
-    """The role ECR uses to read upstream credentials from Secrets Manager."""
-    return f"arn:{partition}:iam::{account}:role/aws-service-role/{PTC_SERVICE}/AWSServiceRoleForECRPullThroughCache"
-
-
 def policy_text_size(text: str) -> int:
     """Characters IAM counts against its policy quotas: the text without white space.
 

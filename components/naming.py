@@ -136,11 +136,6 @@ def parse_arn(value: str) -> Arn | None:
     return Arn(**match.groupdict()) if match else None
 
 
-SCANNING_FILTER = re.compile(r"[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*", re.ASCII)
-"""`ScanningRepositoryFilterValue` in botocore's ECR model: one '.', '_', '-' or '/' at most between letters, digits
-and '*'."""
-
-
 def scanning_filter(prefix: str) -> str:
     """The narrowest registry scanning filter (WILDCARD) that covers every repository under `prefix`.
 

@@ -38,10 +38,6 @@ class Narrowed:
         self.organization = organization
         self.accounts = accounts
 
-    @property
-    def narrows(self) -> bool:
-        return self.organization or self.accounts is not None
-
 
 def _values(value) -> list:
     if isinstance(value, (list, tuple)):
