@@ -280,3 +280,45 @@ def test_numbers_are_handed_to_the_program_as_the_cli_stores_them(go_oracle):
     answer = subprocess.run([str(go_oracle)], input=lines, capture_output=True, text=True, check=True, timeout=60)
     for value, expected in zip(values, answer.stdout.splitlines(), strict=True):
         assert go_json(value) == expected, value
+
+
+# ---------------------------------------------------------------------------------------------- the selected stack
+
+
+@pytest.mark.real_engine
+@pytest.mark.e2e
+def test_ptc_selects_the_stack_the_real_cli_selects(tmp_path, monkeypatch):
+    """`pulumi stack init` and `pulumi stack select` with the real CLI, through PULUMI_BACKEND_URL and through
+    `pulumi login`; after each, `ptc`'s choice is the CLI's own (`pulumi stack --show-name`)."""
+    from ptc.stack_config import selected_stack
+
+    if real_engine.available() is not None:
+        pytest.skip(real_engine.available())
+    workspace = real_engine.Workspace(tmp_path)
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+
+    def agree() -> str:
+        cli = workspace.run("stack", "--show-name", cwd=project).stdout.strip()
+        for key in ("PULUMI_HOME", "PULUMI_BACKEND_URL"):
+            if key in workspace.env:
+                monkeypatch.setenv(key, workspace.env[key])
+            else:
+                monkeypatch.delenv(key, raising=False)
+        monkeypatch.delenv("PULUMI_STACK", raising=False)
+        ours = selected_stack(project)
+        assert ours is not None and ours[0] == cli.rsplit("/", 1)[-1], (ours, cli)
+        return cli
+
+    workspace.run("stack", "init", "alpha", cwd=project)
+    workspace.run("stack", "init", "beta", cwd=project)
+    assert agree().endswith("beta")
+    workspace.run("stack", "select", "alpha", cwd=project)
+    assert agree().endswith("alpha")
+    # Logged in instead of PULUMI_BACKEND_URL: the selection is kept per backend URL.
+    backend = workspace.env.pop("PULUMI_BACKEND_URL")
+    workspace.run("login", backend, cwd=project)
+    assert agree().endswith("alpha")
+    workspace.run("stack", "select", "beta", cwd=project)
+    assert agree().endswith("beta")
