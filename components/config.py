@@ -617,7 +617,7 @@ def secrets_outside_credentials(stack_config: Any, project: str) -> list[str]:
 
     def walk(value: Any, path: str) -> None:
         if isinstance(value, Mapping):
-            if set(value) == {"secure"}:
+            if is_secure_value(value):
                 found.append(path)
                 return
             for key, item in value.items():
@@ -648,7 +648,13 @@ def plain_secret_leaves(stack_config: Any, project: str) -> list[str]:
     value = stack_config.get(f"{project}:credentials", stack_config.get("credentials"))
     if not isinstance(value, Mapping):
         return []
-    return [str(k) for k, v in value.items() if not (isinstance(v, Mapping) and set(v) == {"secure"})]
+    return [str(k) for k, v in value.items() if not is_secure_value(v)]
+
+
+def is_secure_value(value: Any) -> bool:
+    """A stack file's secret as the Pulumi CLI reads one (sdk/go/common/resource/config/object.go, isSecureValue):
+    a mapping of the one key `secure` to text. Any other mapping, `{secure: 5}` included, is plain config."""
+    return isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("secure"), str)
 
 
 def region_faults(region: Any) -> list[Fault]:

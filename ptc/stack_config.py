@@ -17,7 +17,16 @@ from typing import Any
 
 from ecr_pull_through_cache.yaml12 import YamlError, load_file, stack_dir
 
-from .project_rules import full_key, go_json, key_fault, project_faults, stored_content, type_name, value_fits
+from .project_rules import (
+    full_key,
+    go_json,
+    is_secure_value,
+    key_fault,
+    project_faults,
+    stored_content,
+    type_name,
+    value_fits,
+)
 
 SECRET_MAPS = ("credentials",)
 """Project keys whose every leaf must be a `secure:` value (tokens)."""
@@ -346,18 +355,18 @@ def _esc_placeholders(project: str, raw: dict[str, Any], environments: list[str]
 
 
 def _secure_faults(key: str, value: Any, path: str = "") -> list[str]:
-    """`secure:` values must be ciphertext text; never show what was given."""
+    """A secure value with no ciphertext, which no secrets provider decrypts (crypt.go: "bad value"); never shows
+    what was given. A mapping with `secure` beside other keys, or not text, is plain config to the CLI
+    (object.go, isSecureValue), and so here."""
     here = f"{key}{path}"
     if isinstance(value, dict):
-        if "secure" in value:
-            if set(value) != {"secure"}:
-                return [f"{here}: a secure value is a mapping with only the key 'secure'"]
-            if not isinstance(value["secure"], str) or not value["secure"]:
-                return [
-                    f"{here}: secure needs the ciphertext text that `pulumi config set --secret` writes, not "
-                    f"{type(value['secure']).__name__ if value['secure'] is not None else 'an empty value'}"
-                ]
-            return []
+        if is_secure_value(value):
+            if value["secure"]:
+                return []
+            return [
+                f'{here}: secure holds no ciphertext, which the Pulumi CLI cannot decrypt ("bad value"); set it '
+                "with `pulumi config set --secret`"
+            ]
         return [f for k, v in value.items() for f in _secure_faults(key, v, f"{path}.{k}")]
     if isinstance(value, list):
         return [f for i, v in enumerate(value) for f in _secure_faults(key, v, f"{path}[{i}]")]
@@ -400,7 +409,7 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
         faults.extend(_secure_faults(full, value))
         declaration = declared.get(short) if short is not None else None
         expected = declaration.get("type") if isinstance(declaration, dict) else None
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if is_secure_value(value):
             continue
         items = declaration.get("items") if isinstance(declaration, dict) else None
         if isinstance(expected, str) and not value_fits(expected, items, stored_content(value)):
@@ -477,7 +486,7 @@ def make_stack_config(
 def _reveal_ciphertext(value: Any) -> tuple[Any, bool]:
     """Replace every `{secure: ...}` by its ciphertext; report whether any was found."""
     if isinstance(value, dict):
-        if set(value) == {"secure"}:
+        if is_secure_value(value):
             return str(value["secure"]), True
         items = {k: _reveal_ciphertext(v) for k, v in value.items()}
         return {k: v for k, (v, _) in items.items()}, any(s for _, s in items.values())

@@ -237,8 +237,8 @@ def test_all_previews_every_readable_stack_and_reports_the_unreadable_one(tmp_pa
         (b"config:\n  a: 1\n  a: 2\n", "the key 'a' appears twice"),
         (b"config:\n  ecr-pull-through-cache:tags: !!binary aGVsbG8=\n", "!!binary values have no place in config"),
         (
-            b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub:\n      secure:\n",
-            "secure needs the ciphertext text",
+            b"config:\n  ecr-pull-through-cache:credentials:\n    docker-hub:\n      secure: ''\n",
+            "secure holds no ciphertext",
         ),
         (
             b"config:\n  ecr-pull-through-cache:credentials:\n"

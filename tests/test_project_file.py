@@ -170,6 +170,8 @@ STACK_CASES = [
     (DECLARED + "  x: {type: object, default: {a: 1.0}}\n", "  p:environment: dev\n"),
     (DECLARED, "  p:config:environment: dev\n  aws:config:region: us-east-2\n"),
     (DECLARED, "  p:environment: dev\n  p:x:y: 1\n"),
+    (DECLARED, "  p:environment: dev\n  p:tags: {secure: 5}\n  p:more: {secure: v1:abc, other: 1}\n"),
+    (DECLARED, "  p:environment: dev\n  p:tags: {secure: ''}\n"),
 ]
 TWICE = "  environment: dev\n  p:environment: prod\n"
 """The one place ptc is stricter than the CLI, on purpose (issue 31): a bare key and its namespaced form in one
