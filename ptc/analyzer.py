@@ -350,6 +350,8 @@ def resolve_policy_config(document: dict[str, Any], packs: list[PackInfo]) -> di
             f"policy config names unknown policies: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
         )
     everything = document.get("all")
+    if isinstance(everything, dict):  # `{"enforcementLevel": ...}`, as the CLI takes it (config.go, applyConfig)
+        everything = everything.get("enforcementLevel")
     if everything is not None and everything not in LEVEL_VALUES:
         raise PolicyConfigError(f"policy config 'all' must be one of {', '.join(LEVEL_VALUES)}, not {everything!r}")
     result: dict[str, dict[str, dict[str, Any]]] = {pack.name: {} for pack in packs}

@@ -236,9 +236,48 @@ def load_policy_config(path: Path) -> dict[str, Any]:
         document = load_file(path)
     except YamlError as exc:
         raise PolicyConfigError(f"cannot read the policy config: {exc}") from None
+    if document is None:  # an empty file, as the CLI allows
+        return {}
     if not isinstance(document, dict):
         raise PolicyConfigError(f"the policy config {path} must be an object keyed by policy name (or 'all')")
-    return document
+    return policy_entries(document, path)
+
+
+def policy_entries(document: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The policies' entries of a policy config, read as the CLI reads the file (pkg/resource/analyzer/config.go,
+    parsePolicyPackConfig): a numeric `version` marks the version 2 form, its entries under `policies`; otherwise
+    every key but `environments` names a policy; an empty entry (`{}`) is skipped. ESC `environments` and v2
+    `exceptions` are refused by name: `ptc` neither opens the one nor applies the other, and would report what the
+    CLI would not."""
+    version = document.get("version")
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        if version > 2:
+            raise PolicyConfigError(f"{path}: policy pack config version {version} isn't supported")
+        if version != 2:
+            raise PolicyConfigError(f'{path}: "version" must be 2')
+        policies, exceptions = document.get("policies") or {}, document.get("exceptions")
+        if not isinstance(policies, dict):
+            raise PolicyConfigError(f"{path}: `policies` must be an object keyed by policy name (or 'all')")
+    else:
+        policies, exceptions = {k: v for k, v in document.items() if k != "environments"}, None
+    environments = document.get("environments")
+    if environments is not None and (
+        not isinstance(environments, list) or not all(isinstance(e, str) for e in environments)
+    ):
+        raise PolicyConfigError(f'{path}: "environments" must be an array of strings')
+    if environments:
+        raise PolicyConfigError(
+            f"{path} takes policy settings from ESC environments ({', '.join(environments)}), which ptc does not "
+            "open: give the settings in the file for ptc, or run `pulumi preview --policy-pack-config`"
+        )
+    if exceptions is not None and not isinstance(exceptions, dict):
+        raise PolicyConfigError(f'{path}: "exceptions" must be an object that maps exception IDs to exceptions')
+    if exceptions:
+        raise PolicyConfigError(
+            f"{path} holds policy exceptions, which ptc does not apply (it would report what they except): run "
+            "`pulumi preview --policy-pack-config` for them"
+        )
+    return {name: entry for name, entry in policies.items() if entry != {}}
 
 
 def print_report(report: PreviewReport, console: Console) -> None:

@@ -324,3 +324,66 @@ def test_ptc_selects_the_stack_the_real_cli_selects(tmp_path, monkeypatch):
     assert agree().endswith("alpha")
     workspace.run("stack", "select", "beta", cwd=project)
     assert agree().endswith("beta")
+
+
+# ---------------------------------------------------------------------------------------------- policy config files
+
+POLICY_CONFIGS = [
+    '{"version": 3}',
+    '{"version": 2, "policies": {"all": "advisory", "prefix-naming": {}}}',
+    '{"environments": "x"}',
+    "",
+    '{"all": "loud"}',
+    '{"all": {"enforcementLevel": "advisory"}}',
+    '{"all": {"enforcementLevel": "loud"}}',
+    '{"version": 2, "policies": {"all": "advisory"}, "exceptions": []}',
+]
+UNKNOWN_POLICY = '{"nosuch": "advisory"}'
+"""ptc is stricter here, on purpose: one policy config serves every pack it runs, so a name no pack declares is a
+typo, refused; the CLI ignores it."""
+
+
+@pytest.mark.real_engine
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_policy_config_files_are_read_as_the_real_cli_reads_them(tmp_path):
+    """Each file goes to `pulumi preview --policy-pack-config` (with the conventions pack, on a program with no
+    resources) and to `ptc`'s reader and the packs' schemas: both refuse it, or both accept it."""
+    from ptc.analyzer import PackInfo, PolicyConfigError, resolve_policy_config
+    from ptc.preview import load_policy_config
+
+    if real_engine.available() is not None:
+        pytest.skip(real_engine.available())
+    workspace = real_engine.Workspace(tmp_path)
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "__main__.py").write_text("")
+    (project / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    workspace.run("stack", "init", "dev", cwd=project)
+    pack = real_engine.ROOT / "policies" / "conventions"
+    policies = {"prefix-naming": {"level": "advisory", "config_schema": {"properties": {}}}}
+    info = PackInfo(name="ecr-ptc-conventions", version="0.1.0", policies=policies)
+    for text in [*POLICY_CONFIGS, UNKNOWN_POLICY]:
+        config = tmp_path / "policy-config.json"
+        config.write_text(text)
+        cli = workspace.run(
+            "preview",
+            "--stack",
+            "dev",
+            "--policy-pack",
+            str(pack),
+            "--policy-pack-config",
+            str(config),
+            cwd=project,
+            check=False,
+            timeout=300,
+        )
+        try:
+            resolve_policy_config(load_policy_config(config), [info])
+        except PolicyConfigError as refused:
+            if text == UNKNOWN_POLICY:
+                assert cli.returncode == 0 and "nosuch" in str(refused)
+                continue
+            assert cli.returncode != 0, (text, str(refused))
+            continue
+        assert cli.returncode == 0, (text, cli.stdout[-2000:], cli.stderr[-2000:])
