@@ -105,6 +105,33 @@ def _go_float(number: float) -> str:
     return str(int(text)) if re.fullmatch(r"-?[0-9]+", text) and int(text) in INT64 else text
 
 
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]*", re.ASCII)
+
+
+def stack_name(given: str, project: str) -> str:
+    """The stack `--stack` names, as the CLI reads a stack reference: `<stack>`, `<org>/<stack>` or
+    `<org>/<project>/<stack>` (the project must be this one: backend.CurrentProjectContradictsWorkspace), the name
+    held to tokens/stack_name.go's ParseStackName. Raises ValueError with the CLI's words."""
+    parts = given.split("/")
+    if len(parts) > 3:
+        raise ValueError(
+            f"could not parse stack reference '{given}': use <stack>, <org>/<stack> or <org>/<project>/<stack>"
+        )
+    if len(parts) == 3 and parts[1] != project:
+        raise ValueError(f"project name '{project}' and stack reference project name '{parts[1]}' must be the same")
+    name = parts[-1]
+    if not name:
+        raise ValueError("a stack name may not be empty")
+    if len(name) > 100:
+        raise ValueError("a stack name cannot exceed 100 characters")
+    if not _STACK_NAME.fullmatch(name):
+        raise ValueError(
+            "a stack name may only contain alphanumeric, hyphens, underscores, or periods: "
+            f"invalid character {name[_STACK_NAME.match(name).end()]!r} at position {_STACK_NAME.match(name).end()}"
+        )
+    return name
+
+
 def full_key(project: str, key: str) -> str:
     """A config key as the CLI reads it (config/key.go, ParseKey, once loaders.go has put a bare key in the project's
     namespace): `<namespace>:<name>`, the old `<namespace>:config:<name>` as `<namespace>:<name>`. Any other shape

@@ -23,6 +23,7 @@ from .project_rules import (
     is_secure_value,
     key_fault,
     project_faults,
+    stack_name,
     stored_content,
     type_name,
     value_fits,
@@ -247,6 +248,11 @@ def load_stack_config(
     """Config of `stack` (from `Pulumi.<stack>.yaml`) or of an explicit file, with project defaults applied."""
     project = load_project(project_dir)
     name = project["name"]
+    if stack is not None:
+        try:
+            stack = stack_name(stack, name)
+        except ValueError as exc:
+            raise StackConfigError(f"--stack {stack}: {exc}") from None
     if config_file is None:
         if stack is None:
             raise StackConfigError("give a stack name or a config file")

@@ -387,3 +387,30 @@ def test_policy_config_files_are_read_as_the_real_cli_reads_them(tmp_path):
             assert cli.returncode != 0, (text, str(refused))
             continue
         assert cli.returncode == 0, (text, cli.stdout[-2000:], cli.stderr[-2000:])
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("dev", "dev"),
+        ("acme/dev", "dev"),
+        ("acme/ecr-pull-through-cache/dev", "dev"),
+        ("acme/other/dev", "must be the same"),
+        ("a/b/c/d", "could not parse stack reference"),
+        ("x y", "may only contain alphanumeric"),
+        ("../../etc/passwd", "could not parse stack reference"),
+        ("acme/", "may not be empty"),
+        ("d" * 101, "cannot exceed 100 characters"),
+    ],
+)
+def test_stack_names_are_read_as_the_cli_reads_a_stack_reference(given, expected):
+    """`--stack acme/ecr-pull-through-cache/dev` previews Pulumi.dev.yaml, as `pulumi preview --stack` does; a name
+    the CLI refuses is refused with its words, before any path is made of it."""
+    from ptc.stack_config import load_stack_config
+
+    if expected == "dev":
+        assert load_stack_config(ROOT, stack=given).stack == "dev"
+        return
+    with pytest.raises(StackConfigError) as refused:
+        load_stack_config(ROOT, stack=given)
+    assert expected in str(refused.value)
