@@ -124,10 +124,12 @@ def stack_name(given: str, project: str) -> str:
         raise ValueError("a stack name may not be empty")
     if len(name) > 100:
         raise ValueError("a stack name cannot exceed 100 characters")
-    if not _STACK_NAME.fullmatch(name):
+    start = _STACK_NAME.match(name)
+    valid = start.end() if start else 0  # the longest valid start
+    if valid != len(name):
         raise ValueError(
             "a stack name may only contain alphanumeric, hyphens, underscores, or periods: "
-            f"invalid character {name[_STACK_NAME.match(name).end()]!r} at position {_STACK_NAME.match(name).end()}"
+            f"invalid character {name[valid]!r} at position {valid}"
         )
     return name
 
