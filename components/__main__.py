@@ -49,6 +49,21 @@ def provider() -> ComponentProvider:
     from ecr_pull_through_cache.upstream_grant import UpstreamGrant
 
     class Provider(ComponentProvider):
+        def construct(self, name: str, resource_type: str, inputs: Any, options: Any = None) -> Any:
+            """Arguments a component refuses (its `ConfigError`) reach the engine as invalid inputs, with every fault
+            in the message: the SDK would otherwise report them as an unexpected error with a Python traceback."""
+            from pulumi.errors import InputPropertiesError
+            from pulumi.provider.server import ComponentInitError  # the one ComponentProvider.construct raises
+
+            from ecr_pull_through_cache.config import ConfigError
+
+            try:
+                return super().construct(name, resource_type, inputs, options)
+            except ComponentInitError as error:
+                if isinstance(error.inner, ConfigError):
+                    raise InputPropertiesError(str(error.inner), []) from None
+                raise
+
         def get_state(self, instance: Any, component_def: Any) -> dict[str, Any]:
             state = super().get_state(instance, component_def)
             for name, prop in component_def.outputs.items():

@@ -169,11 +169,12 @@ class ConfigError(RunError):
     A `pulumi.RunError`, so the Pulumi CLI reports the message without a Python traceback.
     """
 
-    def __init__(self, faults: list[Fault]):
+    def __init__(self, faults: list[Fault], component: str | None = None):
         self.faults = faults
         plural = "problem" if len(faults) == 1 else "problems"
         lines = "\n".join(f"  - {f}" for f in faults)
-        super().__init__(f"The stack config has {len(faults)} {plural}; nothing was created.\n{lines}")
+        subject = f"The arguments of {component} have" if component else "The stack config has"
+        super().__init__(f"{subject} {len(faults)} {plural}; nothing was created.\n{lines}")
 
 
 def upstream_label(index: int, kind: Any) -> str:
@@ -382,7 +383,7 @@ class StackConfig(Section):
 
     def settle(self, context: dict[str, Any], fault: Callable[[Loc, str], None]) -> StackConfig:
         if not self.given("environment"):
-            fault(("environment",), naming.environment_faults(None)[0])
+            fault(("environment",), naming.environment_faults(None, arguments=bool(context.get("arguments")))[0])
         for name, token in self.credentials.items():
             if not _is_token(token):
                 fault(("credentials", str(name)), "must be a non-empty token string")
@@ -694,6 +695,7 @@ def parse_settings(
     misplaced_secrets: Iterable[str] = (),
     gitlab_base_url: str | None = None,
     faults: Iterable[Fault] = (),
+    arguments: bool = False,
 ) -> Settings:
     """Validate the stack config (keys without the project namespace) into `Settings`, once, against `StackConfig`.
 
@@ -711,7 +713,12 @@ def parse_settings(
     config, errors = validate(
         StackConfig,
         raw,
-        {"stack": context, "credentials_are_secret": credentials_are_secret, "gitlab_base_url": gitlab_base_url},
+        {
+            "stack": context,
+            "credentials_are_secret": credentials_are_secret,
+            "gitlab_base_url": gitlab_base_url,
+            "arguments": arguments,  # a component's arguments, not a stack's config: said so in the fixes
+        },
     )
     found += _named(errors, raw.get("upstreams"))
     if found or config is None:
@@ -777,7 +784,9 @@ def component_args(args: Any, where: str) -> dict[str, Any]:
     if args is None:
         return {}
     if not isinstance(args, Mapping):
-        raise ConfigError([Fault(where, "", f"takes a mapping of its documented arguments, not {type(args).__name__}")])
+        raise ConfigError(
+            [Fault(where, "", f"takes a mapping of its documented arguments, not {type(args).__name__}")], where
+        )
     return dict(args)
 
 
@@ -828,6 +837,7 @@ def upstream_faults(
             "stack": context,
             "credentials": {key: secret_of(token)} if key and token is not None else {},
             "random_prefix_suffix": random_suffix_default,
+            "arguments": True,
         },
     )
     kind = getattr(entry.get("kind"), "value", entry.get("kind"))

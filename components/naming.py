@@ -91,8 +91,11 @@ def suffixed_prefix(prefix: str, suffix: str) -> str:
     return f"{prefix}-{suffix}"
 
 
-def environment_faults(environment: object) -> list[str]:
+def environment_faults(environment: object, *, arguments: bool = False) -> list[str]:
+    """Why `environment` is not an environment name; `arguments`: said of a component's arguments, not the config."""
     if environment is None or environment == "":
+        if arguments:
+            return ["is required: give the environment's name, such as 'dev'"]
         return ["is required: set it with `pulumi config set environment dev`"]
     if not isinstance(environment, str):
         return [f"must be text such as 'dev', not {type(environment).__name__} {environment!r}; quote it"]

@@ -69,13 +69,13 @@ def _settings(name: str, given: PullThroughCacheArgs) -> tuple[config.Settings, 
         )
     raw["credentials"] = credentials or None
     try:
-        settings = config.parse_settings(raw, context=None)
+        settings = config.parse_settings(raw, context=None, arguments=True)
     except config.ConfigError as err:  # named as the component's, as a library user wrote them
         raise config.ConfigError(
-            faults + [config.Fault(f"{where} {f.where}", f.field, f.message) for f in err.faults]
+            faults + [config.Fault(f"{where} {f.where}", f.field, f.message) for f in err.faults], where
         ) from None
     if faults:
-        raise config.ConfigError(faults)
+        raise config.ConfigError(faults, where)
     return settings, tags
 
 

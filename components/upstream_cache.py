@@ -127,7 +127,7 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
     faults, settled = config.upstream_faults(entry, where, token=token)
     faults[:0] = shape_faults
     tags = config.tag_args(given.get("tags"), where, faults)
-    for problem in naming.environment_faults(given.get("environment")):
+    for problem in naming.environment_faults(given.get("environment"), arguments=True):
         faults.append(config.Fault(where, "environment", problem))
     recovery, found = validate(config.RecoveryWindow, given.get("secret_recovery_window_days", 30))
     faults.extend(config.Fault(where, "secret_recovery_window_days", message) for _, message in found)
@@ -142,7 +142,7 @@ def plan_from_args(name: str, args: UpstreamCacheArgs) -> UpstreamPlan:
         scan_frequency, found = validate(config.ScanFrequency, scan_frequency)
         faults.extend(config.Fault(where, "scan_frequency", message) for _, message in found)
     if faults or settled is None or settled.prefix is None or settled.upstream_url is None:
-        raise config.ConfigError(faults)
+        raise config.ConfigError(faults, where)
     return UpstreamPlan(
         kind=settled.spec,
         environment=given["environment"],

@@ -131,7 +131,10 @@ class Upstream(Section):
             # The stack is meant to create the token: the block's own faults say what to fix, and the faults of
             # the other path (username, credentials, token_scopes) would only bury them.
             return settled
-        credentials_key = f"credentials.{prefix}" if prefix else "credentials"
+        # A component's arguments carry the token beside the upstream; a stack's config, under credentials.
+        credentials_key = (
+            "access_token" if context.get("arguments") else f"credentials.{prefix}" if prefix else "credentials"
+        )
         token = (context.get("credentials") or {}).get(prefix) if prefix else None
         if isinstance(self.token, ManagedToken):
             return settled._managed(credentials_key, token is not None, fault)
@@ -234,8 +237,7 @@ class Upstream(Section):
             if token is not None:
                 fault(
                     (credentials_key,),
-                    "is set but this upstream uses existing_secret; remove the token from config so it lives in one "
-                    "place",
+                    "is set but this upstream uses existing_secret; remove the token so it lives in one place",
                 )
             if self.username is not None:
                 fault(
@@ -267,10 +269,12 @@ class Upstream(Section):
         if not self.given("username"):
             fault(("username",), f"is required for {spec.title} (the account or token name that owns the access token)")
         if token is None:
-            fault(
-                (credentials_key,),
-                f"is required: run `pulumi config set --secret --path '{credentials_key}' <token>` ({spec.token_help})",
+            how = (
+                "give the upstream's token as access_token, a Pulumi secret"
+                if credentials_key == "access_token"
+                else f"run `pulumi config set --secret --path '{credentials_key}' <token>`"
             )
+            fault((credentials_key,), f"is required: {how} ({spec.token_help})")
         elif (
             isinstance(token, SecretValue)
             and self.kind == "github-container-registry"

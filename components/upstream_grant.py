@@ -156,7 +156,7 @@ class UpstreamGrant(pulumi.ComponentResource):
                 )
             )
         if faults:
-            raise config.ConfigError(faults)
+            raise config.ConfigError(faults, f"UpstreamGrant '{name}'")
         super().__init__(TYPE, name, {"registry": registry}, opts)
         policy = pulumi.Output.from_input(args["grants"]).apply(lambda g: merged_policy(g, registry, list(own)))
         aws.ecr.RegistryPolicy(f"{name}-registry-policy", policy=policy, opts=pulumi.ResourceOptions(parent=self))

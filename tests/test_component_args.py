@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecr_pull_through_cache.args import PullThroughCacheArgs, UpstreamArgs, UpstreamCacheArgs
+from ecr_pull_through_cache.config import ConfigError
 from ecr_pull_through_cache.registry import PullThroughCache
 from ecr_pull_through_cache.upstream_cache import UpstreamCache
 from ecr_pull_through_cache.upstream_grant import UpstreamGrant, UpstreamGrantArgs
@@ -60,6 +61,9 @@ def test_any_arguments_give_resources_or_a_run_error_naming_the_component(case, 
     result = run_component(lambda: component("x", args))
     if result.error is not None:
         assert isinstance(result.error, pulumi.RunError), (args, repr(result.error))
+        if isinstance(result.error, ConfigError):  # said of the arguments, never of a stack config
+            assert str(result.error).startswith(f"The arguments of {case} 'x' have"), str(result.error)
+            assert "pulumi config set" not in str(result.error), str(result.error)
         assert "'x'" in str(result.error) or "upstreams" in str(result.error) or "environment" in str(result.error)
 
 

@@ -293,7 +293,11 @@ def test_construct_refuses_bad_arguments_before_creating_anything(plugin, engine
             "bad",
             {"upstream": {"kind": "quay", "accessToken": secret("t")}, "environment": "dev"},
         )
-    assert "UpstreamCache 'bad' (quay) credentials.quay: is not allowed for kind 'quay'" in error.value.details()
+    assert "UpstreamCache 'bad' (quay) access_token: is not allowed for kind 'quay'" in error.value.details()
+    # Invalid inputs, said as such: no "Unexpected <class 'Exception'>" and no Python traceback for the engine to show.
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("The arguments of UpstreamCache 'bad' have 1 problem")
+    assert 'File "' not in error.value.details()
     assert engine.registrations == []
     with pytest.raises(grpc.RpcError) as error:
         construct(plugin, engine, "UpstreamCache", "bad", {"upstream": {"kind": "harbor"}, "environment": "dev"})

@@ -275,8 +275,7 @@ def test_ecr_upstream_role_is_trusted_as_aws_documents_it():
         ),
         (
             {"kind": "quay", "access_token": "t"},
-            "UpstreamCache 'bad' (quay) credentials.quay: is not allowed for kind 'quay' because ECR refuses "
-            "credentials",
+            "UpstreamCache 'bad' (quay) access_token: is not allowed for kind 'quay' because ECR refuses credentials",
         ),
         (
             {"kind": "ecr", "prefix": "golden", "registry": "210987654321"},
@@ -289,7 +288,7 @@ def test_ecr_upstream_role_is_trusted_as_aws_documents_it():
                 "token_scopes": ["repo:read"],
                 "template": {"image_tag_mutability": "FROZEN"},
             },
-            "UpstreamCache 'bad' (docker-hub) credentials.docker-hub: is required",
+            "UpstreamCache 'bad' (docker-hub) access_token: is required: give the upstream's token as access_token",
         ),
     ],
 )
