@@ -343,8 +343,8 @@ def _esc_placeholders(project: str, raw: dict[str, Any], environments: list[str]
     from ecr_pull_through_cache.catalog import KINDS
     from ecr_pull_through_cache.config import credentials_key
 
-    upstreams = raw.get(f"{project}:upstreams", raw.get("upstreams"))
-    key = f"{project}:credentials" if f"{project}:credentials" in raw or "credentials" not in raw else "credentials"
+    upstreams = raw.get(f"{project}:upstreams")  # keys are the CLI's full keys by now
+    key = f"{project}:credentials"
     credentials = dict(raw.get(key) or {}) if isinstance(raw.get(key) or {}, dict) else {}
     added = []
     for entry in upstreams if isinstance(upstreams, list) else []:
@@ -433,7 +433,7 @@ def config_faults(project: str, raw: dict[str, Any], declared: dict[str, Any] | 
             # A plain entry in the map is the program's fault to report (plain_secret_leaves), with every other
             # fault of the config in the same round: the Pulumi CLI itself does not refuse it
             # (`plain_credential_faults` adds it here only when the program will not run).
-    region = raw.get(REGION_KEY)
+    region = next((value for key, value in raw.items() if full_key(project, key) == REGION_KEY), None)
     if region is not None:
         from ecr_pull_through_cache.catalog import partition_of_region
 
