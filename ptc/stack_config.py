@@ -326,8 +326,11 @@ def _with_esc(project: str, raw: dict[str, Any], environments: list[str]) -> tup
             except ValueError:
                 raise StackConfigError(f"`esc env open {environment}` printed no JSON") from None
             if isinstance(values, dict):  # tokens from ESC stay secrets, entry by entry
-                merged.update(
-                    {k: _secure_leaves(v) if k.split(":")[-1] in SECRET_MAPS else v for k, v in values.items()}
+                merged.update(  # keyed as the stack's are, so a stack's own value replaces the environment's
+                    {
+                        full_key(project, k): _secure_leaves(v) if k.split(":")[-1] in SECRET_MAPS else v
+                        for k, v in values.items()
+                    }
                 )
         return {**merged, **raw}, []
     return _esc_placeholders(project, raw, environments)
