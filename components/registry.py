@@ -41,7 +41,7 @@ def _settings(name: str, given: PullThroughCacheArgs) -> tuple[config.Settings, 
     raw["tags"] = (
         {k: "" if isinstance(v, pulumi.Output) else v for k, v in tags.items()} if isinstance(tags, dict) else None
     )
-    raw["template"] = _without_registry_keys(plain(args.get("template")), "template", faults)
+    raw["template"] = _without_registry_keys(plain(args.get("template")), f"{where} template", faults)
     upstreams: Any = []
     credentials = {}
     entries = args.get("upstreams")
@@ -55,7 +55,9 @@ def _settings(name: str, given: PullThroughCacheArgs) -> tuple[config.Settings, 
             key = config.credentials_key(entry)
             if token is not None and key is not None:
                 credentials[key] = token
-            entry["template"] = _without_registry_keys(entry.get("template"), f"upstreams[{index}] template", faults)
+            entry["template"] = _without_registry_keys(
+                entry.get("template"), f"{where} upstreams[{index}] template", faults
+            )
         upstreams.append(entry)
     raw["upstreams"] = upstreams
     incoming = args.get("incoming_grants")
