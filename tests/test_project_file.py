@@ -22,7 +22,7 @@ from ecr_pull_through_cache.yaml12 import stack_dir
 from ptc.mock_engine import program_entry
 from ptc.project_rules import PROJECT_SCHEMA
 from ptc.stack_config import StackConfigError, load_project
-from tests import real_engine
+from tests import go_oracle, real_engine
 from tests.conftest import ROOT
 
 BAD_PROJECTS = [
@@ -213,59 +213,12 @@ def test_the_real_cli_and_ptc_accept_the_same_stacks_and_hand_the_program_the_sa
         assert {k: ours.values.get(k) for k in given} == given, (declared, values)
 
 
-GO_ORACLE = """package main
-
-import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"os"
-	"strconv"
-)
-
-// Each line: a float64 in Go's ParseFloat syntax. Printed: the text the Pulumi CLI stores for it, as
-// sdk/go/common/resource/config/object.go does: encoding/json's text, read back as a json.Number (an int64 where
-// it can be).
-func main() {
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		f, err := strconv.ParseFloat(in.Text(), 64)
-		if err != nil {
-			panic(err)
-		}
-		text, err := json.Marshal(f)
-		if err != nil {
-			panic(err)
-		}
-		if i, err := json.Number(text).Int64(); err == nil {
-			fmt.Println(i)
-		} else {
-			fmt.Println(string(text))
-		}
-	}
-}
-"""
-
-
-@pytest.fixture(scope="module")
-def go_oracle(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("go-json")
-    (folder / "go.mod").write_text("module gojson\n\ngo 1.21\n")
-    (folder / "main.go").write_text(GO_ORACLE)
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
-    try:
-        subprocess.run(["go", "build", "-o", "oracle", "."], cwd=folder, env=env, check=True, timeout=600)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"no Go toolchain to build the oracle: {exc}")
-    return folder / "oracle"
-
-
 NUMBERS = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
     [0.0, -0.0, 30.0, 1e-6, 9.99e-7, 1e21, 9.99e20, 1e16, 2.0**63, -(2.0**63), 1e19, 0.1, 123456789.125]
 )
 
 
-def test_numbers_are_handed_to_the_program_as_the_cli_stores_them(go_oracle):
+def test_numbers_are_handed_to_the_program_as_the_cli_stores_them():
     """A float in a stack file reaches the program as the text Go's encoding/json gives it, read back as the CLI
     reads it (`30.0` is `30`, `-0.0` is `0`, `1e21` stays `1e+21`): Go itself is the oracle, over many floats."""
     from ptc.project_rules import go_json
@@ -278,9 +231,8 @@ def test_numbers_are_handed_to_the_program_as_the_cli_stores_them(go_oracle):
         values.append(number)
 
     collect()
-    lines = "".join(f"{v!r}\n" for v in values)
-    answer = subprocess.run([str(go_oracle)], input=lines, capture_output=True, text=True, check=True, timeout=60)
-    for value, expected in zip(values, answer.stdout.splitlines(), strict=True):
+    answers = go_oracle.ask("config-float", [repr(v) for v in values])
+    for value, expected in zip(values, answers, strict=True):
         assert go_json(value) == expected, value
 
 
