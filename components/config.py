@@ -595,8 +595,8 @@ def stack_file_path(stack: str, project_dir: Any = ".") -> Any:
 
 
 def read_stack_file(path: Any) -> Any:
-    """The stack file's document, read as the Pulumi CLI and `ptc` read it (`yaml12`: YAML 1.2, merge keys, bounded),
-    or None when there is none to read (the CLI has read and checked it before the program runs)."""
+    """The stack file's document, read as the Pulumi CLI and `ptc` read it (`yaml12`: yaml.v3's scalars, merge keys,
+    bounded), or None when there is none to read (the CLI has read and checked it before the program runs)."""
     from .yaml12 import YamlError, load_file
 
     try:

@@ -1,9 +1,10 @@
 """Read YAML the way the Pulumi CLI reads stack files, and refuse what would hurt on the way.
 
-Pulumi reads `Pulumi.yaml` and `Pulumi.<stack>.yaml` with a YAML 1.2 parser (Go's yaml.v3), where `yes`, `on`
-and `2026-12-02` are strings, `0777` is a decimal number and a duplicate key is an error. PyYAML speaks YAML 1.1,
-so this loader replaces its implicit types with YAML 1.2's core schema and refuses duplicate keys. It also
-refuses, with a message that names the file and the place:
+Pulumi reads `Pulumi.yaml` and `Pulumi.<stack>.yaml` with Go's yaml.v3, whose plain scalars follow neither YAML 1.1
+nor the 1.2 core schema: `yes` and `on` are text, `0777` is octal, `1_000` is 1000, `2026-12-02` is a timestamp
+(which Pulumi's config turns into Go's text of it), and a duplicate key is an error. PyYAML speaks YAML 1.1, so
+this loader resolves plain scalars by yaml.v3's own rules (`resolve`, held to yaml.v3 itself by tests/go_oracle)
+and refuses duplicate keys. It also refuses, with a message that names the file and the place:
 
 - text that is not UTF-8 (the byte offset named), and files over `MAX_BYTES`;
 - alias expansions past `MAX_ALIASES` and nesting past `MAX_DEPTH` (a 521-byte "billion laughs" would
@@ -14,6 +15,7 @@ refuses, with a message that names the file and the place:
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,7 @@ class YamlError(ValueError):
 
 
 class _Loader(Composer, SafeConstructor, Resolver, _EventSource):
-    """SafeLoader's parts with YAML 1.2 core-schema scalars and bounded composition.
+    """SafeLoader's parts with yaml.v3's scalars and bounded composition.
 
     Events come from libyaml when PyYAML has it. Composer comes first in the bases: libyaml's parser has a
     composer of its own, in C, that would skip the bounds below; here every node is composed in Python.
@@ -123,32 +125,118 @@ class _Loader(Composer, SafeConstructor, Resolver, _EventSource):
         return {**merged, **mapping} if merged else mapping
 
 
-# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), as yaml.v3 resolves plain scalars.
+# Plain scalars resolved as yaml.v3 resolves them (gopkg.in/yaml.v3 v3.0.1, resolve.go `resolve`), which is neither
+# YAML 1.1 nor the 1.2 core schema: `0777` is octal (Go's ParseInt, base 0), `1_000` is 1000, `0b101` is 5, `08` is
+# the float 8, `yes` and `on` are text, and `2026-12-02` a timestamp, which Pulumi's config keeps as Go prints one
+# (sdk/go/common/resource/config/object.go, `v.String()`: "2026-12-02 00:00:00 +0000 UTC"). tests/go_oracle holds
+# every rule here to yaml.v3 itself.
+V3_TAG = "tag:ptc,2026:yaml.v3-plain"
 _Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+.0123456789"),
-)
+_Loader.add_implicit_resolver(V3_TAG, re.compile(r"(?s)^.+$"), list("-+.0123456789"))
 
 
 _Loader.add_implicit_resolver(MERGE_TAG, re.compile(r"^<<$"), ["<"])
 
-INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-FLOAT = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+RESOLVE_MAP: dict[str, Any] = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_GO_INT = re.compile(
+    r"(?P<sign>[-+]?)(?:0[xX](?P<hex>[0-9a-fA-F]+)|0[bB](?P<bin>[01]+)|0[oO](?P<oct>[0-7]+)"
+    r"|(?P<zero>0[0-7]*)|(?P<dec>[1-9][0-9]*))"
 )
-BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_TIMESTAMP = re.compile(
+    r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
+    r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:\.(?P<frac>[0-9]+))?"
+    r"(?P<zone>Z|[-+][0-9]{2}:[0-9]{2})?)?"
+)
+INT64, UINT64 = range(-(2**63), 2**63), range(2**64)
 MAX_INT_DIGITS = 4000
 """Below Python's 4,300-digit limit on int(): past it, a config fault rather than Python's ValueError."""
+
+
+def _go_int(text: str, unsigned: bool) -> int | None:
+    """strconv.ParseInt(text, 0, 64) (or ParseUint): Go's integer literal syntax, in range, else None."""
+    match = _GO_INT.fullmatch(text)
+    if match is None or (unsigned and match["sign"]):
+        return None
+    for group, base in (("hex", 16), ("bin", 2), ("oct", 8), ("zero", 8), ("dec", 10)):
+        if match[group] is not None:
+            value = int(match[group], base) * (-1 if match["sign"] == "-" else 1)
+            return value if value in (UINT64 if unsigned else INT64) else None
+    return None
+
+
+def _go_float(text: str) -> float | None:
+    """strconv.ParseFloat of a decimal float: None where Go refuses it, out of range (`1e400`) included."""
+    value = float(text)
+    return None if math.isinf(value) else value
+
+
+def go_time_text(match: re.Match[str]) -> str | None:
+    """time.Parse of yaml.v3's timestamp layouts, printed as Go's time.Time.String() does; None where Parse fails."""
+    import calendar
+
+    year, month, day = int(match["y"]), int(match["m"]), int(match["d"])
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
+        return None
+    if match["sep"] is None:
+        return f"{year:04d}-{month:02d}-{day:02d} 00:00:00 +0000 UTC"
+    hour, minute, second = int(match["H"]), int(match["M"]), int(match["S"])
+    zone = match["zone"]
+    if hour > 23 or minute > 59 or second > 59 or (match["sep"] == " ") == (zone is not None):
+        return None  # the spaced layout has no zone, the T layouts must have one
+    if zone is not None and zone != "Z" and (int(zone[1:3]) > 23 or int(zone[4:]) > 59):
+        return None
+    fraction = (match["frac"] or "")[:9].rstrip("0")
+    clock = f"{hour:02d}:{minute:02d}:{second:02d}" + (f".{fraction}" if fraction else "")
+    if zone is None or zone == "Z" or zone in ("+00:00", "-00:00"):
+        name = "+0000 UTC"  # Go names an offset of zero in UTC's location (Pulumi runs on UTC machines)
+    else:
+        offset = zone.replace(":", "")
+        name = f"{offset} {offset}"
+    return f"{year:04d}-{month:02d}-{day:02d} {clock} {name}"
+
+
+def resolve(text: str, tag: str = "") -> Any:
+    """yaml.v3's `resolve` for a plain scalar: the value it decodes into an interface{}, a timestamp as the text
+    Pulumi's config makes of it."""
+    if text in RESOLVE_MAP:
+        return RESOLVE_MAP[text]
+    if text.startswith("."):
+        return _go_float(text) if YAML_STYLE_FLOAT.fullmatch(text) else text
+    if tag in ("", "timestamp"):
+        match = _TIMESTAMP.fullmatch(text)
+        shown = go_time_text(match) if match else None
+        if shown is not None:
+            return shown
+    plain = text.replace("_", "")
+    if len(plain) > MAX_INT_DIGITS:
+        return text
+    for unsigned in (False, True):
+        value = _go_int(plain, unsigned)
+        if value is not None:
+            return value
+    if YAML_STYLE_FLOAT.fullmatch(plain):
+        number = _go_float(plain)
+        if number is not None:
+            return number
+    return text
+
+
+def _plain(loader: _Loader, node: ScalarNode) -> Any:
+    text = loader.construct_scalar(node)
+    if isinstance(text, str) and len(text) > MAX_INT_DIGITS and text.lstrip("-+").isdigit():
+        raise YamlError(f"line {node.start_mark.line + 1}: a number of {len(text)} digits is no config value")
+    return resolve(text) if isinstance(text, str) else text
 
 
 def _cannot(node: Node, tag: str) -> YamlError:
@@ -157,49 +245,38 @@ def _cannot(node: Node, tag: str) -> YamlError:
     return YamlError(f"line {node.start_mark.line + 1}: cannot read {shown!r} as !!{tag} (yaml.v3 refuses it too)")
 
 
-def _int(loader: _Loader, node: ScalarNode) -> int:
-    text = loader.construct_scalar(node)
-    if not isinstance(text, str) or not INT.fullmatch(text):
-        raise _cannot(node, "int")
-    if len(text) > MAX_INT_DIGITS:
-        raise YamlError(f"line {node.start_mark.line + 1}: a number of {len(text)} digits is no config value")
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text, 10)  # YAML 1.2: 0777 is seven hundred and seventy-seven, not octal
+def _tagged(tag: str, accepts: Any) -> Any:
+    """An explicit tag, as yaml.v3 takes one: the scalar resolved as if plain, kept when it resolved to the tag's
+    type (an int is a !!float too), refused otherwise (`!!int abc`: "cannot decode")."""
+
+    def construct(loader: _Loader, node: Node) -> Any:
+        if not isinstance(node, ScalarNode):
+            raise _cannot(node, tag)
+        text = loader.construct_scalar(node)
+        if len(text) > MAX_INT_DIGITS and text.lstrip("-+").isdigit():
+            raise YamlError(f"line {node.start_mark.line + 1}: a number of {len(text)} digits is no config value")
+        value = resolve(text, tag)
+        if not accepts(value, text):
+            raise _cannot(node, tag)
+        return float(value) if tag == "float" else value
+
+    return construct
 
 
-def _float(loader: _Loader, node: ScalarNode) -> float:
-    text = loader.construct_scalar(node)
-    if not isinstance(text, str) or not (FLOAT.fullmatch(text) or INT.fullmatch(text)):
-        raise _cannot(node, "float")
-    if len(text) > MAX_INT_DIGITS:
-        raise YamlError(f"line {node.start_mark.line + 1}: a number of {len(text)} characters is no config value")
-    value: float = loader.construct_yaml_float(node)
-    return value
-
-
-def _bool(loader: _Loader, node: ScalarNode) -> bool:
-    text = loader.construct_scalar(node)
-    if not isinstance(text, str) or text not in BOOLS:
-        raise _cannot(node, "bool")
-    return BOOLS[text]
-
-
-def _null(loader: _Loader, node: ScalarNode) -> None:
-    text = loader.construct_scalar(node)
-    if text not in ("~", "null", "Null", "NULL", ""):
-        raise _cannot(node, "null")
-    return None
-
-
-# types-PyYAML types add_constructor for PyYAML's own loader classes only.
-_Loader.add_constructor("tag:yaml.org,2002:int", _int)  # type: ignore[type-var]
-_Loader.add_constructor("tag:yaml.org,2002:float", _float)  # type: ignore[type-var]
-_Loader.add_constructor("tag:yaml.org,2002:bool", _bool)  # type: ignore[type-var]
-_Loader.add_constructor("tag:yaml.org,2002:null", _null)  # type: ignore[type-var]
-for _tag in ("binary", "set", "timestamp", "omap", "pairs"):
+_Loader.add_constructor(V3_TAG, _plain)  # type: ignore[type-var]
+_Loader.add_constructor(
+    "tag:yaml.org,2002:int", _tagged("int", lambda v, t: isinstance(v, int) and not isinstance(v, bool))
+)
+_Loader.add_constructor(
+    "tag:yaml.org,2002:float",
+    _tagged("float", lambda v, t: isinstance(v, (int, float)) and not isinstance(v, bool)),
+)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _tagged("bool", lambda v, t: isinstance(v, bool)))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _tagged("timestamp", lambda v, t: bool(_TIMESTAMP.fullmatch(t)) and v != t)
+)
+_Loader.add_constructor("tag:yaml.org,2002:null", _tagged("null", lambda v, t: v is None))
+for _tag in ("binary", "set", "omap", "pairs"):
 
     def _refuse(loader: _Loader, node: Node, tag: str = _tag) -> Any:
         raise YamlError(

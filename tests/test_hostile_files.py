@@ -38,7 +38,8 @@ from tests.test_images import OUTPUTS
             {"a": {"p": 1}, "b": {"p": 2, "q": 2}, "x": {"p": 1, "q": 2}},
         ),
         ("'<<': 1\n", {"<<": 1}),  # quoted: a plain key, as in yaml.v3
-        ("a: 2026-12-02\nb: on\nc: 0777\n", {"a": "2026-12-02", "b": "on", "c": 777}),
+        # yaml.v3's own rules (resolve.go): 0777 is octal, a date a timestamp, which Pulumi's config prints as Go does
+        ("a: 2026-12-02\nb: on\nc: 0777\n", {"a": "2026-12-02 00:00:00 +0000 UTC", "b": "on", "c": 511}),
         ("a: !!int '0x1f'\nb: !!float 1\nc: !!str 5\n", {"a": 31, "b": 1.0, "c": "5"}),
     ],
 )
@@ -303,3 +304,175 @@ def test_the_program_and_ptc_find_the_stack_file_in_one_place(tmp_path, monkeypa
     expected = tmp_path / directory / "Pulumi.dev.yaml"
     assert stack_file_path("dev", tmp_path) == expected
     assert stack_file(tmp_path, "dev") == expected
+
+
+# ---------------------------------------------------------------------------------------------- yaml.v3 as judge
+
+SCALARS = [
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "true",
+    "True",
+    "TRUE",
+    "tRUE",
+    "false",
+    "null",
+    "Null",
+    "~",
+    "NULL",
+    "0777",
+    "0o17",
+    "0O17",
+    "0x1F",
+    "0X1f",
+    "0b101",
+    "-0b11",
+    "0B1",
+    "1_000",
+    "0x_1F",
+    "+1",
+    "-0",
+    "+0x10",
+    "08",
+    "09.5",
+    "1e3",
+    "1E3",
+    "1.5e+3",
+    ".5",
+    "5.",
+    "-.5",
+    ".5e2",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    ".inf",
+    "-.Inf",
+    "+.INF",
+    ".nan",
+    ".NaN",
+    "-.nan",
+    ".Nan",
+    "1:20:30",
+    "12:30",
+    "2026-12-02",
+    "2026-2-3",
+    "2026-02-30",
+    "2026-12-02T10:00:00Z",
+    "2026-12-02t10:00:00Z",
+    "2026-12-02T10:00:00.123456789+02:00",
+    "2026-12-02T10:00:00.1234567891Z",
+    "2026-12-02 10:00:00",
+    "2026-12-02 10:00:00Z",
+    "2026-12-02T25:00:00Z",
+    "2026-12-02T10:00:00+00:00",
+    "2026-12-02T10:00:00-00:00",
+    "20261-12-02",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "0.",
+    "-",
+    "+",
+    ".",
+    "0x",
+    "0b",
+    "'0777'",
+    '"yes"',
+    "!!str 0777",
+    "!!int 0777",
+    "!!int '1_000'",
+    "!!int 1.5",
+    "!!float 1",
+    "!!float 0x10",
+    "!!bool yes",
+    "!!bool True",
+    "!!null ''",
+    "!!timestamp 2026-12-02",
+    "!!timestamp x",
+    "12e",
+    "1__0",
+    "_1",
+]
+
+
+@st.composite
+def yaml_documents(draw):
+    """Small config documents of tricky scalars, nested, with anchors and merge keys now and then."""
+    scalar = st.sampled_from(SCALARS)
+    leaf = scalar.map(lambda s: s)
+
+    def block(depth: int) -> str:
+        keys = draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=3, unique=True))
+        lines = []
+        for key in keys:
+            kind = draw(st.integers(0, 4 if depth < 2 else 1))
+            if kind <= 1:
+                lines.append(f"{key}: {draw(leaf)}")
+            elif kind == 2:
+                items = draw(st.lists(leaf, min_size=1, max_size=3))
+                lines.append(f"{key}: [{', '.join(items)}]")
+            elif kind == 3:
+                inner = block(depth + 1).replace("\n", "\n  ")
+                lines.append(f"{key}:\n  {inner}")
+            else:
+                lines.append(f"{key}: {{x: {draw(leaf)}, y: {draw(leaf)}}}")
+        return "\n".join(lines)
+
+    text = block(0)
+    if draw(st.booleans()):
+        text = f"base: &b {{k: {draw(leaf)}, a: {draw(leaf)}}}\n" + text + "\nz:\n  <<: *b\n  k: 1"
+    return text + "\n"
+
+
+def _canonical(value):
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float):
+        return {"$float": "NaN" if value != value else repr(value)}
+    return value
+
+
+def _same(ours, go) -> bool:
+    if isinstance(go, dict) and set(go) == {"$float"}:
+        return (
+            isinstance(ours, dict)
+            and set(ours) == {"$float"}
+            and (ours["$float"] == go["$float"] or float(ours["$float"]) == float(go["$float"]))
+        )
+    if isinstance(go, dict):
+        return isinstance(ours, dict) and set(ours) == set(go) and all(_same(ours[k], go[k]) for k in go)
+    if isinstance(go, list):
+        return isinstance(ours, list) and len(ours) == len(go) and all(map(_same, ours, go))
+    return type(ours) is type(go) and ours == go
+
+
+def test_stack_files_are_read_as_yaml_v3_reads_them():
+    """gopkg.in/yaml.v3 itself (tests/go_oracle), over generated documents of the scalars where YAML readers part
+    ways: the loader agrees on every value (`0777` is 511, `08` the float 8, `1_000` is 1000, `2026-12-02` the text
+    Pulumi's config makes of a timestamp), and refuses what yaml.v3 refuses."""
+    from tests import go_oracle
+
+    documents: list[str] = []
+
+    @settings(max_examples=1500, deadline=None, derandomize=True)
+    @given(yaml_documents())
+    def collect(text: str) -> None:
+        documents.append(text)
+
+    collect()
+    documents += [f"v: {scalar}\n" for scalar in SCALARS]
+    answers = go_oracle.ask("yaml", [json.dumps(text) for text in documents])
+    for text, answer in zip(documents, answers, strict=True):
+        try:
+            ours = _canonical(loads(text))
+        except YamlError:
+            ours = None
+        expected = None if answer == "refused" else json.loads(answer)
+        assert (ours is None) == (expected is None) and (ours is None or _same(ours, expected)), (text, ours, answer)

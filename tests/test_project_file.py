@@ -170,6 +170,7 @@ STACK_CASES = [
     (DECLARED + "  x: {type: object, default: {a: 1.0}}\n", "  p:environment: dev\n"),
     (DECLARED, "  p:config:environment: dev\n  aws:config:region: us-east-2\n"),
     (DECLARED, "  p:environment: dev\n  p:x:y: 1\n"),
+    (DECLARED, "  p:environment: dev\n  p:d: 2026-12-02\n  p:o: 0777\n  p:m: {u: 1_000, b: 0b101, e: 08, on: yes}\n"),
     (DECLARED, "  p:environment: dev\n  p:tags: {secure: 5}\n  p:more: {secure: v1:abc, other: 1}\n"),
     (DECLARED, "  p:environment: dev\n  p:tags: {secure: ''}\n"),
 ]

@@ -4,6 +4,9 @@
 //	                   distribution/reference's ParseNormalizedNamed reads it (Docker's own parser), or "refused"
 //	oracle config-float each line a float64; prints the text the Pulumi CLI stores for it
 //	                   (sdk/go/common/resource/config/object.go: encoding/json, read back as a json.Number)
+//	oracle yaml        each line a JSON string holding a YAML document; prints the document as yaml.v3 decodes it
+//	                   into an interface{} (Pulumi's stack files), as JSON: a timestamp as Pulumi's config prints one
+//	                   (time.Time.String()), a float as {"$float": "<shortest text>"}; or "refused"
 package main
 
 import (
@@ -14,8 +17,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/distribution/reference"
+	"gopkg.in/yaml.v3"
 )
 
 func main() {
@@ -29,6 +34,8 @@ func main() {
 			fmt.Fprintln(out, parseReference(in.Text()))
 		case "config-float":
 			fmt.Fprintln(out, configFloat(in.Text()))
+		case "yaml":
+			fmt.Fprintln(out, decodeYAML(in.Text()))
 		default:
 			panic("unknown mode " + os.Args[1])
 		}
@@ -63,4 +70,58 @@ func configFloat(text string) string {
 		return strconv.FormatInt(i, 10)
 	}
 	return string(encoded)
+}
+
+func decodeYAML(line string) string {
+	var text string
+	if err := json.Unmarshal([]byte(line), &text); err != nil {
+		panic(err)
+	}
+	var value any
+	if err := yaml.Unmarshal([]byte(text), &value); err != nil {
+		return "refused"
+	}
+	converted, ok := canonical(value)
+	if !ok {
+		return "refused"
+	}
+	encoded, err := json.Marshal(converted)
+	if err != nil {
+		panic(err)
+	}
+	return string(encoded)
+}
+
+// canonical makes a decoded value JSON: false where a config cannot hold it (a mapping key that is not text).
+func canonical(value any) (any, bool) {
+	switch v := value.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, item := range v {
+			c, ok := canonical(item)
+			if !ok {
+				return nil, false
+			}
+			m[k] = c
+		}
+		return m, true
+	case []any:
+		l := make([]any, len(v))
+		for i, item := range v {
+			c, ok := canonical(item)
+			if !ok {
+				return nil, false
+			}
+			l[i] = c
+		}
+		return l, true
+	case float64:
+		return map[string]string{"$float": strconv.FormatFloat(v, 'g', -1, 64)}, true
+	case time.Time:
+		return v.String(), true
+	case map[any]any:
+		return nil, false
+	default:
+		return v, true
+	}
 }
