@@ -137,6 +137,20 @@ def test_any_project_file_is_read_or_refused_never_a_crash(tmp_path_factory, doc
     json.dumps(document)  # the strategy made JSON-like documents only
 
 
+def _cli_project(tmp_path: Path, pulumi_yaml: str, stack: str | None = "dev") -> tuple[real_engine.Workspace, Path]:
+    """A project with a program that registers nothing, in a workspace of the real CLI (with `stack` made)."""
+    if real_engine.available() is not None:
+        pytest.skip(real_engine.available())
+    workspace = real_engine.Workspace(tmp_path)
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "__main__.py").write_text("")
+    (project / "Pulumi.yaml").write_text(pulumi_yaml)
+    if stack is not None:
+        workspace.run("stack", "init", stack, cwd=project)
+    return workspace, project
+
+
 # ---------------------------------------------------------------------------------------------- config values
 
 DECLARED = (
@@ -188,14 +202,7 @@ def test_the_real_cli_and_ptc_accept_the_same_stacks_and_hand_the_program_the_sa
     Go's JSON of it). `environment: 42` is accepted by the CLI as the text "42", as ptc now does."""
     from ptc.stack_config import load_stack_config
 
-    if real_engine.available() is not None:
-        pytest.skip(real_engine.available())
-    workspace = real_engine.Workspace(tmp_path)
-    project = tmp_path / "p"
-    project.mkdir()
-    (project / "__main__.py").write_text("")
-    (project / "Pulumi.yaml").write_text(DECLARED)
-    workspace.run("stack", "init", "dev", cwd=project)
+    workspace, project = _cli_project(tmp_path, DECLARED)
     salt = (project / "Pulumi.dev.yaml").read_text()
     for declared, values in [*STACK_CASES, (DECLARED, TWICE)]:
         (project / "Pulumi.yaml").write_text(declared)
@@ -247,12 +254,7 @@ def test_ptc_selects_the_stack_the_real_cli_selects(tmp_path, monkeypatch):
     `pulumi login`; after each, `ptc`'s choice is the CLI's own (`pulumi stack --show-name`)."""
     from ptc.stack_config import selected_stack
 
-    if real_engine.available() is not None:
-        pytest.skip(real_engine.available())
-    workspace = real_engine.Workspace(tmp_path)
-    project = tmp_path / "p"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    workspace, project = _cli_project(tmp_path, "name: p\nruntime: python\n", stack=None)
 
     def agree() -> str:
         cli = workspace.run("stack", "--show-name", cwd=project).stdout.strip()
@@ -305,14 +307,7 @@ def test_policy_config_files_are_read_as_the_real_cli_reads_them(tmp_path):
     from ptc.analyzer import PackInfo, PolicyConfigError, resolve_policy_config
     from ptc.preview import load_policy_config
 
-    if real_engine.available() is not None:
-        pytest.skip(real_engine.available())
-    workspace = real_engine.Workspace(tmp_path)
-    project = tmp_path / "p"
-    project.mkdir()
-    (project / "__main__.py").write_text("")
-    (project / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
-    workspace.run("stack", "init", "dev", cwd=project)
+    workspace, project = _cli_project(tmp_path, "name: p\nruntime: python\n")
     pack = real_engine.ROOT / "policies" / "conventions"
     policies = {"prefix-naming": {"level": "advisory", "config_schema": {"properties": {}}}}
     info = PackInfo(name="ecr-ptc-conventions", version="0.1.0", policies=policies)
