@@ -62,6 +62,7 @@ from .sections import (
     gitlab_group_fault,
 )
 from .upstream_config import UPSTREAM_KEYS, Upstream, UpstreamEntry, credentials_key
+from .yaml12 import is_secure_value
 
 __all__ = [
     "SecretValue",
@@ -650,12 +651,6 @@ def plain_secret_leaves(stack_config: Any, project: str) -> list[str]:
     if not isinstance(value, Mapping):
         return []
     return [str(k) for k, v in value.items() if not is_secure_value(v)]
-
-
-def is_secure_value(value: Any) -> bool:
-    """A stack file's secret as the Pulumi CLI reads one (sdk/go/common/resource/config/object.go, isSecureValue):
-    a mapping of the one key `secure` to text. Any other mapping, `{secure: 5}` included, is plain config."""
-    return isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("secure"), str)
 
 
 def region_faults(region: Any) -> list[Fault]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -366,3 +367,9 @@ def stack_dir(project_dir: Path) -> Path:
     if configured is None and isinstance(document, dict):  # the old spelling (loaders.go, RewriteConfigPath...)
         configured = document.get("config")
     return project_dir / configured if isinstance(configured, str) and configured else project_dir
+
+
+def is_secure_value(value: Any) -> bool:
+    """A stack file's secret as the Pulumi CLI reads one (sdk/go/common/resource/config/object.go, isSecureValue):
+    a mapping of the one key `secure` to text. Any other mapping, `{secure: 5}` included, is plain config."""
+    return isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("secure"), str)

@@ -157,11 +157,6 @@ def key_fault(key: str) -> str | None:
     )
 
 
-def is_secure_value(value: Any) -> bool:
-    """object.go, isSecureValue: a mapping of the one key `secure` to text; any other mapping is plain config."""
-    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("secure"), str)
-
-
 def stored_content(value: Any) -> Any:
     """What the CLI type-checks of a stack's value (pkg/workspace/config.go, validateStackConfigValue): a scalar as
     the text it stores, an object or list as itself. A key without a value is the empty text, for now

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecr_pull_through_cache.yaml12 import YamlError, load_file, stack_dir
+from ecr_pull_through_cache.yaml12 import YamlError, is_secure_value, load_file, stack_dir
 
 from .project_rules import (
     full_key,
     go_json,
-    is_secure_value,
     key_fault,
     project_faults,
     stack_name,
