@@ -164,7 +164,7 @@ MAX_INT_DIGITS = 4000
 """Below Python's 4,300-digit limit on int(): past it, a config fault rather than Python's ValueError."""
 
 
-def _go_int(text: str, unsigned: bool) -> int | None:
+def _parse_int(text: str, unsigned: bool) -> int | None:
     """strconv.ParseInt(text, 0, 64) (or ParseUint): Go's integer literal syntax, in range, else None."""
     match = _GO_INT.fullmatch(text)
     if match is None or (unsigned and match["sign"]):
@@ -176,7 +176,7 @@ def _go_int(text: str, unsigned: bool) -> int | None:
     return None
 
 
-def _go_float(text: str) -> float | None:
+def _parse_float(text: str) -> float | None:
     """strconv.ParseFloat of a decimal float: None where Go refuses it, out of range (`1e400`) included."""
     value = float(text)
     return None if math.isinf(value) else value
@@ -213,7 +213,7 @@ def resolve(text: str, tag: str = "") -> Any:
     if text in RESOLVE_MAP:
         return RESOLVE_MAP[text]
     if text.startswith("."):
-        return _go_float(text) if YAML_STYLE_FLOAT.fullmatch(text) else text
+        return _parse_float(text) if YAML_STYLE_FLOAT.fullmatch(text) else text
     if tag in ("", "timestamp"):
         match = _TIMESTAMP.fullmatch(text)
         shown = go_time_text(match) if match else None
@@ -223,11 +223,11 @@ def resolve(text: str, tag: str = "") -> Any:
     if len(plain) > MAX_INT_DIGITS:
         return text
     for unsigned in (False, True):
-        value = _go_int(plain, unsigned)
+        value = _parse_int(plain, unsigned)
         if value is not None:
             return value
     if YAML_STYLE_FLOAT.fullmatch(plain):
-        number = _go_float(plain)
+        number = _parse_float(plain)
         if number is not None:
             return number
     return text
