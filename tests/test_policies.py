@@ -1365,6 +1365,54 @@ CASES = [
         "attaches the AWS managed policy AdministratorAccess",
     ),
     (
+        "AWS managed pull-only policy attached: its import runs on every repository",
+        lambda s: s.append(
+            Spec(
+                "aws:iam/role:Role",
+                "dev-ci-role",
+                {
+                    "assumeRolePolicy": json.dumps({"Statement": []}),
+                    "managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"],
+                },
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-ci-role",
+        "AmazonEC2ContainerRegistryPullOnly: a statement grants ecr:BatchImportUpstreamImage on *",
+    ),
+    (
+        "AWS managed PowerUserAccess attached: everything but IAM",
+        lambda s: s.append(
+            Spec(
+                "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+                "dev-ops-attachment",
+                {"user": "ops", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"},
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-ops-attachment",
+        "PowerUserAccess: a statement allows everything but a list of actions (NotAction)",
+    ),
+    (
+        "AWS managed SecretsManagerReadWrite attached: every environment's upstream tokens",
+        lambda s: s.append(
+            Spec(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "dev-secrets-attachment",
+                {"role": "ci", "policyArn": "arn:aws:iam::aws:policy/SecretsManagerReadWrite"},
+            )
+        ),
+        False,
+        None,
+        "cache-permissions-scoped",
+        "dev-secrets-attachment",
+        "reads the upstream tokens of every environment",
+    ),
+    (
         "wildcard action covering import",
         set_policy("dev-batch", {"Effect": "Allow", "Action": "ecr:Batch*", "Resource": "*"}),
         False,
@@ -1993,6 +2041,17 @@ NO_ALARM = [
                     "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-abcdefghij/r-ab12/ou-ab12-11111111/*"]}
                 },
             }
+        ),
+        None,
+    ),
+    (
+        "AWS managed read-only ECR access attached (pulls, no import, no create)",
+        lambda s: s.append(
+            Spec(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "dev-reader-attachment",
+                {"role": "ci", "policyArn": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"},
+            )
         ),
         None,
     ),

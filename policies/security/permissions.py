@@ -1,7 +1,10 @@
 """Cache permissions are scoped to their prefixes: no `ecr:*`, no create/import on `*`."""
 
+import json
 import re
 from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
 
 from ptc_policy_support.hardening import declare
 from pulumi_policy import ReportViolation, ResourceValidationArgs
@@ -59,13 +62,10 @@ def every_ecr_action(pattern: str) -> bool:
     return all(fnmatchcase(unseen.lower(), pattern.lower()) for unseen in UNSEEN_ACTIONS)
 
 
-FULL_ACCESS_POLICIES = {
-    "AmazonEC2ContainerRegistryFullAccess": "ecr:* on *",
-    "AdministratorAccess": "* on *",
-    "PowerUserAccess": "every action but IAM's on *",
-}
-"""AWS managed policies that grant every ECR action on every repository (their documents in the AWS Managed Policy
-Reference Guide): attaching one is the same as writing `ecr:*` on `*` inline."""
+MANAGED_POLICIES = Path(__file__).with_name("aws_managed_policies.json")
+"""AWS managed policies' statements that reach ECR or Secrets Manager, by policy name: moto's copy of AWS's documents
+(refreshed from iam:GetPolicyVersion by its maintainers), kept to what this policy judges by
+tools/aws_managed_policies.py, which tests/test_aws_managed_policies.py holds to moto's data."""
 MANAGED_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]+)", re.ASCII)
 ATTACHMENTS = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
@@ -81,16 +81,22 @@ ATTACHMENTS = {
 }
 
 
-def attached_full_access(args: ResourceValidationArgs) -> list[str]:
-    """The AWS managed full-access policies a resource attaches, by name."""
+@cache
+def managed_policies() -> dict[str, list[dict]]:
+    return json.loads(MANAGED_POLICIES.read_text(encoding="utf-8"))
+
+
+def attached_managed(args: ResourceValidationArgs) -> list[tuple[str, list[dict]]]:
+    """The AWS managed policies a resource attaches by ARN, with their statements that reach ECR or Secrets Manager
+    (none for a policy that reaches neither, or one newer than the pack's copy)."""
     key = ATTACHMENTS.get(args.resource_type)
     if key is None:
         return []
     found = []
     for arn in as_list(get(args.props, key)):
         match = MANAGED_ARN.fullmatch(arn) if isinstance(arn, str) else None
-        if match and match.group("name") in FULL_ACCESS_POLICIES:
-            found.append(match.group("name"))
+        if match and match.group("name") in managed_policies():
+            found.append((match.group("name"), managed_policies()[match.group("name")]))
     return found
 
 
@@ -227,12 +233,15 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     own_accounts = [str(a) for a in args.get_config().get("accountIds") or []]
     unknowns = Unknowns()
     with unknowns.guard(what):
-        for name in attached_full_access(args):
-            report(
-                f"{what} attaches the AWS managed policy {name}, which grants {FULL_ACCESS_POLICIES[name]}: every "
-                "ECR action on every repository, as inline ecr:* would; attach a policy that grants the ECR actions "
-                "it needs on repository/<prefix>/* instead."
-            )
+        for policy, statements in attached_managed(args):
+            for statement in statements:
+                sid = statement.get("Sid")
+                name = f"its statement '{sid}'" if sid else "a statement"
+                for fault in statement_faults(statement, False, False, own_accounts):
+                    report(
+                        f"{what} attaches the AWS managed policy {policy}: {name} {fault}. An AWS managed policy "
+                        "cannot be changed: attach a policy of your own that does so instead."
+                    )
     with unknowns.guard(what):
         for where, text in documents(args):
             if text is None:
