@@ -95,8 +95,9 @@ def attached_managed(args: ResourceValidationArgs) -> list[tuple[str, list[dict]
     found = []
     for arn in as_list(get(args.props, key)):
         match = MANAGED_ARN.fullmatch(arn) if isinstance(arn, str) else None
-        if match and match.group("name") in managed_policies():
-            found.append((match.group("name"), managed_policies()[match.group("name")]))
+        statements = managed_policies().get(match.group("name")) if match else None
+        if statements:
+            found.append((match.group("name"), statements))
     return found
 
 
